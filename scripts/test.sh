@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command: sets up the Python tooling, builds once in release, generates the test models
+# and fixtures, then runs the Rust tests (unit, parity, preprocessing, errors, concurrency) and
+# the Python tests (CLI contract, model tooling).
+#   scripts/test.sh            # fixtures without the 355 MB ResNeXt101_32x8d
+#   RESNEXT_FULL=1 scripts/test.sh   # also the full ResNeXt101_32x8d parity test (CI does)
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
+started=$(date +%s)
+ensure_venv
+build_release
+export RESNEXT_TESTDATA="${RESNEXT_TESTDATA:-$ROOT/testdata}"
+full=()
+if [ "${RESNEXT_FULL:-0}" = 1 ]; then full=(--full); export RESNEXT_REQUIRE_FULL=1; fi
+echo "== generating test models and fixtures in $RESNEXT_TESTDATA"
+"$VENV/bin/python" tools/make_test_fixtures.py --out "$RESNEXT_TESTDATA" "${full[@]}"
+echo "== cargo test --release"
+cargo test --release --locked -- --nocapture --test-threads=1
+echo "== pytest"
+"$VENV/bin/python" -m pytest -q tests/python
+echo "== all tests passed in $(( $(date +%s) - started )) s"

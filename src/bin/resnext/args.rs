@@ -1,0 +1,100 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "resnext",
+    version,
+    about = "Classify images with ResNeXt ONNX models"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Classify images and print the top-k classes with per-stage timings.
+    Classify(ClassifyArgs),
+    /// Print what a model is: inputs, outputs, precision, output kind, classes, parameters.
+    Info(InfoArgs),
+    /// Write the preprocessed 1 x 3 x H x W float32 tensor of an image as a NumPy .npy file.
+    Preprocess(PreprocessArgs),
+}
+
+/// Preprocessing flags shared by `classify` and `preprocess`.
+#[derive(Args, Debug, Clone)]
+pub struct PreprocessFlags {
+    /// Preprocessing preset: wsl-224 (resize 256, crop 224) or fix-320 (resize 320, crop 320).
+    #[arg(long, default_value = "wsl-224")]
+    pub preset: String,
+    /// Override: resize the short side to N pixels.
+    #[arg(long, value_name = "N")]
+    pub resize_short: Option<u32>,
+    /// Override: centre crop N x N.
+    #[arg(long, value_name = "N")]
+    pub crop: Option<u32>,
+    /// Override: per-channel mean (RGB, [0,1] units), e.g. 0.485,0.456,0.406.
+    #[arg(long, value_name = "R,G,B")]
+    pub mean: Option<String>,
+    /// Override: per-channel std (RGB, [0,1] units), e.g. 0.229,0.224,0.225.
+    #[arg(long, value_name = "R,G,B")]
+    pub std: Option<String>,
+    /// Largest accepted image, in pixels (width x height).
+    #[arg(long, value_name = "N", default_value_t = resnext::preprocess::decode::DEFAULT_MAX_PIXELS)]
+    pub max_pixels: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct ClassifyArgs {
+    /// The ONNX model.
+    #[arg(long, value_name = "M")]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub preprocess: PreprocessFlags,
+    /// Number of predictions per image.
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    pub top_k: usize,
+    /// Worker threads for one inference (0: all cores).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Label file (one label per line, or PaddleClas's "<id> <name>"); default: ImageNet-1k.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Accept a label count that differs from the model's class count.
+    #[arg(long)]
+    pub allow_label_mismatch: bool,
+    /// Classify all images in one batched run instead of one at a time.
+    #[arg(long)]
+    pub batch: bool,
+    /// Print one JSON object per image and line.
+    #[arg(long)]
+    pub json: bool,
+    /// Image files (JPEG, PNG, BMP, WebP).
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// The ONNX model.
+    #[arg(long, value_name = "M")]
+    pub model: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PreprocessArgs {
+    /// The image file.
+    #[arg(long, value_name = "I")]
+    pub image: PathBuf,
+    #[command(flatten)]
+    pub preprocess: PreprocessFlags,
+    /// Output .npy file.
+    #[arg(long, value_name = "T.npy")]
+    pub out: PathBuf,
+}

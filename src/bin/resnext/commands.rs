@@ -1,0 +1,250 @@
+//! The subcommands.
+
+use super::args::{ClassifyArgs, Cli, Command, InfoArgs, PreprocessArgs, PreprocessFlags};
+use resnext::{
+    Classification, Classifier, ClassifierOptions, Error, ErrorCode, ImageInput, LabelSource,
+    ModelInfo, PreprocessConfig, Preset, Result,
+};
+use serde_json::json;
+
+pub fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Classify(args) => classify(args),
+        Command::Info(args) => info(args),
+        Command::Preprocess(args) => preprocess(args),
+    }
+}
+
+fn parse_triple(flag: &str, text: &str) -> Result<[f32; 3]> {
+    let values: Vec<f32> = text
+        .split(',')
+        .map(|v| v.trim().parse::<f32>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| {
+            Error::invalid(format!(
+                "--{flag} expects three numbers like 0.5,0.5,0.5, got '{text}'"
+            ))
+        })?;
+    values.try_into().map_err(|_| {
+        Error::invalid(format!(
+            "--{flag} expects exactly three numbers, got '{text}'"
+        ))
+    })
+}
+
+fn preprocess_config(flags: &PreprocessFlags) -> Result<PreprocessConfig> {
+    let mut config = Preset::from_name(&flags.preset)?.config();
+    if let Some(n) = flags.resize_short {
+        config.resize_short = n;
+    }
+    if let Some(n) = flags.crop {
+        config.crop = n;
+    }
+    if let Some(m) = &flags.mean {
+        config.mean = parse_triple("mean", m)?;
+    }
+    if let Some(s) = &flags.std {
+        config.std = parse_triple("std", s)?;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn result_json(image: &str, result: &Classification) -> serde_json::Value {
+    let predictions: Vec<_> = result
+        .predictions
+        .iter()
+        .map(|p| json!({"class_id": p.class_id, "label": p.label, "score": p.score}))
+        .collect();
+    let t = &result.timings;
+    json!({
+        "image": image,
+        "predictions": predictions,
+        "timings_ms": {
+            "decode": t.decode_ms,
+            "preprocess": t.preprocess_ms,
+            "inference": t.inference_ms,
+            "postprocess": t.postprocess_ms,
+        }
+    })
+}
+
+fn print_result(image: &str, result: &Classification, as_json: bool) {
+    if as_json {
+        println!("{}", result_json(image, result));
+        return;
+    }
+    println!("{image}");
+    for (rank, p) in result.predictions.iter().enumerate() {
+        println!(
+            "  {}. {:>4}  {:<40} {:.4}",
+            rank + 1,
+            p.class_id,
+            p.label,
+            p.score
+        );
+    }
+    let t = &result.timings;
+    println!(
+        "  timings: decode {:.1} ms, preprocess {:.1} ms, inference {:.1} ms, postprocess {:.2} ms",
+        t.decode_ms, t.preprocess_ms, t.inference_ms, t.postprocess_ms
+    );
+}
+
+fn classify(args: ClassifyArgs) -> Result<i32> {
+    let labels = match &args.labels {
+        Some(path) => LabelSource::File(path.clone()),
+        None => LabelSource::ImageNet1k,
+    };
+    let options = ClassifierOptions::from_path(&args.model)
+        .preprocess(preprocess_config(&args.preprocess)?)
+        .top_k(args.top_k)
+        .threads(args.threads)
+        .labels(labels)
+        .allow_label_mismatch(args.allow_label_mismatch)
+        .max_pixels(args.preprocess.max_pixels);
+    let classifier = Classifier::new(options)?;
+    let mut failures = 0;
+    if args.batch {
+        let inputs: Vec<ImageInput> = args.images.iter().map(|p| ImageInput::Path(p)).collect();
+        let results = classifier.classify_batch(&inputs)?;
+        for (path, result) in args.images.iter().zip(&results) {
+            print_result(&path.display().to_string(), result, args.json);
+        }
+    } else {
+        for path in &args.images {
+            match classifier.classify(ImageInput::Path(path)) {
+                Ok(result) => print_result(&path.display().to_string(), &result, args.json),
+                Err(e) => {
+                    failures += 1;
+                    eprintln!("resnext: error: {} [{}]", e.message(), e.code().name());
+                }
+            }
+        }
+    }
+    Ok(if failures > 0 { 1 } else { 0 })
+}
+
+fn info_json(info: &ModelInfo) -> serde_json::Value {
+    let shape = |dims: &[resnext::Dim]| -> Vec<serde_json::Value> {
+        dims.iter()
+            .map(|d| match d {
+                resnext::Dim::Fixed(n) => json!(n),
+                resnext::Dim::Symbolic(s) => json!(s),
+            })
+            .collect()
+    };
+    json!({
+        "inputs": [{"name": info.input.name, "shape": shape(&info.input.shape), "dtype": info.input.dtype.to_string()}],
+        "outputs": [{"name": info.output.name, "shape": shape(&info.output.shape), "dtype": info.output.dtype.to_string()}],
+        "height": info.height,
+        "width": info.width,
+        "precision": info.precision.name(),
+        "output_kind": info.output_kind.name(),
+        "classes": info.classes,
+        "parameters": info.parameters,
+        "model_bytes": info.model_bytes,
+        "producer": info.producer,
+        "backend": info.backend,
+        "compute": info.compute,
+        "threads": info.threads,
+    })
+}
+
+fn info(args: InfoArgs) -> Result<i32> {
+    let options = ClassifierOptions::from_path(&args.model)
+        .labels(LabelSource::None)
+        .threads(1);
+    let classifier = load_any_resolution(options)?;
+    let info = classifier.info();
+    if args.json {
+        println!("{}", info_json(info));
+        return Ok(0);
+    }
+    let dims = |d: &[resnext::Dim]| resnext::backend::onnx_inspect::shape_string(d);
+    println!("model:        {}", args.model.display());
+    println!(
+        "input:        {} [{}] {}",
+        info.input.name,
+        dims(&info.input.shape),
+        info.input.dtype
+    );
+    println!(
+        "output:       {} [{}] {}",
+        info.output.name,
+        dims(&info.output.shape),
+        info.output.dtype
+    );
+    println!("precision:    {}", info.precision.name());
+    println!("output kind:  {}", info.output_kind.name());
+    println!("classes:      {}", info.classes);
+    println!(
+        "parameters:   {} ({:.2} M)",
+        info.parameters,
+        info.parameters as f64 / 1e6
+    );
+    println!("file size:    {:.1} MB", info.model_bytes as f64 / 1e6);
+    println!(
+        "producer:     {}",
+        if info.producer.is_empty() {
+            "-"
+        } else {
+            &info.producer
+        }
+    );
+    println!("backend:      {} ({})", info.backend, info.compute);
+    Ok(0)
+}
+
+/// `info` does not know the model's resolution in advance: when the default crop does not fit,
+/// retry with the resolution the error reports.
+fn load_any_resolution(options: ClassifierOptions) -> Result<Classifier> {
+    match Classifier::new(options.clone()) {
+        Err(e)
+            if e.code() == ErrorCode::InvalidArgument
+                && e.message().contains("model's input is") =>
+        {
+            let side = e
+                .message()
+                .split("model's input is ")
+                .nth(1)
+                .and_then(|s| s.split('x').next())
+                .and_then(|s| s.parse::<u32>().ok())
+                .ok_or(e)?;
+            let config = PreprocessConfig {
+                resize_short: side,
+                crop: side,
+                ..Default::default()
+            };
+            Classifier::new(options.preprocess(config))
+        }
+        other => other,
+    }
+}
+
+fn preprocess(args: PreprocessArgs) -> Result<i32> {
+    let config = preprocess_config(&args.preprocess)?;
+    let tensor = resnext::preprocess_image(
+        ImageInput::Path(&args.image),
+        &config,
+        args.preprocess.max_pixels,
+    )?;
+    let side = config.crop as u64;
+    let io = |e: std::io::Error| {
+        Error::new(
+            ErrorCode::Io,
+            format!("writing {}: {e}", args.out.display()),
+        )
+    };
+    let file = std::fs::File::create(&args.out).map_err(io)?;
+    use npyz::WriterBuilder;
+    let mut writer = npyz::WriteOptions::<f32>::new()
+        .default_dtype()
+        .shape(&[1, 3, side, side])
+        .writer(std::io::BufWriter::new(file))
+        .begin_nd()
+        .map_err(io)?;
+    writer.extend(tensor.iter().copied()).map_err(io)?;
+    writer.finish().map_err(io)?;
+    Ok(0)
+}

@@ -1,0 +1,145 @@
+//! Options a [`Classifier`](crate::Classifier) is built from.
+
+use crate::backend::BackendKind;
+use crate::labels::LabelSource;
+use crate::preprocess::decode::DEFAULT_MAX_PIXELS;
+use crate::preprocess::{PreprocessConfig, Preset};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Default largest model file accepted: 4 GiB (the largest family member, Fix 32x48d in FP32,
+/// is about 1.8 GB).
+pub const DEFAULT_MAX_MODEL_BYTES: u64 = 4 << 30;
+
+/// Where the ONNX model comes from.
+#[derive(Debug, Clone)]
+pub enum ModelSource {
+    /// A file path.
+    Path(PathBuf),
+    /// The bytes of an ONNX file, shared (the classifier does not keep them after loading).
+    Bytes(Arc<[u8]>),
+}
+
+/// Everything a classifier is built from. Start with [`ClassifierOptions::from_path`] or
+/// [`ClassifierOptions::from_bytes`] and chain the setters.
+#[derive(Debug, Clone)]
+pub struct ClassifierOptions {
+    /// The model.
+    pub model: ModelSource,
+    /// Preprocessing numbers; `crop` must equal the model's input height and width.
+    pub preprocess: PreprocessConfig,
+    /// Number of predictions returned per image (default 5; clamped to the class count).
+    pub top_k: usize,
+    /// Worker threads for one inference; 0 (the default) uses every available core.
+    pub threads: usize,
+    /// Labels (default: the built-in ImageNet-1k list).
+    pub labels: LabelSource,
+    /// Accept a label list whose length differs from the model's class count (default false:
+    /// such a mismatch is an [`ErrorCode::Labels`](crate::ErrorCode::Labels) error).
+    pub allow_label_mismatch: bool,
+    /// Largest image (or raw buffer) `width * height` accepted.
+    pub max_pixels: u64,
+    /// Largest model file accepted, in bytes.
+    pub max_model_bytes: u64,
+    /// The inference engine.
+    pub backend: BackendKind,
+    /// tract only: widen float16 weights to float32 at load (default true; x86_64 has no fast
+    /// float16 kernels in tract).
+    pub widen_fp16: bool,
+}
+
+impl ClassifierOptions {
+    fn with_model(model: ModelSource) -> Self {
+        ClassifierOptions {
+            model,
+            preprocess: Preset::Wsl224.config(),
+            top_k: 5,
+            threads: 0,
+            labels: LabelSource::ImageNet1k,
+            allow_label_mismatch: false,
+            max_pixels: DEFAULT_MAX_PIXELS,
+            max_model_bytes: DEFAULT_MAX_MODEL_BYTES,
+            backend: BackendKind::Tract,
+            widen_fp16: true,
+        }
+    }
+
+    /// Options for the ONNX file at `path`, with every other option at its default.
+    pub fn from_path(path: impl Into<PathBuf>) -> Self {
+        Self::with_model(ModelSource::Path(path.into()))
+    }
+
+    /// Options for ONNX bytes held in memory.
+    pub fn from_bytes(bytes: impl Into<Arc<[u8]>>) -> Self {
+        Self::with_model(ModelSource::Bytes(bytes.into()))
+    }
+
+    /// Uses a preset's preprocessing.
+    pub fn preset(mut self, preset: Preset) -> Self {
+        self.preprocess = preset.config();
+        self
+    }
+
+    /// Uses custom preprocessing.
+    pub fn preprocess(mut self, config: PreprocessConfig) -> Self {
+        self.preprocess = config;
+        self
+    }
+
+    /// Sets the number of predictions per image.
+    pub fn top_k(mut self, k: usize) -> Self {
+        self.top_k = k;
+        self
+    }
+
+    /// Sets the worker threads of one inference (0: all cores).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Sets the labels.
+    pub fn labels(mut self, labels: LabelSource) -> Self {
+        self.labels = labels;
+        self
+    }
+
+    /// Accepts a label count that differs from the class count.
+    pub fn allow_label_mismatch(mut self, allow: bool) -> Self {
+        self.allow_label_mismatch = allow;
+        self
+    }
+
+    /// Sets the largest accepted image pixel count.
+    pub fn max_pixels(mut self, max_pixels: u64) -> Self {
+        self.max_pixels = max_pixels;
+        self
+    }
+
+    /// Sets the largest accepted model size in bytes.
+    pub fn max_model_bytes(mut self, max_model_bytes: u64) -> Self {
+        self.max_model_bytes = max_model_bytes;
+        self
+    }
+
+    /// Chooses the backend.
+    pub fn backend(mut self, backend: BackendKind) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// tract only: whether float16 weights are widened to float32 at load.
+    pub fn widen_fp16(mut self, widen: bool) -> Self {
+        self.widen_fp16 = widen;
+        self
+    }
+
+    /// The thread count actually used: `threads`, or the number of available cores for 0.
+    pub fn effective_threads(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+}

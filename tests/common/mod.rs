@@ -1,0 +1,65 @@
+//! Shared helpers of the integration tests: where the generated fixtures live and how to read
+//! them. The fixtures are written by `tools/make_test_fixtures.py` (the README's test command
+//! runs it first); a test that finds none fails and says how to make them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The fixture directory: `$RESNEXT_TESTDATA`, else `testdata/` in the repository.
+pub fn testdata() -> PathBuf {
+    let dir = std::env::var_os("RESNEXT_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata"));
+    assert!(
+        dir.join("parity/manifest.json").is_file(),
+        "no test fixtures in {}: run `python tools/make_test_fixtures.py --out {}` first \
+         (scripts/test.sh does)",
+        dir.display(),
+        dir.display()
+    );
+    dir
+}
+
+/// A path inside the fixture directory.
+pub fn fixture(relative: &str) -> PathBuf {
+    testdata().join(relative)
+}
+
+/// Reads a float32 .npy file: its shape and values.
+pub fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = npy.shape().to_vec();
+    let values = npy
+        .into_vec::<f32>()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (shape, values)
+}
+
+/// Reads a JSON manifest.
+pub fn manifest(relative: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(fixture(relative)).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Largest absolute difference of two equally long slices.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Indices of the `k` largest values, highest first.
+pub fn top_ids(row: &[f32], k: usize) -> Vec<usize> {
+    resnext::postprocess::top_k(row, k)
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect()
+}

@@ -1,0 +1,292 @@
+//! Every error path of the Rust API gives its documented code and a clear message.
+
+mod common;
+
+use common::fixture;
+use resnext::{
+    Classifier, ClassifierOptions, ErrorCode, ImageInput, LabelSource, PixelBuffer, PixelFormat,
+    PreprocessConfig, Rotation,
+};
+
+fn tiny_config() -> PreprocessConfig {
+    PreprocessConfig {
+        resize_short: 73,
+        crop: 64,
+        ..Default::default()
+    }
+}
+
+fn tiny() -> Classifier {
+    Classifier::new(
+        ClassifierOptions::from_path(fixture("models/tiny_torch.onnx"))
+            .preprocess(tiny_config())
+            .labels(LabelSource::None),
+    )
+    .unwrap()
+}
+
+fn load_error(model: &str) -> resnext::Error {
+    Classifier::new(
+        ClassifierOptions::from_path(fixture(model))
+            .preprocess(tiny_config())
+            .labels(LabelSource::None),
+    )
+    .unwrap_err()
+}
+
+#[test]
+fn missing_model_is_an_io_error() {
+    let err = load_error("models/does_not_exist.onnx");
+    assert_eq!(err.code(), ErrorCode::Io, "{err}");
+    assert!(err.message().contains("does_not_exist.onnx"), "{err}");
+}
+
+#[test]
+fn corrupt_models_are_decode_errors() {
+    for model in ["models/truncated.onnx", "models/random.onnx"] {
+        let err = load_error(model);
+        assert_eq!(err.code(), ErrorCode::ModelDecode, "{model}: {err}");
+        println!("{model}: {err}");
+    }
+    let empty = Classifier::new(ClassifierOptions::from_bytes(Vec::new())).unwrap_err();
+    assert_eq!(empty.code(), ErrorCode::ModelDecode);
+}
+
+#[test]
+fn non_classifiers_are_refused() {
+    for model in [
+        "models/not_classifier.onnx",
+        "models/bad_input_rank.onnx",
+        "models/unsupported_op.onnx",
+    ] {
+        let err = load_error(model);
+        assert_eq!(err.code(), ErrorCode::ModelUnsupported, "{model}: {err}");
+        println!("{model}: {err}");
+    }
+}
+
+#[test]
+fn model_size_limit_is_checked_before_reading() {
+    let err = Classifier::new(
+        ClassifierOptions::from_path(fixture("models/tiny_torch.onnx")).max_model_bytes(1000),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
+}
+
+#[test]
+fn model_from_bytes_equals_model_from_path() {
+    let bytes = std::fs::read(fixture("models/tiny_torch.onnx")).unwrap();
+    let from_bytes = Classifier::new(
+        ClassifierOptions::from_bytes(bytes)
+            .preprocess(tiny_config())
+            .labels(LabelSource::None),
+    )
+    .unwrap();
+    let png = std::fs::read(fixture("preprocess/chelsea.png")).unwrap();
+    let a = from_bytes.classify(ImageInput::Encoded(&png)).unwrap();
+    let b = tiny().classify(ImageInput::Encoded(&png)).unwrap();
+    assert_eq!(a.predictions, b.predictions);
+}
+
+#[test]
+fn preprocessing_that_does_not_fit_the_model_is_refused() {
+    let err = Classifier::new(
+        ClassifierOptions::from_path(fixture("models/tiny_torch.onnx")).labels(LabelSource::None),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+    assert!(err.message().contains("64x64"), "{err}");
+}
+
+#[test]
+fn label_mismatch_is_an_error_unless_allowed() {
+    // tiny models have 10 classes; the built-in list has 1000.
+    let options =
+        ClassifierOptions::from_path(fixture("models/tiny_torch.onnx")).preprocess(tiny_config());
+    let err = Classifier::new(options.clone()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Labels, "{err}");
+    let allowed = Classifier::new(options.clone().allow_label_mismatch(true)).unwrap();
+    let png = std::fs::read(fixture("preprocess/chelsea.png")).unwrap();
+    assert_eq!(
+        allowed
+            .classify(ImageInput::Encoded(&png))
+            .unwrap()
+            .predictions
+            .len(),
+        5
+    );
+    let ten: Vec<String> = (0..10).map(|i| format!("class {i}")).collect();
+    let labelled = Classifier::new(options.labels(LabelSource::List(ten))).unwrap();
+    let result = labelled.classify(ImageInput::Encoded(&png)).unwrap();
+    let best = &result.predictions[0];
+    assert_eq!(best.label, format!("class {}", best.class_id));
+    let missing = Classifier::new(
+        ClassifierOptions::from_path(fixture("models/tiny_torch.onnx"))
+            .preprocess(tiny_config())
+            .labels(LabelSource::File("no/such/labels.txt".into())),
+    )
+    .unwrap_err();
+    assert_eq!(missing.code(), ErrorCode::Io);
+}
+
+#[test]
+fn bad_images_are_refused() {
+    let classifier = tiny();
+    let png = std::fs::read(fixture("preprocess/chelsea.png")).unwrap();
+    let cases: Vec<(&str, Vec<u8>, ErrorCode)> = vec![
+        ("empty", vec![], ErrorCode::ImageDecode),
+        (
+            "garbage",
+            b"GIF89a not really".to_vec(),
+            ErrorCode::ImageDecode,
+        ),
+        (
+            "truncated",
+            png[..png.len() / 3].to_vec(),
+            ErrorCode::ImageDecode,
+        ),
+        (
+            "random",
+            (0..4096u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
+            ErrorCode::ImageDecode,
+        ),
+    ];
+    for (name, bytes, code) in cases {
+        let err = classifier
+            .classify(ImageInput::Encoded(&bytes))
+            .unwrap_err();
+        assert_eq!(err.code(), code, "{name}: {err}");
+    }
+    let err = classifier
+        .classify(ImageInput::Path("no/such/image.jpg".as_ref()))
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Io, "{err}");
+}
+
+#[test]
+fn oversized_header_is_refused_without_allocating() {
+    // PNG header claiming 100000 x 100000 (valid CRC): refused from the header alone.
+    let mut bytes = std::fs::read(fixture("preprocess/chelsea.png")).unwrap();
+    bytes[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    bytes[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in &bytes[12..29] {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    bytes[29..33].copy_from_slice(&(!crc).to_be_bytes());
+    let started = std::time::Instant::now();
+    let err = tiny().classify(ImageInput::Encoded(&bytes)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
+    assert!(started.elapsed().as_secs() < 2);
+}
+
+#[test]
+fn bad_pixel_buffers_are_refused() {
+    let classifier = tiny();
+    let data = vec![0u8; 100 * 100 * 3];
+    let check = |buffer: PixelBuffer, code: ErrorCode| {
+        let err = classifier.classify(ImageInput::Pixels(buffer)).unwrap_err();
+        assert_eq!(err.code(), code, "{buffer:?}: {err}");
+    };
+    check(
+        PixelBuffer::new(&data, 100, 101, PixelFormat::Rgb8),
+        ErrorCode::BufferSize,
+    );
+    check(
+        PixelBuffer::new(&data, 100, 100, PixelFormat::Rgba8),
+        ErrorCode::BufferSize,
+    );
+    check(
+        PixelBuffer::new(&data, 0, 100, PixelFormat::Rgb8),
+        ErrorCode::ImageSize,
+    );
+    check(
+        PixelBuffer::new(&data, 100, 100, PixelFormat::Rgb8).with_stride(10),
+        ErrorCode::InvalidArgument,
+    );
+    check(
+        PixelBuffer::new(&data, 99, 100, PixelFormat::Nv21),
+        ErrorCode::InvalidArgument,
+    );
+    check(
+        PixelBuffer::new(&data, 1 << 20, 1 << 20, PixelFormat::Nv21),
+        ErrorCode::LimitExceeded,
+    );
+    check(
+        PixelBuffer::new(&data, 100, 100, PixelFormat::Rgb8).with_stride(usize::MAX / 2),
+        ErrorCode::BufferSize,
+    );
+    // A small image that cannot be cropped after resizing is fine: it is resized up.
+    let ok = classifier
+        .classify(ImageInput::Pixels(PixelBuffer::new(
+            &data[..12],
+            2,
+            2,
+            PixelFormat::Rgb8,
+        )))
+        .unwrap();
+    assert_eq!(ok.predictions.len(), 5);
+    assert!(Rotation::from_degrees(91).is_err());
+}
+
+#[test]
+fn bad_tensors_and_batches_are_refused() {
+    let classifier = tiny();
+    let per_image = 3 * 64 * 64;
+    let err = classifier
+        .classify_tensor(&vec![0.0; per_image - 1], 1)
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+    let err = classifier.classify_tensor(&[], 0).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
+    let err = classifier.classify_batch(&[]).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+    let png = std::fs::read(fixture("preprocess/chelsea.png")).unwrap();
+    let err = classifier
+        .classify_batch(&[ImageInput::Encoded(&png), ImageInput::Encoded(b"junk")])
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ImageDecode);
+    assert!(err.message().starts_with("image 1:"), "{err}");
+}
+
+#[test]
+fn invalid_options_are_refused() {
+    let base =
+        ClassifierOptions::from_path(fixture("models/tiny_torch.onnx")).labels(LabelSource::None);
+    let bad = PreprocessConfig {
+        resize_short: 64,
+        crop: 73,
+        ..Default::default()
+    };
+    assert_eq!(
+        Classifier::new(base.clone().preprocess(bad))
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidArgument
+    );
+    let zero_k = base.clone().preprocess(tiny_config()).top_k(0);
+    assert_eq!(
+        Classifier::new(zero_k).unwrap_err().code(),
+        ErrorCode::InvalidArgument
+    );
+    let big_k = Classifier::new(base.preprocess(tiny_config()).top_k(50)).unwrap();
+    let png = std::fs::read(fixture("preprocess/chelsea.png")).unwrap();
+    assert_eq!(
+        big_k
+            .classify(ImageInput::Encoded(&png))
+            .unwrap()
+            .predictions
+            .len(),
+        10
+    );
+}

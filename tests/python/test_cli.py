@@ -1,0 +1,133 @@
+"""The `resnext` CLI's output contract, checked against ONNX Runtime and the OpenCV reference."""
+import json
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools"))
+import preprocess_ref  # noqa: E402
+import reference  # noqa: E402
+
+PHOTOS = ["chelsea.png", "coffee.png", "astronaut.png", "motorcycle_left.png", "rocket.jpg"]
+
+
+@pytest.mark.parametrize("preset", ["wsl-224", "fix-320"])
+@pytest.mark.parametrize("photo", PHOTOS)
+def test_preprocess_matches_opencv(run_cli, testdata, tmp_path, photo, preset):
+    out = tmp_path / "t.npy"
+    run_cli("preprocess", "--image", testdata / "preprocess" / photo, "--preset", preset, "--out", out)
+    ours = np.load(out)
+    resize_short, crop = preprocess_ref.PRESETS[preset]
+    ref = preprocess_ref.preprocess_rgb(
+        preprocess_ref.decode_rgb((testdata / "preprocess" / photo).read_bytes()),
+        resize_short, crop, preprocess_ref.MEAN, preprocess_ref.STD)
+    assert ours.shape == ref.shape == (1, 3, crop, crop)
+    assert ours.dtype == np.float32
+    diff = np.abs(ours - ref)
+    if photo.endswith(".jpg"):  # JPEG decoders differ slightly from libjpeg-turbo
+        assert diff.mean() <= 0.01 and diff.max() <= 0.1, (diff.mean(), diff.max())
+    else:
+        assert diff.max() <= 0.02, diff.max()
+
+
+def test_preprocess_overrides(run_cli, testdata, tmp_path):
+    out = tmp_path / "t.npy"
+    run_cli("preprocess", "--image", testdata / "preprocess" / "coffee.png", "--resize-short", "100",
+            "--crop", "96", "--mean", "0.5,0.5,0.5", "--std", "0.5,0.5,0.5", "--out", out)
+    ours = np.load(out)
+    ref = preprocess_ref.preprocess_rgb(
+        preprocess_ref.decode_rgb((testdata / "preprocess" / "coffee.png").read_bytes()),
+        100, 96, [0.5] * 3, [0.5] * 3)
+    assert ours.shape == (1, 3, 96, 96)
+    assert np.abs(ours - ref).max() <= 0.02
+
+
+def test_classify_json_matches_onnxruntime(run_cli, testdata):
+    model = testdata / "models" / "r50_torch.onnx"
+    photos = [testdata / "preprocess" / p for p in PHOTOS[:3]]
+    proc = run_cli("classify", "--model", model, "--json", "--top-k", "5", *photos)
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == len(photos)
+    for line, photo in zip(lines, photos):
+        obj = json.loads(line)
+        assert obj["image"] == str(photo)
+        assert set(obj["timings_ms"]) == {"decode", "preprocess", "inference", "postprocess"}
+        assert all(v >= 0 for v in obj["timings_ms"].values())
+        preds = obj["predictions"]
+        assert len(preds) == 5
+        assert all(set(p) == {"class_id", "label", "score"} for p in preds)
+        scores = [p["score"] for p in preds]
+        assert scores == sorted(scores, reverse=True)
+        # The same image through OpenCV preprocessing and ONNX Runtime.
+        x = preprocess_ref.preprocess_rgb(preprocess_ref.decode_rgb(photo.read_bytes()), 256, 224,
+                                          preprocess_ref.MEAN, preprocess_ref.STD)
+        logits = reference.run(str(model), x)[0]
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        assert preds[0]["class_id"] == int(np.argmax(probs))
+        for p in preds:
+            assert abs(p["score"] - probs[p["class_id"]]) <= 1e-2
+        assert preds[0]["label"] != ""
+
+
+def test_classify_batch_flag_and_text_output(run_cli, testdata):
+    model = testdata / "models" / "r50_paddle.onnx"
+    photos = [testdata / "preprocess" / p for p in PHOTOS[:2]]
+    single = [json.loads(l) for l in run_cli("classify", "--model", model, "--json", *photos).stdout.splitlines()]
+    batch = [json.loads(l) for l in run_cli("classify", "--model", model, "--json", "--batch", *photos).stdout.splitlines()]
+    for a, b in zip(single, batch):
+        assert [p["class_id"] for p in a["predictions"]] == [p["class_id"] for p in b["predictions"]]
+    text = run_cli("classify", "--model", model, photos[0]).stdout
+    assert "1." in text and "timings:" in text
+
+
+@pytest.mark.parametrize("name,kind,precision,input_name", [
+    ("r50_torch", "logits", "fp32", "input"),
+    ("r50_paddle", "probabilities", "fp32", "x"),
+    ("r50_fp16", "logits", "fp16", "input"),
+    ("r50_int8", "logits", "int8", "input"),
+])
+def test_info_json(run_cli, testdata, name, kind, precision, input_name):
+    obj = json.loads(run_cli("info", "--model", testdata / "models" / f"{name}.onnx", "--json").stdout)
+    assert obj["output_kind"] == kind
+    assert obj["precision"] == precision
+    assert obj["classes"] == 1000
+    assert obj["inputs"][0]["name"] == input_name
+    assert obj["inputs"][0]["shape"][1:] == [3, 224, 224]
+    assert isinstance(obj["inputs"][0]["shape"][0], str)  # symbolic batch
+    assert 24e6 < obj["parameters"] < 26e6  # ResNeXt50_32x4d: 25.03 M
+    text = run_cli("info", "--model", testdata / "models" / f"{name}.onnx").stdout
+    assert f"precision:    {precision}" in text
+
+
+def test_info_tiny_model_at_its_own_resolution(run_cli, testdata):
+    obj = json.loads(run_cli("info", "--model", testdata / "models" / "tiny_torch.onnx", "--json").stdout)
+    assert (obj["height"], obj["width"], obj["classes"]) == (64, 64, 10)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["info", "--model", "no/such/model.onnx"], "IO"),
+    (["info", "--model", "{testdata}/models/random.onnx"], "MODEL_DECODE"),
+    (["info", "--model", "{testdata}/models/truncated.onnx"], "MODEL_DECODE"),
+    (["info", "--model", "{testdata}/models/not_classifier.onnx"], "MODEL_UNSUPPORTED"),
+    (["info", "--model", "{testdata}/models/unsupported_op.onnx"], "MODEL_UNSUPPORTED"),
+    (["classify", "--model", "{testdata}/models/r50_torch.onnx", "{testdata}/models/random.onnx"], "IMAGE_DECODE"),
+    (["classify", "--model", "{testdata}/models/r50_torch.onnx", "--preset", "fix-320", "{testdata}/preprocess/coffee.png"], "INVALID_ARGUMENT"),
+    (["classify", "--model", "{testdata}/models/r50_torch.onnx", "--mean", "1,2", "{testdata}/preprocess/coffee.png"], "INVALID_ARGUMENT"),
+    (["classify", "--model", "{testdata}/models/tiny_torch.onnx", "--resize-short", "73", "--crop", "64", "{testdata}/preprocess/coffee.png"], "LABELS"),
+    (["preprocess", "--image", "{testdata}/models/random.onnx", "--out", "/tmp/x.npy"], "IMAGE_DECODE"),
+])
+def test_errors_are_one_line_and_nonzero(run_cli, testdata, args, needle):
+    proc = run_cli(*[a.format(testdata=testdata) for a in args], check=False)
+    assert proc.returncode == 1, proc
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("resnext: error:") and f"[{needle}]" in lines[0], lines[0]
+    assert "panicked" not in proc.stderr and "RUST_BACKTRACE" not in proc.stderr
+
+
+def test_usage_errors_exit_2(run_cli):
+    proc = run_cli("classify", check=False)
+    assert proc.returncode == 2
