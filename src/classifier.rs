@@ -68,7 +68,11 @@ impl std::fmt::Debug for Classifier {
     }
 }
 
-fn read_model(source: &ModelSource, max_bytes: u64) -> Result<(std::sync::Arc<[u8]>, u64)> {
+/// The model's bytes, its size, and the directory of its file (for external tensor data).
+fn read_model(
+    source: &ModelSource,
+    max_bytes: u64,
+) -> Result<(std::sync::Arc<[u8]>, u64, Option<String>)> {
     let too_big = |len: u64| {
         Error::new(
             ErrorCode::LimitExceeded,
@@ -80,21 +84,19 @@ fn read_model(source: &ModelSource, max_bytes: u64) -> Result<(std::sync::Arc<[u
             if bytes.len() as u64 > max_bytes {
                 return Err(too_big(bytes.len() as u64));
             }
-            Ok((bytes.clone(), bytes.len() as u64))
+            Ok((bytes.clone(), bytes.len() as u64, None))
         }
         ModelSource::Path(path) => {
             let io = |e: std::io::Error| {
-                Error::new(
-                    ErrorCode::Io,
-                    format!("reading model {}: {e}", path.display()),
-                )
+                Error::new(ErrorCode::Io, format!("reading model {}: {e}", path.display()))
             };
             let len = std::fs::metadata(path).map_err(io)?.len();
             if len > max_bytes {
                 return Err(too_big(len));
             }
             let bytes = std::fs::read(path).map_err(io)?;
-            Ok((bytes.into(), len))
+            let dir = path.parent().and_then(|d| d.to_str()).map(str::to_string);
+            Ok((bytes.into(), len, dir))
         }
     }
 }
@@ -106,8 +108,8 @@ impl Classifier {
     pub fn new(options: ClassifierOptions) -> Result<Classifier> {
         options.preprocess.validate()?;
         let labels = crate::labels::Labels::load(&options.labels)?;
-        let (bytes, model_bytes) = read_model(&options.model, options.max_model_bytes)?;
-        let backend = load_backend(&options, &bytes, model_bytes)?;
+        let (bytes, model_bytes, model_dir) = read_model(&options.model, options.max_model_bytes)?;
+        let backend = load_backend(&options, &bytes, model_dir.as_deref(), model_bytes)?;
         drop(bytes);
         let info = backend.info();
         if info.height != options.preprocess.crop || info.width != options.preprocess.crop {
@@ -139,9 +141,7 @@ impl Classifier {
             backend,
             labels,
             preprocess: options.preprocess,
-            limits: DecodeLimits {
-                max_pixels: options.max_pixels,
-            },
+            limits: DecodeLimits { max_pixels: options.max_pixels },
         })
     }
 
@@ -173,11 +173,7 @@ impl Classifier {
         let decode_ms = ms(started);
         let started = Instant::now();
         rgb_to_chw(&rgb, &self.preprocess, out)?;
-        Ok(Timings {
-            decode_ms,
-            preprocess_ms: ms(started),
-            ..Timings::default()
-        })
+        Ok(Timings { decode_ms, preprocess_ms: ms(started), ..Timings::default() })
     }
 
     /// Classifies one image.
@@ -194,11 +190,7 @@ impl Classifier {
         let per_image = self.preprocess.image_len();
         let mut tensor = vec![0f32; per_image * images.len()];
         let mut timings = Vec::with_capacity(images.len());
-        for (i, (image, out)) in images
-            .iter()
-            .zip(tensor.chunks_exact_mut(per_image))
-            .enumerate()
-        {
+        for (i, (image, out)) in images.iter().zip(tensor.chunks_exact_mut(per_image)).enumerate() {
             let t = self.preprocess_into(*image, out).map_err(|e| {
                 if images.len() > 1 {
                     Error::new(e.code(), format!("image {i}: {}", e.message()))
@@ -250,10 +242,7 @@ impl Classifier {
                 .collect();
             t.inference_ms = inference_ms;
             t.postprocess_ms = ms(started);
-            results.push(Classification {
-                predictions,
-                timings: *t,
-            });
+            results.push(Classification { predictions, timings: *t });
         }
         Ok(results)
     }
@@ -262,6 +251,7 @@ impl Classifier {
 fn load_backend(
     options: &ClassifierOptions,
     bytes: &[u8],
+    model_dir: Option<&str>,
     model_bytes: u64,
 ) -> Result<Box<dyn Backend>> {
     match options.backend {
@@ -278,14 +268,10 @@ fn load_backend(
                 },
                 fallback_side: options.preprocess.crop,
             };
-            Ok(Box::new(TractBackend::load(
-                proto,
-                model_bytes,
-                &tract_options,
-            )?))
+            Ok(Box::new(TractBackend::load(proto, model_dir, model_bytes, &tract_options)?))
         }
         other => {
-            let _ = (bytes, model_bytes);
+            let _ = (bytes, model_dir, model_bytes);
             Err(Error::new(
                 ErrorCode::BackendUnavailable,
                 format!(

@@ -134,10 +134,7 @@ pub struct Error {
 impl Error {
     /// An error with `code` and a detail message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
-        Error {
-            code,
-            message: message.into(),
-        }
+        Error { code, message: message.into() }
     }
 
     /// The stable code.

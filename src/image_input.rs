@@ -21,10 +21,7 @@ impl ImageInput<'_> {
         match self {
             ImageInput::Path(path) => {
                 let bytes = std::fs::read(path).map_err(|e| {
-                    Error::new(
-                        ErrorCode::Io,
-                        format!("reading image {}: {e}", path.display()),
-                    )
+                    Error::new(ErrorCode::Io, format!("reading image {}: {e}", path.display()))
                 })?;
                 decode_rgb(&bytes, limits).map_err(|e| {
                     Error::new(e.code(), format!("{}: {}", path.display(), e.message()))

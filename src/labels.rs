@@ -36,24 +36,16 @@ impl Labels {
     pub fn parse(text: &str) -> Labels {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
-        let n = lines
-            .iter()
-            .rposition(|l| !l.trim().is_empty())
-            .map_or(0, |i| i + 1);
+        let n = lines.iter().rposition(|l| !l.trim().is_empty()).map_or(0, |i| i + 1);
         let lines = &lines[..n];
         let numbered = !lines.is_empty()
             && lines.iter().enumerate().all(|(i, line)| {
-                line.split_once(' ')
-                    .is_some_and(|(id, _)| id.parse::<usize>() == Ok(i))
+                line.split_once(' ').is_some_and(|(id, _)| id.parse::<usize>() == Ok(i))
             });
         let labels: Vec<String> = lines
             .iter()
             .map(|line| {
-                let name = if numbered {
-                    line.split_once(' ').map_or("", |x| x.1)
-                } else {
-                    line
-                };
+                let name = if numbered { line.split_once(' ').map_or("", |x| x.1) } else { line };
                 name.trim().to_string()
             })
             .collect();
@@ -63,16 +55,10 @@ impl Labels {
     /// Reads and parses a label file.
     pub fn from_file(path: &Path) -> Result<Labels> {
         let bytes = std::fs::read(path).map_err(|e| {
-            Error::new(
-                ErrorCode::Io,
-                format!("reading labels {}: {e}", path.display()),
-            )
+            Error::new(ErrorCode::Io, format!("reading labels {}: {e}", path.display()))
         })?;
         let text = String::from_utf8(bytes).map_err(|_| {
-            Error::new(
-                ErrorCode::Labels,
-                format!("label file {} is not UTF-8", path.display()),
-            )
+            Error::new(ErrorCode::Labels, format!("label file {} is not UTF-8", path.display()))
         })?;
         Ok(Labels::parse(&text))
     }
@@ -113,10 +99,7 @@ mod tests {
         assert_eq!(labels.len(), 1000);
         assert_eq!(labels.get(0), "tench, Tinca tinca");
         assert_eq!(labels.get(281), "tabby, tabby cat");
-        assert_eq!(
-            labels.get(999),
-            "toilet tissue, toilet paper, bathroom tissue"
-        );
+        assert_eq!(labels.get(999), "toilet tissue, toilet paper, bathroom tissue");
         assert_eq!(labels.get(1000), "");
     }
 

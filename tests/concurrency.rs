@@ -11,11 +11,7 @@ fn shared_classifier_matches_serial_results() {
     let classifier = Arc::new(
         Classifier::new(
             ClassifierOptions::from_path(fixture("models/tiny_paddle.onnx"))
-                .preprocess(PreprocessConfig {
-                    resize_short: 73,
-                    crop: 64,
-                    ..Default::default()
-                })
+                .preprocess(PreprocessConfig { resize_short: 73, crop: 64, ..Default::default() })
                 .labels(LabelSource::None)
                 .threads(2),
         )
@@ -27,12 +23,7 @@ fn shared_classifier_matches_serial_results() {
         .collect();
     let serial: Vec<_> = images
         .iter()
-        .map(|b| {
-            classifier
-                .classify(ImageInput::Encoded(b))
-                .unwrap()
-                .predictions
-        })
+        .map(|b| classifier.classify(ImageInput::Encoded(b)).unwrap().predictions)
         .collect();
     let images = Arc::new(images);
     let serial = Arc::new(serial);
@@ -54,9 +45,7 @@ fn shared_classifier_matches_serial_results() {
                             }
                         }
                     } else {
-                        let r = classifier
-                            .classify(ImageInput::Encoded(&images[k]))
-                            .unwrap();
+                        let r = classifier.classify(ImageInput::Encoded(&images[k])).unwrap();
                         assert_eq!(r.predictions, serial[k], "thread {t} iteration {i}");
                     }
                 }

@@ -9,11 +9,7 @@ use resnext::{
 };
 
 fn tiny_config() -> PreprocessConfig {
-    PreprocessConfig {
-        resize_short: 73,
-        crop: 64,
-        ..Default::default()
-    }
+    PreprocessConfig { resize_short: 73, crop: 64, ..Default::default() }
 }
 
 fn tiny() -> Classifier {
@@ -54,11 +50,9 @@ fn corrupt_models_are_decode_errors() {
 
 #[test]
 fn non_classifiers_are_refused() {
-    for model in [
-        "models/not_classifier.onnx",
-        "models/bad_input_rank.onnx",
-        "models/unsupported_op.onnx",
-    ] {
+    for model in
+        ["models/not_classifier.onnx", "models/bad_input_rank.onnx", "models/unsupported_op.onnx"]
+    {
         let err = load_error(model);
         assert_eq!(err.code(), ErrorCode::ModelUnsupported, "{model}: {err}");
         println!("{model}: {err}");
@@ -78,9 +72,7 @@ fn model_size_limit_is_checked_before_reading() {
 fn model_from_bytes_equals_model_from_path() {
     let bytes = std::fs::read(fixture("models/tiny_torch.onnx")).unwrap();
     let from_bytes = Classifier::new(
-        ClassifierOptions::from_bytes(bytes)
-            .preprocess(tiny_config())
-            .labels(LabelSource::None),
+        ClassifierOptions::from_bytes(bytes).preprocess(tiny_config()).labels(LabelSource::None),
     )
     .unwrap();
     let png = std::fs::read(fixture("preprocess/chelsea.png")).unwrap();
@@ -108,14 +100,7 @@ fn label_mismatch_is_an_error_unless_allowed() {
     assert_eq!(err.code(), ErrorCode::Labels, "{err}");
     let allowed = Classifier::new(options.clone().allow_label_mismatch(true)).unwrap();
     let png = std::fs::read(fixture("preprocess/chelsea.png")).unwrap();
-    assert_eq!(
-        allowed
-            .classify(ImageInput::Encoded(&png))
-            .unwrap()
-            .predictions
-            .len(),
-        5
-    );
+    assert_eq!(allowed.classify(ImageInput::Encoded(&png)).unwrap().predictions.len(), 5);
     let ten: Vec<String> = (0..10).map(|i| format!("class {i}")).collect();
     let labelled = Classifier::new(options.labels(LabelSource::List(ten))).unwrap();
     let result = labelled.classify(ImageInput::Encoded(&png)).unwrap();
@@ -136,33 +121,19 @@ fn bad_images_are_refused() {
     let png = std::fs::read(fixture("preprocess/chelsea.png")).unwrap();
     let cases: Vec<(&str, Vec<u8>, ErrorCode)> = vec![
         ("empty", vec![], ErrorCode::ImageDecode),
-        (
-            "garbage",
-            b"GIF89a not really".to_vec(),
-            ErrorCode::ImageDecode,
-        ),
-        (
-            "truncated",
-            png[..png.len() / 3].to_vec(),
-            ErrorCode::ImageDecode,
-        ),
+        ("garbage", b"GIF89a not really".to_vec(), ErrorCode::ImageDecode),
+        ("truncated", png[..png.len() / 3].to_vec(), ErrorCode::ImageDecode),
         (
             "random",
-            (0..4096u32)
-                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-                .collect(),
+            (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(),
             ErrorCode::ImageDecode,
         ),
     ];
     for (name, bytes, code) in cases {
-        let err = classifier
-            .classify(ImageInput::Encoded(&bytes))
-            .unwrap_err();
+        let err = classifier.classify(ImageInput::Encoded(&bytes)).unwrap_err();
         assert_eq!(err.code(), code, "{name}: {err}");
     }
-    let err = classifier
-        .classify(ImageInput::Path("no/such/image.jpg".as_ref()))
-        .unwrap_err();
+    let err = classifier.classify(ImageInput::Path("no/such/image.jpg".as_ref())).unwrap_err();
     assert_eq!(err.code(), ErrorCode::Io, "{err}");
 }
 
@@ -176,11 +147,7 @@ fn oversized_header_is_refused_without_allocating() {
     for &b in &bytes[12..29] {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     bytes[29..33].copy_from_slice(&(!crc).to_be_bytes());
@@ -198,42 +165,22 @@ fn bad_pixel_buffers_are_refused() {
         let err = classifier.classify(ImageInput::Pixels(buffer)).unwrap_err();
         assert_eq!(err.code(), code, "{buffer:?}: {err}");
     };
-    check(
-        PixelBuffer::new(&data, 100, 101, PixelFormat::Rgb8),
-        ErrorCode::BufferSize,
-    );
-    check(
-        PixelBuffer::new(&data, 100, 100, PixelFormat::Rgba8),
-        ErrorCode::BufferSize,
-    );
-    check(
-        PixelBuffer::new(&data, 0, 100, PixelFormat::Rgb8),
-        ErrorCode::ImageSize,
-    );
+    check(PixelBuffer::new(&data, 100, 101, PixelFormat::Rgb8), ErrorCode::BufferSize);
+    check(PixelBuffer::new(&data, 100, 100, PixelFormat::Rgba8), ErrorCode::BufferSize);
+    check(PixelBuffer::new(&data, 0, 100, PixelFormat::Rgb8), ErrorCode::ImageSize);
     check(
         PixelBuffer::new(&data, 100, 100, PixelFormat::Rgb8).with_stride(10),
         ErrorCode::InvalidArgument,
     );
-    check(
-        PixelBuffer::new(&data, 99, 100, PixelFormat::Nv21),
-        ErrorCode::InvalidArgument,
-    );
-    check(
-        PixelBuffer::new(&data, 1 << 20, 1 << 20, PixelFormat::Nv21),
-        ErrorCode::LimitExceeded,
-    );
+    check(PixelBuffer::new(&data, 99, 100, PixelFormat::Nv21), ErrorCode::InvalidArgument);
+    check(PixelBuffer::new(&data, 1 << 20, 1 << 20, PixelFormat::Nv21), ErrorCode::LimitExceeded);
     check(
         PixelBuffer::new(&data, 100, 100, PixelFormat::Rgb8).with_stride(usize::MAX / 2),
         ErrorCode::BufferSize,
     );
     // A small image that cannot be cropped after resizing is fine: it is resized up.
     let ok = classifier
-        .classify(ImageInput::Pixels(PixelBuffer::new(
-            &data[..12],
-            2,
-            2,
-            PixelFormat::Rgb8,
-        )))
+        .classify(ImageInput::Pixels(PixelBuffer::new(&data[..12], 2, 2, PixelFormat::Rgb8)))
         .unwrap();
     assert_eq!(ok.predictions.len(), 5);
     assert!(Rotation::from_degrees(91).is_err());
@@ -243,9 +190,7 @@ fn bad_pixel_buffers_are_refused() {
 fn bad_tensors_and_batches_are_refused() {
     let classifier = tiny();
     let per_image = 3 * 64 * 64;
-    let err = classifier
-        .classify_tensor(&vec![0.0; per_image - 1], 1)
-        .unwrap_err();
+    let err = classifier.classify_tensor(&vec![0.0; per_image - 1], 1).unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
     let err = classifier.classify_tensor(&[], 0).unwrap_err();
     assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
@@ -263,30 +208,14 @@ fn bad_tensors_and_batches_are_refused() {
 fn invalid_options_are_refused() {
     let base =
         ClassifierOptions::from_path(fixture("models/tiny_torch.onnx")).labels(LabelSource::None);
-    let bad = PreprocessConfig {
-        resize_short: 64,
-        crop: 73,
-        ..Default::default()
-    };
+    let bad = PreprocessConfig { resize_short: 64, crop: 73, ..Default::default() };
     assert_eq!(
-        Classifier::new(base.clone().preprocess(bad))
-            .unwrap_err()
-            .code(),
+        Classifier::new(base.clone().preprocess(bad)).unwrap_err().code(),
         ErrorCode::InvalidArgument
     );
     let zero_k = base.clone().preprocess(tiny_config()).top_k(0);
-    assert_eq!(
-        Classifier::new(zero_k).unwrap_err().code(),
-        ErrorCode::InvalidArgument
-    );
+    assert_eq!(Classifier::new(zero_k).unwrap_err().code(), ErrorCode::InvalidArgument);
     let big_k = Classifier::new(base.preprocess(tiny_config()).top_k(50)).unwrap();
     let png = std::fs::read(fixture("preprocess/chelsea.png")).unwrap();
-    assert_eq!(
-        big_k
-            .classify(ImageInput::Encoded(&png))
-            .unwrap()
-            .predictions
-            .len(),
-        10
-    );
+    assert_eq!(big_k.classify(ImageInput::Encoded(&png)).unwrap().predictions.len(), 10);
 }

@@ -1,12 +1,13 @@
 //! Outputs of the SDK against ONNX Runtime's on the same ONNX file and the same input tensor.
 //!
 //! Tolerances (max absolute difference of the raw output, logits or probabilities):
-//! - FP32: 1e-3 x max(1, max |reference|) — and the top-5 class ids equal, in order;
-//! - FP16 (weights widened to f32 by the SDK, ORT runs float16): 5e-2 x max(1, max |reference|)
-//!   and the top-1 class equal;
-//! - INT8 QDQ: 0.25 x max(1, max |reference|) and the top-1 class equal on most rows: both
-//!   engines quantize activations, but a value on a rounding boundary may land one step apart
-//!   and the step propagates.
+//! - FP32: 1e-4 x max(1, max |reference|), and the top-5 class ids equal, in order
+//!   (measured: 2.0e-5 on ResNeXt50_32x4d and ResNeXt101_32x8d logits of magnitude ~20);
+//! - FP16 (weights widened to f32 by the SDK, ORT runs float16): 1e-2 x max(1, max |reference|)
+//!   and the top-1 class equal (measured: 7.5e-3 with float16 I/O, 2.7e-5 with float32 I/O);
+//! - INT8 QDQ: 5e-2 x max(1, max |reference|) and the top-1 class equal on at least 3 rows of 4:
+//!   both engines quantize activations, but a value on a rounding boundary may land one step
+//!   apart and the step propagates (measured: 0.34 on logits of magnitude ~20).
 //!
 //! Each case prints its figures (`cargo test -- --nocapture` shows them).
 
@@ -20,11 +21,7 @@ use resnext::{
 fn classifier_for(case: &serde_json::Value, threads: usize) -> Classifier {
     let model = fixture(case["model"].as_str().unwrap());
     let side = case["resolution"].as_u64().unwrap() as u32;
-    let config = PreprocessConfig {
-        resize_short: side,
-        crop: side,
-        ..Default::default()
-    };
+    let config = PreprocessConfig { resize_short: side, crop: side, ..Default::default() };
     Classifier::new(
         ClassifierOptions::from_path(&model)
             .preprocess(config)
@@ -36,9 +33,9 @@ fn classifier_for(case: &serde_json::Value, threads: usize) -> Classifier {
 
 fn tolerance(precision: &str) -> f32 {
     match precision {
-        "fp32" => 1e-3,
-        "fp16" => 5e-2,
-        "int8" => 0.25,
+        "fp32" => 1e-4,
+        "fp16" => 1e-2,
+        "int8" => 5e-2,
         other => panic!("unknown precision {other}"),
     }
 }
@@ -49,21 +46,9 @@ fn check_case(case: &serde_json::Value, threads: usize) -> (f32, f32) {
     let classifier = classifier_for(case, threads);
     let info = classifier.info().clone();
     assert_eq!(info.precision.name(), precision, "{name}: precision");
-    assert_eq!(
-        info.output_kind.name(),
-        case["output_kind"].as_str().unwrap(),
-        "{name}"
-    );
-    assert_eq!(
-        info.classes as u64,
-        case["classes"].as_u64().unwrap(),
-        "{name}: classes"
-    );
-    assert_eq!(
-        info.input.name,
-        case["input_name"].as_str().unwrap(),
-        "{name}: input name"
-    );
+    assert_eq!(info.output_kind.name(), case["output_kind"].as_str().unwrap(), "{name}");
+    assert_eq!(info.classes as u64, case["classes"].as_u64().unwrap(), "{name}: classes");
+    assert_eq!(info.input.name, case["input_name"].as_str().unwrap(), "{name}: input name");
 
     let (shape, input) = read_npy(&fixture(case["input"].as_str().unwrap()));
     let (_, reference) = read_npy(&fixture(case["reference"].as_str().unwrap()));
@@ -80,11 +65,7 @@ fn check_case(case: &serde_json::Value, threads: usize) -> (f32, f32) {
 
     let classes = info.classes;
     let mut top1_agree = 0;
-    for (row, (a, b)) in ours
-        .chunks(classes)
-        .zip(reference.chunks(classes))
-        .enumerate()
-    {
+    for (row, (a, b)) in ours.chunks(classes).zip(reference.chunks(classes)).enumerate() {
         if precision == "fp32" {
             assert_eq!(top_ids(a, 5), top_ids(b, 5), "{name}: top-5 of row {row}");
         }
@@ -93,10 +74,9 @@ fn check_case(case: &serde_json::Value, threads: usize) -> (f32, f32) {
         }
     }
     match precision {
-        "int8" => assert!(
-            top1_agree * 4 >= batch * 3,
-            "{name}: top-1 agrees on {top1_agree}/{batch}"
-        ),
+        "int8" => {
+            assert!(top1_agree * 4 >= batch * 3, "{name}: top-1 agrees on {top1_agree}/{batch}")
+        }
         _ => assert_eq!(top1_agree, batch, "{name}: top-1"),
     }
 
@@ -131,14 +111,9 @@ fn model_is(case: &serde_json::Value, prefix: &str) -> bool {
 #[test]
 fn fp32_resnext50_torch_and_paddle_exports_match_onnxruntime() {
     let chosen = cases(|c| c["precision"] == "fp32" && model_is(c, "r50_"));
-    let styles: std::collections::HashSet<_> = chosen
-        .iter()
-        .map(|c| c["output_kind"].as_str().unwrap().to_string())
-        .collect();
-    assert!(
-        styles.contains("logits") && styles.contains("probabilities"),
-        "{styles:?}"
-    );
+    let styles: std::collections::HashSet<_> =
+        chosen.iter().map(|c| c["output_kind"].as_str().unwrap().to_string()).collect();
+    assert!(styles.contains("logits") && styles.contains("probabilities"), "{styles:?}");
     for case in &chosen {
         check_case(case, 1);
     }
@@ -154,10 +129,8 @@ fn fp32_with_two_threads_matches_onnxruntime() {
 #[test]
 fn fp16_both_io_kinds_match_onnxruntime() {
     let chosen = cases(|c| c["precision"] == "fp16");
-    let io: std::collections::HashSet<_> = chosen
-        .iter()
-        .map(|c| c["io_dtype"].as_str().unwrap().to_string())
-        .collect();
+    let io: std::collections::HashSet<_> =
+        chosen.iter().map(|c| c["io_dtype"].as_str().unwrap().to_string()).collect();
     assert!(io.contains("f16") && io.contains("f32"), "{io:?}");
     for case in &chosen {
         check_case(case, 1);
@@ -171,11 +144,7 @@ fn fp16_native_compute_loads_and_runs() {
     let side = case["resolution"].as_u64().unwrap() as u32;
     let classifier = Classifier::new(
         ClassifierOptions::from_path(fixture(case["model"].as_str().unwrap()))
-            .preprocess(PreprocessConfig {
-                resize_short: side,
-                crop: side,
-                ..Default::default()
-            })
+            .preprocess(PreprocessConfig { resize_short: side, crop: side, ..Default::default() })
             .labels(LabelSource::None)
             .widen_fp16(false),
     )
@@ -187,7 +156,7 @@ fn fp16_native_compute_loads_and_runs() {
     let diff = max_abs_diff(&ours, &reference);
     println!("{} native f16: max diff {diff:.3e}", case["model"]);
     let scale = reference.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-    assert!(diff <= 5e-2 * scale, "{diff}");
+    assert!(diff <= 5e-2 * scale, "{diff}"); // f16 arithmetic throughout: looser than widened
 }
 
 #[test]
@@ -216,10 +185,7 @@ fn full_resnext101_32x8d_matches_onnxruntime() {
         println!("r101_32x8d fixture not generated; skipped (run make_test_fixtures.py --full)");
         return;
     }
-    assert!(
-        !chosen.is_empty(),
-        "RESNEXT_REQUIRE_FULL is set but r101_32x8d was not generated"
-    );
+    assert!(!chosen.is_empty(), "RESNEXT_REQUIRE_FULL is set but r101_32x8d was not generated");
     for case in &chosen {
         let started = std::time::Instant::now();
         check_case(case, 2);
@@ -236,22 +202,14 @@ fn batch_sizes_1_4_8_run_on_one_classifier() {
     assert_eq!(shape[0], 4);
     let per_image = input.len() / 4;
     let classes = classifier.info().classes;
-    let bound = 1e-3 * reference.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let bound = tolerance("fp32") * reference.iter().fold(1.0f32, |m, v| m.max(v.abs()));
     for batch in [1usize, 4, 8, 4, 1] {
         let tensor: Vec<f32> = (0..batch)
-            .flat_map(|i| {
-                input[(i % 4) * per_image..(i % 4 + 1) * per_image]
-                    .iter()
-                    .copied()
-            })
+            .flat_map(|i| input[(i % 4) * per_image..(i % 4 + 1) * per_image].iter().copied())
             .collect();
         let ours = classifier.run_raw(&tensor, batch).unwrap();
         let expected: Vec<f32> = (0..batch)
-            .flat_map(|i| {
-                reference[(i % 4) * classes..(i % 4 + 1) * classes]
-                    .iter()
-                    .copied()
-            })
+            .flat_map(|i| reference[(i % 4) * classes..(i % 4 + 1) * classes].iter().copied())
             .collect();
         let diff = max_abs_diff(&ours, &expected);
         println!("r50 batch {batch}: max diff {diff:.3e}");

@@ -14,11 +14,7 @@ use resnext::{ImageInput, PixelBuffer, PixelFormat, PreprocessConfig, Rotation};
 
 fn triple(v: &serde_json::Value) -> [f32; 3] {
     let a = v.as_array().unwrap();
-    [
-        a[0].as_f64().unwrap() as f32,
-        a[1].as_f64().unwrap() as f32,
-        a[2].as_f64().unwrap() as f32,
-    ]
+    [a[0].as_f64().unwrap() as f32, a[1].as_f64().unwrap() as f32, a[2].as_f64().unwrap() as f32]
 }
 
 fn run_case(case: &serde_json::Value) -> Vec<f32> {
@@ -62,34 +58,20 @@ fn preprocessing_matches_opencv() {
         let (shape, reference) = read_npy(&reference_path);
         assert_eq!(shape[0], 1);
         let diff = max_abs_diff(&ours, &reference);
-        let mean_diff = ours
-            .iter()
-            .zip(&reference)
-            .map(|(a, b)| (a - b).abs())
-            .sum::<f32>()
+        let mean_diff = ours.iter().zip(&reference).map(|(a, b)| (a - b).abs()).sum::<f32>()
             / ours.len() as f32;
         let file = case["file"].as_str().unwrap();
         let kind = case["kind"].as_str().unwrap();
-        let format = if kind == "raw" {
-            case["format"].as_str().unwrap()
-        } else {
-            "encoded"
-        };
+        let format = if kind == "raw" { case["format"].as_str().unwrap() } else { "encoded" };
         let rotation = case["rotation"].as_u64().unwrap_or(0);
         let is_jpeg = kind == "encoded" && (file.ends_with(".jpg") || file.ends_with(".jpeg"));
         println!(
             "{file} {format} rot{rotation} crop{}: max {diff:.4} mean {mean_diff:.5}",
             case["crop"]
         );
-        let ok = if is_jpeg {
-            diff <= 0.1 && mean_diff <= 0.01
-        } else {
-            diff <= 0.02
-        };
+        let ok = if is_jpeg { diff <= 0.1 && mean_diff <= 0.01 } else { diff <= 0.02 };
         if !ok {
-            failures.push(format!(
-                "{file} {format} rot{rotation}: max {diff} mean {mean_diff}"
-            ));
+            failures.push(format!("{file} {format} rot{rotation}: max {diff} mean {mean_diff}"));
         }
         if !is_jpeg {
             worst = worst.max(diff);
@@ -98,21 +80,11 @@ fn preprocessing_matches_opencv() {
         seen_rotations.insert(rotation);
         seen_crops.insert(case["crop"].as_u64().unwrap());
     }
-    println!(
-        "{} cases; worst max abs difference (lossless inputs): {worst:.4}",
-        cases.len()
-    );
-    assert!(
-        failures.is_empty(),
-        "cases over tolerance:\n{}",
-        failures.join("\n")
-    );
+    println!("{} cases; worst max abs difference (lossless inputs): {worst:.4}", cases.len());
+    assert!(failures.is_empty(), "cases over tolerance:\n{}", failures.join("\n"));
     for f in ["encoded", "rgb8", "bgr8", "rgba8", "bgra8", "nv21", "nv12"] {
         assert!(seen_formats.contains(f), "no case for {f}");
     }
     assert_eq!(seen_rotations.len(), 4, "{seen_rotations:?}");
-    assert!(
-        seen_crops.contains(&224) && seen_crops.contains(&320),
-        "{seen_crops:?}"
-    );
+    assert!(seen_crops.contains(&224) && seen_crops.contains(&320), "{seen_crops:?}");
 }

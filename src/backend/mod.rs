@@ -4,6 +4,8 @@
 #[cfg(feature = "tract")]
 pub mod onnx_inspect;
 #[cfg(feature = "tract")]
+pub mod onnx_rewrite;
+#[cfg(feature = "tract")]
 pub mod tract;
 
 use crate::error::Result;

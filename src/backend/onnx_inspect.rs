@@ -56,11 +56,7 @@ fn tensor_info(value: &pb::ValueInfoProto) -> TensorInfo {
             }
         }
     }
-    TensorInfo {
-        name: value.name.clone(),
-        shape,
-        dtype,
-    }
+    TensorInfo { name: value.name.clone(), shape, dtype }
 }
 
 fn unsupported(message: impl Into<String>) -> Error {
@@ -78,17 +74,11 @@ pub fn inspect(model: &pb::ModelProto) -> Result<Inspection> {
         .as_ref()
         .ok_or_else(|| Error::new(ErrorCode::ModelDecode, "the ONNX file has no graph"))?;
     if graph.node.is_empty() {
-        return Err(Error::new(
-            ErrorCode::ModelDecode,
-            "the ONNX graph has no nodes",
-        ));
+        return Err(Error::new(ErrorCode::ModelDecode, "the ONNX graph has no nodes"));
     }
     let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let inputs: Vec<&pb::ValueInfoProto> = graph
-        .input
-        .iter()
-        .filter(|i| !initializers.contains(i.name.as_str()))
-        .collect();
+    let inputs: Vec<&pb::ValueInfoProto> =
+        graph.input.iter().filter(|i| !initializers.contains(i.name.as_str())).collect();
     if inputs.len() != 1 {
         return Err(unsupported(format!(
             "an image classifier has exactly one input, this graph has {}",
@@ -132,11 +122,8 @@ pub fn inspect(model: &pb::ModelProto) -> Result<Inspection> {
         )));
     }
 
-    let producers: HashMap<&str, &pb::NodeProto> = graph
-        .node
-        .iter()
-        .flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n)))
-        .collect();
+    let producers: HashMap<&str, &pb::NodeProto> =
+        graph.node.iter().flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n))).collect();
     let mut output_kind = OutputKind::Logits;
     let mut cursor = producers.get(output.name.as_str()).copied();
     while let Some(node) = cursor {
@@ -147,10 +134,7 @@ pub fn inspect(model: &pb::ModelProto) -> Result<Inspection> {
         if !PASS_THROUGH.contains(&node.op_type.as_str()) {
             break;
         }
-        cursor = node
-            .input
-            .first()
-            .and_then(|i| producers.get(i.as_str()).copied());
+        cursor = node.input.first().and_then(|i| producers.get(i.as_str()).copied());
     }
 
     let quantized = graph.node.iter().any(|n| {
@@ -160,10 +144,7 @@ pub fn inspect(model: &pb::ModelProto) -> Result<Inspection> {
         )
     });
     let half = input.dtype == DType::F16
-        || graph
-            .initializer
-            .iter()
-            .any(|t| dtype_of(t.data_type) == DType::F16);
+        || graph.initializer.iter().any(|t| dtype_of(t.data_type) == DType::F16);
     let precision = if quantized {
         Precision::Int8
     } else if half {
@@ -196,9 +177,5 @@ pub fn inspect(model: &pb::ModelProto) -> Result<Inspection> {
 
 /// `batch x 3 x 224 x 224`.
 pub fn shape_string(shape: &[Dim]) -> String {
-    shape
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join(" x ")
+    shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(" x ")
 }

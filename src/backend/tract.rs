@@ -9,12 +9,12 @@
 //! kernels are split over a private rayon pool of `threads` workers owned by the classifier.
 
 use super::onnx_inspect::{inspect, shape_string};
+use super::onnx_rewrite::{split_gemm_bias, widen_float16};
 use super::Backend;
 use crate::error::{catch_panic, Error, ErrorCode, Result};
-use crate::model_info::{DType, Dim, ModelInfo};
+use crate::model_info::{DType, Dim, ModelInfo, Precision};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tract_core::floats::FloatPrecisionTranslator;
 use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
@@ -55,33 +55,20 @@ pub struct TractBackend {
 }
 
 fn decode_error(e: impl std::fmt::Display) -> Error {
-    Error::new(
-        ErrorCode::ModelDecode,
-        format!("decoding the ONNX protobuf: {e}"),
-    )
+    Error::new(ErrorCode::ModelDecode, format!("decoding the ONNX protobuf: {e}"))
 }
 
 fn engine_error(stage: &str, e: TractError) -> Error {
     let detail = format!("{e:#}");
-    let code = if stage == "running" {
-        ErrorCode::Inference
-    } else {
-        ErrorCode::ModelUnsupported
-    };
-    Error::new(
-        code,
-        format!("tract failed while {stage} the model: {detail}"),
-    )
+    let code = if stage == "running" { ErrorCode::Inference } else { ErrorCode::ModelUnsupported };
+    Error::new(code, format!("tract failed while {stage} the model: {detail}"))
 }
 
 impl TractBackend {
     /// Decodes ONNX bytes (a protobuf `ModelProto`).
     pub fn decode(bytes: &[u8]) -> Result<pb::ModelProto> {
         if bytes.is_empty() {
-            return Err(Error::new(
-                ErrorCode::ModelDecode,
-                "the model is empty (0 bytes)",
-            ));
+            return Err(Error::new(ErrorCode::ModelDecode, "the model is empty (0 bytes)"));
         }
         catch_panic(|| {
             tract_onnx::onnx()
@@ -91,69 +78,69 @@ impl TractBackend {
     }
 
     /// Loads a decoded model: inspects it, types and declutters it, prepares batch 1.
-    pub fn load(proto: pb::ModelProto, model_bytes: u64, options: &TractOptions) -> Result<Self> {
-        catch_panic(|| Self::load_inner(proto, model_bytes, options))
+    /// `model_dir` is where external tensor data files are looked up (models over 2 GB).
+    pub fn load(
+        proto: pb::ModelProto,
+        model_dir: Option<&str>,
+        model_bytes: u64,
+        options: &TractOptions,
+    ) -> Result<Self> {
+        catch_panic(|| Self::load_inner(proto, model_dir, model_bytes, options))
     }
 
-    fn load_inner(proto: pb::ModelProto, model_bytes: u64, options: &TractOptions) -> Result<Self> {
+    fn load_inner(
+        mut proto: pb::ModelProto,
+        model_dir: Option<&str>,
+        model_bytes: u64,
+        options: &TractOptions,
+    ) -> Result<Self> {
         let inspection = inspect(&proto)?;
-        let onnx = tract_onnx::onnx()
-            .with_ignore_value_info(true)
-            .with_ignore_output_shapes(true);
-        let mut model = onnx
-            .model_for_proto_model(&proto)
-            .map_err(|e| engine_error("parsing", e))?;
+        let fp16 = inspection.precision == Precision::Fp16;
+        let mut widened = false;
+        if fp16 && options.fp16 == Fp16Compute::WidenToF32 {
+            widened = widen_float16(&mut proto);
+            if !widened {
+                log::warn!("float16 weights in external files are not widened; running float16");
+            }
+        }
+        if fp16 && !widened {
+            split_gemm_bias(&mut proto);
+        }
+        let onnx = tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
+        let parsed = onnx.parse(&proto, model_dir).map_err(|e| engine_error("parsing", e))?;
+        if !parsed.unresolved_inputs.is_empty() {
+            return Err(Error::new(
+                ErrorCode::ModelUnsupported,
+                format!("the graph uses undefined tensors: {:?}", parsed.unresolved_inputs),
+            ));
+        }
+        let mut model = parsed.model;
         drop(proto);
 
         let side = |d: &Dim| match d {
             Dim::Fixed(n) => *n as u32,
             Dim::Symbolic(_) => options.fallback_side,
         };
-        let (height, width) = (
-            side(&inspection.input.shape[2]),
-            side(&inspection.input.shape[3]),
-        );
+        let (height, width) = (side(&inspection.input.shape[2]), side(&inspection.input.shape[3]));
         let batch = model.symbols.sym("resnext_batch");
-        let input_is_f16 = inspection.input.dtype == DType::F16;
-        let dt = if input_is_f16 {
-            f16::datum_type()
-        } else {
-            f32::datum_type()
-        };
-        let shape: TVec<TDim> = tvec![
-            batch.clone().into(),
-            3.into(),
-            (height as i64).into(),
-            (width as i64).into()
-        ];
+        let input_is_f16 = inspection.input.dtype == DType::F16 && !widened;
+        let dt = if input_is_f16 { f16::datum_type() } else { f32::datum_type() };
+        let shape: TVec<TDim> =
+            tvec![batch.clone().into(), 3.into(), (height as i64).into(), (width as i64).into()];
         model
             .set_input_fact(0, InferenceFact::dt_shape(dt, shape))
             .map_err(|e| engine_error("typing", e))?;
-        let mut typed = model.into_typed().map_err(|e| engine_error("typing", e))?;
-        let mut compute = "f32".to_string();
-        let widen = options.fp16 == Fp16Compute::WidenToF32
-            && inspection.precision == crate::model_info::Precision::Fp16;
-        if widen {
-            typed
-                .transform(&FloatPrecisionTranslator::new(
-                    f16::datum_type(),
-                    f32::datum_type(),
-                ))
-                .map_err(|e| engine_error("widening float16 weights of", e))?;
-            compute = "f32 (float16 weights widened at load)".to_string();
-        } else if inspection.precision == crate::model_info::Precision::Fp16 {
-            compute = "f16".to_string();
-        } else if inspection.precision == crate::model_info::Precision::Int8 {
-            compute = "f32 (QDQ graph: dequantized weights)".to_string();
+        let typed = model.into_typed().map_err(|e| engine_error("typing", e))?;
+        let compute = match inspection.precision {
+            Precision::Fp16 if widened => "f32 (float16 weights widened at load)",
+            Precision::Fp16 => "f16",
+            Precision::Int8 => "f32 (QDQ graph run as float with quantize/dequantize steps)",
+            Precision::Fp32 => "f32",
         }
-        let typed = typed
-            .into_decluttered()
-            .map_err(|e| engine_error("decluttering", e))?;
+        .to_string();
+        let typed = typed.into_decluttered().map_err(|e| engine_error("decluttering", e))?;
 
-        let output_fact = typed
-            .output_fact(0)
-            .map_err(|e| engine_error("typing", e))?
-            .clone();
+        let output_fact = typed.output_fact(0).map_err(|e| engine_error("typing", e))?.clone();
         let out_shape = output_fact.shape.to_tvec();
         let classes = match out_shape.as_slice() {
             [n, c] if *n == TDim::from(batch.clone()) => c.to_i64().ok().filter(|c| *c > 0),
@@ -166,11 +153,7 @@ impl TractBackend {
                     "output '{}' has shape [{}]; a classifier outputs N x C (one row of class \
                      scores per image)",
                     inspection.output.name,
-                    out_shape
-                        .iter()
-                        .map(|d| d.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    out_shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
                 ),
             ));
         };
@@ -179,11 +162,8 @@ impl TractBackend {
             output.shape = vec![Dim::Symbolic("N".into()), Dim::Fixed(classes as u64)];
         }
         let threads = options.threads.max(1);
-        let executor = if threads > 1 {
-            Executor::multithread(threads)
-        } else {
-            Executor::SingleThread
-        };
+        let executor =
+            if threads > 1 { Executor::multithread(threads) } else { Executor::SingleThread };
         let info = ModelInfo {
             input: inspection.input.clone(),
             output,
@@ -207,7 +187,6 @@ impl TractBackend {
             info.classes,
             info.compute
         );
-        let input_is_f16 = input_is_f16 && !widen;
         let backend = TractBackend {
             model: typed,
             batch,
@@ -222,10 +201,7 @@ impl TractBackend {
 
     /// The optimized plan for `batch` images, built on first use and cached.
     fn plan(&self, batch: usize) -> Result<Plan> {
-        let mut plans = self
-            .plans
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut plans = self.plans.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(plan) = plans.get(&batch) {
             return Ok(plan.clone());
         }
@@ -238,10 +214,7 @@ impl TractBackend {
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(|e| engine_error("optimizing", e))?;
-        log::debug!(
-            "tract: optimized a plan for batch {batch} in {:?}",
-            started.elapsed()
-        );
+        log::debug!("tract: optimized a plan for batch {batch} in {:?}", started.elapsed());
         plans.insert(batch, plan.clone());
         Ok(plan)
     }
@@ -274,12 +247,8 @@ impl TractBackend {
             plan.run(tvec![tensor.into_tvalue()])
         })
         .map_err(|e| engine_error("running", e))?;
-        let output = outputs[0]
-            .cast_to::<f32>()
-            .map_err(|e| engine_error("running", e))?;
-        let view = output
-            .to_plain_array_view::<f32>()
-            .map_err(|e| engine_error("running", e))?;
+        let output = outputs[0].cast_to::<f32>().map_err(|e| engine_error("running", e))?;
+        let view = output.to_plain_array_view::<f32>().map_err(|e| engine_error("running", e))?;
         let scores: Vec<f32> = view.iter().copied().collect();
         if scores.len() != batch * self.info.classes {
             return Err(Error::new(

@@ -42,12 +42,7 @@ impl Preset {
             Preset::Wsl224 => (256, 224),
             Preset::Fix320 => (320, 320),
         };
-        PreprocessConfig {
-            resize_short,
-            crop,
-            mean: IMAGENET_MEAN,
-            std: IMAGENET_STD,
-        }
+        PreprocessConfig { resize_short, crop, mean: IMAGENET_MEAN, std: IMAGENET_STD }
     }
 }
 
@@ -81,9 +76,7 @@ impl PreprocessConfig {
             return Err(Error::invalid("resize_short and crop must be positive"));
         }
         if self.resize_short > MAX_SIDE {
-            return Err(Error::invalid(format!(
-                "resize_short must be at most {MAX_SIDE}"
-            )));
+            return Err(Error::invalid(format!("resize_short must be at most {MAX_SIDE}")));
         }
         if self.crop > self.resize_short {
             return Err(Error::invalid(format!(
@@ -113,10 +106,7 @@ mod tests {
     #[test]
     fn presets() {
         assert_eq!(Preset::from_name("wsl-224").unwrap().config().crop, 224);
-        assert_eq!(
-            Preset::from_name("fix-320").unwrap().config().resize_short,
-            320
-        );
+        assert_eq!(Preset::from_name("fix-320").unwrap().config().resize_short, 320);
         assert!(Preset::from_name("nope").is_err());
         assert_eq!(PreprocessConfig::default(), Preset::Wsl224.config());
     }
@@ -127,15 +117,9 @@ mod tests {
         assert!(c.validate().is_ok());
         c.crop = 300;
         assert!(c.validate().is_err());
-        c = PreprocessConfig {
-            std: [0.0, 1.0, 1.0],
-            ..Default::default()
-        };
+        c = PreprocessConfig { std: [0.0, 1.0, 1.0], ..Default::default() };
         assert!(c.validate().is_err());
-        c = PreprocessConfig {
-            mean: [f32::NAN, 0.0, 0.0],
-            ..Default::default()
-        };
+        c = PreprocessConfig { mean: [f32::NAN, 0.0, 0.0], ..Default::default() };
         assert!(c.validate().is_err());
     }
 }

@@ -19,9 +19,7 @@ pub struct DecodeLimits {
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        DecodeLimits {
-            max_pixels: DEFAULT_MAX_PIXELS,
-        }
+        DecodeLimits { max_pixels: DEFAULT_MAX_PIXELS }
     }
 }
 
@@ -72,10 +70,7 @@ fn decode_error(e: image::ImageError) -> Error {
         image::ImageError::Limits(l) => {
             Error::new(ErrorCode::LimitExceeded, format!("decoding the image: {l}"))
         }
-        other => Error::new(
-            ErrorCode::ImageDecode,
-            format!("decoding the image: {other}"),
-        ),
+        other => Error::new(ErrorCode::ImageDecode, format!("decoding the image: {other}")),
     }
 }
 
@@ -86,10 +81,7 @@ fn decode_error(e: image::ImageError) -> Error {
 /// crafted header claiming 100000 x 100000 pixels fails fast without allocating.
 pub fn decode_rgb(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
     if bytes.is_empty() {
-        return Err(Error::new(
-            ErrorCode::ImageDecode,
-            "the image is empty (0 bytes)",
-        ));
+        return Err(Error::new(ErrorCode::ImageDecode, "the image is empty (0 bytes)"));
     }
     catch_panic(|| {
         let (width, height) = reader(bytes)?.into_dimensions().map_err(decode_error)?;
@@ -103,19 +95,14 @@ pub fn decode_rgb(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
             Some((width as u64 * height as u64 * 8).max(1 << 20) + (1 << 20));
         reader.limits(decoder_limits);
         let mut decoder = reader.into_decoder().map_err(decode_error)?;
-        let orientation = decoder
-            .orientation()
-            .unwrap_or(image::metadata::Orientation::NoTransforms);
+        let orientation =
+            decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
         let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
         image.apply_orientation(orientation);
         let rgb = image.into_rgb8();
         let (width, height) = rgb.dimensions();
         limits.check(width, height)?;
-        Ok(RgbImage {
-            width,
-            height,
-            data: rgb.into_raw(),
-        })
+        Ok(RgbImage { width, height, data: rgb.into_raw() })
     })
 }
 
@@ -126,8 +113,7 @@ mod tests {
     fn png(width: u32, height: u32) -> Vec<u8> {
         let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 7]));
         let mut out = Vec::new();
-        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
-            .unwrap();
+        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).unwrap();
         out
     }
 
@@ -141,20 +127,14 @@ mod tests {
     #[test]
     fn refuses_garbage_and_empty() {
         let limits = DecodeLimits::default();
-        assert_eq!(
-            decode_rgb(b"", &limits).unwrap_err().code(),
-            ErrorCode::ImageDecode
-        );
+        assert_eq!(decode_rgb(b"", &limits).unwrap_err().code(), ErrorCode::ImageDecode);
         assert_eq!(
             decode_rgb(b"not an image", &limits).unwrap_err().code(),
             ErrorCode::ImageDecode
         );
         let mut truncated = png(64, 64);
         truncated.truncate(truncated.len() / 2);
-        assert_eq!(
-            decode_rgb(&truncated, &limits).unwrap_err().code(),
-            ErrorCode::ImageDecode
-        );
+        assert_eq!(decode_rgb(&truncated, &limits).unwrap_err().code(), ErrorCode::ImageDecode);
     }
 
     /// CRC-32 (IEEE) as PNG chunks use it.
@@ -163,11 +143,7 @@ mod tests {
         for &b in bytes {
             crc ^= b as u32;
             for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
             }
         }
         !crc
@@ -189,9 +165,6 @@ mod tests {
         assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
         assert!(err.message().contains("100000x100000"), "{err}");
         let small = DecodeLimits { max_pixels: 10 };
-        assert_eq!(
-            decode_rgb(&png(5, 3), &small).unwrap_err().code(),
-            ErrorCode::LimitExceeded
-        );
+        assert_eq!(decode_rgb(&png(5, 3), &small).unwrap_err().code(), ErrorCode::LimitExceeded);
     }
 }

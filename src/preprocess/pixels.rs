@@ -135,14 +135,7 @@ pub struct PixelBuffer<'a> {
 impl<'a> PixelBuffer<'a> {
     /// A tightly packed, upright buffer.
     pub fn new(data: &'a [u8], width: u32, height: u32, format: PixelFormat) -> Self {
-        PixelBuffer {
-            data,
-            width,
-            height,
-            row_stride: 0,
-            format,
-            rotation: Rotation::R0,
-        }
+        PixelBuffer { data, width, height, row_stride: 0, format, rotation: Rotation::R0 }
     }
 
     /// Sets the row stride in bytes.
@@ -172,16 +165,12 @@ impl<'a> PixelBuffer<'a> {
     pub fn required_len(&self) -> Option<usize> {
         let (w, h, stride) = (self.width as usize, self.height as usize, self.stride());
         match self.format.bytes_per_pixel() {
-            Some(bpp) => stride
-                .checked_mul(h.checked_sub(1)?)?
-                .checked_add(w.checked_mul(bpp)?),
+            Some(bpp) => stride.checked_mul(h.checked_sub(1)?)?.checked_add(w.checked_mul(bpp)?),
             None => {
                 let chroma_rows = h.div_ceil(2);
                 let chroma_start = stride.checked_mul(h)?;
                 let chroma_len = stride.checked_mul(chroma_rows.checked_sub(1)?)?;
-                chroma_start
-                    .checked_add(chroma_len)?
-                    .checked_add(w.div_ceil(2) * 2)
+                chroma_start.checked_add(chroma_len)?.checked_add(w.div_ceil(2) * 2)
             }
         }
     }
@@ -207,10 +196,7 @@ impl<'a> PixelBuffer<'a> {
             )));
         }
         let required = self.required_len().ok_or_else(|| {
-            Error::new(
-                ErrorCode::BufferSize,
-                "the buffer size overflows the address space",
-            )
+            Error::new(ErrorCode::BufferSize, "the buffer size overflows the address space")
         })?;
         if self.data.len() < required {
             return Err(Error::new(
@@ -257,11 +243,7 @@ impl<'a> PixelBuffer<'a> {
                 }
             }
         }
-        RgbImage {
-            width: self.width,
-            height: self.height,
-            data,
-        }
+        RgbImage { width: self.width, height: self.height, data }
     }
 
     fn yuv_to_rgb(&self) -> Result<RgbImage> {
@@ -274,19 +256,11 @@ impl<'a> PixelBuffer<'a> {
             let uv_row = &uv_plane[(row / 2) * stride..(row / 2) * stride + w.div_ceil(2) * 2];
             for (col, (px, &y)) in out.chunks_exact_mut(3).zip(y_row).enumerate() {
                 let pair = &uv_row[(col / 2) * 2..(col / 2) * 2 + 2];
-                let (u, v) = if v_first {
-                    (pair[1], pair[0])
-                } else {
-                    (pair[0], pair[1])
-                };
+                let (u, v) = if v_first { (pair[1], pair[0]) } else { (pair[0], pair[1]) };
                 px.copy_from_slice(&bt601_limited_to_rgb(y, u, v));
             }
         }
-        Ok(RgbImage {
-            width: self.width,
-            height: self.height,
-            data,
-        })
+        Ok(RgbImage { width: self.width, height: self.height, data })
     }
 }
 
@@ -325,20 +299,14 @@ pub fn rotate(rgb: RgbImage, rotation: Rotation) -> RgbImage {
         _ => image::imageops::rotate270(&buffer),
     };
     let (width, height) = rotated.dimensions();
-    RgbImage {
-        width,
-        height,
-        data: rotated.into_raw(),
-    }
+    RgbImage { width, height, data: rotated.into_raw() }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const LIMITS: DecodeLimits = DecodeLimits {
-        max_pixels: 1 << 20,
-    };
+    const LIMITS: DecodeLimits = DecodeLimits { max_pixels: 1 << 20 };
 
     #[test]
     fn packed_formats_with_stride() {
@@ -351,9 +319,7 @@ mod tests {
         let rgb = buf.to_rgb(&LIMITS).unwrap();
         assert_eq!(rgb.data, (1..=12).collect::<Vec<u8>>());
         let rgba = [1, 2, 3, 255, 4, 5, 6, 255];
-        let rgb = PixelBuffer::new(&rgba, 2, 1, PixelFormat::Rgba8)
-            .to_rgb(&LIMITS)
-            .unwrap();
+        let rgb = PixelBuffer::new(&rgba, 2, 1, PixelFormat::Rgba8).to_rgb(&LIMITS).unwrap();
         assert_eq!(rgb.data, vec![1, 2, 3, 4, 5, 6]);
     }
 
@@ -363,10 +329,7 @@ mod tests {
         let data = [1, 1, 1, 2, 2, 2];
         let buf = PixelBuffer::new(&data, 2, 1, PixelFormat::Rgb8);
         let r90 = buf.with_rotation(Rotation::R90).to_rgb(&LIMITS).unwrap();
-        assert_eq!(
-            (r90.width, r90.height, r90.data.clone()),
-            (1, 2, data.to_vec())
-        );
+        assert_eq!((r90.width, r90.height, r90.data.clone()), (1, 2, data.to_vec()));
         let r270 = buf.with_rotation(Rotation::R270).to_rgb(&LIMITS).unwrap();
         assert_eq!(r270.data, vec![2, 2, 2, 1, 1, 1]);
         let r180 = buf.with_rotation(Rotation::R180).to_rgb(&LIMITS).unwrap();
@@ -380,9 +343,7 @@ mod tests {
         let (w, h) = (4, 2);
         let mut data = vec![126u8; w * h];
         data.extend(vec![128u8; w * h / 2]);
-        let rgb = PixelBuffer::new(&data, 4, 2, PixelFormat::Nv21)
-            .to_rgb(&LIMITS)
-            .unwrap();
+        let rgb = PixelBuffer::new(&data, 4, 2, PixelFormat::Nv21).to_rgb(&LIMITS).unwrap();
         let v = rgb.data[0];
         assert!(rgb.data.iter().all(|&x| x == v), "{:?}", rgb.data);
         assert!((127..=129).contains(&v), "{v}");
@@ -392,30 +353,15 @@ mod tests {
     fn bad_buffers_are_refused() {
         let data = [0u8; 10];
         let short = PixelBuffer::new(&data, 2, 2, PixelFormat::Rgb8);
-        assert_eq!(
-            short.to_rgb(&LIMITS).unwrap_err().code(),
-            ErrorCode::BufferSize
-        );
+        assert_eq!(short.to_rgb(&LIMITS).unwrap_err().code(), ErrorCode::BufferSize);
         let narrow = PixelBuffer::new(&data, 2, 1, PixelFormat::Rgb8).with_stride(4);
-        assert_eq!(
-            narrow.to_rgb(&LIMITS).unwrap_err().code(),
-            ErrorCode::InvalidArgument
-        );
+        assert_eq!(narrow.to_rgb(&LIMITS).unwrap_err().code(), ErrorCode::InvalidArgument);
         let odd = PixelBuffer::new(&data, 3, 2, PixelFormat::Nv12);
-        assert_eq!(
-            odd.to_rgb(&LIMITS).unwrap_err().code(),
-            ErrorCode::InvalidArgument
-        );
+        assert_eq!(odd.to_rgb(&LIMITS).unwrap_err().code(), ErrorCode::InvalidArgument);
         let empty = PixelBuffer::new(&data, 0, 2, PixelFormat::Rgb8);
-        assert_eq!(
-            empty.to_rgb(&LIMITS).unwrap_err().code(),
-            ErrorCode::ImageSize
-        );
+        assert_eq!(empty.to_rgb(&LIMITS).unwrap_err().code(), ErrorCode::ImageSize);
         let huge = PixelBuffer::new(&data, 1 << 16, 1 << 16, PixelFormat::Rgb8);
-        assert_eq!(
-            huge.to_rgb(&LIMITS).unwrap_err().code(),
-            ErrorCode::LimitExceeded
-        );
+        assert_eq!(huge.to_rgb(&LIMITS).unwrap_err().code(), ErrorCode::LimitExceeded);
         assert_eq!(PixelFormat::from_u32(6), None);
         assert_eq!(PixelFormat::from_name("NV21").unwrap(), PixelFormat::Nv21);
     }

@@ -23,10 +23,7 @@ pub fn short_side_size(width: u32, height: u32, resize_short: u32) -> (u32, u32)
 /// region as tightly packed RGB8.
 pub fn resize_short_and_crop(rgb: &RgbImage, resize_short: u32, crop: u32) -> Result<Vec<u8>> {
     if rgb.width == 0 || rgb.height == 0 {
-        return Err(Error::new(
-            ErrorCode::ImageSize,
-            "the image has zero width or height",
-        ));
+        return Err(Error::new(ErrorCode::ImageSize, "the image has zero width or height"));
     }
     let (new_w, new_h) = short_side_size(rgb.width, rgb.height, resize_short);
     if new_w < crop || new_h < crop {
@@ -83,11 +80,7 @@ mod tests {
                 data.extend_from_slice(&[y * 4 + x, 0, 0]);
             }
         }
-        let img = RgbImage {
-            width: 4,
-            height: 4,
-            data,
-        };
+        let img = RgbImage { width: 4, height: 4, data };
         let out = resize_short_and_crop(&img, 4, 2).unwrap();
         let reds: Vec<u8> = out.chunks(3).map(|p| p[0]).collect();
         assert_eq!(reds, vec![5, 6, 9, 10]);
@@ -95,11 +88,7 @@ mod tests {
 
     #[test]
     fn constant_image_stays_constant() {
-        let img = RgbImage {
-            width: 640,
-            height: 480,
-            data: vec![77; 640 * 480 * 3],
-        };
+        let img = RgbImage { width: 640, height: 480, data: vec![77; 640 * 480 * 3] };
         let out = resize_short_and_crop(&img, 256, 224).unwrap();
         assert_eq!(out.len(), 224 * 224 * 3);
         assert!(out.iter().all(|&v| v == 77));
@@ -107,14 +96,7 @@ mod tests {
 
     #[test]
     fn zero_sized_is_an_error() {
-        let img = RgbImage {
-            width: 0,
-            height: 10,
-            data: vec![],
-        };
-        assert_eq!(
-            resize_short_and_crop(&img, 256, 224).unwrap_err().code(),
-            ErrorCode::ImageSize
-        );
+        let img = RgbImage { width: 0, height: 10, data: vec![] };
+        assert_eq!(resize_short_and_crop(&img, 256, 224).unwrap_err().code(), ErrorCode::ImageSize);
     }
 }

@@ -31,35 +31,23 @@ pub fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
     let shape = npy.shape().to_vec();
-    let values = npy
-        .into_vec::<f32>()
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let values = npy.into_vec::<f32>().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     (shape, values)
 }
 
 /// Reads a JSON manifest.
 pub fn manifest(relative: &str) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(fixture(relative)).unwrap();
-    serde_json::from_str::<serde_json::Value>(&text)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+    serde_json::from_str::<serde_json::Value>(&text).unwrap().as_array().unwrap().clone()
 }
 
 /// Largest absolute difference of two equally long slices.
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
 /// Indices of the `k` largest values, highest first.
 pub fn top_ids(row: &[f32], k: usize) -> Vec<usize> {
-    resnext::postprocess::top_k(row, k)
-        .into_iter()
-        .map(|(i, _)| i)
-        .collect()
+    resnext::postprocess::top_k(row, k).into_iter().map(|(i, _)| i).collect()
 }

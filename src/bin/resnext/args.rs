@@ -4,11 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "resnext",
-    version,
-    about = "Classify images with ResNeXt ONNX models"
-)]
+#[command(name = "resnext", version, about = "Classify images with ResNeXt ONNX models")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -21,14 +21,10 @@ fn parse_triple(flag: &str, text: &str) -> Result<[f32; 3]> {
         .map(|v| v.trim().parse::<f32>())
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| {
-            Error::invalid(format!(
-                "--{flag} expects three numbers like 0.5,0.5,0.5, got '{text}'"
-            ))
+            Error::invalid(format!("--{flag} expects three numbers like 0.5,0.5,0.5, got '{text}'"))
         })?;
     values.try_into().map_err(|_| {
-        Error::invalid(format!(
-            "--{flag} expects exactly three numbers, got '{text}'"
-        ))
+        Error::invalid(format!("--{flag} expects exactly three numbers, got '{text}'"))
     })
 }
 
@@ -76,13 +72,7 @@ fn print_result(image: &str, result: &Classification, as_json: bool) {
     }
     println!("{image}");
     for (rank, p) in result.predictions.iter().enumerate() {
-        println!(
-            "  {}. {:>4}  {:<40} {:.4}",
-            rank + 1,
-            p.class_id,
-            p.label,
-            p.score
-        );
+        println!("  {}. {:>4}  {:<40} {:.4}", rank + 1, p.class_id, p.label, p.score);
     }
     let t = &result.timings;
     println!(
@@ -152,9 +142,7 @@ fn info_json(info: &ModelInfo) -> serde_json::Value {
 }
 
 fn info(args: InfoArgs) -> Result<i32> {
-    let options = ClassifierOptions::from_path(&args.model)
-        .labels(LabelSource::None)
-        .threads(1);
+    let options = ClassifierOptions::from_path(&args.model).labels(LabelSource::None).threads(1);
     let classifier = load_any_resolution(options)?;
     let info = classifier.info();
     if args.json {
@@ -178,20 +166,9 @@ fn info(args: InfoArgs) -> Result<i32> {
     println!("precision:    {}", info.precision.name());
     println!("output kind:  {}", info.output_kind.name());
     println!("classes:      {}", info.classes);
-    println!(
-        "parameters:   {} ({:.2} M)",
-        info.parameters,
-        info.parameters as f64 / 1e6
-    );
+    println!("parameters:   {} ({:.2} M)", info.parameters, info.parameters as f64 / 1e6);
     println!("file size:    {:.1} MB", info.model_bytes as f64 / 1e6);
-    println!(
-        "producer:     {}",
-        if info.producer.is_empty() {
-            "-"
-        } else {
-            &info.producer
-        }
-    );
+    println!("producer:     {}", if info.producer.is_empty() { "-" } else { &info.producer });
     println!("backend:      {} ({})", info.backend, info.compute);
     Ok(0)
 }
@@ -211,11 +188,7 @@ fn load_any_resolution(options: ClassifierOptions) -> Result<Classifier> {
                 .and_then(|s| s.split('x').next())
                 .and_then(|s| s.parse::<u32>().ok())
                 .ok_or(e)?;
-            let config = PreprocessConfig {
-                resize_short: side,
-                crop: side,
-                ..Default::default()
-            };
+            let config = PreprocessConfig { resize_short: side, crop: side, ..Default::default() };
             Classifier::new(options.preprocess(config))
         }
         other => other,
@@ -231,10 +204,7 @@ fn preprocess(args: PreprocessArgs) -> Result<i32> {
     )?;
     let side = config.crop as u64;
     let io = |e: std::io::Error| {
-        Error::new(
-            ErrorCode::Io,
-            format!("writing {}: {e}", args.out.display()),
-        )
+        Error::new(ErrorCode::Io, format!("writing {}: {e}", args.out.display()))
     };
     let file = std::fs::File::create(&args.out).map_err(io)?;
     use npyz::WriterBuilder;
