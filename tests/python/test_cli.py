@@ -22,7 +22,7 @@ def test_preprocess_matches_opencv(run_cli, testdata, tmp_path, photo, preset):
     resize_short, crop = preprocess_ref.PRESETS[preset]
     ref = preprocess_ref.preprocess_rgb(
         preprocess_ref.decode_rgb((testdata / "preprocess" / photo).read_bytes()),
-        resize_short, crop, preprocess_ref.MEAN, preprocess_ref.STD)
+        resize_short, crop, preprocess_ref.DEFAULT_MEAN, preprocess_ref.DEFAULT_STD)
     assert ours.shape == ref.shape == (1, 3, crop, crop)
     assert ours.dtype == np.float32
     diff = np.abs(ours - ref)
@@ -62,7 +62,7 @@ def test_classify_json_matches_onnxruntime(run_cli, testdata):
         assert scores == sorted(scores, reverse=True)
         # The same image through OpenCV preprocessing and ONNX Runtime.
         x = preprocess_ref.preprocess_rgb(preprocess_ref.decode_rgb(photo.read_bytes()), 256, 224,
-                                          preprocess_ref.MEAN, preprocess_ref.STD)
+                                          preprocess_ref.DEFAULT_MEAN, preprocess_ref.DEFAULT_STD)
         logits = reference.run(str(model), x)[0]
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()

@@ -18,6 +18,8 @@ pub enum Command {
     Info(InfoArgs),
     /// Write the preprocessed 1 x 3 x H x W float32 tensor of an image as a NumPy .npy file.
     Preprocess(PreprocessArgs),
+    /// Measure cold start, latency per batch size (median, p90), throughput and peak memory.
+    Bench(BenchArgs),
 }
 
 /// Preprocessing flags shared by `classify` and `preprocess`.
@@ -93,4 +95,26 @@ pub struct PreprocessArgs {
     /// Output .npy file.
     #[arg(long, value_name = "T.npy")]
     pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The ONNX model.
+    #[arg(long, value_name = "M")]
+    pub model: PathBuf,
+    /// Batch sizes, comma-separated.
+    #[arg(long, value_name = "B,B,...", default_value = "1,4,8", value_delimiter = ',')]
+    pub batch: Vec<usize>,
+    /// Worker threads for one inference (0: all cores).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Untimed runs per batch size before measuring.
+    #[arg(long, value_name = "W", default_value_t = 2)]
+    pub warmup: usize,
+    /// Timed runs per batch size.
+    #[arg(long, value_name = "I", default_value_t = 10)]
+    pub iters: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -12,6 +12,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Classify(args) => classify(args),
         Command::Info(args) => info(args),
         Command::Preprocess(args) => preprocess(args),
+        Command::Bench(args) => super::bench::bench(args),
     }
 }
 
@@ -175,7 +176,7 @@ fn info(args: InfoArgs) -> Result<i32> {
 
 /// `info` does not know the model's resolution in advance: when the default crop does not fit,
 /// retry with the resolution the error reports.
-fn load_any_resolution(options: ClassifierOptions) -> Result<Classifier> {
+pub(crate) fn load_any_resolution(options: ClassifierOptions) -> Result<Classifier> {
     match Classifier::new(options.clone()) {
         Err(e)
             if e.code() == ErrorCode::InvalidArgument

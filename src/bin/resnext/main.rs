@@ -5,6 +5,7 @@
 //! errors); a panic is reported the same way, never as a backtrace.
 
 mod args;
+mod bench;
 mod commands;
 
 use clap::Parser;
