@@ -155,6 +155,11 @@ impl Classifier {
         &self.preprocess
     }
 
+    /// Predictions returned per image (the requested top-k, clamped to the class count).
+    pub fn top_k(&self) -> usize {
+        self.top_k
+    }
+
     /// The labels, indexed by class id.
     pub fn labels(&self) -> &Labels {
         &self.labels

@@ -20,6 +20,7 @@
 pub mod backend;
 pub mod classifier;
 pub mod error;
+pub mod ffi;
 pub mod image_input;
 pub mod labels;
 pub mod model_info;

@@ -1,0 +1,318 @@
+//! `resnext_options`: the builder a classifier is created from.
+//!
+//! Not thread-safe: build options on one thread, then create classifiers from them (the options
+//! may be freed right after `resnext_classifier_new`, or reused for more classifiers).
+
+#![allow(non_camel_case_types)]
+
+use super::boundary::{bytes, guard, guard_value, reference, reference_mut, string};
+use super::types::{resnext_backend, resnext_preset, resnext_result};
+use crate::backend::BackendKind;
+use crate::error::Error;
+use crate::labels::LabelSource;
+use crate::options::{ClassifierOptions, ModelSource, DEFAULT_MAX_MODEL_BYTES};
+use crate::preprocess::decode::DEFAULT_MAX_PIXELS;
+use crate::preprocess::{PreprocessConfig, Preset};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Options for `resnext_classifier_new` (opaque). Create with `resnext_options_new`, free with
+/// `resnext_options_free`.
+pub struct resnext_options {
+    model: Option<ModelSource>,
+    preprocess: PreprocessConfig,
+    top_k: usize,
+    threads: usize,
+    labels: LabelSource,
+    allow_label_mismatch: bool,
+    max_pixels: u64,
+    max_model_bytes: u64,
+    backend: BackendKind,
+}
+
+impl resnext_options {
+    /// The Rust options, or an error when no model was set.
+    pub(crate) fn to_options(&self) -> Result<ClassifierOptions, Error> {
+        let model = self.model.clone().ok_or_else(|| {
+            Error::new(
+                crate::ErrorCode::NullArgument,
+                "no model: call resnext_options_set_model_path or _set_model_bytes first",
+            )
+        })?;
+        let mut options = match model {
+            ModelSource::Path(p) => ClassifierOptions::from_path(p),
+            ModelSource::Bytes(b) => ClassifierOptions::from_bytes(b),
+        };
+        options = options
+            .preprocess(self.preprocess)
+            .top_k(self.top_k)
+            .threads(self.threads)
+            .labels(self.labels.clone())
+            .allow_label_mismatch(self.allow_label_mismatch)
+            .max_pixels(self.max_pixels)
+            .max_model_bytes(self.max_model_bytes)
+            .backend(self.backend);
+        Ok(options)
+    }
+}
+
+/// Creates options with the defaults: preset `wsl-224`, top-5, all cores, ImageNet-1k labels,
+/// tract backend, 100 M pixel and 4 GiB model limits. A model must still be set.
+/// Returns NULL only if a panic was caught (see `resnext_last_error_message`).
+#[no_mangle]
+pub extern "C" fn resnext_options_new() -> *mut resnext_options {
+    guard_value(std::ptr::null_mut(), || {
+        Ok(Box::into_raw(Box::new(resnext_options {
+            model: None,
+            preprocess: Preset::Wsl224.config(),
+            top_k: 5,
+            threads: 0,
+            labels: LabelSource::ImageNet1k,
+            allow_label_mismatch: false,
+            max_pixels: DEFAULT_MAX_PIXELS,
+            max_model_bytes: DEFAULT_MAX_MODEL_BYTES,
+            backend: BackendKind::Tract,
+        })))
+    })
+}
+
+/// Frees options. NULL is a no-op. The options must not be used afterwards.
+///
+/// # Safety
+/// `options` must be NULL or a pointer returned by `resnext_options_new` and not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_free(options: *mut resnext_options) {
+    if !options.is_null() {
+        let boxed = unsafe { Box::from_raw(options) };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(boxed)));
+    }
+}
+
+fn with_options(
+    options: *mut resnext_options,
+    f: impl FnOnce(&mut resnext_options) -> Result<(), Error>,
+) -> resnext_result {
+    guard(|| f(unsafe { reference_mut(options, "options") }?))
+}
+
+/// Sets the model to the ONNX file at `path` (NUL-terminated UTF-8; copied).
+///
+/// # Safety
+/// `options` must be valid; `path` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_model_path(
+    options: *mut resnext_options,
+    path: *const std::os::raw::c_char,
+) -> resnext_result {
+    with_options(options, |o| {
+        let path = unsafe { string(path, "path") }?;
+        if path.is_empty() {
+            return Err(Error::new(crate::ErrorCode::NullArgument, "`path` is empty"));
+        }
+        o.model = Some(ModelSource::Path(PathBuf::from(path)));
+        Ok(())
+    })
+}
+
+/// Sets the model to ONNX bytes in memory. The bytes are copied: the caller may free them when
+/// this returns.
+///
+/// # Safety
+/// `options` must be valid; `data` NULL or `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_model_bytes(
+    options: *mut resnext_options,
+    data: *const u8,
+    len: usize,
+) -> resnext_result {
+    with_options(options, |o| {
+        let data = unsafe { bytes(data, len, "data") }?;
+        o.model = Some(ModelSource::Bytes(Arc::from(data)));
+        Ok(())
+    })
+}
+
+/// Uses a preprocessing preset (one of `resnext_preset`).
+///
+/// # Safety
+/// `options` must be valid.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_preset(
+    options: *mut resnext_options,
+    preset: u32,
+) -> resnext_result {
+    with_options(options, |o| {
+        o.preprocess = match preset {
+            p if p == resnext_preset::Wsl224 as u32 => Preset::Wsl224.config(),
+            p if p == resnext_preset::Fix320 as u32 => Preset::Fix320.config(),
+            other => return Err(Error::invalid(format!("unknown preset {other}"))),
+        };
+        Ok(())
+    })
+}
+
+/// Uses custom preprocessing: resize the short side to `resize_short`, centre crop `crop`,
+/// then `(x / 255 - mean[c]) / std[c]`. `mean` and `std` point to 3 floats each (RGB order,
+/// [0, 1] units). Checked here: `0 < crop <= resize_short <= 4096`, finite mean, non-zero std.
+///
+/// # Safety
+/// `options` must be valid; `mean` and `std` NULL or 3 readable floats each.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_preprocess(
+    options: *mut resnext_options,
+    resize_short: u32,
+    crop: u32,
+    mean: *const f32,
+    std: *const f32,
+) -> resnext_result {
+    with_options(options, |o| {
+        let mean = unsafe { reference(mean.cast::<[f32; 3]>(), "mean") }?;
+        let std = unsafe { reference(std.cast::<[f32; 3]>(), "std") }?;
+        let config = PreprocessConfig { resize_short, crop, mean: *mean, std: *std };
+        config.validate()?;
+        o.preprocess = config;
+        Ok(())
+    })
+}
+
+/// Sets the number of predictions per image (at least 1; clamped to the class count).
+///
+/// # Safety
+/// `options` must be valid.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_top_k(
+    options: *mut resnext_options,
+    top_k: u32,
+) -> resnext_result {
+    with_options(options, |o| {
+        if top_k == 0 {
+            return Err(Error::invalid("top_k must be at least 1"));
+        }
+        o.top_k = top_k as usize;
+        Ok(())
+    })
+}
+
+/// Sets the worker threads of one inference (0: all cores).
+///
+/// # Safety
+/// `options` must be valid.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_threads(
+    options: *mut resnext_options,
+    threads: u32,
+) -> resnext_result {
+    with_options(options, |o| {
+        if threads > 1024 {
+            return Err(Error::invalid(format!("{threads} threads is not reasonable")));
+        }
+        o.threads = threads as usize;
+        Ok(())
+    })
+}
+
+/// Reads labels from a file (one label per line, or PaddleClas's `<id> <name>`); the file is
+/// read by `resnext_classifier_new`. NULL restores the built-in ImageNet-1k labels.
+///
+/// # Safety
+/// `options` must be valid; `path` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_labels_file(
+    options: *mut resnext_options,
+    path: *const std::os::raw::c_char,
+) -> resnext_result {
+    with_options(options, |o| {
+        o.labels = if path.is_null() {
+            LabelSource::ImageNet1k
+        } else {
+            LabelSource::File(PathBuf::from(unsafe { string(path, "path") }?))
+        };
+        Ok(())
+    })
+}
+
+/// Uses no labels: predictions carry `""` as their label.
+///
+/// # Safety
+/// `options` must be valid.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_no_labels(
+    options: *mut resnext_options,
+) -> resnext_result {
+    with_options(options, |o| {
+        o.labels = LabelSource::None;
+        Ok(())
+    })
+}
+
+/// Accepts (non-zero) or refuses (0, the default) a label count that differs from the model's
+/// class count.
+///
+/// # Safety
+/// `options` must be valid.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_allow_label_mismatch(
+    options: *mut resnext_options,
+    allow: u32,
+) -> resnext_result {
+    with_options(options, |o| {
+        o.allow_label_mismatch = allow != 0;
+        Ok(())
+    })
+}
+
+/// Chooses the backend (one of `resnext_backend`). A backend not compiled in is refused by
+/// `resnext_classifier_new` with `RESNEXT_RESULT_BACKEND_UNAVAILABLE`.
+///
+/// # Safety
+/// `options` must be valid.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_backend(
+    options: *mut resnext_options,
+    backend: u32,
+) -> resnext_result {
+    with_options(options, |o| {
+        o.backend = match backend {
+            b if b == resnext_backend::Tract as u32 => BackendKind::Tract,
+            b if b == resnext_backend::Ort as u32 => BackendKind::Ort,
+            other => return Err(Error::invalid(format!("unknown backend {other}"))),
+        };
+        Ok(())
+    })
+}
+
+/// Sets the largest accepted image `width * height` (checked before decoding; at least 1).
+///
+/// # Safety
+/// `options` must be valid.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_max_pixels(
+    options: *mut resnext_options,
+    max_pixels: u64,
+) -> resnext_result {
+    with_options(options, |o| {
+        if max_pixels == 0 {
+            return Err(Error::invalid("max_pixels must be at least 1"));
+        }
+        o.max_pixels = max_pixels;
+        Ok(())
+    })
+}
+
+/// Sets the largest accepted model size in bytes (checked before reading; at least 1).
+///
+/// # Safety
+/// `options` must be valid.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_max_model_bytes(
+    options: *mut resnext_options,
+    max_model_bytes: u64,
+) -> resnext_result {
+    with_options(options, |o| {
+        if max_model_bytes == 0 {
+            return Err(Error::invalid("max_model_bytes must be at least 1"));
+        }
+        o.max_model_bytes = max_model_bytes;
+        Ok(())
+    })
+}

@@ -1,0 +1,244 @@
+//! Plain C types of the ABI: the result enum, the constants of the `uint32_t` enumerations,
+//! and the structs exchanged with the caller.
+
+#![allow(non_camel_case_types)]
+
+use crate::error::ErrorCode;
+use std::os::raw::c_char;
+
+/// Result of every fallible call. Values are stable: new codes are only ever appended.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum resnext_result {
+    /// Success.
+    Ok = 0,
+    /// A required pointer or argument was NULL or empty.
+    NullArgument = 1,
+    /// An argument is out of range or inconsistent (zero size, bad rotation, unknown enum value).
+    InvalidArgument = 2,
+    /// A file could not be opened or read.
+    Io = 3,
+    /// The model bytes are not a valid ONNX model (truncated, corrupt, random bytes).
+    ModelDecode = 4,
+    /// The model is valid ONNX but not a supported image classifier.
+    ModelUnsupported = 5,
+    /// The inference engine failed.
+    Inference = 6,
+    /// The image could not be decoded.
+    ImageDecode = 7,
+    /// The image is zero-sized.
+    ImageSize = 8,
+    /// A pixel buffer is shorter than its width, height, stride and format require.
+    BufferSize = 9,
+    /// The labels do not match the model, or the label file is malformed.
+    Labels = 10,
+    /// A resource limit (pixels, model size, batch size) was exceeded.
+    LimitExceeded = 11,
+    /// The requested backend is not available in this build.
+    BackendUnavailable = 12,
+    /// A panic was caught; the call failed, the process is intact.
+    Panic = 13,
+    /// The handle is closed.
+    Closed = 14,
+    /// A string argument is not valid UTF-8.
+    Utf8 = 15,
+}
+
+impl From<ErrorCode> for resnext_result {
+    fn from(code: ErrorCode) -> Self {
+        match code {
+            ErrorCode::Ok => resnext_result::Ok,
+            ErrorCode::NullArgument => resnext_result::NullArgument,
+            ErrorCode::InvalidArgument => resnext_result::InvalidArgument,
+            ErrorCode::Io => resnext_result::Io,
+            ErrorCode::ModelDecode => resnext_result::ModelDecode,
+            ErrorCode::ModelUnsupported => resnext_result::ModelUnsupported,
+            ErrorCode::Inference => resnext_result::Inference,
+            ErrorCode::ImageDecode => resnext_result::ImageDecode,
+            ErrorCode::ImageSize => resnext_result::ImageSize,
+            ErrorCode::BufferSize => resnext_result::BufferSize,
+            ErrorCode::Labels => resnext_result::Labels,
+            ErrorCode::LimitExceeded => resnext_result::LimitExceeded,
+            ErrorCode::BackendUnavailable => resnext_result::BackendUnavailable,
+            ErrorCode::Panic => resnext_result::Panic,
+            ErrorCode::Closed => resnext_result::Closed,
+            ErrorCode::Utf8 => resnext_result::Utf8,
+        }
+    }
+}
+
+/// Pixel layouts, passed as `uint32_t` (an unknown value is `RESNEXT_RESULT_INVALID_ARGUMENT`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum resnext_pixel_format {
+    /// 3 bytes a pixel: R, G, B.
+    Rgb8 = 0,
+    /// 3 bytes a pixel: B, G, R.
+    Bgr8 = 1,
+    /// 4 bytes a pixel: R, G, B, A (alpha ignored).
+    Rgba8 = 2,
+    /// 4 bytes a pixel: B, G, R, A (alpha ignored).
+    Bgra8 = 3,
+    /// Y plane, then interleaved V/U at half resolution (Android camera default).
+    Nv21 = 4,
+    /// Y plane, then interleaved U/V at half resolution.
+    Nv12 = 5,
+}
+
+/// Kinds of [`resnext_image`], passed as `uint32_t`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum resnext_image_kind {
+    /// An encoded image file on disk: `path`.
+    File = 0,
+    /// Encoded image bytes (JPEG, PNG, BMP, WebP): `data`, `len`.
+    Encoded = 1,
+    /// A raw pixel buffer: `data`, `len`, `width`, `height`, `row_stride`, `pixel_format`,
+    /// `rotation`.
+    Pixels = 2,
+}
+
+/// Preprocessing presets, passed as `uint32_t`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum resnext_preset {
+    /// Resize the short side to 256, centre crop 224 (ResNeXt101_32x*d_wsl).
+    Wsl224 = 0,
+    /// Resize the short side to 320, centre crop 320 (Fix_ResNeXt101_32x48d_wsl).
+    Fix320 = 1,
+}
+
+/// Inference backends, passed as `uint32_t`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum resnext_backend {
+    /// tract: pure Rust, CPU (the default).
+    Tract = 0,
+    /// ONNX Runtime (when compiled in).
+    Ort = 1,
+}
+
+/// Weight precision reported by [`resnext_model_info`].
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum resnext_precision {
+    /// float32 weights.
+    Fp32 = 0,
+    /// float16 weights.
+    Fp16 = 1,
+    /// INT8 QDQ.
+    Int8 = 2,
+}
+
+/// Output kind reported by [`resnext_model_info`].
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum resnext_output_kind {
+    /// Raw scores: the library applies softmax.
+    Logits = 0,
+    /// The graph ends in Softmax.
+    Probabilities = 1,
+}
+
+/// Log levels given to the log callback, passed as `uint32_t`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum resnext_log_level {
+    /// Logging off (as a maximum level).
+    Off = 0,
+    /// Errors.
+    Error = 1,
+    /// Warnings.
+    Warn = 2,
+    /// Information.
+    Info = 3,
+    /// Debugging detail.
+    Debug = 4,
+    /// Tracing detail.
+    Trace = 5,
+}
+
+/// An image to classify. The library reads the memory it points to during the call only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct resnext_image {
+    /// One of `resnext_image_kind`.
+    pub kind: u32,
+    /// `RESNEXT_IMAGE_KIND_FILE`: a NUL-terminated UTF-8 path. Otherwise ignored (may be NULL).
+    pub path: *const c_char,
+    /// `ENCODED` and `PIXELS`: the bytes. Otherwise ignored (may be NULL).
+    pub data: *const u8,
+    /// Number of bytes at `data`.
+    pub len: usize,
+    /// `PIXELS`: width in pixels.
+    pub width: u32,
+    /// `PIXELS`: height in pixels.
+    pub height: u32,
+    /// `PIXELS`: bytes between row starts (0: tightly packed). For NV21/NV12 it applies to the
+    /// Y plane and to the chroma plane, which starts at `row_stride * height`.
+    pub row_stride: usize,
+    /// `PIXELS`: one of `resnext_pixel_format`.
+    pub pixel_format: u32,
+    /// `PIXELS`: clockwise rotation applied before preprocessing: 0, 90, 180 or 270.
+    pub rotation: u32,
+}
+
+/// One predicted class.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct resnext_prediction {
+    /// Index of the class in the model's output.
+    pub class_id: u32,
+    /// Probability in [0, 1].
+    pub score: f32,
+    /// The class label, NUL-terminated UTF-8, never NULL (`""` when the classifier has no
+    /// label for the class). Owned by the classifier: valid until `resnext_classifier_free`.
+    pub label: *const c_char,
+}
+
+/// Wall-clock time of each stage, in milliseconds.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct resnext_timings {
+    /// Reading and decoding (or converting a raw buffer) to RGB.
+    pub decode_ms: f64,
+    /// Resize, crop and normalization.
+    pub preprocess_ms: f64,
+    /// The engine's run (in a batch: the whole batch's run).
+    pub inference_ms: f64,
+    /// Softmax and top-k.
+    pub postprocess_ms: f64,
+}
+
+/// What a classifier's model is. The strings are owned by the classifier: valid until
+/// `resnext_classifier_free`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct resnext_model_info {
+    /// Name of the image input.
+    pub input_name: *const c_char,
+    /// Name of the score output.
+    pub output_name: *const c_char,
+    /// Input height in pixels.
+    pub height: u32,
+    /// Input width in pixels.
+    pub width: u32,
+    /// Number of classes.
+    pub classes: u32,
+    /// One of `resnext_precision`.
+    pub precision: u32,
+    /// One of `resnext_output_kind`.
+    pub output_kind: u32,
+    /// 1 when the ONNX input is float16, 0 for float32.
+    pub input_is_f16: u32,
+    /// Number of weight parameters.
+    pub parameters: u64,
+    /// Worker threads of one inference.
+    pub threads: u32,
+    /// Predictions returned per image (the top-k).
+    pub top_k: u32,
+    /// Backend name (`"tract"`).
+    pub backend: *const c_char,
+    /// How the backend computes, e.g. `"f32 (float16 weights widened at load)"`.
+    pub compute: *const c_char,
+}
