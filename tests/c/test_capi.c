@@ -1,0 +1,461 @@
+/*
+ * C ABI tests: every exported function, its normal use and its misuse.
+ * Build and run: tests/c/run.sh (plain, ASan+UBSan, valgrind).
+ * Usage: test_capi TESTDATA_DIR
+ */
+#include "resnext.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed = 0;
+static int failed = 0;
+static char dir[4096];
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (cond) {                                                                  \
+            passed++;                                                                \
+        } else {                                                                     \
+            failed++;                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__, \
+                    __LINE__, #cond, resnext_last_error_message());                  \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_RC(call, expected)                                                         \
+    do {                                                                                 \
+        resnext_result rc_ = (call);                                                     \
+        if (rc_ == (resnext_result)(expected)) {                                         \
+            passed++;                                                                    \
+        } else {                                                                         \
+            failed++;                                                                    \
+            fprintf(stderr, "%s:%d: %s returned %u (%s), expected %u; last error: %s\n", \
+                    __FILE__, __LINE__, #call, (unsigned)rc_, resnext_result_message(rc_),  \
+                    (unsigned)(expected), resnext_last_error_message());                 \
+        }                                                                                \
+    } while (0)
+
+static const char *path_of(const char *relative) {
+    static char buf[8192];
+    snprintf(buf, sizeof buf, "%s/%s", dir, relative);
+    return buf;
+}
+
+static unsigned char *read_file(const char *relative, size_t *len) {
+    FILE *f = fopen(path_of(relative), "rb");
+    unsigned char *data;
+    long size;
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", path_of(relative));
+        exit(2);
+    }
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    data = (unsigned char *)malloc((size_t)size);
+    if (!data || fread(data, 1, (size_t)size, f) != (size_t)size) {
+        fprintf(stderr, "cannot read %s\n", relative);
+        exit(2);
+    }
+    fclose(f);
+    *len = (size_t)size;
+    return data;
+}
+
+static resnext_classifier *make_classifier(const char *model, int tiny) {
+    resnext_options *o = resnext_options_new();
+    resnext_classifier *c = NULL;
+    static const float mean[3] = {0.485f, 0.456f, 0.406f};
+    static const float stdv[3] = {0.229f, 0.224f, 0.225f};
+    CHECK(o != NULL);
+    CHECK_RC(resnext_options_set_model_path(o, path_of(model)), RESNEXT_RESULT_OK);
+    if (tiny) {
+        CHECK_RC(resnext_options_set_preprocess(o, 73, 64, mean, stdv), RESNEXT_RESULT_OK);
+        if (tiny == 2) {
+            /* the ImageNet labels on a 10-class model: class i gets ImageNet label i */
+            CHECK_RC(resnext_options_set_allow_label_mismatch(o, 1), RESNEXT_RESULT_OK);
+        } else {
+            CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
+        }
+    }
+    CHECK_RC(resnext_options_set_threads(o, 1), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_OK);
+    resnext_options_free(o);
+    return c;
+}
+
+static void test_version_and_messages(void) {
+    char expected[64];
+    snprintf(expected, sizeof expected, "%d.%d.%d", RESNEXT_VERSION_MAJOR, RESNEXT_VERSION_MINOR,
+             RESNEXT_VERSION_PATCH);
+    CHECK(strcmp(resnext_version(), expected) == 0);
+    CHECK(strcmp(resnext_result_message(RESNEXT_RESULT_OK), "success") == 0);
+    CHECK(strlen(resnext_result_message(RESNEXT_RESULT_MODEL_DECODE)) > 0);
+    CHECK(strcmp(resnext_result_message(9999), "unknown result code") == 0);
+    CHECK(resnext_last_error_message() != NULL);
+}
+
+static void test_options_misuse(void) {
+    resnext_options *o = resnext_options_new();
+    resnext_classifier *c = (resnext_classifier *)(void *)0x1;
+    float mean[3] = {0.5f, 0.5f, 0.5f};
+    float zero_std[3] = {0.0f, 1.0f, 1.0f};
+    unsigned char byte = 0;
+    /* NULL everywhere */
+    CHECK_RC(resnext_options_set_model_path(NULL, "x"), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_model_path(o, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_model_path(o, ""), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_model_bytes(NULL, &byte, 1), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_model_bytes(o, NULL, 10), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_preset(NULL, RESNEXT_PRESET_WSL224), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_preprocess(o, 256, 224, NULL, mean), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_preprocess(o, 256, 224, mean, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_top_k(NULL, 5), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_threads(NULL, 1), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_labels_file(NULL, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_no_labels(NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_allow_label_mismatch(NULL, 1), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_backend(NULL, 0), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_max_pixels(NULL, 1), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_max_model_bytes(NULL, 1), RESNEXT_RESULT_NULL_ARGUMENT);
+    /* invalid values */
+    CHECK_RC(resnext_options_set_preset(o, 7), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_backend(o, 42), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_preprocess(o, 100, 200, mean, mean), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_preprocess(o, 256, 224, mean, zero_std), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_top_k(o, 0), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_threads(o, 100000), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_max_pixels(o, 0), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_max_model_bytes(o, 0), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK(strlen(resnext_last_error_message()) > 0);
+    /* valid values */
+    CHECK_RC(resnext_options_set_preset(o, RESNEXT_PRESET_FIX320), RESNEXT_RESULT_OK);
+    CHECK(strlen(resnext_last_error_message()) == 0); /* success clears the last error */
+    CHECK_RC(resnext_options_set_labels_file(o, NULL), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_allow_label_mismatch(o, 0), RESNEXT_RESULT_OK);
+    /* no model set */
+    CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK(c == (resnext_classifier *)(void *)0x1); /* output untouched on failure */
+    CHECK_RC(resnext_classifier_new(NULL, &c), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_model_path(o, path_of("models/tiny_torch.onnx")), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    /* backend not compiled in */
+    CHECK_RC(resnext_options_set_backend(o, RESNEXT_BACKEND_ORT), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_BACKEND_UNAVAILABLE);
+    resnext_options_free(o);
+    resnext_options_free(NULL);
+    resnext_classifier_free(NULL);
+}
+
+static void expect_load_error(const char *model, resnext_result expected) {
+    resnext_options *o = resnext_options_new();
+    resnext_classifier *c = NULL;
+    static const float mean[3] = {0.485f, 0.456f, 0.406f};
+    static const float stdv[3] = {0.229f, 0.224f, 0.225f};
+    CHECK_RC(resnext_options_set_model_path(o, path_of(model)), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_preprocess(o, 73, 64, mean, stdv), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &c), expected);
+    CHECK(c == NULL);
+    resnext_options_free(o);
+}
+
+static void test_bad_models(void) {
+    resnext_options *o = resnext_options_new();
+    resnext_classifier *c = NULL;
+    size_t len;
+    unsigned char *bytes;
+    expect_load_error("models/no_such_model.onnx", RESNEXT_RESULT_IO);
+    expect_load_error("models/truncated.onnx", RESNEXT_RESULT_MODEL_DECODE);
+    expect_load_error("models/random.onnx", RESNEXT_RESULT_MODEL_DECODE);
+    expect_load_error("models/not_classifier.onnx", RESNEXT_RESULT_MODEL_UNSUPPORTED);
+    expect_load_error("models/bad_input_rank.onnx", RESNEXT_RESULT_MODEL_UNSUPPORTED);
+    expect_load_error("models/unsupported_op.onnx", RESNEXT_RESULT_MODEL_UNSUPPORTED);
+    /* label mismatch: a 10-class model with the 1000 ImageNet labels */
+    expect_load_error("models/tiny_torch.onnx", RESNEXT_RESULT_LABELS);
+    /* from bytes: random bytes, then a size limit */
+    bytes = read_file("models/random.onnx", &len);
+    CHECK_RC(resnext_options_set_model_bytes(o, bytes, len), RESNEXT_RESULT_OK);
+    free(bytes); /* the options copied them */
+    CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_MODEL_DECODE);
+    CHECK_RC(resnext_options_set_model_path(o, path_of("models/tiny_torch.onnx")), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_max_model_bytes(o, 1000), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_LIMIT_EXCEEDED);
+    CHECK(c == NULL);
+    resnext_options_free(o);
+}
+
+/* The full-size ResNeXt50_32x4d: a photograph classified with ImageNet labels. */
+static void test_real_model(void) {
+    resnext_classifier *c = make_classifier("models/r50_paddle.onnx", 0);
+    resnext_model_info info;
+    resnext_prediction preds[5];
+    size_t count = 0;
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_RC(resnext_classifier_info(c, &info), RESNEXT_RESULT_OK);
+    CHECK(info.height == 224 && info.width == 224 && info.classes == 1000);
+    CHECK(info.output_kind == RESNEXT_OUTPUT_KIND_PROBABILITIES);
+    CHECK(strcmp(info.input_name, "x") == 0);
+    CHECK(info.parameters > 24000000u);
+    CHECK_RC(resnext_classify_file(c, path_of("preprocess/chelsea.png"), preds, 5, &count, NULL),
+             RESNEXT_RESULT_OK);
+    CHECK(count == 5 && strlen(preds[0].label) > 0 && preds[0].score > 0.5f);
+    resnext_classifier_free(c);
+}
+
+static void test_classify(resnext_classifier *c) {
+    resnext_prediction preds[10];
+    resnext_timings t;
+    resnext_model_info info;
+    size_t count = 0, len, i;
+    unsigned char *png = read_file("preprocess/chelsea.png", &len);
+    CHECK_RC(resnext_classifier_info(c, &info), RESNEXT_RESULT_OK);
+    CHECK(info.height == 64 && info.width == 64 && info.classes == 10);
+    CHECK(info.precision == RESNEXT_PRECISION_FP32);
+    CHECK(info.output_kind == RESNEXT_OUTPUT_KIND_LOGITS);
+    CHECK(strcmp(info.input_name, "input") == 0);
+    CHECK(strcmp(info.backend, "tract") == 0);
+    CHECK(info.top_k == 5 && resnext_classifier_top_k(c) == 5);
+    CHECK(info.parameters > 1000u);
+    CHECK_RC(resnext_classify_file(c, path_of("preprocess/chelsea.png"), preds, 10, &count, &t),
+             RESNEXT_RESULT_OK);
+    CHECK(count == 5);
+    for (i = 0; i < count; i++) {
+        CHECK(preds[i].score >= 0.0f && preds[i].score <= 1.0f);
+        CHECK(preds[i].label != NULL && strlen(preds[i].label) > 0);
+        CHECK(preds[i].class_id < 10);
+        if (i > 0) CHECK(preds[i].score <= preds[i - 1].score);
+    }
+    CHECK(t.inference_ms > 0.0 && t.decode_ms >= 0.0);
+    {
+        resnext_prediction same[5];
+        size_t n = 0;
+        CHECK_RC(resnext_classify_encoded(c, png, len, same, 5, &n, NULL), RESNEXT_RESULT_OK);
+        CHECK(n == 5 && same[0].class_id == preds[0].class_id &&
+              fabsf(same[0].score - preds[0].score) < 1e-6f);
+        /* smaller capacity: the top entries only */
+        CHECK_RC(resnext_classify_encoded(c, png, len, same, 2, &n, NULL), RESNEXT_RESULT_OK);
+        CHECK(n == 2 && same[1].class_id == preds[1].class_id);
+    }
+    free(png);
+}
+
+static void test_classify_misuse(resnext_classifier *c) {
+    resnext_prediction preds[5];
+    resnext_prediction sentinel;
+    size_t count = 77, len;
+    unsigned char *png = read_file("preprocess/chelsea.png", &len);
+    static unsigned char pixels[64 * 64 * 3];
+    resnext_image image;
+    memset(pixels, 128, sizeof pixels);
+    memset(&sentinel, 0xAB, sizeof sentinel);
+    preds[0] = sentinel;
+    /* NULL arguments */
+    CHECK_RC(resnext_classify_file(NULL, "x.png", preds, 5, &count, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classify_file(c, NULL, preds, 5, &count, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classify_file(c, path_of("preprocess/chelsea.png"), NULL, 5, &count, NULL),
+             RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classify_file(c, path_of("preprocess/chelsea.png"), preds, 5, NULL, NULL),
+             RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classify_file(c, path_of("preprocess/chelsea.png"), preds, 0, &count, NULL),
+             RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_classify_encoded(c, NULL, 10, preds, 5, &count, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classify(c, NULL, preds, 5, &count, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classifier_info(NULL, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK(resnext_classifier_top_k(NULL) == 0);
+    /* bad files and bytes */
+    CHECK_RC(resnext_classify_file(c, path_of("no/such.png"), preds, 5, &count, NULL), RESNEXT_RESULT_IO);
+    CHECK_RC(resnext_classify_file(c, path_of("models/random.onnx"), preds, 5, &count, NULL),
+             RESNEXT_RESULT_IMAGE_DECODE);
+    CHECK_RC(resnext_classify_encoded(c, png, len / 3, preds, 5, &count, NULL), RESNEXT_RESULT_IMAGE_DECODE);
+    CHECK_RC(resnext_classify_encoded(c, png, 0, preds, 5, &count, NULL), RESNEXT_RESULT_IMAGE_DECODE);
+    /* pixel buffers: wrong length, bad stride, bad format, bad rotation, zero size, odd NV21 */
+    CHECK_RC(resnext_classify_pixels(c, pixels, sizeof pixels - 1, 64, 64, 0, RESNEXT_PIXEL_FORMAT_RGB8, 0,
+                                     preds, 5, &count, NULL), RESNEXT_RESULT_BUFFER_SIZE);
+    CHECK_RC(resnext_classify_pixels(c, pixels, sizeof pixels, 64, 64, 10, RESNEXT_PIXEL_FORMAT_RGB8, 0,
+                                     preds, 5, &count, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_classify_pixels(c, pixels, sizeof pixels, 64, 64, 0, 99, 0, preds, 5, &count, NULL),
+             RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_classify_pixels(c, pixels, sizeof pixels, 64, 64, 0, RESNEXT_PIXEL_FORMAT_RGB8, 45,
+                                     preds, 5, &count, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_classify_pixels(c, pixels, sizeof pixels, 0, 64, 0, RESNEXT_PIXEL_FORMAT_RGB8, 0,
+                                     preds, 5, &count, NULL), RESNEXT_RESULT_IMAGE_SIZE);
+    CHECK_RC(resnext_classify_pixels(c, pixels, sizeof pixels, 63, 64, 0, RESNEXT_PIXEL_FORMAT_NV21, 0,
+                                     preds, 5, &count, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_classify_pixels(c, pixels, sizeof pixels, 100000, 100000, 0, RESNEXT_PIXEL_FORMAT_RGB8, 0,
+                                     preds, 5, &count, NULL), RESNEXT_RESULT_LIMIT_EXCEEDED);
+    CHECK_RC(resnext_classify_pixels(c, NULL, 0, 64, 64, 0, RESNEXT_PIXEL_FORMAT_RGB8, 0, preds, 5, &count, NULL),
+             RESNEXT_RESULT_NULL_ARGUMENT);
+    memset(&image, 0, sizeof image);
+    image.kind = 17;
+    CHECK_RC(resnext_classify(c, &image, preds, 5, &count, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
+    /* outputs untouched by all those failures */
+    CHECK(count == 77);
+    CHECK(memcmp(&preds[0], &sentinel, sizeof sentinel) == 0);
+    /* valid pixel buffers of every format and rotation */
+    {
+        unsigned char rgba[48 * 32 * 4];
+        unsigned char nv[48 * 32 * 3 / 2];
+        unsigned fmt, rot;
+        memset(rgba, 90, sizeof rgba);
+        memset(nv, 128, sizeof nv);
+        for (fmt = RESNEXT_PIXEL_FORMAT_RGB8; fmt <= RESNEXT_PIXEL_FORMAT_NV12; fmt++) {
+            for (rot = 0; rot < 360; rot += 90) {
+                const unsigned char *data = fmt >= RESNEXT_PIXEL_FORMAT_NV21 ? nv : rgba;
+                size_t size = fmt >= RESNEXT_PIXEL_FORMAT_NV21 ? sizeof nv : sizeof rgba;
+                CHECK_RC(resnext_classify_pixels(c, data, size, 48, 32, 0, fmt, rot, preds, 5, &count, NULL),
+                         RESNEXT_RESULT_OK);
+            }
+        }
+    }
+    free(png);
+}
+
+static void test_batch(resnext_classifier *c) {
+    resnext_image images[3];
+    resnext_prediction preds[15], single[5];
+    resnext_timings t[3];
+    size_t counts[3] = {0, 0, 0}, n, len, i;
+    unsigned char *png = read_file("preprocess/coffee.png", &len);
+    unsigned char pixels[80 * 60 * 3];
+    memset(images, 0, sizeof images);
+    memset(pixels, 200, sizeof pixels);
+    images[0].kind = RESNEXT_IMAGE_KIND_FILE;
+    images[0].path = "";
+    images[0].path = path_of("preprocess/chelsea.png");
+    {
+        /* path_of uses one static buffer: keep a copy */
+        static char chelsea[8192];
+        snprintf(chelsea, sizeof chelsea, "%s", images[0].path);
+        images[0].path = chelsea;
+    }
+    images[1].kind = RESNEXT_IMAGE_KIND_ENCODED;
+    images[1].data = png;
+    images[1].len = len;
+    images[2].kind = RESNEXT_IMAGE_KIND_PIXELS;
+    images[2].data = pixels;
+    images[2].len = sizeof pixels;
+    images[2].width = 80;
+    images[2].height = 60;
+    images[2].pixel_format = RESNEXT_PIXEL_FORMAT_BGR8;
+    images[2].rotation = 90;
+    CHECK_RC(resnext_classify_batch(c, images, 3, preds, 15, counts, t), RESNEXT_RESULT_OK);
+    CHECK(counts[0] == 5 && counts[1] == 5 && counts[2] == 5);
+    for (i = 0; i < 3; i++) {
+        CHECK_RC(resnext_classify(c, &images[i], single, 5, &n, NULL), RESNEXT_RESULT_OK);
+        CHECK(single[0].class_id == preds[i * 5].class_id);
+        CHECK(fabsf(single[0].score - preds[i * 5].score) < 1e-4f);
+        CHECK(t[i].inference_ms > 0.0);
+    }
+    /* misuse */
+    CHECK_RC(resnext_classify_batch(c, images, 3, preds, 14, counts, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_classify_batch(c, images, 0, preds, 15, counts, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_classify_batch(c, NULL, 3, preds, 15, counts, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classify_batch(c, images, 3, NULL, 15, counts, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classify_batch(c, images, 3, preds, 15, NULL, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classify_batch(NULL, images, 3, preds, 15, counts, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classify_batch(c, images, 100000, preds, 15, counts, NULL), RESNEXT_RESULT_LIMIT_EXCEEDED);
+    images[1].len = 10; /* a corrupt image fails the batch and names it */
+    CHECK_RC(resnext_classify_batch(c, images, 3, preds, 15, counts, NULL), RESNEXT_RESULT_IMAGE_DECODE);
+    CHECK(strstr(resnext_last_error_message(), "image 1") != NULL);
+    free(png);
+}
+
+struct thread_arg {
+    resnext_classifier *classifier;
+    const unsigned char *png;
+    size_t len;
+    unsigned expected_class;
+    int failures;
+};
+
+static void *classify_loop(void *p) {
+    struct thread_arg *arg = (struct thread_arg *)p;
+    resnext_prediction preds[5];
+    size_t n;
+    int i;
+    for (i = 0; i < 6; i++) {
+        if (resnext_classify_encoded(arg->classifier, arg->png, arg->len, preds, 5, &n, NULL) !=
+                RESNEXT_RESULT_OK ||
+            n != 5 || preds[0].class_id != arg->expected_class) {
+            arg->failures++;
+        }
+        /* errors on one thread do not disturb the others */
+        if (resnext_classify_encoded(arg->classifier, arg->png, 8, preds, 5, &n, NULL) !=
+            RESNEXT_RESULT_IMAGE_DECODE) {
+            arg->failures++;
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(void) {
+    resnext_classifier *c = make_classifier("models/tiny_paddle.onnx", 1);
+    pthread_t threads[4];
+    struct thread_arg args[4];
+    resnext_prediction preds[5];
+    size_t n, len;
+    int i;
+    unsigned char *png = read_file("preprocess/astronaut.png", &len);
+    CHECK_RC(resnext_classify_encoded(c, png, len, preds, 5, &n, NULL), RESNEXT_RESULT_OK);
+    for (i = 0; i < 4; i++) {
+        args[i].classifier = c;
+        args[i].png = png;
+        args[i].len = len;
+        args[i].expected_class = preds[0].class_id;
+        args[i].failures = 0;
+        CHECK(pthread_create(&threads[i], NULL, classify_loop, &args[i]) == 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(args[i].failures == 0);
+    }
+    /* a tiny model without labels gives "" labels */
+    CHECK(preds[0].label != NULL && preds[0].label[0] == '\0');
+    free(png);
+    resnext_classifier_free(c);
+}
+
+static int log_records = 0;
+static void on_log(void *user_data, uint32_t level, const char *message) {
+    (void)message;
+    if (level >= RESNEXT_LOG_LEVEL_ERROR && level <= RESNEXT_LOG_LEVEL_TRACE) {
+        (*(int *)user_data)++;
+    }
+}
+
+static void test_log_callback(void) {
+    resnext_classifier *c;
+    CHECK_RC(resnext_set_log_callback(on_log, &log_records, 99), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_set_log_callback(on_log, &log_records, RESNEXT_LOG_LEVEL_DEBUG), RESNEXT_RESULT_OK);
+    c = make_classifier("models/tiny_torch.onnx", 1);
+    CHECK(log_records > 0); /* loading logs at debug level */
+    resnext_classifier_free(c);
+    CHECK_RC(resnext_set_log_callback(NULL, NULL, RESNEXT_LOG_LEVEL_OFF), RESNEXT_RESULT_OK);
+}
+
+int main(int argc, char **argv) {
+    resnext_classifier *c;
+    int quick = argc > 2 && strcmp(argv[2], "quick") == 0; /* valgrind: skip the 100 MB model */
+    snprintf(dir, sizeof dir, "%s", argc > 1 ? argv[1] : "testdata");
+    test_version_and_messages();
+    test_options_misuse();
+    test_bad_models();
+    if (!quick) test_real_model();
+    c = make_classifier("models/tiny_torch.onnx", 2);
+    CHECK(c != NULL);
+    if (c) {
+        test_classify(c);
+        test_classify_misuse(c);
+        test_batch(c);
+        resnext_classifier_free(c);
+    }
+    test_threads();
+    test_log_callback();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

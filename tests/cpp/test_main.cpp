@@ -1,0 +1,299 @@
+// Tests of the header-only C++ wrapper (include/resnext.hpp) against the built library.
+//   test_cpp [TESTDATA_DIR]      (default: $RESNEXT_TESTDATA, else "testdata")
+// Prints one line per check that fails, one line per test, and "N passed, M failed" last.
+#include "test_common.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+using resnext_test::class_ids;
+
+namespace {
+
+int g_passed = 0;
+int g_failed = 0;
+std::string g_models;
+std::string g_photos;
+
+void record(bool ok, const char* expr, const char* file, int line) {
+  if (ok) {
+    ++g_passed;
+  } else {
+    ++g_failed;
+    std::printf("  FAIL %s:%d: %s\n", file, line, expr);
+  }
+}
+
+#define CHECK(expr) record(static_cast<bool>(expr), #expr, __FILE__, __LINE__)
+
+// Runs `body`, expecting a resnext::Error with `code`; checks the message is not empty.
+#define CHECK_THROWS_CODE(body, want)                                                       \
+  do {                                                                                      \
+    bool thrown_ = false;                                                                   \
+    try {                                                                                   \
+      body;                                                                                 \
+    } catch (const resnext::Error& e_) {                                                    \
+      thrown_ = true;                                                                       \
+      record(e_.code() == (want), #body " -> " #want, __FILE__, __LINE__);                  \
+      if (e_.code() != (want)) std::printf("    got code %u: %s\n", unsigned(e_.code()), e_.what()); \
+      record(std::string(e_.what()).size() > 0, "non-empty message", __FILE__, __LINE__);   \
+    }                                                                                       \
+    if (!thrown_) record(false, #body " did not throw", __FILE__, __LINE__);                \
+  } while (0)
+
+void run_test(const char* name, const std::function<void()>& test) {
+  const int failed_before = g_failed;
+  try {
+    test();
+  } catch (const resnext::Error& e) {
+    ++g_failed;
+    std::printf("  FAIL unexpected resnext::Error code %u: %s\n", unsigned(e.code()), e.what());
+  } catch (const std::exception& e) {
+    ++g_failed;
+    std::printf("  FAIL unexpected exception: %s\n", e.what());
+  }
+  std::printf("%s %s\n", g_failed == failed_before ? "ok  " : "FAIL", name);
+  std::fflush(stdout);
+}
+
+// Checks the invariants of one result: `k` predictions, sorted, labels, scores in [0, 1].
+void check_result(const resnext::Classification& r, size_t k, bool labels) {
+  CHECK(r.predictions.size() == k);
+  for (size_t i = 0; i < r.predictions.size(); ++i) {
+    const auto& p = r.predictions[i];
+    CHECK(p.score >= 0.0f && p.score <= 1.0f);
+    CHECK(labels ? !p.label.empty() : p.label.empty());
+    if (i > 0) CHECK(r.predictions[i - 1].score >= p.score);
+  }
+  CHECK(r.timings.decode_ms >= 0.0 && r.timings.preprocess_ms >= 0.0 && r.timings.postprocess_ms >= 0.0);
+  CHECK(r.timings.inference_ms > 0.0);
+}
+
+bool same_ids_and_scores(const resnext::Classification& a, const resnext::Classification& b, float tol) {
+  if (class_ids(a) != class_ids(b)) return false;
+  for (size_t i = 0; i < a.predictions.size(); ++i) {
+    if (std::fabs(a.predictions[i].score - b.predictions[i].score) > tol) return false;
+    if (a.predictions[i].label != b.predictions[i].label) return false;
+  }
+  return true;
+}
+
+// Compile-time properties of the wrapper.
+static_assert(!std::is_copy_constructible<resnext::Classifier>::value, "Classifier is move-only");
+static_assert(!std::is_copy_assignable<resnext::Classifier>::value, "Classifier is move-only");
+static_assert(std::is_nothrow_move_constructible<resnext::Classifier>::value, "noexcept move");
+static_assert(std::is_nothrow_move_assignable<resnext::Classifier>::value, "noexcept move");
+static_assert(!std::is_copy_constructible<resnext::Options>::value, "Options is move-only");
+static_assert(std::is_nothrow_move_constructible<resnext::Options>::value, "noexcept move");
+static_assert(std::is_base_of<std::runtime_error, resnext::Error>::value, "Error is a runtime_error");
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string root = argc > 1 ? argv[1] : (std::getenv("RESNEXT_TESTDATA") ? std::getenv("RESNEXT_TESTDATA") : "testdata");
+  g_models = root + "/models";
+  g_photos = root + "/preprocess";
+  const std::string chelsea = g_photos + "/chelsea.png";
+  const std::string coffee = g_photos + "/coffee.png";
+  const std::string rocket = g_photos + "/rocket.jpg";
+  std::printf("resnext %s, test data in %s\n", resnext::version().c_str(), root.c_str());
+
+  run_test("version", [] {
+    const std::string want = std::to_string(RESNEXT_VERSION_MAJOR) + "." + std::to_string(RESNEXT_VERSION_MINOR) + "." +
+                             std::to_string(RESNEXT_VERSION_PATCH);
+    CHECK(resnext::version() == want);
+    CHECK(resnext::result_message(RESNEXT_RESULT_IO).size() > 0);
+  });
+
+  // Loaded in the second translation unit and moved out of it.
+  resnext::Classifier r50 = resnext_test::load_r50(g_models, 2);
+  resnext::Classification chelsea_ref;
+
+  run_test("classify_file: 5 sorted predictions with labels", [&] {
+    CHECK(r50.top_k() == 5);
+    chelsea_ref = r50.classify_file(chelsea);
+    check_result(chelsea_ref, 5, true);
+    for (const auto& p : chelsea_ref.predictions) CHECK(p.class_id < 1000);
+    std::printf("    chelsea top-1: %u %s %.4f (inference %.1f ms)\n", chelsea_ref.predictions[0].class_id,
+                chelsea_ref.predictions[0].label.c_str(), double(chelsea_ref.predictions[0].score),
+                chelsea_ref.timings.inference_ms);
+  });
+
+  run_test("classify_encoded equals classify_file", [&] {
+    const std::vector<uint8_t> bytes = resnext_test::read_bytes(chelsea);
+    CHECK(!bytes.empty());
+    const auto a = r50.classify_encoded(bytes);
+    const auto b = r50.classify_encoded(bytes.data(), bytes.size());
+    check_result(a, 5, true);
+    CHECK(same_ids_and_scores(a, chelsea_ref, 1e-6f));
+    CHECK(same_ids_and_scores(a, b, 0.0f));
+    CHECK(same_ids_and_scores(r50.classify(resnext::Image::file(chelsea)), chelsea_ref, 1e-6f));
+  });
+
+  run_test("classify_pixels: strided RGB8 and all rotations", [&] {
+    // chelsea.rgb8.bin: 450 x 300, row stride 1362 bytes.
+    const std::vector<uint8_t> rgb = resnext_test::read_bytes(g_photos + "/chelsea.rgb8.bin");
+    CHECK(rgb.size() == 1362u * 300u);
+    for (uint32_t rotation : {0u, 90u, 180u, 270u}) {
+      check_result(r50.classify_pixels(rgb, 450, 300, resnext::PixelFormat::Rgb8, rotation, 1362), 5, true);
+    }
+    const std::vector<uint8_t> nv21 = resnext_test::read_bytes(g_photos + "/chelsea.nv21.bin");
+    CHECK(!nv21.empty());
+    check_result(r50.classify_pixels(nv21.data(), nv21.size(), 450, 300, resnext::PixelFormat::Nv21, 90), 5, true);
+  });
+
+  run_test("classify_batch equals single calls", [&] {
+    const std::vector<uint8_t> coffee_bytes = resnext_test::read_bytes(coffee);
+    const std::vector<uint8_t> rgb = resnext_test::read_bytes(g_photos + "/chelsea.rgb8.bin");
+    std::vector<resnext::Image> images;
+    images.push_back(resnext::Image::file(chelsea));
+    images.push_back(resnext::Image::encoded(coffee_bytes));
+    images.push_back(resnext::Image::file(rocket));
+    images.push_back(resnext::Image::pixels(rgb, 450, 300, resnext::PixelFormat::Rgb8, 90, 1362));
+    const std::vector<resnext::Classification> batch = r50.classify_batch(images);
+    CHECK(batch.size() == 4);
+    if (batch.size() != 4) return;
+    const resnext::Classification singles[4] = {
+        r50.classify_file(chelsea), r50.classify_encoded(coffee_bytes), r50.classify_file(rocket),
+        r50.classify_pixels(rgb, 450, 300, resnext::PixelFormat::Rgb8, 90, 1362)};
+    for (size_t i = 0; i < 4; ++i) {
+      check_result(batch[i], 5, true);
+      CHECK(class_ids(batch[i]) == class_ids(singles[i]));
+      CHECK(same_ids_and_scores(batch[i], singles[i], 1e-3f));
+    }
+    CHECK(r50.classify_batch({}).empty());
+  });
+
+  run_test("info() fields", [&] {
+    const resnext::ModelInfo info = r50.info();
+    CHECK(info.input_name == "input");
+    CHECK(info.output_name == "output");
+    CHECK(info.width == 224 && info.height == 224);
+    CHECK(info.classes == 1000);
+    CHECK(info.precision == resnext::Precision::Fp32);
+    CHECK(info.output_kind == resnext::OutputKind::Logits);
+    CHECK(!info.input_is_f16);
+    CHECK(info.parameters > 24000000u && info.parameters < 26000000u);  // ResNeXt50_32x4d, ~25 M
+    CHECK(info.threads == 2);
+    CHECK(info.top_k == 5);
+    CHECK(info.backend == "tract");
+    CHECK(!info.compute.empty());
+  });
+
+  run_test("errors are resnext::Error with the right code", [&] {
+    CHECK_THROWS_CODE(r50.classify_file(g_photos + "/no_such_photo.png"), RESNEXT_RESULT_IO);
+    CHECK_THROWS_CODE(resnext::Classifier{g_models + "/no_such_model.onnx"}, RESNEXT_RESULT_IO);
+    CHECK_THROWS_CODE(resnext::Classifier{g_models + "/random.onnx"}, RESNEXT_RESULT_MODEL_DECODE);
+    CHECK_THROWS_CODE(resnext::Classifier{g_models + "/truncated.onnx"}, RESNEXT_RESULT_MODEL_DECODE);
+    const std::vector<uint8_t> rgb(100 * 100 * 3 - 1, 128);  // one byte short
+    CHECK_THROWS_CODE(r50.classify_pixels(rgb, 100, 100, resnext::PixelFormat::Rgb8), RESNEXT_RESULT_BUFFER_SIZE);
+    const std::vector<uint8_t> full(100 * 100 * 3, 128);
+    CHECK_THROWS_CODE(r50.classify_pixels(full, 100, 100, resnext::PixelFormat::Rgb8, 45),
+                      RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_THROWS_CODE(r50.classify_pixels(full, 100, 100, static_cast<resnext::PixelFormat>(42)),
+                      RESNEXT_RESULT_INVALID_ARGUMENT);
+    const std::vector<uint8_t> garbage(64, 7);
+    CHECK_THROWS_CODE(r50.classify_encoded(garbage), RESNEXT_RESULT_IMAGE_DECODE);
+    CHECK_THROWS_CODE(resnext::Options().top_k(0), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_THROWS_CODE(resnext::Classifier{resnext::Options()}, RESNEXT_RESULT_NULL_ARGUMENT);  // no model
+    // The message is the library's detail, captured at throw time.
+    try {
+      r50.classify_file(g_photos + "/no_such_photo.png");
+    } catch (const resnext::Error& e) {
+      CHECK(std::string(e.what()).find("no_such_photo.png") != std::string::npos);
+      CHECK(e.code_message() == resnext::result_message(RESNEXT_RESULT_IO));
+      r50.classify_file(chelsea);  // a later success does not change the caught message
+      CHECK(std::string(e.what()).find("no_such_photo.png") != std::string::npos);
+    }
+    // A batch fails as a whole; the message names the image.
+    std::vector<resnext::Image> images{resnext::Image::file(chelsea), resnext::Image::file(g_photos + "/nope.png")};
+    try {
+      r50.classify_batch(images);
+      CHECK(false);
+    } catch (const resnext::Error& e) {
+      CHECK(e.code() == RESNEXT_RESULT_IO);
+      CHECK(std::string(e.what()).find("image 1") != std::string::npos);
+    }
+    // Catchable as std::runtime_error.
+    bool caught = false;
+    try {
+      r50.classify_file(g_photos + "/no_such_photo.png");
+    } catch (const std::runtime_error&) {
+      caught = true;
+    }
+    CHECK(caught);
+  });
+
+  run_test("moved-from objects", [&] {
+    resnext::Classifier a = resnext_test::load_r50(g_models, 1);
+    CHECK(a.valid());
+    resnext::Classifier b(std::move(a));
+    CHECK(!a.valid() && a.capi() == nullptr);  // NOLINT(bugprone-use-after-move): tested on purpose
+    CHECK(b.valid());
+    CHECK_THROWS_CODE(a.classify_file(chelsea), RESNEXT_RESULT_CLOSED);
+    CHECK_THROWS_CODE(a.top_k(), RESNEXT_RESULT_CLOSED);
+    CHECK_THROWS_CODE(a.info(), RESNEXT_RESULT_CLOSED);
+    CHECK_THROWS_CODE(a.classify_batch({resnext::Image::file(chelsea)}), RESNEXT_RESULT_CLOSED);
+    CHECK(same_ids_and_scores(b.classify_file(chelsea), chelsea_ref, 1e-6f));
+    a = std::move(b);  // move-assign back into the moved-from object
+    CHECK(a.valid() && !b.valid());
+    CHECK(a.top_k() == 5);
+    resnext::Classifier& alias = a;
+    a = std::move(alias);  // self-move leaves it usable
+    CHECK(a.valid());
+
+    resnext::Options o1;
+    resnext::Options o2(std::move(o1));
+    CHECK(!o1.valid() && o2.valid());
+    CHECK_THROWS_CODE(o1.top_k(3), RESNEXT_RESULT_CLOSED);
+    CHECK_THROWS_CODE(resnext::Classifier c(o1), RESNEXT_RESULT_CLOSED);
+  });
+
+  run_test("4 threads share one classifier", [&] {
+    const std::vector<std::string> paths{chelsea, coffee, rocket};
+    std::vector<std::vector<uint32_t>> expected;
+    for (const auto& p : paths) expected.push_back(class_ids(r50.classify_file(p)));
+    CHECK(resnext_test::classify_concurrently(r50, paths, expected, 4, 2) == 0);
+  });
+
+  run_test("custom preprocessing, no labels, log callback (set from the other TU)", [&] {
+    std::atomic<int> records{0};
+    resnext_test::install_counting_logger(&records, resnext::LogLevel::Debug);
+    resnext::Options options;
+    options.model_path(g_models + "/tiny_torch.onnx")
+        .preprocess(73, 64, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f})
+        .no_labels()
+        .top_k(3)
+        .threads(1);
+    resnext::Classifier tiny(options);
+    const auto r = tiny.classify_file(coffee);
+    resnext::clear_log_callback();
+    check_result(r, 3, false);
+    CHECK(tiny.info().classes == 10 && tiny.info().width == 64);
+    CHECK(records.load() > 0);
+    std::printf("    %d log records\n", records.load());
+    // The default preset does not fit the 64 x 64 model.
+    CHECK_THROWS_CODE(resnext::Classifier{resnext::Options().model_path(g_models + "/tiny_torch.onnx").no_labels()},
+                      RESNEXT_RESULT_INVALID_ARGUMENT);
+    // Ten classes against the 1000 ImageNet labels: a label mismatch.
+    CHECK_THROWS_CODE((resnext::Classifier{resnext::Options()
+                                               .model_path(g_models + "/tiny_torch.onnx")
+                                               .preprocess(73, 64, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f})}),
+                      RESNEXT_RESULT_LABELS);
+    // A throwing callback does not cross into the library.
+    resnext::set_log_callback([](resnext::LogLevel, const std::string&) { throw std::runtime_error("boom"); },
+                              resnext::LogLevel::Trace);
+    resnext::Classifier again(options);
+    resnext::clear_log_callback();
+    check_result(again.classify_file(coffee), 3, false);
+  });
+
+  std::printf("%d passed, %d failed\n", g_passed, g_failed);
+  std::fflush(stdout);
+  return g_failed == 0 ? 0 : 1;
+}
