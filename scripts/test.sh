@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: sets up the Python tooling, builds once in release, generates the test models
-# and fixtures, then runs the Rust tests (unit, parity, preprocessing, errors, concurrency) and
-# the Python tests (CLI contract, model tooling).
+# and fixtures, then runs the Rust tests (unit, parity, preprocessing, errors, concurrency, C ABI
+# parity), the Python tests (CLI contract, model tooling), the C header freshness check, the C
+# tests (plain, ASan+UBSan, valgrind) and the C++ checks (wrapper, cpp_demo, install).
 #   scripts/test.sh            # fixtures without the 355 MB ResNeXt101_32x8d
 #   RESNEXT_FULL=1 scripts/test.sh   # also the full ResNeXt101_32x8d parity test (CI does)
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -18,4 +19,10 @@ echo "== cargo test --release"
 cargo test --release --locked -- --nocapture --test-threads=1
 echo "== pytest"
 "$VENV/bin/python" -m pytest -q tests/python
+echo "== C header"
+bash scripts/check_header.sh
+bash tests/c/run.sh
+if [ -f scripts/cpp_checks.sh ]; then
+  bash scripts/cpp_checks.sh
+fi
 echo "== all tests passed in $(( $(date +%s) - started )) s"
