@@ -87,14 +87,16 @@ fn read_model(
             Ok((bytes.clone(), bytes.len() as u64, None))
         }
         ModelSource::Path(path) => {
-            let io = |e: std::io::Error| {
-                Error::new(ErrorCode::Io, format!("reading model {}: {e}", path.display()))
-            };
-            let len = std::fs::metadata(path).map_err(io)?.len();
-            if len > max_bytes {
-                return Err(too_big(len));
-            }
-            let bytes = std::fs::read(path).map_err(io)?;
+            let bytes = crate::image_input::read_bounded(path, max_bytes).map_err(|e| {
+                let code = e.code();
+                let detail = if code == ErrorCode::LimitExceeded {
+                    format!("the model is over the limit of {max_bytes} bytes")
+                } else {
+                    e.message().to_string()
+                };
+                Error::new(code, format!("reading model {}: {detail}", path.display()))
+            })?;
+            let len = bytes.len() as u64;
             let dir = path.parent().and_then(|d| d.to_str()).map(str::to_string);
             Ok((bytes.into(), len, dir))
         }

@@ -20,8 +20,14 @@ impl ImageInput<'_> {
     pub fn to_rgb(&self, limits: &DecodeLimits) -> Result<RgbImage> {
         match self {
             ImageInput::Path(path) => {
-                let bytes = std::fs::read(path).map_err(|e| {
-                    Error::new(ErrorCode::Io, format!("reading image {}: {e}", path.display()))
+                // An encoded image is never larger than its pixels uncompressed (BMP, RGBA):
+                // bound the read so a device file or a huge file cannot exhaust memory.
+                let max_bytes = limits.max_pixels.saturating_mul(4).saturating_add(1 << 20);
+                let bytes = read_bounded(path, max_bytes).map_err(|e| {
+                    Error::new(
+                        e.code(),
+                        format!("reading image {}: {}", path.display(), e.message()),
+                    )
                 })?;
                 decode_rgb(&bytes, limits).map_err(|e| {
                     Error::new(e.code(), format!("{}: {}", path.display(), e.message()))
@@ -31,4 +37,22 @@ impl ImageInput<'_> {
             ImageInput::Pixels(buffer) => buffer.to_rgb(limits),
         }
     }
+}
+
+/// Reads a file, refusing it with [`ErrorCode::LimitExceeded`] once it exceeds `max_bytes`
+/// (without reading further), and with [`ErrorCode::Io`] when it cannot be read.
+pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| Error::new(ErrorCode::Io, e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::new(ErrorCode::Io, e.to_string()))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(Error::new(
+            ErrorCode::LimitExceeded,
+            format!("the file is larger than the limit of {max_bytes} bytes"),
+        ));
+    }
+    Ok(bytes)
 }

@@ -219,3 +219,16 @@ fn invalid_options_are_refused() {
     let png = std::fs::read(fixture("preprocess/chelsea.png")).unwrap();
     assert_eq!(big_k.classify(ImageInput::Encoded(&png)).unwrap().predictions.len(), 10);
 }
+
+#[test]
+fn device_files_and_huge_files_are_bounded() {
+    // /dev/zero never ends: both the image and the model reads stop at their limits.
+    let classifier = tiny();
+    let err = classifier.classify(ImageInput::Path("/dev/zero".as_ref())).unwrap_err();
+    assert!(matches!(err.code(), ErrorCode::LimitExceeded), "{err}");
+    let err = Classifier::new(
+        ClassifierOptions::from_path("/dev/zero").max_model_bytes(1 << 20).preprocess(tiny_config()),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
+}
