@@ -131,3 +131,44 @@ def test_errors_are_one_line_and_nonzero(run_cli, testdata, args, needle):
 def test_usage_errors_exit_2(run_cli):
     proc = run_cli("classify", check=False)
     assert proc.returncode == 2
+
+
+def _reference_top5(model, photo):
+    x = preprocess_ref.preprocess_rgb(preprocess_ref.decode_rgb(photo.read_bytes()), 256, 224,
+                                      preprocess_ref.DEFAULT_MEAN, preprocess_ref.DEFAULT_STD)
+    return list(np.argsort(-reference.run(str(model), x)[0])[:5])
+
+
+def test_eval_list_and_directory(run_cli, testdata, tmp_path):
+    model = testdata / "models" / "r50_torch.onnx"
+    photos = [testdata / "preprocess" / p for p in ("chelsea.png", "coffee.png", "astronaut.png")]
+    top5 = [_reference_top5(model, p) for p in photos]
+    # List file: two labelled with ONNX Runtime's top-1, one with its 3rd choice.
+    labels = [top5[0][0], top5[1][0], top5[2][2]]
+    listing = tmp_path / "val.txt"
+    listing.write_text("".join(f"{p} {l}\n" for p, l in zip(photos, labels)))
+    obj = json.loads(run_cli("eval", "--model", model, "--data", listing, "--json", "--batch-size", "2").stdout)
+    assert obj["images"] == 3 and obj["failed"] == 0
+    assert abs(obj["top1"] - 2 / 3) < 1e-6 and obj["top5"] == 1.0
+    assert obj["images_per_s"] > 0
+    # Directory layout with numeric class folders.
+    for photo, label in zip(photos, labels):
+        (tmp_path / "val" / str(label)).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "val" / str(label) / photo.name).write_bytes(photo.read_bytes())
+    obj = json.loads(run_cli("eval", "--model", model, "--data", tmp_path / "val", "--json").stdout)
+    assert obj["images"] == 3 and abs(obj["top1"] - 2 / 3) < 1e-6
+    # A corrupt image is reported and counted, the others still evaluated.
+    (tmp_path / "val" / str(labels[0]) / "broken.png").write_bytes(b"not a png")
+    proc = run_cli("eval", "--model", model, "--data", tmp_path / "val", "--json", check=False)
+    assert proc.returncode == 1 and "IMAGE_DECODE" in proc.stderr
+    assert json.loads(proc.stdout)["failed"] == 1
+
+
+def test_bench_json(run_cli, testdata):
+    obj = json.loads(run_cli("bench", "--model", testdata / "models" / "tiny_torch.onnx", "--batch", "1,4",
+                             "--iters", "3", "--warmup", "1", "--threads", "1", "--json").stdout)
+    assert set(obj) >= {"model", "backend", "threads", "load_ms", "first_result_ms", "peak_rss_mb", "results"}
+    assert [r["batch"] for r in obj["results"]] == [1, 4]
+    for r in obj["results"]:
+        assert r["median_ms"] > 0 and r["p90_ms"] >= r["median_ms"] and r["images_per_s"] > 0
+    assert obj["peak_rss_mb"] > 1

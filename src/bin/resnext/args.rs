@@ -20,6 +20,8 @@ pub enum Command {
     Preprocess(PreprocessArgs),
     /// Measure cold start, latency per batch size (median, p90), throughput and peak memory.
     Bench(BenchArgs),
+    /// Top-1 / top-5 accuracy over a labelled image set.
+    Eval(EvalArgs),
 }
 
 /// Preprocessing flags shared by `classify` and `preprocess`.
@@ -114,6 +116,32 @@ pub struct BenchArgs {
     /// Timed runs per batch size.
     #[arg(long, value_name = "I", default_value_t = 10)]
     pub iters: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// The ONNX model.
+    #[arg(long, value_name = "M")]
+    pub model: PathBuf,
+    /// A directory with one sub-directory per class (ImageNet validation layout: sub-directories
+    /// sorted by name are classes 0, 1, 2...; all-numeric names are used as class ids), or a
+    /// list file of `path label` lines (paths relative to the list file).
+    #[arg(long, value_name = "DIR|LIST")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub preprocess: PreprocessFlags,
+    /// Worker threads for one inference (0: all cores).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Images per batched run.
+    #[arg(long, value_name = "B", default_value_t = 8)]
+    pub batch_size: usize,
+    /// Evaluate only the first N images.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -13,6 +13,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Info(args) => info(args),
         Command::Preprocess(args) => preprocess(args),
         Command::Bench(args) => super::bench::bench(args),
+        Command::Eval(args) => super::eval::eval(args),
     }
 }
 
@@ -29,7 +30,7 @@ fn parse_triple(flag: &str, text: &str) -> Result<[f32; 3]> {
     })
 }
 
-fn preprocess_config(flags: &PreprocessFlags) -> Result<PreprocessConfig> {
+pub(crate) fn preprocess_config(flags: &PreprocessFlags) -> Result<PreprocessConfig> {
     let mut config = Preset::from_name(&flags.preset)?.config();
     if let Some(n) = flags.resize_short {
         config.resize_short = n;
