@@ -227,7 +227,9 @@ fn device_files_and_huge_files_are_bounded() {
     let err = classifier.classify(ImageInput::Path("/dev/zero".as_ref())).unwrap_err();
     assert!(matches!(err.code(), ErrorCode::LimitExceeded), "{err}");
     let err = Classifier::new(
-        ClassifierOptions::from_path("/dev/zero").max_model_bytes(1 << 20).preprocess(tiny_config()),
+        ClassifierOptions::from_path("/dev/zero")
+            .max_model_bytes(1 << 20)
+            .preprocess(tiny_config()),
     )
     .unwrap_err();
     assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
