@@ -53,7 +53,8 @@ static LOGGER: CallbackLogger = CallbackLogger;
 
 /// Sends the library's log records up to `max_level` (one of `resnext_log_level`; 0 turns
 /// logging off) to `callback` with `user_data`. NULL `callback` removes it. Replaces any
-/// previous callback. Fails with `RESNEXT_RESULT_INVALID_ARGUMENT` if another `log` logger is
+/// previous callback: once this returns, the previous callback is no longer running and will
+/// not be called again. Do not call this from inside the callback (it would wait for itself). Fails with `RESNEXT_RESULT_INVALID_ARGUMENT` if another `log` logger is
 /// already installed in the process (a Rust host app's own).
 ///
 /// # Safety

@@ -32,4 +32,15 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN
 if [ -f "$HERE/lsan.supp" ]; then
   export LSAN_OPTIONS="suppressions=$HERE/lsan.supp:print_suppressions=1${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 fi
+# LeakSanitizer must really be active (it is silently off under some ptrace/container setups):
+# a canary that leaks on purpose, linked like the test, must be reported.
+printf '#include "resnext.h"\n#include <cstdio>\nint main() { int* p = new int[4]; p[0] = 1; std::printf("%%s %%d\\n", resnext_version(), p[0]); p = nullptr; return 0; }\n' \
+  > "$OUT/lsan_canary.cpp"
+"$CXX" "${FLAGS[@]}" "$OUT/lsan_canary.cpp" -o "$OUT/lsan_canary" -L"$LIBDIR" -lresnext -Wl,-rpath,"$LIBDIR"
+if "$OUT/lsan_canary" >/dev/null 2>"$OUT/lsan_canary.err" || ! grep -q "LeakSanitizer: detected memory leaks" "$OUT/lsan_canary.err"; then
+  cat "$OUT/lsan_canary.err" >&2
+  echo "error: LeakSanitizer did not report the canary's leak: leak checking is not working here" >&2
+  exit 1
+fi
+echo "== LeakSanitizer is active (the canary's deliberate leak was reported)"
 "$OUT/test_cpp" "$DATA"

@@ -1,0 +1,571 @@
+/// \file resnext.hpp
+/// Header-only C++17 wrapper over the resnext C ABI (`resnext.h`).
+///
+/// Link against `libresnext.so` or `libresnext.a` (see `resnext.pc`). Everything here is
+/// `inline`: the header may be included from any number of translation units.
+///
+/// Conventions:
+/// - Ownership: `Options` and `Classifier` own their C handle and free it in their destructor.
+///   They are move-only; a moved-from object is empty (`valid()` is false) and any call on it
+///   throws `resnext::Error` with `RESNEXT_RESULT_CLOSED`. Everything returned (`Prediction`,
+///   `Classification`, `ModelInfo`, strings) is a copy owned by the caller: it stays valid after
+///   the classifier is destroyed.
+/// - Errors: every failure throws `resnext::Error` (a `std::runtime_error`) carrying the
+///   `resnext_result` code and the library's detail message, copied at throw time.
+/// - Thread safety: a `Classifier` may be shared by any number of threads for the `const`
+///   calls (`classify_*`, `info()`, `top_k()`); moving, assigning or destroying it needs
+///   exclusive access. `Options` is not thread-safe (build it on one thread).
+///
+/// Example:
+/// \code
+///   resnext::Classifier classifier(resnext::Options().model_path("model.onnx").top_k(5));
+///   for (const auto& p : classifier.classify_file("cat.jpg").predictions)
+///     std::printf("%u %s %.4f\n", p.class_id, p.label.c_str(), p.score);
+/// \endcode
+
+#ifndef RESNEXT_HPP
+#define RESNEXT_HPP
+
+#include "resnext.h"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace resnext {
+
+/// An error reported by the library (or by the wrapper for a moved-from object).
+/// `what()` is the detail from `resnext_last_error_message()` copied when the error was
+/// thrown (or the code's generic description when the library gave none).
+class Error : public std::runtime_error {
+ public:
+  /// Builds an error from a result code and a message.
+  Error(resnext_result result, const std::string& message) : std::runtime_error(message), code_(result) {}
+
+  /// The `resnext_result` value of the failed call (never `RESNEXT_RESULT_OK`).
+  resnext_result code() const noexcept { return code_; }
+
+  /// The library's static description of `code()` (e.g. "a file could not be read").
+  std::string code_message() const { return resnext_result_message(code_); }
+
+ private:
+  resnext_result code_;
+};
+
+namespace detail {
+
+/// Throws an `Error` for `code`, with the calling thread's last error message (copied now).
+[[noreturn]] inline void throw_error(resnext_result code) {
+  const char* detail = resnext_last_error_message();
+  std::string message = (detail != nullptr && *detail != '\0') ? std::string(detail)
+                                                               : std::string(resnext_result_message(code));
+  throw Error(code, message);
+}
+
+/// Throws unless `code` is `RESNEXT_RESULT_OK`.
+inline void check(resnext_result code) {
+  if (code != RESNEXT_RESULT_OK) throw_error(code);
+}
+
+/// Throws `RESNEXT_RESULT_CLOSED` when `handle` is NULL (a moved-from object).
+template <typename T>
+inline T* require(T* handle, const char* what) {
+  if (handle == nullptr) {
+    throw Error(RESNEXT_RESULT_CLOSED, std::string("resnext::") + what + " is empty (moved from)");
+  }
+  return handle;
+}
+
+/// A copy of a library-owned C string (NULL becomes "").
+inline std::string copy(const char* s) { return s != nullptr ? std::string(s) : std::string(); }
+
+struct OptionsDeleter {
+  void operator()(resnext_options* p) const noexcept { resnext_options_free(p); }
+};
+struct ClassifierDeleter {
+  void operator()(resnext_classifier* p) const noexcept { resnext_classifier_free(p); }
+};
+
+}  // namespace detail
+
+/// The library version, e.g. "0.1.0".
+inline std::string version() { return resnext_version(); }
+
+/// Pixel layouts of raw buffers (`resnext_pixel_format`).
+enum class PixelFormat : uint32_t {
+  Rgb8 = RESNEXT_PIXEL_FORMAT_RGB8,    ///< 3 bytes a pixel: R, G, B.
+  Bgr8 = RESNEXT_PIXEL_FORMAT_BGR8,    ///< 3 bytes a pixel: B, G, R.
+  Rgba8 = RESNEXT_PIXEL_FORMAT_RGBA8,  ///< 4 bytes a pixel: R, G, B, A (alpha ignored).
+  Bgra8 = RESNEXT_PIXEL_FORMAT_BGRA8,  ///< 4 bytes a pixel: B, G, R, A (alpha ignored).
+  Nv21 = RESNEXT_PIXEL_FORMAT_NV21,    ///< Y plane, then interleaved V/U at half resolution.
+  Nv12 = RESNEXT_PIXEL_FORMAT_NV12,    ///< Y plane, then interleaved U/V at half resolution.
+};
+
+/// Preprocessing presets (`resnext_preset`).
+enum class Preset : uint32_t {
+  Wsl224 = RESNEXT_PRESET_WSL224,  ///< Resize the short side to 256, centre crop 224.
+  Fix320 = RESNEXT_PRESET_FIX320,  ///< Resize the short side to 320, centre crop 320.
+};
+
+/// Inference backends (`resnext_backend`).
+enum class Backend : uint32_t {
+  Tract = RESNEXT_BACKEND_TRACT,  ///< tract: pure Rust, CPU (the default).
+  Ort = RESNEXT_BACKEND_ORT,      ///< ONNX Runtime (when compiled in).
+};
+
+/// Weight precision (`resnext_precision`).
+enum class Precision : uint32_t {
+  Fp32 = RESNEXT_PRECISION_FP32,
+  Fp16 = RESNEXT_PRECISION_FP16,
+  Int8 = RESNEXT_PRECISION_INT8,
+};
+
+/// What the model outputs (`resnext_output_kind`).
+enum class OutputKind : uint32_t {
+  Logits = RESNEXT_OUTPUT_KIND_LOGITS,                ///< Raw scores: the library applies softmax.
+  Probabilities = RESNEXT_OUTPUT_KIND_PROBABILITIES,  ///< The graph ends in Softmax.
+};
+
+/// Log levels (`resnext_log_level`).
+enum class LogLevel : uint32_t {
+  Off = RESNEXT_LOG_LEVEL_OFF,
+  Error = RESNEXT_LOG_LEVEL_ERROR,
+  Warn = RESNEXT_LOG_LEVEL_WARN,
+  Info = RESNEXT_LOG_LEVEL_INFO,
+  Debug = RESNEXT_LOG_LEVEL_DEBUG,
+  Trace = RESNEXT_LOG_LEVEL_TRACE,
+};
+
+/// One predicted class. Owns its label (a copy).
+struct Prediction {
+  uint32_t class_id = 0;  ///< Index of the class in the model's output.
+  float score = 0.0f;     ///< Probability in [0, 1].
+  std::string label;      ///< The class label ("" when the classifier has no label for it).
+};
+
+/// Wall-clock time of each stage, in milliseconds.
+struct Timings {
+  double decode_ms = 0.0;       ///< Reading and decoding (or converting a raw buffer) to RGB.
+  double preprocess_ms = 0.0;   ///< Resize, crop and normalization.
+  double inference_ms = 0.0;    ///< The engine's run (in a batch: the whole batch's run).
+  double postprocess_ms = 0.0;  ///< Softmax and top-k.
+
+  /// The sum of the four stages.
+  double total_ms() const noexcept { return decode_ms + preprocess_ms + inference_ms + postprocess_ms; }
+};
+
+/// The result of classifying one image: the top-k predictions, highest score first.
+struct Classification {
+  std::vector<Prediction> predictions;  ///< At most `top_k()` entries, sorted by score.
+  Timings timings;                      ///< Per-stage timings of this image.
+};
+
+/// What a classifier's model is. All fields are copies owned by this struct.
+struct ModelInfo {
+  std::string input_name;   ///< Name of the image input.
+  std::string output_name;  ///< Name of the score output.
+  uint32_t height = 0;      ///< Input height in pixels.
+  uint32_t width = 0;       ///< Input width in pixels.
+  uint32_t classes = 0;     ///< Number of classes.
+  Precision precision = Precision::Fp32;
+  OutputKind output_kind = OutputKind::Logits;
+  bool input_is_f16 = false;  ///< True when the ONNX input is float16.
+  uint64_t parameters = 0;    ///< Number of weight parameters.
+  uint32_t threads = 0;       ///< Worker threads of one inference.
+  uint32_t top_k = 0;         ///< Predictions returned per image.
+  std::string backend;        ///< Backend name ("tract").
+  std::string compute;        ///< How the backend computes.
+};
+
+/// One image of a batch (see `Classifier::classify_batch`).
+///
+/// Ownership: a file path is copied into the `Image`; encoded bytes and pixel buffers are
+/// *borrowed*: the memory must stay valid and unchanged until the classify call that uses the
+/// `Image` has returned. (Overloads that would borrow a temporary vector are deleted.)
+class Image {
+ public:
+  /// An encoded image file (JPEG, PNG, BMP, WebP) on disk.
+  static Image file(std::string path) {
+    Image image;
+    image.raw_.kind = RESNEXT_IMAGE_KIND_FILE;
+    image.path_ = std::move(path);
+    return image;
+  }
+
+  /// Encoded image bytes (borrowed).
+  static Image encoded(const uint8_t* data, size_t len) {
+    Image image;
+    image.raw_.kind = RESNEXT_IMAGE_KIND_ENCODED;
+    image.raw_.data = data;
+    image.raw_.len = len;
+    return image;
+  }
+  /// Encoded image bytes (borrowed from `bytes`, which must outlive the classify call).
+  static Image encoded(const std::vector<uint8_t>& bytes) { return encoded(bytes.data(), bytes.size()); }
+  static Image encoded(std::vector<uint8_t>&&) = delete;  ///< Would dangle.
+
+  /// A raw pixel buffer (borrowed). `rotation`: clockwise degrees applied before
+  /// preprocessing, 0, 90, 180 or 270 (anything else fails with INVALID_ARGUMENT at classify
+  /// time). `row_stride`: bytes between row starts, 0 for tightly packed.
+  static Image pixels(const uint8_t* data, size_t len, uint32_t width, uint32_t height, PixelFormat format,
+                      uint32_t rotation = 0, size_t row_stride = 0) {
+    Image image;
+    image.raw_.kind = RESNEXT_IMAGE_KIND_PIXELS;
+    image.raw_.data = data;
+    image.raw_.len = len;
+    image.raw_.width = width;
+    image.raw_.height = height;
+    image.raw_.row_stride = row_stride;
+    image.raw_.pixel_format = static_cast<uint32_t>(format);
+    image.raw_.rotation = rotation;
+    return image;
+  }
+  /// A raw pixel buffer borrowed from `bytes`, which must outlive the classify call.
+  static Image pixels(const std::vector<uint8_t>& bytes, uint32_t width, uint32_t height, PixelFormat format,
+                      uint32_t rotation = 0, size_t row_stride = 0) {
+    return pixels(bytes.data(), bytes.size(), width, height, format, rotation, row_stride);
+  }
+  static Image pixels(std::vector<uint8_t>&&, uint32_t, uint32_t, PixelFormat, uint32_t = 0,
+                      size_t = 0) = delete;  ///< Would dangle.
+
+  /// The C description; its `path` points into this object (valid while it lives, unmoved).
+  resnext_image to_c() const noexcept {
+    resnext_image raw = raw_;
+    raw.path = raw_.kind == RESNEXT_IMAGE_KIND_FILE ? path_.c_str() : nullptr;
+    return raw;
+  }
+
+ private:
+  Image() : raw_{} {}
+  resnext_image raw_;
+  std::string path_;
+};
+
+/// Options a `Classifier` is created from (owns a `resnext_options`). Defaults: preset
+/// wsl-224, top-5, all cores, ImageNet-1k labels, tract backend. A model must be set.
+///
+/// Setters return `*this` for chaining and throw `Error` on an invalid value. Not thread-safe.
+/// The options may be destroyed right after creating a classifier, or reused for more.
+class Options {
+ public:
+  /// Creates default options. Throws `Error` (PANIC) if the library could not allocate them.
+  Options() : handle_(resnext_options_new()) {
+    if (!handle_) detail::throw_error(RESNEXT_RESULT_PANIC);
+  }
+  Options(const Options&) = delete;
+  Options& operator=(const Options&) = delete;
+  Options(Options&&) noexcept = default;
+  Options& operator=(Options&&) noexcept = default;
+  ~Options() = default;
+
+  /// The model: an ONNX file (the path is copied; the file is read by `Classifier`).
+  Options& model_path(const std::string& path) {
+    detail::check(resnext_options_set_model_path(raw(), path.c_str()));
+    return *this;
+  }
+  /// The model: ONNX bytes in memory (copied: `data` may be freed when this returns).
+  Options& model_bytes(const uint8_t* data, size_t len) {
+    detail::check(resnext_options_set_model_bytes(raw(), data, len));
+    return *this;
+  }
+  /// The model: ONNX bytes in memory (copied).
+  Options& model_bytes(const std::vector<uint8_t>& bytes) { return model_bytes(bytes.data(), bytes.size()); }
+  /// A preprocessing preset.
+  Options& preset(Preset value) {
+    detail::check(resnext_options_set_preset(raw(), static_cast<uint32_t>(value)));
+    return *this;
+  }
+  /// Custom preprocessing: resize the short side to `resize_short`, centre crop `crop`, then
+  /// `(x / 255 - mean[c]) / stddev[c]` (RGB order, [0, 1] units).
+  Options& preprocess(uint32_t resize_short, uint32_t crop, const std::array<float, 3>& mean,
+                      const std::array<float, 3>& stddev) {
+    detail::check(resnext_options_set_preprocess(raw(), resize_short, crop, mean.data(), stddev.data()));
+    return *this;
+  }
+  /// Predictions per image (at least 1; clamped to the class count).
+  Options& top_k(uint32_t k) {
+    detail::check(resnext_options_set_top_k(raw(), k));
+    return *this;
+  }
+  /// Worker threads of one inference (0: all cores).
+  Options& threads(uint32_t n) {
+    detail::check(resnext_options_set_threads(raw(), n));
+    return *this;
+  }
+  /// Labels from a file (one per line, or PaddleClas's `<id> <name>`), read by `Classifier`.
+  Options& labels_file(const std::string& path) {
+    detail::check(resnext_options_set_labels_file(raw(), path.c_str()));
+    return *this;
+  }
+  /// The built-in ImageNet-1k labels (the default).
+  Options& imagenet_labels() {
+    detail::check(resnext_options_set_labels_file(raw(), nullptr));
+    return *this;
+  }
+  /// No labels: predictions carry "".
+  Options& no_labels() {
+    detail::check(resnext_options_set_no_labels(raw()));
+    return *this;
+  }
+  /// Accept a label count that differs from the model's class count.
+  Options& allow_label_mismatch(bool allow = true) {
+    detail::check(resnext_options_set_allow_label_mismatch(raw(), allow ? 1u : 0u));
+    return *this;
+  }
+  /// The backend (a backend not compiled in fails in `Classifier` with BACKEND_UNAVAILABLE).
+  Options& backend(Backend value) {
+    detail::check(resnext_options_set_backend(raw(), static_cast<uint32_t>(value)));
+    return *this;
+  }
+  /// The largest accepted image `width * height` (at least 1).
+  Options& max_pixels(uint64_t n) {
+    detail::check(resnext_options_set_max_pixels(raw(), n));
+    return *this;
+  }
+  /// The largest accepted model size in bytes (at least 1).
+  Options& max_model_bytes(uint64_t n) {
+    detail::check(resnext_options_set_max_model_bytes(raw(), n));
+    return *this;
+  }
+
+  /// False for a moved-from object.
+  bool valid() const noexcept { return handle_ != nullptr; }
+  /// The C handle (still owned by this object; NULL when moved from).
+  const resnext_options* capi() const noexcept { return handle_.get(); }
+
+ private:
+  resnext_options* raw() const { return detail::require(handle_.get(), "Options"); }
+  std::unique_ptr<resnext_options, detail::OptionsDeleter> handle_;
+};
+
+/// A loaded classifier (owns a `resnext_classifier`).
+///
+/// Thread safety: the `const` member functions may be called from any number of threads at
+/// once on the same object. Moving, assigning or destroying it requires that no other call on
+/// it is in progress.
+class Classifier {
+ public:
+  /// Loads and prepares the model `options` name. Throws `Error` (IO, MODEL_DECODE,
+  /// MODEL_UNSUPPORTED, LABELS, ...). `options` is not retained.
+  explicit Classifier(const Options& options) {
+    resnext_classifier* out = nullptr;
+    detail::check(resnext_classifier_new(detail::require(options.capi(), "Options"), &out));
+    handle_.reset(out);
+    top_k_ = resnext_classifier_top_k(out);
+    if (top_k_ == 0) detail::throw_error(RESNEXT_RESULT_PANIC);
+  }
+  /// Loads an ONNX file with the default options.
+  explicit Classifier(const std::string& model_path) : Classifier(Options().model_path(model_path)) {}
+
+  Classifier(const Classifier&) = delete;
+  Classifier& operator=(const Classifier&) = delete;
+  Classifier(Classifier&& other) noexcept : handle_(std::move(other.handle_)), top_k_(other.top_k_) {
+    other.top_k_ = 0;
+  }
+  Classifier& operator=(Classifier&& other) noexcept {
+    if (this != &other) {
+      handle_ = std::move(other.handle_);
+      top_k_ = other.top_k_;
+      other.top_k_ = 0;
+    }
+    return *this;
+  }
+  ~Classifier() = default;
+
+  /// False for a moved-from object.
+  bool valid() const noexcept { return handle_ != nullptr; }
+  /// The C handle (still owned by this object; NULL when moved from).
+  const resnext_classifier* capi() const noexcept { return handle_.get(); }
+
+  /// Predictions returned per image (already clamped to the class count).
+  size_t top_k() const {
+    raw();
+    return top_k_;
+  }
+
+  /// Describes the model.
+  ModelInfo info() const {
+    resnext_model_info c{};
+    detail::check(resnext_classifier_info(raw(), &c));
+    ModelInfo info;
+    info.input_name = detail::copy(c.input_name);
+    info.output_name = detail::copy(c.output_name);
+    info.height = c.height;
+    info.width = c.width;
+    info.classes = c.classes;
+    info.precision = static_cast<Precision>(c.precision);
+    info.output_kind = static_cast<OutputKind>(c.output_kind);
+    info.input_is_f16 = c.input_is_f16 != 0;
+    info.parameters = c.parameters;
+    info.threads = c.threads;
+    info.top_k = c.top_k;
+    info.backend = detail::copy(c.backend);
+    info.compute = detail::copy(c.compute);
+    return info;
+  }
+
+  /// Classifies any `Image`.
+  Classification classify(const Image& image) const {
+    const resnext_image c = image.to_c();
+    return run([&](resnext_prediction* p, size_t cap, size_t* n, resnext_timings* t) {
+      return resnext_classify(raw(), &c, p, cap, n, t);
+    });
+  }
+
+  /// Classifies an image file (JPEG, PNG, BMP, WebP).
+  Classification classify_file(const std::string& path) const {
+    return run([&](resnext_prediction* p, size_t cap, size_t* n, resnext_timings* t) {
+      return resnext_classify_file(raw(), path.c_str(), p, cap, n, t);
+    });
+  }
+
+  /// Classifies encoded image bytes (read during the call only).
+  Classification classify_encoded(const uint8_t* data, size_t len) const {
+    return run([&](resnext_prediction* p, size_t cap, size_t* n, resnext_timings* t) {
+      return resnext_classify_encoded(raw(), data, len, p, cap, n, t);
+    });
+  }
+  /// Classifies encoded image bytes.
+  Classification classify_encoded(const std::vector<uint8_t>& bytes) const {
+    return classify_encoded(bytes.data(), bytes.size());
+  }
+
+  /// Classifies a raw pixel buffer (read during the call only). `rotation`: clockwise degrees,
+  /// 0/90/180/270; `row_stride`: 0 for tightly packed. A short buffer throws BUFFER_SIZE.
+  Classification classify_pixels(const uint8_t* data, size_t len, uint32_t width, uint32_t height,
+                                 PixelFormat format, uint32_t rotation = 0, size_t row_stride = 0) const {
+    return run([&](resnext_prediction* p, size_t cap, size_t* n, resnext_timings* t) {
+      return resnext_classify_pixels(raw(), data, len, width, height, row_stride, static_cast<uint32_t>(format),
+                                     rotation, p, cap, n, t);
+    });
+  }
+  /// Classifies a raw pixel buffer held in a vector.
+  Classification classify_pixels(const std::vector<uint8_t>& bytes, uint32_t width, uint32_t height,
+                                 PixelFormat format, uint32_t rotation = 0, size_t row_stride = 0) const {
+    return classify_pixels(bytes.data(), bytes.size(), width, height, format, rotation, row_stride);
+  }
+
+  /// Classifies several images in one batched run; result `i` belongs to `images[i]`. The batch
+  /// fails as a whole (the message names the failing image's index). An empty batch returns an
+  /// empty vector without calling the library.
+  std::vector<Classification> classify_batch(const std::vector<Image>& images) const {
+    const resnext_classifier* c = raw();
+    if (images.empty()) return {};
+    std::vector<resnext_image> raw_images;
+    raw_images.reserve(images.size());
+    for (const Image& image : images) raw_images.push_back(image.to_c());
+    const size_t n = images.size();
+    std::vector<resnext_prediction> predictions(n * top_k_);
+    std::vector<size_t> counts(n);
+    std::vector<resnext_timings> timings(n);
+    detail::check(resnext_classify_batch(c, raw_images.data(), n, predictions.data(), predictions.size(),
+                                         counts.data(), timings.data()));
+    std::vector<Classification> results(n);
+    for (size_t i = 0; i < n; ++i) {
+      results[i] = convert(&predictions[i * top_k_], counts[i], timings[i]);
+    }
+    return results;
+  }
+
+ private:
+  const resnext_classifier* raw() const { return detail::require(handle_.get(), "Classifier"); }
+
+  static Classification convert(const resnext_prediction* predictions, size_t count, const resnext_timings& t) {
+    Classification result;
+    result.predictions.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      result.predictions.push_back(
+          Prediction{predictions[i].class_id, predictions[i].score, detail::copy(predictions[i].label)});
+    }
+    result.timings = Timings{t.decode_ms, t.preprocess_ms, t.inference_ms, t.postprocess_ms};
+    return result;
+  }
+
+  template <typename Call>
+  Classification run(Call call) const {
+    raw();
+    std::vector<resnext_prediction> predictions(top_k_);
+    size_t count = 0;
+    resnext_timings timings{};
+    detail::check(call(predictions.data(), predictions.size(), &count, &timings));
+    return convert(predictions.data(), count, timings);
+  }
+
+  std::unique_ptr<resnext_classifier, detail::ClassifierDeleter> handle_;
+  size_t top_k_ = 0;
+};
+
+/// A log sink: receives the level and the message of each record.
+using LogCallback = std::function<void(LogLevel, const std::string&)>;
+
+namespace detail {
+
+struct LogState {
+  std::mutex mutex;               // serializes set_log_callback
+  LogCallback* current = nullptr;  // the installed callback (heap; reachable, never a leak)
+};
+
+/// The process-wide state (one instance across all translation units: an inline function's
+/// static). Allocated once and never destroyed, so a record logged by a library thread during
+/// process exit never sees a destroyed callback.
+inline LogState& log_state() {
+  static LogState* state = new LogState();
+  return *state;
+}
+
+inline void log_trampoline(void* user_data, uint32_t level, const char* message) {
+  try {
+    const auto* callback = static_cast<const LogCallback*>(user_data);
+    (*callback)(static_cast<LogLevel>(level), copy(message));
+  } catch (...) {
+    // Exceptions must not cross into the library: a throwing callback loses its record.
+  }
+}
+
+}  // namespace detail
+
+/// Sends the library's log records up to `max_level` to `callback`; an empty `callback` (or
+/// `LogLevel::Off`) removes it. Replaces any previous callback.
+///
+/// Ownership: the `std::function` is moved into process-wide static storage and kept alive
+/// until it is replaced or removed (the library guarantees it is no longer running once the
+/// replacing call has returned).
+///
+/// Thread safety: `callback` may be invoked from any thread, including library worker threads,
+/// and concurrently: it must be thread-safe. Exceptions it throws are swallowed. It must not
+/// call `set_log_callback` itself (deadlock). `set_log_callback` itself may be called from any
+/// thread (calls are serialized).
+///
+/// Throws `Error` (INVALID_ARGUMENT) if another Rust `log` logger is already installed in the
+/// process.
+inline void set_log_callback(LogCallback callback, LogLevel max_level = LogLevel::Info) {
+  detail::LogState& state = detail::log_state();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  if (!callback || max_level == LogLevel::Off) {
+    detail::check(resnext_set_log_callback(nullptr, nullptr, RESNEXT_LOG_LEVEL_OFF));
+    delete state.current;
+    state.current = nullptr;
+    return;
+  }
+  std::unique_ptr<LogCallback> next(new LogCallback(std::move(callback)));
+  detail::check(resnext_set_log_callback(&detail::log_trampoline, next.get(), static_cast<uint32_t>(max_level)));
+  delete state.current;  // the library no longer calls it
+  state.current = next.release();
+}
+
+/// Removes the log callback.
+inline void clear_log_callback() { set_log_callback(LogCallback(), LogLevel::Off); }
+
+/// The library's static description of a result code.
+inline std::string result_message(resnext_result code) { return resnext_result_message(code); }
+
+}  // namespace resnext
+
+#endif  // RESNEXT_HPP
