@@ -20,7 +20,11 @@ ensure_venv() {
   fi
 }
 
+# One feature set for the build, the tests and the C/C++/Java checks, so nothing is rebuilt
+# between them: the defaults (tract, cli) plus the JNI natives.
+CARGO_FEATURES=(--features jni)
+
 build_release() {
-  echo "== cargo build --release"
-  (cd "$ROOT" && cargo build --release --locked)
+  echo "== cargo build --release ${CARGO_FEATURES[*]}"
+  (cd "$ROOT" && cargo build --release --locked "${CARGO_FEATURES[@]}")
 }

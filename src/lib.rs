@@ -22,6 +22,8 @@ pub mod classifier;
 pub mod error;
 pub mod ffi;
 pub mod image_input;
+#[cfg(feature = "jni")]
+pub mod jni;
 pub mod labels;
 pub mod model_info;
 pub mod options;

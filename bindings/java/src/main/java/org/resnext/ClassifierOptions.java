@@ -1,0 +1,272 @@
+package org.resnext;
+
+import java.util.List;
+
+/**
+ * Everything a {@link Classifier} is built from; immutable. Start with {@link #builder()}:
+ *
+ * <pre>{@code
+ * ClassifierOptions options = ClassifierOptions.builder()
+ *         .modelPath("resnext101_32x8d_wsl.onnx")
+ *         .preset(Preset.WSL_224)
+ *         .topK(5)
+ *         .threads(2)
+ *         .build();
+ * }</pre>
+ *
+ * Values are checked by the native library when the classifier is created (a
+ * {@link ResnextException} with {@link ErrorCode#INVALID_ARGUMENT}, {@link ErrorCode#NULL_ARGUMENT}
+ * and so on), so the rules are the same as the Rust API's and the C ABI's.
+ */
+public final class ClassifierOptions {
+    /** Default largest image, in pixels (width x height): 100 M. */
+    public static final long DEFAULT_MAX_PIXELS = 100000000L;
+    /** Default largest model, in bytes: 4 GiB. */
+    public static final long DEFAULT_MAX_MODEL_BYTES = 4L << 30;
+    /** ImageNet mean, RGB, in [0, 1] units. */
+    static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
+    /** ImageNet standard deviation, RGB, in [0, 1] units. */
+    static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
+
+    final String modelPath;
+    final byte[] modelBytes;
+    final int resizeShort;
+    final int crop;
+    final float[] mean;
+    final float[] std;
+    final int topK;
+    final int threads;
+    final int labelMode;
+    final String labelsFile;
+    final String[] labels;
+    final boolean allowLabelMismatch;
+    final long maxPixels;
+    final long maxModelBytes;
+
+    private ClassifierOptions(Builder b) {
+        modelPath = b.modelPath;
+        modelBytes = b.modelBytes;
+        resizeShort = b.resizeShort;
+        crop = b.crop;
+        mean = b.mean.clone();
+        std = b.std.clone();
+        topK = b.topK;
+        threads = b.threads;
+        labelMode = b.labelMode;
+        labelsFile = b.labelsFile;
+        labels = b.labels != null ? b.labels.clone() : null;
+        allowLabelMismatch = b.allowLabelMismatch;
+        maxPixels = b.maxPixels;
+        maxModelBytes = b.maxModelBytes;
+    }
+
+    /** A builder with every option at its default (preset WSL_224, top 5, all cores, ImageNet labels). */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Options for the ONNX file at {@code path}, everything else at its default. */
+    public static ClassifierOptions fromPath(String path) {
+        return builder().modelPath(path).build();
+    }
+
+    /** A builder holding these options. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.modelPath = modelPath;
+        b.modelBytes = modelBytes;
+        b.resizeShort = resizeShort;
+        b.crop = crop;
+        b.mean = mean.clone();
+        b.std = std.clone();
+        b.topK = topK;
+        b.threads = threads;
+        b.labelMode = labelMode;
+        b.labelsFile = labelsFile;
+        b.labels = labels != null ? labels.clone() : null;
+        b.allowLabelMismatch = allowLabelMismatch;
+        b.maxPixels = maxPixels;
+        b.maxModelBytes = maxModelBytes;
+        return b;
+    }
+
+    public String modelPath() {
+        return modelPath;
+    }
+
+    public int resizeShort() {
+        return resizeShort;
+    }
+
+    public int crop() {
+        return crop;
+    }
+
+    public float[] mean() {
+        return mean.clone();
+    }
+
+    public float[] std() {
+        return std.clone();
+    }
+
+    public int topK() {
+        return topK;
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    public long maxPixels() {
+        return maxPixels;
+    }
+
+    public long maxModelBytes() {
+        return maxModelBytes;
+    }
+
+    public boolean allowLabelMismatch() {
+        return allowLabelMismatch;
+    }
+
+    /** Builds {@link ClassifierOptions}. Not thread-safe; setters return the builder. */
+    public static final class Builder {
+        private String modelPath;
+        private byte[] modelBytes;
+        private int resizeShort = Preset.WSL_224.resizeShort();
+        private int crop = Preset.WSL_224.crop();
+        private float[] mean = IMAGENET_MEAN.clone();
+        private float[] std = IMAGENET_STD.clone();
+        private int topK = 5;
+        private int threads = 0;
+        private int labelMode = Native.LABELS_IMAGENET;
+        private String labelsFile;
+        private String[] labels;
+        private boolean allowLabelMismatch;
+        private long maxPixels = DEFAULT_MAX_PIXELS;
+        private long maxModelBytes = DEFAULT_MAX_MODEL_BYTES;
+
+        private Builder() {
+        }
+
+        /** The ONNX model file (replaces {@link #modelBytes}). */
+        public Builder modelPath(String path) {
+            this.modelPath = path;
+            this.modelBytes = null;
+            return this;
+        }
+
+        /**
+         * The ONNX model's bytes (replaces {@link #modelPath}). The array is not copied here and
+         * must not change until the classifier is created; the classifier does not keep it.
+         */
+        public Builder modelBytes(byte[] bytes) {
+            this.modelBytes = bytes;
+            this.modelPath = null;
+            return this;
+        }
+
+        /** A preset's resize and crop; mean and std are set to ImageNet's. */
+        public Builder preset(Preset preset) {
+            if (preset == null) {
+                throw new ResnextException(ErrorCode.NULL_ARGUMENT.value(), "a required argument was null or empty: `preset` is null");
+            }
+            this.resizeShort = preset.resizeShort();
+            this.crop = preset.crop();
+            this.mean = IMAGENET_MEAN.clone();
+            this.std = IMAGENET_STD.clone();
+            return this;
+        }
+
+        /** Resize the short side to {@code pixels} (custom preprocessing). */
+        public Builder resizeShort(int pixels) {
+            this.resizeShort = pixels;
+            return this;
+        }
+
+        /** Centre crop {@code pixels} x {@code pixels}; must equal the model's input size. */
+        public Builder crop(int pixels) {
+            this.crop = pixels;
+            return this;
+        }
+
+        /** Per-channel mean, RGB, in [0, 1] units. */
+        public Builder mean(float r, float g, float b) {
+            this.mean = new float[] {r, g, b};
+            return this;
+        }
+
+        /** Per-channel standard deviation, RGB, in [0, 1] units; non-zero. */
+        public Builder std(float r, float g, float b) {
+            this.std = new float[] {r, g, b};
+            return this;
+        }
+
+        /** Predictions per image (default 5; at least 1; clamped to the class count). */
+        public Builder topK(int k) {
+            this.topK = k;
+            return this;
+        }
+
+        /** Worker threads of one inference; 0 (the default) uses every core. */
+        public Builder threads(int threads) {
+            this.threads = threads;
+            return this;
+        }
+
+        /** The built-in ImageNet-1k labels (the default). */
+        public Builder imagenetLabels() {
+            this.labelMode = Native.LABELS_IMAGENET;
+            this.labelsFile = null;
+            this.labels = null;
+            return this;
+        }
+
+        /** A UTF-8 label file: one {@code name} per line, or PaddleClas's {@code <id> <name>}. */
+        public Builder labelsFile(String path) {
+            this.labelMode = Native.LABELS_FILE;
+            this.labelsFile = path;
+            this.labels = null;
+            return this;
+        }
+
+        /** Labels in class order. */
+        public Builder labels(List<String> labels) {
+            this.labelMode = Native.LABELS_LIST;
+            this.labels = labels != null ? labels.toArray(new String[0]) : null;
+            this.labelsFile = null;
+            return this;
+        }
+
+        /** No labels: predictions carry an empty label. */
+        public Builder noLabels() {
+            this.labelMode = Native.LABELS_NONE;
+            this.labelsFile = null;
+            this.labels = null;
+            return this;
+        }
+
+        /** Accept a label count that differs from the model's class count. */
+        public Builder allowLabelMismatch(boolean allow) {
+            this.allowLabelMismatch = allow;
+            return this;
+        }
+
+        /** Largest image accepted, in pixels (width x height), checked before decoding. */
+        public Builder maxPixels(long pixels) {
+            this.maxPixels = pixels;
+            return this;
+        }
+
+        /** Largest model accepted, in bytes, checked before it is read. */
+        public Builder maxModelBytes(long bytes) {
+            this.maxModelBytes = bytes;
+            return this;
+        }
+
+        public ClassifierOptions build() {
+            return new ClassifierOptions(this);
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The native methods of `org.resnext.Native`. Each body runs inside [`run`].
+
+use super::boundary::{
+    classifier, free_handle, into_handle, invalid, non_negative, null, run, Failure, JniResult,
+};
+use super::convert::{
+    array_region, batch_image, classification, classification_array, direct_region, model_info,
+    model_too_big, string, whole_array, Bytes, HeldImage, PixelSpec, PARAMS_PER_IMAGE,
+};
+use crate::classifier::Classifier;
+use crate::labels::LabelSource;
+use crate::options::ClassifierOptions;
+use crate::preprocess::PreprocessConfig;
+use jni::objects::{
+    JByteArray, JByteBuffer, JClass, JFloatArray, JIntArray, JObjectArray, JString,
+};
+use jni::sys::{jboolean, jint, jlong, jobject, jobjectArray, jstring, JNI_FALSE};
+use jni::JNIEnv;
+use std::path::PathBuf;
+
+/// Label modes of `Native.classifierNew`, as `org.resnext.ClassifierOptions` numbers them.
+const LABELS_IMAGENET: jint = 0;
+const LABELS_FILE: jint = 1;
+const LABELS_NONE: jint = 2;
+const LABELS_LIST: jint = 3;
+
+fn floats3(env: &mut JNIEnv<'_>, array: &JFloatArray<'_>, name: &str) -> JniResult<[f32; 3]> {
+    if array.is_null() {
+        return Err(null(name));
+    }
+    let len = env.get_array_length(array)?;
+    if len != 3 {
+        return Err(invalid(format!("{name} needs 3 values (R, G, B), got {len}")));
+    }
+    let mut values = [0f32; 3];
+    env.get_float_array_region(array, 0, &mut values)?;
+    Ok(values)
+}
+
+fn positive_u64(value: jlong, name: &str) -> JniResult<u64> {
+    if value <= 0 {
+        return Err(invalid(format!("{name} must be positive, got {value}")));
+    }
+    Ok(value as u64)
+}
+
+fn label_list(env: &mut JNIEnv<'_>, labels: &JObjectArray<'_>) -> JniResult<Vec<String>> {
+    if labels.is_null() {
+        return Err(null("labels"));
+    }
+    let n = env.get_array_length(labels)?;
+    let mut out = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let item = JString::from(env.get_object_array_element(labels, i)?);
+        out.push(string(env, &item, &format!("labels[{i}]"))?);
+        env.delete_local_ref(item)?;
+    }
+    Ok(out)
+}
+
+/// `long classifierNew(String modelPath, byte[] modelBytes, int resizeShort, int crop,
+/// float[] mean, float[] std, int topK, int threads, int labelMode, String labelsFile,
+/// String[] labels, boolean allowLabelMismatch, long maxPixels, long maxModelBytes)`
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_org_resnext_Native_classifierNew<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    model_path: JString<'local>,
+    model_bytes: JByteArray<'local>,
+    resize_short: jint,
+    crop: jint,
+    mean: JFloatArray<'local>,
+    std: JFloatArray<'local>,
+    top_k: jint,
+    threads: jint,
+    label_mode: jint,
+    labels_file: JString<'local>,
+    labels: JObjectArray<'local>,
+    allow_label_mismatch: jboolean,
+    max_pixels: jlong,
+    max_model_bytes: jlong,
+) -> jlong {
+    run(&mut env, 0, |env| {
+        let max_model_bytes = positive_u64(max_model_bytes, "maxModelBytes")?;
+        let preprocess = PreprocessConfig {
+            resize_short: non_negative(resize_short, "resizeShort")?,
+            crop: non_negative(crop, "crop")?,
+            mean: floats3(env, &mean, "mean")?,
+            std: floats3(env, &std, "std")?,
+        };
+        let labels = match label_mode {
+            LABELS_IMAGENET => LabelSource::ImageNet1k,
+            LABELS_FILE => {
+                LabelSource::File(PathBuf::from(string(env, &labels_file, "labelsFile")?))
+            }
+            LABELS_NONE => LabelSource::None,
+            LABELS_LIST => LabelSource::List(label_list(env, &labels)?),
+            other => return Err(invalid(format!("unknown label mode {other}"))),
+        };
+        let options = match (model_path.is_null(), model_bytes.is_null()) {
+            (false, true) => ClassifierOptions::from_path(string(env, &model_path, "modelPath")?),
+            (true, false) => {
+                let len = env.get_array_length(&model_bytes)? as usize;
+                if len as u64 > max_model_bytes {
+                    return Err(model_too_big(len, max_model_bytes));
+                }
+                ClassifierOptions::from_bytes(whole_array(env, &model_bytes, "modelBytes")?)
+            }
+            (true, true) => return Err(null("modelPath and modelBytes")),
+            (false, false) => {
+                return Err(invalid("give either modelPath or modelBytes, not both"));
+            }
+        };
+        let options = options
+            .preprocess(preprocess)
+            .top_k(non_negative(top_k, "topK")? as usize)
+            .threads(non_negative(threads, "threads")? as usize)
+            .labels(labels)
+            .allow_label_mismatch(allow_label_mismatch != JNI_FALSE)
+            .max_pixels(positive_u64(max_pixels, "maxPixels")?)
+            .max_model_bytes(max_model_bytes);
+        Ok(into_handle(Classifier::new(options)?))
+    })
+}
+
+/// `void classifierFree(long handle)`: 0 is a no-op. The Java side calls it once, with no other
+/// call on the handle in progress.
+#[no_mangle]
+pub extern "system" fn Java_org_resnext_Native_classifierFree<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    run(&mut env, (), |_| {
+        // SAFETY: the Java `Classifier` passes each handle here exactly once, under its write
+        // lock, so no other call uses it.
+        unsafe { free_handle(handle) };
+        Ok(())
+    })
+}
+
+/// `ModelInfo classifierInfo(long handle)`
+#[no_mangle]
+pub extern "system" fn Java_org_resnext_Native_classifierInfo<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> jobject {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        // SAFETY: the Java side holds the handle's read lock for the call.
+        let c = unsafe { classifier(handle) }?;
+        Ok(model_info(env, c.info(), c.top_k())?.into_raw())
+    })
+}
+
+fn classify_one<'local>(
+    env: &mut JNIEnv<'local>,
+    handle: jlong,
+    image: &HeldImage<'_>,
+) -> JniResult<jobject> {
+    // SAFETY: the Java side holds the handle's read lock for the call.
+    let c = unsafe { classifier(handle) }?;
+    let result = c.classify(image.input())?;
+    Ok(classification(env, &result)?.into_raw())
+}
+
+/// `Classification classifyPath(long handle, String path)`
+#[no_mangle]
+pub extern "system" fn Java_org_resnext_Native_classifyPath<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    path: JString<'local>,
+) -> jobject {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        // A closed handle is reported before any argument error, as in every classify method.
+        unsafe { classifier(handle) }?;
+        let image = HeldImage::Path(PathBuf::from(string(env, &path, "path")?));
+        classify_one(env, handle, &image)
+    })
+}
+
+/// `Classification classifyEncoded(long handle, byte[] data)`
+#[no_mangle]
+pub extern "system" fn Java_org_resnext_Native_classifyEncoded<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    data: JByteArray<'local>,
+) -> jobject {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        unsafe { classifier(handle) }?;
+        let image = HeldImage::Encoded(Bytes::Owned(whole_array(env, &data, "encoded")?));
+        classify_one(env, handle, &image)
+    })
+}
+
+/// `Classification classifyPixels(long handle, byte[] array, ByteBuffer direct, int offset,
+/// int length, int width, int height, int rowStride, int format, int rotation)`: exactly one of
+/// `array` and `direct` is non-null; `offset` and `length` select the bytes within it.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_org_resnext_Native_classifyPixels<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    array: JByteArray<'local>,
+    direct: JByteBuffer<'local>,
+    offset: jint,
+    length: jint,
+    width: jint,
+    height: jint,
+    row_stride: jint,
+    format: jint,
+    rotation: jint,
+) -> jobject {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        unsafe { classifier(handle) }?;
+        let spec = PixelSpec::new(width, height, row_stride, format, rotation)?;
+        let bytes = match (array.is_null(), direct.is_null()) {
+            (false, true) => Bytes::Owned(array_region(env, &array, offset, length, "data")?),
+            // SAFETY: `direct` is a local reference of this call, so its memory outlives `bytes`.
+            (true, false) => {
+                Bytes::Borrowed(unsafe { direct_region(env, &direct, offset, length, "data") }?)
+            }
+            (true, true) => return Err(null("data")),
+            (false, false) => {
+                return Err(Failure::IllegalArgument("both an array and a buffer given".into()))
+            }
+        };
+        classify_one(env, handle, &HeldImage::Pixels(bytes, spec))
+    })
+}
+
+/// `Classification[] classifyBatch(long handle, int[] kinds, Object[] payloads, int[] params)`:
+/// image `i` is `kinds[i]` (0 file: a `String`; 1 encoded: a `byte[]`; 2 pixels in a `byte[]`;
+/// 3 pixels in a direct `ByteBuffer`) with `payloads[i]` and `params[7i..7i+7]` = offset,
+/// length, width, height, rowStride, format, rotation. One batched run.
+#[no_mangle]
+pub extern "system" fn Java_org_resnext_Native_classifyBatch<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    kinds: JIntArray<'local>,
+    payloads: JObjectArray<'local>,
+    params: JIntArray<'local>,
+) -> jobjectArray {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        // SAFETY: the Java side holds the handle's read lock for the call.
+        let c = unsafe { classifier(handle) }?;
+        if kinds.is_null() {
+            return Err(null("kinds"));
+        }
+        if payloads.is_null() {
+            return Err(null("images"));
+        }
+        if params.is_null() {
+            return Err(null("params"));
+        }
+        let n = env.get_array_length(&kinds)?;
+        if env.get_array_length(&payloads)? != n
+            || env.get_array_length(&params)? as i64 != n as i64 * PARAMS_PER_IMAGE as i64
+        {
+            return Err(Failure::IllegalArgument("batch arrays of inconsistent lengths".into()));
+        }
+        let mut kind_values = vec![0 as jint; n as usize];
+        env.get_int_array_region(&kinds, 0, &mut kind_values)?;
+        let mut param_values = vec![0 as jint; n as usize * PARAMS_PER_IMAGE];
+        env.get_int_array_region(&params, 0, &mut param_values)?;
+        let mut held = Vec::with_capacity(n as usize);
+        for (i, kind) in kind_values.iter().enumerate() {
+            // SAFETY: `held` lives only for this call; `payloads` keeps direct buffers alive.
+            held.push(unsafe { batch_image(env, *kind, &payloads, i, &param_values) }?);
+        }
+        let inputs: Vec<_> = held.iter().map(HeldImage::input).collect();
+        let results = c.classify_batch(&inputs)?;
+        Ok(classification_array(env, &results)?.into_raw())
+    })
+}
+
+/// `String version()`: the native library's version.
+#[no_mangle]
+pub extern "system" fn Java_org_resnext_Native_version<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+) -> jstring {
+    run(&mut env, std::ptr::null_mut(), |env| Ok(env.new_string(crate::VERSION)?.into_raw()))
+}
+
+/// `void panicForTest(String message)`: panics inside the boundary, so tests can check that a
+/// panic becomes a `ResnextException` with the `PANIC` code and the JVM carries on.
+#[no_mangle]
+pub extern "system" fn Java_org_resnext_Native_panicForTest<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    message: JString<'local>,
+) {
+    run(&mut env, (), |env| -> JniResult<()> {
+        let text =
+            if message.is_null() { String::new() } else { string(env, &message, "message")? };
+        panic!("{text}");
+    })
+}
