@@ -9,7 +9,7 @@ use jni::JNIEnv;
 use std::sync::Arc;
 
 /// The Java class every SDK error is thrown as.
-pub const RESNEXT_EXCEPTION: &str = "org/resnext/ResnextException";
+pub(crate) const RESNEXT_EXCEPTION: &str = "org/resnext/ResnextException";
 
 /// Why a native body failed, and so which Java exception it throws.
 #[derive(Debug)]

@@ -192,16 +192,16 @@ impl HeldImage<'_> {
 }
 
 /// Image kinds of `Native.classifyBatch`, as `org.resnext.Image` numbers them.
-pub const KIND_FILE: jint = 0;
+pub(crate) const KIND_FILE: jint = 0;
 /// Encoded bytes in a `byte[]`.
-pub const KIND_ENCODED: jint = 1;
+pub(crate) const KIND_ENCODED: jint = 1;
 /// Raw pixels in a `byte[]` (offset, length).
-pub const KIND_PIXELS_ARRAY: jint = 2;
+pub(crate) const KIND_PIXELS_ARRAY: jint = 2;
 /// Raw pixels in a direct `ByteBuffer` (offset, length).
-pub const KIND_PIXELS_DIRECT: jint = 3;
+pub(crate) const KIND_PIXELS_DIRECT: jint = 3;
 /// Integers per image in `classifyBatch`'s `params`: offset, length, width, height, rowStride,
 /// format, rotation.
-pub const PARAMS_PER_IMAGE: usize = 7;
+pub(crate) const PARAMS_PER_IMAGE: usize = 7;
 
 /// Reads image `index` of a batch.
 ///
