@@ -403,8 +403,8 @@ pub extern "C" fn resnext_result_message(result: u32) -> *const c_char {
     const UNKNOWN: &str = "unknown result code\0";
     static MESSAGES: std::sync::OnceLock<Vec<CString>> = std::sync::OnceLock::new();
     let lookup = || {
-        let messages = MESSAGES
-            .get_or_init(|| ErrorCode::ALL.iter().map(|c| c_string(c.message())).collect());
+        let messages =
+            MESSAGES.get_or_init(|| ErrorCode::ALL.iter().map(|c| c_string(c.message())).collect());
         messages.get(result as usize).map_or(UNKNOWN.as_ptr().cast(), |m| m.as_ptr())
     };
     std::panic::catch_unwind(lookup).unwrap_or(UNKNOWN.as_ptr().cast())
