@@ -10,8 +10,7 @@ use super::types::{resnext_backend, resnext_preset, resnext_result};
 use crate::backend::BackendKind;
 use crate::error::Error;
 use crate::labels::LabelSource;
-use crate::options::{ClassifierOptions, ModelSource, DEFAULT_MAX_MODEL_BYTES};
-use crate::preprocess::decode::DEFAULT_MAX_PIXELS;
+use crate::options::{ClassifierOptions, ModelSource};
 use crate::preprocess::{PreprocessConfig, Preset};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,40 +18,21 @@ use std::sync::Arc;
 /// Options for `resnext_classifier_new` (opaque). Create with `resnext_options_new`, free with
 /// `resnext_options_free`.
 pub struct resnext_options {
-    model: Option<ModelSource>,
-    preprocess: PreprocessConfig,
-    top_k: usize,
-    threads: usize,
-    labels: LabelSource,
-    allow_label_mismatch: bool,
-    max_pixels: u64,
-    max_model_bytes: u64,
-    backend: BackendKind,
+    /// Every setting, with the Rust API's defaults; its model is a placeholder until one is set.
+    settings: ClassifierOptions,
+    model_set: bool,
 }
 
 impl resnext_options {
     /// The Rust options, or an error when no model was set.
     pub(crate) fn to_options(&self) -> Result<ClassifierOptions, Error> {
-        let model = self.model.clone().ok_or_else(|| {
-            Error::new(
+        if !self.model_set {
+            return Err(Error::new(
                 crate::ErrorCode::NullArgument,
                 "no model: call resnext_options_set_model_path or _set_model_bytes first",
-            )
-        })?;
-        let mut options = match model {
-            ModelSource::Path(p) => ClassifierOptions::from_path(p),
-            ModelSource::Bytes(b) => ClassifierOptions::from_bytes(b),
-        };
-        options = options
-            .preprocess(self.preprocess)
-            .top_k(self.top_k)
-            .threads(self.threads)
-            .labels(self.labels.clone())
-            .allow_label_mismatch(self.allow_label_mismatch)
-            .max_pixels(self.max_pixels)
-            .max_model_bytes(self.max_model_bytes)
-            .backend(self.backend);
-        Ok(options)
+            ));
+        }
+        Ok(self.settings.clone())
     }
 }
 
@@ -62,17 +42,8 @@ impl resnext_options {
 #[no_mangle]
 pub extern "C" fn resnext_options_new() -> *mut resnext_options {
     guard_value(std::ptr::null_mut(), || {
-        Ok(Box::into_raw(Box::new(resnext_options {
-            model: None,
-            preprocess: Preset::Wsl224.config(),
-            top_k: 5,
-            threads: 0,
-            labels: LabelSource::ImageNet1k,
-            allow_label_mismatch: false,
-            max_pixels: DEFAULT_MAX_PIXELS,
-            max_model_bytes: DEFAULT_MAX_MODEL_BYTES,
-            backend: BackendKind::Tract,
-        })))
+        let settings = ClassifierOptions::from_bytes(Vec::new());
+        Ok(Box::into_raw(Box::new(resnext_options { settings, model_set: false })))
     })
 }
 
@@ -109,7 +80,8 @@ pub unsafe extern "C" fn resnext_options_set_model_path(
         if path.is_empty() {
             return Err(Error::new(crate::ErrorCode::NullArgument, "`path` is empty"));
         }
-        o.model = Some(ModelSource::Path(PathBuf::from(path)));
+        o.settings.model = ModelSource::Path(PathBuf::from(path));
+        o.model_set = true;
         Ok(())
     })
 }
@@ -127,7 +99,8 @@ pub unsafe extern "C" fn resnext_options_set_model_bytes(
 ) -> resnext_result {
     with_options(options, |o| {
         let data = unsafe { bytes(data, len, "data") }?;
-        o.model = Some(ModelSource::Bytes(Arc::from(data)));
+        o.settings.model = ModelSource::Bytes(Arc::from(data));
+        o.model_set = true;
         Ok(())
     })
 }
@@ -142,7 +115,7 @@ pub unsafe extern "C" fn resnext_options_set_preset(
     preset: u32,
 ) -> resnext_result {
     with_options(options, |o| {
-        o.preprocess = match preset {
+        o.settings.preprocess = match preset {
             p if p == resnext_preset::Wsl224 as u32 => Preset::Wsl224.config(),
             p if p == resnext_preset::Fix320 as u32 => Preset::Fix320.config(),
             other => return Err(Error::invalid(format!("unknown preset {other}"))),
@@ -170,7 +143,7 @@ pub unsafe extern "C" fn resnext_options_set_preprocess(
         let std = unsafe { reference(std.cast::<[f32; 3]>(), "std") }?;
         let config = PreprocessConfig { resize_short, crop, mean: *mean, std: *std };
         config.validate()?;
-        o.preprocess = config;
+        o.settings.preprocess = config;
         Ok(())
     })
 }
@@ -188,7 +161,7 @@ pub unsafe extern "C" fn resnext_options_set_top_k(
         if top_k == 0 {
             return Err(Error::invalid("top_k must be at least 1"));
         }
-        o.top_k = top_k as usize;
+        o.settings.top_k = top_k as usize;
         Ok(())
     })
 }
@@ -206,7 +179,7 @@ pub unsafe extern "C" fn resnext_options_set_threads(
         if threads > 1024 {
             return Err(Error::invalid(format!("{threads} threads is not reasonable")));
         }
-        o.threads = threads as usize;
+        o.settings.threads = threads as usize;
         Ok(())
     })
 }
@@ -222,7 +195,7 @@ pub unsafe extern "C" fn resnext_options_set_labels_file(
     path: *const std::os::raw::c_char,
 ) -> resnext_result {
     with_options(options, |o| {
-        o.labels = if path.is_null() {
+        o.settings.labels = if path.is_null() {
             LabelSource::ImageNet1k
         } else {
             LabelSource::File(PathBuf::from(unsafe { string(path, "path") }?))
@@ -240,7 +213,7 @@ pub unsafe extern "C" fn resnext_options_set_no_labels(
     options: *mut resnext_options,
 ) -> resnext_result {
     with_options(options, |o| {
-        o.labels = LabelSource::None;
+        o.settings.labels = LabelSource::None;
         Ok(())
     })
 }
@@ -256,7 +229,7 @@ pub unsafe extern "C" fn resnext_options_set_allow_label_mismatch(
     allow: u32,
 ) -> resnext_result {
     with_options(options, |o| {
-        o.allow_label_mismatch = allow != 0;
+        o.settings.allow_label_mismatch = allow != 0;
         Ok(())
     })
 }
@@ -272,7 +245,7 @@ pub unsafe extern "C" fn resnext_options_set_backend(
     backend: u32,
 ) -> resnext_result {
     with_options(options, |o| {
-        o.backend = match backend {
+        o.settings.backend = match backend {
             b if b == resnext_backend::Tract as u32 => BackendKind::Tract,
             b if b == resnext_backend::Ort as u32 => BackendKind::Ort,
             other => return Err(Error::invalid(format!("unknown backend {other}"))),
@@ -294,7 +267,7 @@ pub unsafe extern "C" fn resnext_options_set_max_pixels(
         if max_pixels == 0 {
             return Err(Error::invalid("max_pixels must be at least 1"));
         }
-        o.max_pixels = max_pixels;
+        o.settings.max_pixels = max_pixels;
         Ok(())
     })
 }
@@ -312,7 +285,7 @@ pub unsafe extern "C" fn resnext_options_set_max_model_bytes(
         if max_model_bytes == 0 {
             return Err(Error::invalid("max_model_bytes must be at least 1"));
         }
-        o.max_model_bytes = max_model_bytes;
+        o.settings.max_model_bytes = max_model_bytes;
         Ok(())
     })
 }
