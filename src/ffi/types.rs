@@ -242,3 +242,33 @@ pub struct resnext_model_info {
     /// How the backend computes, e.g. `"f32 (float16 weights widened at load)"`.
     pub compute: *const c_char,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preprocess::PixelFormat;
+
+    #[test]
+    fn c_values_mirror_the_rust_enums() {
+        for code in ErrorCode::ALL {
+            assert_eq!(resnext_result::from(code) as u32, code as u32, "{code:?}");
+        }
+        let formats = [
+            resnext_pixel_format::Rgb8,
+            resnext_pixel_format::Bgr8,
+            resnext_pixel_format::Rgba8,
+            resnext_pixel_format::Bgra8,
+            resnext_pixel_format::Nv21,
+            resnext_pixel_format::Nv12,
+        ];
+        for (c, rust) in formats.iter().zip(PixelFormat::ALL) {
+            assert_eq!(*c as u32, rust as u32);
+        }
+        assert_eq!(resnext_precision::Int8 as u32, crate::Precision::Int8 as u32);
+        assert_eq!(
+            resnext_output_kind::Probabilities as u32,
+            crate::OutputKind::Probabilities as u32
+        );
+        assert_eq!(resnext_backend::Ort as u32, crate::BackendKind::Ort as u32);
+    }
+}
