@@ -52,29 +52,13 @@ fn c_result(c: *const resnext_classifier, case: &Case) -> Result<Vec<(usize, f32
     let image = match case {
         Case::Encoded(bytes) => resnext_image {
             kind: resnext_image_kind::Encoded as u32,
-            path: std::ptr::null(),
             data: bytes.as_ptr(),
             len: bytes.len(),
-            width: 0,
-            height: 0,
-            row_stride: 0,
-            pixel_format: 0,
-            rotation: 0,
+            ..Default::default()
         },
-        Case::File(_) => resnext_image {
-            kind: resnext_image_kind::File as u32,
-            path: path.as_ptr(),
-            data: std::ptr::null(),
-            len: 0,
-            width: 0,
-            height: 0,
-            row_stride: 0,
-            pixel_format: 0,
-            rotation: 0,
-        },
+        Case::File(_) => resnext_image { path: path.as_ptr(), ..Default::default() },
         Case::Pixels { data, width, height, stride, format, rotation } => resnext_image {
             kind: resnext_image_kind::Pixels as u32,
-            path: std::ptr::null(),
             data: data.as_ptr(),
             len: data.len(),
             width: *width,
@@ -82,6 +66,7 @@ fn c_result(c: *const resnext_classifier, case: &Case) -> Result<Vec<(usize, f32
             row_stride: *stride,
             pixel_format: *format,
             rotation: *rotation,
+            ..Default::default()
         },
     };
     let mut out = [resnext_prediction { class_id: 0, score: 0.0, label: std::ptr::null() }; 5];

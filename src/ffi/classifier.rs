@@ -253,7 +253,7 @@ pub unsafe extern "C" fn resnext_classify_file(
     if path.is_null() {
         return guard(|| Err(null("path")));
     }
-    let image = resnext_image { kind: resnext_image_kind::File as u32, path, ..empty_image() };
+    let image = resnext_image { kind: resnext_image_kind::File as u32, path, ..Default::default() };
     unsafe { resnext_classify(classifier, &image, predictions, capacity, count, timings_out) }
 }
 
@@ -272,7 +272,7 @@ pub unsafe extern "C" fn resnext_classify_encoded(
     timings_out: *mut resnext_timings,
 ) -> resnext_result {
     let image =
-        resnext_image { kind: resnext_image_kind::Encoded as u32, data, len, ..empty_image() };
+        resnext_image { kind: resnext_image_kind::Encoded as u32, data, len, ..Default::default() };
     unsafe { resnext_classify(classifier, &image, predictions, capacity, count, timings_out) }
 }
 
@@ -305,23 +305,9 @@ pub unsafe extern "C" fn resnext_classify_pixels(
         row_stride,
         pixel_format,
         rotation,
-        path: std::ptr::null(),
+        ..Default::default()
     };
     unsafe { resnext_classify(classifier, &image, predictions, capacity, count, timings_out) }
-}
-
-fn empty_image() -> resnext_image {
-    resnext_image {
-        kind: 0,
-        path: std::ptr::null(),
-        data: std::ptr::null(),
-        len: 0,
-        width: 0,
-        height: 0,
-        row_stride: 0,
-        pixel_format: 0,
-        rotation: 0,
-    }
 }
 
 /// Classifies `image_count` images in one batched run. Image `i`'s predictions go to

@@ -183,6 +183,23 @@ pub struct resnext_image {
     pub rotation: u32,
 }
 
+impl Default for resnext_image {
+    /// A `FILE` image with every pointer NULL and every number 0: fill in what the kind uses.
+    fn default() -> Self {
+        resnext_image {
+            kind: resnext_image_kind::File as u32,
+            path: std::ptr::null(),
+            data: std::ptr::null(),
+            len: 0,
+            width: 0,
+            height: 0,
+            row_stride: 0,
+            pixel_format: 0,
+            rotation: 0,
+        }
+    }
+}
+
 /// One predicted class.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]

@@ -84,17 +84,17 @@ pub fn decode_rgb(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
         return Err(Error::new(ErrorCode::ImageDecode, "the image is empty (0 bytes)"));
     }
     catch_panic(|| {
-        let (width, height) = reader(bytes)?.into_dimensions().map_err(decode_error)?;
+        // One header parse: the decoder reports the dimensions before any pixel is decoded.
+        let mut decoder = reader(bytes)?.into_decoder().map_err(decode_error)?;
+        let (width, height) = decoder.dimensions();
         limits.check(width, height)?;
-        let mut reader = reader(bytes)?;
         let mut decoder_limits = image::Limits::default();
         decoder_limits.max_image_width = Some(width);
         decoder_limits.max_image_height = Some(height);
         // 16-bit RGBA is the widest layout a decoder produces: 8 bytes a pixel, plus slack.
         decoder_limits.max_alloc =
             Some((width as u64 * height as u64 * 8).max(1 << 20) + (1 << 20));
-        reader.limits(decoder_limits);
-        let mut decoder = reader.into_decoder().map_err(decode_error)?;
+        decoder.set_limits(decoder_limits).map_err(decode_error)?;
         let orientation =
             decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
         let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
