@@ -176,6 +176,7 @@ impl TractBackend {
             model_bytes,
             producer: inspection.producer.clone(),
             backend: "tract".into(),
+            provider: "cpu".into(),
             compute,
             threads,
         };

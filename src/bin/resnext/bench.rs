@@ -37,7 +37,7 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
     let started = Instant::now();
     let options =
         ClassifierOptions::from_path(&args.model).labels(LabelSource::None).threads(args.threads);
-    let classifier = load_any_resolution(options)?;
+    let classifier = load_any_resolution(args.engine.apply(options)?)?;
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
     let info = classifier.info().clone();
     let per_image = 3 * info.height as usize * info.width as usize;
@@ -77,6 +77,7 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
             json!({
                 "model": model,
                 "backend": info.backend,
+                "provider": info.provider,
                 "precision": info.precision.name(),
                 "threads": info.threads,
                 "load_ms": load_ms,
@@ -88,11 +89,12 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
         return Ok(0);
     }
     println!(
-        "model {model} ({}, {} params, {}), backend {} [{}], {} threads",
+        "model {model} ({}, {} params, {}), backend {} on {} [{}], {} threads",
         info.precision.name(),
         info.parameters,
         info.output_kind.name(),
         info.backend,
+        info.provider,
         info.compute,
         info.threads
     );
