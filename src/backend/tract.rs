@@ -1,12 +1,23 @@
 //! The tract backend: pure Rust, CPU, no runtime dependency.
 //!
-//! Loading keeps one *decluttered* typed model with a symbolic batch dimension; the first run
-//! at a given batch size binds the symbol to that size and optimizes a concrete plan, which is
-//! cached (a concrete batch lets tract fold BatchNorm and pick its fastest convolution kernels).
-//! Batch 1 is prepared at load time so errors surface there and the first result is fast.
+//! Loading types and declutters the model with a symbolic batch dimension, binds the batch to
+//! 1 and optimizes a concrete plan (a concrete batch lets tract fold BatchNorm and pick its
+//! fastest convolution kernels). Batch 1 is prepared at load time so errors surface there and
+//! the first result is fast.
 //!
-//! Threads: tract runs an inference on the calling thread; matrix products and element-wise
-//! kernels are split over a private rayon pool of `threads` workers owned by the classifier.
+//! Batches run image by image on that one batch-1 plan, split over the classifier's threads:
+//! with `threads` workers each worker runs whole images single-threaded, which scales almost
+//! linearly, where tract's own multithreading (splitting each matrix product) gains little on
+//! ResNeXt's small grouped products, and where tract's concrete batch-8 plan is slower per
+//! image than its batch-1 plan. One plan also means one copy of the packed weights instead of
+//! one per batch size, and the decluttered model is dropped after load.
+//!
+//! A single image (or one image per worker left) runs with tract's matrix products split over
+//! a private rayon pool of `threads` workers owned by the classifier.
+//!
+//! `RESNEXT_TRACT_BATCH_PLANS=1` (read at load) restores the previous strategy, for
+//! comparison: a concrete plan per batch size, optimized on first use, the decluttered model
+//! kept for it, the whole batch run with tract's multithreaded matrix products.
 
 use super::onnx_inspect::{inspect, shape_string};
 use super::onnx_rewrite::{split_gemm_bias, widen_float16};
@@ -46,10 +57,12 @@ type Plan = Arc<TypedRunnableModel>;
 
 /// A model loaded by tract.
 pub struct TractBackend {
-    model: TypedModel,
+    /// The decluttered model, kept only with `RESNEXT_TRACT_BATCH_PLANS=1` (plans per batch).
+    model: Option<TypedModel>,
     batch: Symbol,
     plans: Mutex<HashMap<usize, Plan>>,
     executor: Executor,
+    threads: usize,
     input_is_f16: bool,
     info: ModelInfo,
 }
@@ -188,15 +201,21 @@ impl TractBackend {
             info.classes,
             info.compute
         );
-        let backend = TractBackend {
-            model: typed,
+        let batch_plans = std::env::var("RESNEXT_TRACT_BATCH_PLANS").is_ok_and(|v| v == "1");
+        let mut backend = TractBackend {
+            model: Some(typed),
             batch,
             plans: Mutex::new(HashMap::new()),
             executor,
+            threads,
             input_is_f16,
             info,
         };
         backend.plan(1)?;
+        if !batch_plans {
+            // Every batch runs on the batch-1 plan: the decluttered model is not needed again.
+            backend.model = None;
+        }
         Ok(backend)
     }
 
@@ -209,8 +228,10 @@ impl TractBackend {
         let started = std::time::Instant::now();
         let mut values = HashMap::new();
         values.insert(self.batch.clone(), TDim::from(batch as i64));
-        let plan = self
-            .model
+        let model = self.model.as_ref().ok_or_else(|| {
+            Error::new(ErrorCode::Inference, format!("no plan for batch {batch} (internal)"))
+        })?;
+        let plan = model
             .set_symbols(&values)
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
@@ -218,6 +239,73 @@ impl TractBackend {
         log::debug!("tract: optimized a plan for batch {batch} in {:?}", started.elapsed());
         plans.insert(batch, plan.clone());
         Ok(plan)
+    }
+
+    /// Runs `plan` (optimized for `batch` images) on `input` with `executor`.
+    fn run_plan(
+        &self,
+        plan: &Plan,
+        input: &[f32],
+        batch: usize,
+        executor: Executor,
+    ) -> Result<Vec<f32>> {
+        let shape = [batch, 3, self.info.height as usize, self.info.width as usize];
+        let tensor = if self.input_is_f16 {
+            let halves: Vec<f16> = input.iter().map(|&x| f16::from_f32(x)).collect();
+            Tensor::from_shape(&shape, &halves)
+        } else {
+            Tensor::from_shape(&shape, input)
+        }
+        .map_err(|e| engine_error("running", e))?;
+        let outputs = multithread_tract_scope(executor, || plan.run(tvec![tensor.into_tvalue()]))
+            .map_err(|e| engine_error("running", e))?;
+        let output = outputs[0].cast_to::<f32>().map_err(|e| engine_error("running", e))?;
+        let view = output.to_plain_array_view::<f32>().map_err(|e| engine_error("running", e))?;
+        Ok(view.iter().copied().collect())
+    }
+
+    /// Runs a batch image by image on the batch-1 plan: `min(threads, batch)` workers take
+    /// images in turn, each running single-threaded (the calling thread is one of them). With
+    /// one worker the images run one after the other with the multithreaded executor.
+    fn run_split(&self, input: &[f32], batch: usize) -> Result<Vec<f32>> {
+        let plan = self.plan(1)?;
+        let per_image = input.len() / batch;
+        let workers = self.threads.min(batch);
+        if workers <= 1 {
+            let mut scores = Vec::with_capacity(batch * self.info.classes);
+            for image in input.chunks_exact(per_image) {
+                scores.extend(self.run_plan(&plan, image, 1, self.executor.clone())?);
+            }
+            return Ok(scores);
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || -> Result<Vec<(usize, Vec<f32>)>> {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= batch {
+                    return Ok(done);
+                }
+                let image = &input[i * per_image..(i + 1) * per_image];
+                done.push((i, self.run_plan(&plan, image, 1, Executor::SingleThread)?));
+            }
+        };
+        let mut rows: Vec<Option<Vec<f32>>> = vec![None; batch];
+        std::thread::scope(|scope| -> Result<()> {
+            let helpers: Vec<_> =
+                (1..workers).map(|_| scope.spawn(|| catch_panic(work))).collect();
+            let mut all = vec![work()];
+            for h in helpers {
+                all.push(h.join().unwrap_or_else(|p| Err(Error::from_panic(p.as_ref()))));
+            }
+            for part in all {
+                for (i, row) in part? {
+                    rows[i] = Some(row);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(rows.into_iter().flatten().flatten().collect())
     }
 
     fn run_inner(&self, input: &[f32], batch: usize) -> Result<Vec<f32>> {
@@ -235,22 +323,11 @@ impl TractBackend {
                 input.len()
             )));
         }
-        let plan = self.plan(batch)?;
-        let shape = [batch, 3, h, w];
-        let tensor = if self.input_is_f16 {
-            let halves: Vec<f16> = input.iter().map(|&x| f16::from_f32(x)).collect();
-            Tensor::from_shape(&shape, &halves)
+        let scores = if self.model.is_some() || batch == 1 {
+            self.run_plan(&self.plan(batch)?, input, batch, self.executor.clone())?
         } else {
-            Tensor::from_shape(&shape, input)
-        }
-        .map_err(|e| engine_error("running", e))?;
-        let outputs = multithread_tract_scope(self.executor.clone(), || {
-            plan.run(tvec![tensor.into_tvalue()])
-        })
-        .map_err(|e| engine_error("running", e))?;
-        let output = outputs[0].cast_to::<f32>().map_err(|e| engine_error("running", e))?;
-        let view = output.to_plain_array_view::<f32>().map_err(|e| engine_error("running", e))?;
-        let scores: Vec<f32> = view.iter().copied().collect();
+            self.run_split(input, batch)?
+        };
         if scores.len() != batch * self.info.classes {
             return Err(Error::new(
                 ErrorCode::Inference,
@@ -262,6 +339,99 @@ impl TractBackend {
             ));
         }
         Ok(scores)
+    }
+}
+
+/// Time spent in one operator kind (or one node) of an optimized plan.
+#[derive(Debug, Clone)]
+pub struct OpTime {
+    /// The operator's name (`OptMatMul`, `Add`, ...) or, per node, the node's name.
+    pub name: String,
+    /// The operator kind, for per-node rows.
+    pub op: String,
+    /// Number of nodes (per-kind rows) or runs (per-node rows).
+    pub count: usize,
+    /// Median over runs of the time spent, in milliseconds.
+    pub ms: f64,
+}
+
+/// A per-operator profile of one batch size.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// Median total of the per-node times (ms).
+    pub total_ms: f64,
+    /// Per operator kind, most expensive first.
+    pub by_op: Vec<OpTime>,
+    /// The most expensive nodes, most expensive first.
+    pub top_nodes: Vec<OpTime>,
+}
+
+impl TractBackend {
+    /// Runs the optimized plan for `batch` images `runs` times, timing every node, on this
+    /// classifier's thread pool. Input values are a constant (timing only).
+    pub fn profile(&self, batch: usize, runs: usize) -> Result<Profile> {
+        catch_panic(|| {
+            let plan = self.plan(batch)?;
+            let (h, w) = (self.info.height as usize, self.info.width as usize);
+            let dt = if self.input_is_f16 { f16::datum_type() } else { f32::datum_type() };
+            let input = Tensor::zero_dt(dt, &[batch, 3, h, w])
+                .map_err(|e| engine_error("running", e))?;
+            let nodes = plan.model().nodes().len();
+            let mut per_run: Vec<Vec<f64>> = vec![Vec::new(); nodes];
+            let mut state = plan.spawn().map_err(|e| engine_error("running", e))?;
+            for _ in 0..runs.max(1) {
+                let mut times = vec![0f64; nodes];
+                multithread_tract_scope(self.executor.clone(), || {
+                    state.run_plan_with_eval(
+                        tvec![input.clone().into_tvalue()],
+                        |ctx, op_state, node, inputs| {
+                            let t = std::time::Instant::now();
+                            let r = tract_core::plan::eval(ctx, op_state, node, inputs);
+                            times[node.id] += t.elapsed().as_secs_f64() * 1000.0;
+                            r
+                        },
+                    )
+                })
+                .map_err(|e| engine_error("running", e))?;
+                for (all, t) in per_run.iter_mut().zip(times) {
+                    all.push(t);
+                }
+            }
+            let median = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let mut by_op: HashMap<String, (usize, f64)> = HashMap::new();
+            let mut top_nodes = Vec::new();
+            let mut total_ms = 0.0;
+            for (node, times) in plan.model().nodes().iter().zip(per_run.iter_mut()) {
+                let ms = median(times);
+                total_ms += ms;
+                let op = node.op().name().to_string();
+                let entry = by_op.entry(op.clone()).or_default();
+                entry.0 += 1;
+                entry.1 += ms;
+                let shape = plan
+                    .model()
+                    .outlet_fact(node.id.into())
+                    .map(|f| format!("{:?}", f.shape))
+                    .unwrap_or_default();
+                top_nodes.push(OpTime {
+                    name: format!("{} -> {shape}", node.name),
+                    op,
+                    count: runs,
+                    ms,
+                });
+            }
+            let mut by_op: Vec<OpTime> = by_op
+                .into_iter()
+                .map(|(name, (count, ms))| OpTime { name, op: String::new(), count, ms })
+                .collect();
+            by_op.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+            top_nodes.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+
+            Ok(Profile { total_ms, by_op, top_nodes })
+        })
     }
 }
 

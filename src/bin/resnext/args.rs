@@ -123,6 +123,16 @@ pub struct BenchArgs {
     /// Timed runs per batch size.
     #[arg(long, value_name = "I", default_value_t = 10)]
     pub iters: usize,
+    /// Also time decoding and preprocessing this encoded image (one thread, from memory, at
+    /// least 20 runs).
+    #[arg(long, value_name = "IMG")]
+    pub image: Option<PathBuf>,
+    /// Print a per-operator profile of the tract plan for the first batch size (N runs).
+    #[arg(long, value_name = "N")]
+    pub profile: Option<usize>,
+    /// Draw the latency chart (median and p90 per batch size) as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -1,0 +1,436 @@
+#!/usr/bin/env python3
+"""Write BENCHMARKS.md and its chart from the JSON files scripts/benchmarks.sh collects.
+
+Every ratio is ours / ONNX Runtime's (or ours / ours) from the same run of the script: the
+machine is shared and noisy, so absolute times move between runs while ratios move less.
+
+CLI::
+
+    python tools/benchmarks_report.py --results benchdata/results --model benchdata/r101_32x8d.onnx \\
+        --out BENCHMARKS.md --svg benchmarks.svg
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+from typing import Sequence
+
+ISA = re.compile(r"^(sse4_2|avx|avx2|fma|f16c|avx512\w*|avx_vnni|amx_\w+)$")
+
+
+def load(path: str):
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+        return json.loads(text.splitlines()[-1]) if text else None
+    except (OSError, ValueError):
+        return None
+
+
+def row(d, batch):
+    if not d:
+        return None
+    for r in d.get("results", []):
+        if r["batch"] == batch:
+            return r
+    return None
+
+
+def med(d, batch):
+    r = row(d, batch)
+    return r["median_ms"] if r else None
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def f(x, nd=1, unit=""):
+    return "n/a" if x is None else f"{x:.{nd}f}{unit}"
+
+
+def verdict(r, goal):
+    if r is None:
+        return "not measured"
+    return "**met**" if r <= goal else "not met"
+
+
+def machine(results: str) -> list[str]:
+    info = {}
+    try:
+        for line in open(os.path.join(results, "lscpu.txt")):
+            k, _, v = line.partition(":")
+            info[k.strip()] = v.strip()
+    except OSError:
+        pass
+    flags = [x for x in info.get("Flags", "").split() if ISA.match(x)]
+    load_before = open(os.path.join(results, "load_before.txt")).read().strip() \
+        if os.path.exists(os.path.join(results, "load_before.txt")) else "?"
+    load_after = open(os.path.join(results, "load_after.txt")).read().strip() \
+        if os.path.exists(os.path.join(results, "load_after.txt")) else "?"
+    return [
+        "## Machine", "",
+        f"- CPU: {info.get('Model name', '?')} (family {info.get('CPU family', '?')}, model "
+        f"{info.get('Model', '?')}, stepping {info.get('Stepping', '?')}), "
+        f"{info.get('Hypervisor vendor', 'bare metal')} guest" if info.get("Hypervisor vendor")
+        else f"- CPU: {info.get('Model name', '?')}",
+        f"- Cores: {info.get('CPU(s)', '?')} logical ({info.get('Core(s) per socket', '?')} cores"
+        f" per socket, {info.get('Thread(s) per core', '?')} thread per core); L2 "
+        f"{info.get('L2 cache', '?')}, L3 {info.get('L3 cache', '?')}",
+        f"- ISA extensions: {' '.join(flags) or '?'}",
+        f"- Load average before: `{load_before}`; after: `{load_after}`. The machine is shared "
+        "with other builds: absolute times vary between runs, ratios from the same run are the "
+        "figures to read.",
+        "",
+    ]
+
+
+# --- profile ---------------------------------------------------------------------------
+
+CATEGORIES = [
+    ("grouped 3x3 conv (conv2, 32 groups)", lambda n: "/conv2/" in n),
+    ("1x1 reduce conv (conv1) + ReLU", lambda n: "/relu/Relu" in n and "/layer" in n
+     or re.search(r"/layer\d/layer\d\.\d+/conv1/", n) is not None),
+    ("1x1 expand conv (conv3) + residual + ReLU", lambda n: "/relu_2/" in n or "/conv3/" in n),
+    ("downsample 1x1 conv", lambda n: "downsample" in n),
+    ("ReLU after the grouped conv", lambda n: "/relu_1/" in n),
+    ("stem (7x7 conv, max pool)", lambda n: n.startswith("/conv1/") or n.startswith("/relu/")
+     or "maxpool" in n),
+    ("classifier (avg pool, fc)", lambda n: "/fc/" in n or "avgpool" in n.lower()
+     or "GlobalAveragePool" in n or "Reduce" in n),
+]
+
+
+def category(name: str) -> str:
+    for label, test in CATEGORIES:
+        if test(name):
+            return label
+    return "other"
+
+
+def conv_flops(model_path: str) -> dict[str, float]:
+    """FLOPs (2 x MACs) per category, from the ONNX graph's Conv/Gemm nodes and shapes."""
+    try:
+        import onnx
+    except ImportError:
+        return {}
+    m = onnx.load(model_path)
+    inits = {t.name: list(t.dims) for t in m.graph.initializer}
+    # Walk the graph by hand: spatial size after every Conv from the stride and padding.
+    shapes = {}
+    inp = [i for i in m.graph.input if i.name not in inits][0]
+    dims = [d.dim_value or 1 for d in inp.type.tensor_type.shape.dim]
+    shapes[inp.name] = dims
+    out = {}
+    for node in m.graph.node:
+        ins = [shapes.get(i) for i in node.input]
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        x = ins[0] if ins else None
+        if node.op_type == "Conv" and x is not None:
+            w = inits[node.input[1]]
+            k = w[2:]
+            s = attrs.get("strides", [1, 1])
+            p = attrs.get("pads", [0, 0, 0, 0])
+            g = attrs.get("group", 1)
+            h = (x[2] + p[0] + p[2] - k[0]) // s[0] + 1
+            wd = (x[3] + p[1] + p[3] - k[1]) // s[1] + 1
+            y = [x[0], w[0], h, wd]
+            flops = 2.0 * w[0] * w[1] * k[0] * k[1] * h * wd
+            name = node.name
+            cat = ("grouped 3x3 conv (conv2, 32 groups)" if g > 1 else
+                   "downsample 1x1 conv" if "downsample" in name else
+                   "stem (7x7 conv, max pool)" if k[0] == 7 else
+                   "1x1 reduce conv (conv1) + ReLU" if "/conv1/" in name else
+                   "1x1 expand conv (conv3) + residual + ReLU")
+            out[cat] = out.get(cat, 0.0) + flops
+        elif node.op_type == "MaxPool" and x is not None:
+            k = attrs["kernel_shape"]
+            s = attrs.get("strides", [1, 1])
+            p = attrs.get("pads", [0, 0, 0, 0])
+            y = [x[0], x[1], (x[2] + p[0] + p[2] - k[0]) // s[0] + 1,
+                 (x[3] + p[1] + p[3] - k[1]) // s[1] + 1]
+        elif node.op_type in ("GlobalAveragePool",) and x is not None:
+            y = [x[0], x[1], 1, 1]
+        elif node.op_type in ("Gemm", "MatMul"):
+            w = inits.get(node.input[1])
+            if w:
+                out["classifier (avg pool, fc)"] = out.get("classifier (avg pool, fc)", 0) + \
+                    2.0 * w[0] * w[1]
+            y = None
+        else:
+            y = x
+        for o in node.output:
+            shapes[o] = y
+    return out
+
+
+def profile_section(results: str, model_path: str) -> list[str]:
+    p1 = load(os.path.join(results, "profile_1t.json"))
+    pn = load(os.path.join(results, "profile_nt.json"))
+    if not p1:
+        return ["## Where the time goes", "", "(no profile was recorded)", ""]
+    p1 = p1["profile"]
+    pn = pn["profile"] if pn else None
+    lines = ["## Where the time goes (tract, ResNeXt101_32x8d FP32, batch 1)", "",
+             f"Per-node times from tract's own plan runner (`resnext bench --profile "
+             f"{p1['runs']}`: `SimpleState::run_plan_with_eval` with a timer around every node, "
+             f"median over {p1['runs']} runs): {f(p1['total_ms'])} ms in nodes on 1 thread"
+             + (f", {f(pn['total_ms'])} ms on {pn['threads']} threads" if pn else "") + ".", "",
+             "By operator kind (1 thread):", "",
+             "| operator | nodes | ms | share |", "|---|---|---|---|"]
+    for o in p1["by_op"]:
+        if o["ms"] >= 0.05:
+            lines.append(f"| `{o['op'] or o['name']}` | {o['count']} | {f(o['ms'])} | "
+                         f"{100 * o['share']:.1f}% |")
+    flops = conv_flops(model_path) if model_path else {}
+    cats: dict[str, list[float]] = {}
+    for tag, prof in (("1t", p1), ("nt", pn)):
+        if not prof:
+            continue
+        for n in prof["top_nodes"]:
+            c = category(n["name"].split(" -> ")[0])
+            cats.setdefault(c, [0.0, 0.0])
+            cats[c][0 if tag == "1t" else 1] += n["ms"]
+    total_flops = sum(flops.values()) or None
+    lines += ["", "By layer kind (the ONNX FLOPs are 2 x multiply-adds of the Conv/Gemm nodes; "
+              "Pad, packing and ReLU nodes are counted with their layer):", "",
+              f"| layer kind | ms, 1 thread | share | GFLOP | GFLOP/s, 1 thread |"
+              + (f" ms, {pn['threads']} threads | speed-up |" if pn else ""),
+              "|---|---|---|---|---|" + ("---|---|" if pn else "")]
+    for c, (t1, tn) in sorted(cats.items(), key=lambda kv: -kv[1][0]):
+        fl = flops.get(c)
+        gfs = fl / 1e9 / (t1 / 1000) if fl and t1 else None
+        lines.append(f"| {c} | {f(t1)} | {100 * t1 / p1['total_ms']:.1f}% | "
+                     f"{f(fl / 1e9 if fl else None, 2)} | {f(gfs)} |"
+                     + (f" {f(tn)} | {f(ratio(t1, tn), 2)}x |" if pn else ""))
+    if total_flops:
+        lines += ["", f"Whole model: {total_flops / 1e9:.1f} GFLOP per image, "
+                  f"{total_flops / 1e9 / (p1['total_ms'] / 1000):.1f} GFLOP/s on one thread "
+                  "(one AVX-512 core peaks near 100-130 GFLOP/s in FP32 FMA)."]
+    lines += ["", "Most expensive nodes (1 thread):", "", "| ms | operator | node -> output shape |",
+              "|---|---|---|"]
+    for n in p1["top_nodes"][:12]:
+        lines.append(f"| {f(n['ms'])} | `{n['op']}` | `{n['name']}` |")
+    lines.append("")
+    return lines
+
+
+def bf16_agreement(results: str):
+    """(top-1 agreements, images, max |score difference| over the FP32 top-5 classes)."""
+    def read(name):
+        try:
+            return [json.loads(l) for l in open(os.path.join(results, name)) if l.strip()]
+        except (OSError, ValueError):
+            return None
+    ref, bf = read("bf16_ref_classify.jsonl"), read("bf16_classify.jsonl")
+    if not ref or not bf or len(ref) != len(bf):
+        return None
+    agree, diff = 0, 0.0
+    for r, b in zip(ref, bf):
+        rp, bp = r["predictions"], b["predictions"]
+        agree += rp[0]["class_id"] == bp[0]["class_id"]
+        bscore = {p["class_id"]: p["score"] for p in bp}
+        for p in rp:
+            diff = max(diff, abs(p["score"] - bscore.get(p["class_id"], 0.0)))
+    return agree, len(ref), diff
+
+
+# --- chart -----------------------------------------------------------------------------
+
+def svg(cases: list[tuple[str, float | None, float | None]]) -> str:
+    w, h, left, bottom, top = 760, 420, 70, 90, 40
+    vals = [v for _, a, b in cases for v in (a, b) if v]
+    mx = max(vals) * 1.12 if vals else 1.0
+    ph = h - top - bottom
+    slot = (w - left - 20) / max(len(cases), 1)
+    y = lambda v: top + ph * (1 - v / mx)  # noqa: E731
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+           'font-family="sans-serif" font-size="11">', '<rect width="100%" height="100%" '
+           'fill="white"/>', f'<text x="{w / 2}" y="22" text-anchor="middle" font-size="14">'
+           'Median latency (ms), same run: ONNX Runtime (grey) vs resnext/tract (blue)</text>']
+    for i in range(5):
+        v = mx * i / 4
+        out.append(f'<line x1="{left}" x2="{w - 20}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
+                   f'stroke="#ddd"/><text x="{left - 6}" y="{y(v) + 4:.1f}" '
+                   f'text-anchor="end">{v:.0f}</text>')
+    for i, (label, peer, ours) in enumerate(cases):
+        x0 = left + slot * i + slot * 0.15
+        bw = slot * 0.35
+        for j, (v, color) in enumerate(((peer, "#999"), (ours, "#4878a8"))):
+            if v:
+                x = x0 + j * bw
+                out.append(f'<rect x="{x:.1f}" y="{y(v):.1f}" width="{bw - 2:.1f}" '
+                           f'height="{y(0) - y(v):.1f}" fill="{color}"/><text x="{x + bw / 2:.1f}"'
+                           f' y="{y(v) - 4:.1f}" text-anchor="middle">{v:.0f}</text>')
+        cx = left + slot * (i + 0.5)
+        out.append(f'<text x="{cx:.1f}" y="{h - bottom + 16}" text-anchor="end" '
+                   f'transform="rotate(-30 {cx:.1f} {h - bottom + 16})">{label}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+# --- report ----------------------------------------------------------------------------
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--results", required=True)
+    p.add_argument("--model", help="the FP32 ResNeXt101_32x8d file (for FLOPs and file size)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--svg")
+    a = p.parse_args(argv)
+    R = lambda name: load(os.path.join(a.results, name))  # noqa: E731
+    cfg = open(os.path.join(a.results, "config.txt")).read().split("\n") \
+        if os.path.exists(os.path.join(a.results, "config.txt")) else ["?"]
+    seconds = open(os.path.join(a.results, "seconds.txt")).read().strip() \
+        if os.path.exists(os.path.join(a.results, "seconds.txt")) else "?"
+    fp32_o, fp32_t = R("fp32_ort.json"), R("fp32_tract.json")
+    plans_t = R("fp32_tract_batchplans.json")
+    int8_o, int8_t = R("int8_ort.json"), R("int8_tract.json")
+    fp16_o, fp16_t, fp16_ref = R("fp16_ort.json"), R("fp16_tract.json"), R("fp16_ref_tract.json")
+    x16_o, x16_t = R("x16_ort.json"), R("x16_tract.json")
+    pre_cv, pre_t = R("pre_opencv.json"), R("pre_tract.json")
+    colds_o = [d for d in (load(x) for x in sorted(glob.glob(os.path.join(a.results,
+                                                                        "cold_ort_*.json")))) if d]
+    colds_t = [d for d in (load(x) for x in sorted(glob.glob(os.path.join(a.results,
+                                                                        "cold_tract_*.json")))) if d]
+    model_bytes = os.path.getsize(a.model) if a.model and os.path.exists(a.model) else None
+    model_mb = model_bytes / 2**20 if model_bytes else None
+
+    def cold(ds, key):
+        v = [d[key] for d in ds if d.get(key) is not None]
+        return statistics.median(v) if v else None
+
+    cold_o, cold_t = cold(colds_o, "first_result_ms"), cold(colds_t, "first_result_ms")
+    load_o, load_t = cold(colds_o, "load_ms"), cold(colds_t, "load_ms")
+    rss_o, rss_t = cold(colds_o, "peak_rss_mb"), cold(colds_t, "peak_rss_mb")
+    pre_ms_cv = pre_cv["preprocess"]["median_ms"] if pre_cv else None
+    pre_ms_t = pre_t["preprocess"]["median_ms"] if pre_t and pre_t.get("preprocess") else None
+    threads = (fp32_t or {}).get("threads", "?")
+
+    targets = []
+
+    def target(name, ours, peer, r, goal, note=""):
+        targets.append(f"| {name} | {ours} | {peer} | {f(r, 2)} | <= {goal} | "
+                       f"{verdict(r, goal)} | {note} |")
+
+    for b in (1, 8):
+        target(f"FP32 latency, batch {b}", f(med(fp32_t, b), 0, " ms"),
+               f(med(fp32_o, b), 0, " ms") + " (ORT FP32)",
+               ratio(med(fp32_t, b), med(fp32_o, b)), 1.0)
+    for b in (1, 8):
+        target(f"INT8 (QDQ) latency vs ORT INT8, batch {b}", f(med(int8_t, b), 0, " ms"),
+               f(med(int8_o, b), 0, " ms") + " (ORT INT8)",
+               ratio(med(int8_t, b), med(int8_o, b)), 0.5,
+               "QDQ runs as float in tract (see below)")
+        target(f"INT8 (QDQ) latency vs ORT FP32, batch {b}", f(med(int8_t, b), 0, " ms"),
+               f(med(fp32_o, b), 0, " ms") + " (ORT FP32)",
+               ratio(med(int8_t, b), med(fp32_o, b)), 0.5)
+    target("FP16 file vs our FP32, batch 1", f(med(fp16_t, 1), 0, " ms"),
+           f(med(fp16_ref, 1), 0, " ms") + " (ours FP32)",
+           ratio(med(fp16_t, 1), med(fp16_ref, 1)), 1.1, "weights widened to f32 at load")
+    target("Cold start (load to first result)", f(cold_t, 0, " ms"), f(cold_o, 0, " ms"),
+           ratio(cold_t, cold_o), 1.0,
+           f"load {f(load_t, 0)} vs session {f(load_o, 0)} ms; median of {len(colds_t)} rounds")
+    target("Peak RSS (load + batch 1) / file size", f(rss_t, 0, " MB"),
+           f"{f(model_mb, 0, ' MB')} file (ORT peaks at {f(rss_o, 0, ' MB')}, "
+           f"{f(ratio(rss_o, model_mb), 2)}x)", ratio(rss_t, model_mb), 1.5)
+    target("Preprocess 1920x1080 JPEG -> 224 tensor, 1 thread", f(pre_ms_t, 1, " ms"),
+           f(pre_ms_cv, 1, " ms") + " (OpenCV)", ratio(pre_ms_t, pre_ms_cv), 1.0,
+           "decode " + f(pre_t["preprocess"]["decode_ms"] if pre_ms_t else None, 1) + " vs "
+           + f(pre_cv["preprocess"]["decode_median_ms"] if pre_cv else None, 1) + " ms")
+    bf16_t, bf16_ref = R("bf16_tract.json"), R("bf16_ref_tract.json")
+    agree = bf16_agreement(a.results)
+    target("bf16 on AMX (opt-in `TRACT_AMX_BF16=1`) vs our FP32, batch 1",
+           f(med(bf16_t, 1), 0, " ms"), f(med(bf16_ref, 1), 0, " ms") + " (ours FP32)",
+           ratio(med(bf16_t, 1), med(bf16_ref, 1)), 1.0,
+           (f"top-1 agreement {agree[0]}/{agree[1]}, max top-5 score difference "
+            f"{agree[2]:.4f}" if agree else "accuracy not measured"))
+    target("ResNeXt101_32x16d FP32, batch 1 (no target)", f(med(x16_t, 1), 0, " ms"),
+           f(med(x16_o, 1), 0, " ms"), ratio(med(x16_t, 1), med(x16_o, 1)), 1.0)
+
+    lines = [
+        "# Benchmarks: resnext (tract) vs ONNX Runtime on CPU", "",
+        "Generated by `bash scripts/benchmarks.sh` (`--quick` for a shorter run) on "
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC in {seconds} s "
+        f"({cfg[0]}; {cfg[1] if len(cfg) > 1 else ''}; commit {cfg[2] if len(cfg) > 2 else '?'}). "
+        "Do not edit by hand: the figures, tables and chart come from that one command. Both "
+        "engines run the same seeded models (`tools/resnext_onnx.py`, converted with "
+        "`tools/convert_fp16.py` and `tools/quantize_int8.py`), the same deterministic input "
+        f"and the same thread count ({threads}); the peer is ONNX Runtime "
+        f"{(fp32_o or {}).get('version', '?')} from Python (`tools/bench_peers.py`), engines "
+        "alternating within the run. Ratios are ours / peer: below 1 is better for us.", "",
+    ]
+    lines += machine(a.results)
+    lines += ["## Targets", "",
+              "| target | resnext (tract) | reference | ratio | goal | status | note |",
+              "|---|---|---|---|---|---|---|", *targets, ""]
+    if a.svg:
+        cases = [(f"FP32 bs{b}", med(fp32_o, b), med(fp32_t, b)) for b in (1, 4, 8)
+                 if med(fp32_t, b)]
+        cases += [(f"INT8 bs{b}", med(int8_o, b), med(int8_t, b)) for b in (1, 8)]
+        cases += [("FP16 bs1", med(fp16_o, 1), med(fp16_t, 1)),
+                  ("32x16d FP32 bs1", med(x16_o, 1), med(x16_t, 1))]
+        with open(a.svg, "w") as fh:
+            fh.write(svg(cases))
+        lines += [f"![latency chart]({os.path.basename(a.svg)})", ""]
+
+    lines += ["## Latency (the source's table format)", "",
+              "| Model | engine | CPU latency (ms, median) bs1 / bs4 / bs8 | p90 bs1 / bs4 / bs8 "
+              "| images/s at the largest batch | peak RSS (MB) |", "|---|---|---|---|---|---|"]
+    for label, o, t in (("ResNeXt101_32x8d FP32", fp32_o, fp32_t),
+                        ("ResNeXt101_32x8d INT8 (QDQ)", int8_o, int8_t),
+                        ("ResNeXt101_32x8d FP16", fp16_o, fp16_t),
+                        ("ResNeXt101_32x16d FP32", x16_o, x16_t)):
+        for eng, d in (("ONNX Runtime", o), ("resnext (tract)", t)):
+            if not d:
+                continue
+            rs = d["results"]
+            lat = " / ".join(f(med(d, b), 1) if row(d, b) else "-" for b in (1, 4, 8))
+            p90 = " / ".join(f(row(d, b)["p90_ms"], 1) if row(d, b) else "-" for b in (1, 4, 8))
+            lines.append(f"| {label} | {eng} | {lat} | {p90} | {f(rs[-1]['images_per_s'], 2)} "
+                         f"(bs{rs[-1]['batch']}) | {f(d.get('peak_rss_mb'), 0)} |")
+    lines.append("")
+
+    if plans_t and fp32_t:
+        lines += ["## Batches: one batch-1 plan split over the threads vs a plan per batch size",
+                  "",
+                  "resnext now runs a batch image by image on its batch-1 plan, one image per "
+                  "thread at a time (each single-threaded); before, it optimized a concrete "
+                  "plan per batch size and ran the whole batch with tract's multithreaded matrix "
+                  "products (`RESNEXT_TRACT_BATCH_PLANS=1` restores that, for this comparison).",
+                  "", "| strategy | bs1 ms | bs8 ms | bs8 ms per image | peak RSS MB |",
+                  "|---|---|---|---|---|"]
+        for name, d in (("batch-1 plan, images split over threads (now)", fp32_t),
+                        ("plan per batch size (before)", plans_t)):
+            b8 = med(d, 8)
+            lines.append(f"| {name} | {f(med(d, 1))} | {f(b8)} | {f(b8 / 8 if b8 else None)} | "
+                         f"{f(d.get('peak_rss_mb'), 0)} |")
+        lines += ["", f"Batch 8: {f(ratio(med(fp32_t, 8), med(plans_t, 8)), 2)}x the time of "
+                  "the previous strategy, measured in the same run.", ""]
+    if pre_t and pre_t.get("preprocess") and pre_cv:
+        pt, pc = pre_t["preprocess"], pre_cv["preprocess"]
+        lines += ["## Preprocessing a 1920x1080 JPEG", "",
+                  "| engine | total ms | decode ms | resize + crop + normalize ms |",
+                  "|---|---|---|---|",
+                  f"| resnext (image crate decode, fast_image_resize) | {f(pt['median_ms'], 2)} | "
+                  f"{f(pt['decode_ms'], 2)} | {f(pt['preprocess_ms'], 2)} |",
+                  f"| {pc['engine']} | {f(pc['median_ms'], 2)} | {f(pc['decode_median_ms'], 2)} "
+                  f"| {f(pc['median_ms'] - pc['decode_median_ms'], 2)} |", ""]
+    lines += profile_section(a.results, a.model)
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "benchmarks_notes.md")
+    if os.path.exists(notes):
+        lines += [open(notes).read().rstrip(), ""]
+    with open(a.out, "w") as fh:
+        fh.write("\n".join(lines))
+    print(a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
