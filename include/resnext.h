@@ -100,6 +100,11 @@ enum resnext_result
    * A string argument is not valid UTF-8.
    */
   RESNEXT_RESULT_UTF8 = 15,
+  /**
+   * The requested execution provider (CUDA, TensorRT) cannot run in this runtime or on this
+   * machine, and the fallback policy is `RESNEXT_FALLBACK_FAIL`.
+   */
+  RESNEXT_RESULT_PROVIDER_UNAVAILABLE = 16,
 };
 #ifndef __cplusplus
 typedef uint32_t resnext_result;
@@ -294,6 +299,52 @@ typedef uint32_t resnext_log_level;
 #endif // __cplusplus
 
 /**
+ * ONNX Runtime execution providers, passed as `uint32_t`.
+ */
+enum resnext_provider
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * ONNX Runtime's CPU provider (the default).
+   */
+  RESNEXT_PROVIDER_CPU = 0,
+  /**
+   * NVIDIA CUDA.
+   */
+  RESNEXT_PROVIDER_CUDA = 1,
+  /**
+   * NVIDIA TensorRT (with CUDA for what TensorRT cannot run).
+   */
+  RESNEXT_PROVIDER_TENSORRT = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t resnext_provider;
+#endif // __cplusplus
+
+/**
+ * What happens when the requested execution provider cannot be used, passed as `uint32_t`.
+ */
+enum resnext_fallback
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * Fail with `RESNEXT_RESULT_PROVIDER_UNAVAILABLE` (the default).
+   */
+  RESNEXT_FALLBACK_FAIL = 0,
+  /**
+   * Try TensorRT, then CUDA, then the CPU, logging a warning for each provider skipped.
+   */
+  RESNEXT_FALLBACK_NEXT_PROVIDER = 1,
+};
+#ifndef __cplusplus
+typedef uint32_t resnext_fallback;
+#endif // __cplusplus
+
+/**
  * A loaded classifier (opaque). Create with `resnext_classifier_new`, free with
  * `resnext_classifier_free`.
  */
@@ -362,6 +413,11 @@ typedef struct resnext_model_info {
    * How the backend computes, e.g. `"f32 (float16 weights widened at load)"`.
    */
   const char *compute;
+  /**
+   * Where the model runs: `"cpu"` for tract and ONNX Runtime's CPU provider, `"cuda:0"`,
+   * `"tensorrt:0"` for a GPU provider (the one actually in use after any fallback).
+   */
+  const char *provider;
 } resnext_model_info;
 
 /**
@@ -685,6 +741,86 @@ resnext_result resnext_options_set_max_pixels(struct resnext_options *options, u
  * `options` must be valid.
  */
 resnext_result resnext_options_set_max_model_bytes(struct resnext_options *options, uint64_t max_model_bytes);
+
+/**
+ * Sets the ONNX Runtime shared library to load (`libonnxruntime.so`; copied). NULL or ""
+ * restores the default, the `ORT_DYLIB_PATH` environment variable. A process loads one
+ * ONNX Runtime library: a classifier asking for another file later fails with
+ * `RESNEXT_RESULT_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `options` must be valid; `path` NULL or a NUL-terminated string.
+ */
+resnext_result resnext_options_set_ort_library(struct resnext_options *options, const char *path);
+
+/**
+ * Chooses ONNX Runtime's execution provider (one of `resnext_provider`) and, for CUDA and
+ * TensorRT, the GPU ordinal `device_id` (ignored for the CPU). Default: CPU.
+ *
+ * # Safety
+ * `options` must be valid.
+ */
+resnext_result resnext_options_set_execution_provider(struct resnext_options *options, uint32_t provider, uint32_t device_id);
+
+/**
+ * Sets what happens when the execution provider cannot be used (one of `resnext_fallback`).
+ * Default `RESNEXT_FALLBACK_FAIL`: `resnext_classifier_new` returns
+ * `RESNEXT_RESULT_PROVIDER_UNAVAILABLE`. With `RESNEXT_FALLBACK_NEXT_PROVIDER` it tries
+ * TensorRT, then CUDA, then the CPU, logging a warning for each one skipped; the provider in
+ * use is `resnext_model_info.provider`.
+ *
+ * # Safety
+ * `options` must be valid.
+ */
+resnext_result resnext_options_set_fallback(struct resnext_options *options, uint32_t policy);
+
+/**
+ * TensorRT precision: `fp16` and `int8` are 0 or non-zero. `calibration_table` (NULL for
+ * none; copied) names an INT8 calibration table inside the engine cache directory, needed for
+ * INT8 on a float model (a QDQ model carries its own scales).
+ *
+ * # Safety
+ * `options` must be valid; `calibration_table` NULL or a NUL-terminated string.
+ */
+resnext_result resnext_options_set_tensorrt_precision(struct resnext_options *options, uint32_t fp16, uint32_t int8, const char *calibration_table);
+
+/**
+ * Largest scratch memory TensorRT may use while building an engine, in bytes (0: ONNX
+ * Runtime's default).
+ *
+ * # Safety
+ * `options` must be valid.
+ */
+resnext_result resnext_options_set_tensorrt_workspace(struct resnext_options *options, uint64_t bytes);
+
+/**
+ * Directories for TensorRT's engine cache and timing cache (each NULL or "" for none; copied;
+ * created when missing). Engines are kept in a subdirectory keyed on the model's SHA-256, the
+ * ONNX Runtime and TensorRT versions, the GPU and the precision options, and verified against
+ * a manifest before use: a stale, foreign or corrupt engine is rebuilt with a warning.
+ *
+ * # Safety
+ * `options` must be valid; both paths NULL or NUL-terminated strings.
+ */
+resnext_result resnext_options_set_tensorrt_cache_dirs(struct resnext_options *options, const char *engine_cache_dir, const char *timing_cache_dir);
+
+/**
+ * Runs TensorRT on a Jetson deep-learning accelerator: `core` 0 or 1, or -1 for the GPU (the
+ * default).
+ *
+ * # Safety
+ * `options` must be valid.
+ */
+resnext_result resnext_options_set_tensorrt_dla_core(struct resnext_options *options, int32_t core);
+
+/**
+ * TensorRT's optimization profile over the batch: one engine serves batches `min..=max` and
+ * is tuned for `opt` (default 1, 4, 8). Requires `1 <= min <= opt <= max`.
+ *
+ * # Safety
+ * `options` must be valid.
+ */
+resnext_result resnext_options_set_tensorrt_batch_profile(struct resnext_options *options, uint32_t min, uint32_t opt, uint32_t max);
 
 /**
  * The library version, e.g. `"0.1.0"`: a static NUL-terminated string, never NULL, never freed.

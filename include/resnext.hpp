@@ -120,6 +120,19 @@ enum class Backend : uint32_t {
   Ort = RESNEXT_BACKEND_ORT,      ///< ONNX Runtime (when compiled in).
 };
 
+/// ONNX Runtime execution providers (`resnext_provider`).
+enum class Provider : uint32_t {
+  Cpu = RESNEXT_PROVIDER_CPU,            ///< ONNX Runtime's CPU provider (the default).
+  Cuda = RESNEXT_PROVIDER_CUDA,          ///< NVIDIA CUDA.
+  TensorRt = RESNEXT_PROVIDER_TENSORRT,  ///< NVIDIA TensorRT (CUDA for the rest).
+};
+
+/// What happens when the provider cannot be used (`resnext_fallback`).
+enum class Fallback : uint32_t {
+  Fail = RESNEXT_FALLBACK_FAIL,                   ///< Throw PROVIDER_UNAVAILABLE (default).
+  NextProvider = RESNEXT_FALLBACK_NEXT_PROVIDER,  ///< TensorRT -> CUDA -> CPU, with warnings.
+};
+
 /// Weight precision (`resnext_precision`).
 enum class Precision : uint32_t {
   Fp32 = RESNEXT_PRECISION_FP32,
@@ -182,6 +195,7 @@ struct ModelInfo {
   uint32_t top_k = 0;         ///< Predictions returned per image.
   std::string backend;        ///< Backend name ("tract").
   std::string compute;        ///< How the backend computes.
+  std::string provider;       ///< "cpu", "cuda:N" or "tensorrt:N" (the one in use).
 };
 
 /// One image of a batch (see `Classifier::classify_batch`).
@@ -324,6 +338,47 @@ class Options {
     detail::check(resnext_options_set_backend(raw(), static_cast<uint32_t>(value)));
     return *this;
   }
+  /// ONNX Runtime's shared library (empty: `$ORT_DYLIB_PATH`).
+  Options& ort_library(const std::string& path) {
+    detail::check(resnext_options_set_ort_library(raw(), path.c_str()));
+    return *this;
+  }
+  /// ONNX Runtime's execution provider and GPU ordinal.
+  Options& execution_provider(Provider provider, uint32_t device_id = 0) {
+    detail::check(resnext_options_set_execution_provider(raw(), static_cast<uint32_t>(provider), device_id));
+    return *this;
+  }
+  /// The fallback policy when the provider cannot be used.
+  Options& fallback(Fallback policy) {
+    detail::check(resnext_options_set_fallback(raw(), static_cast<uint32_t>(policy)));
+    return *this;
+  }
+  /// TensorRT precision; `calibration_table` (empty: none) for INT8 on a float model.
+  Options& tensorrt_precision(bool fp16, bool int8 = false, const std::string& calibration_table = "") {
+    detail::check(resnext_options_set_tensorrt_precision(raw(), fp16 ? 1u : 0u, int8 ? 1u : 0u,
+                                                         calibration_table.c_str()));
+    return *this;
+  }
+  /// TensorRT engine and timing cache directories (empty: none).
+  Options& tensorrt_cache_dirs(const std::string& engines, const std::string& timing = "") {
+    detail::check(resnext_options_set_tensorrt_cache_dirs(raw(), engines.c_str(), timing.c_str()));
+    return *this;
+  }
+  /// TensorRT builder workspace in bytes (0: ONNX Runtime's default).
+  Options& tensorrt_workspace(uint64_t bytes) {
+    detail::check(resnext_options_set_tensorrt_workspace(raw(), bytes));
+    return *this;
+  }
+  /// Jetson DLA core (-1: the GPU).
+  Options& tensorrt_dla_core(int32_t core) {
+    detail::check(resnext_options_set_tensorrt_dla_core(raw(), core));
+    return *this;
+  }
+  /// TensorRT batch optimization profile (1 <= min <= opt <= max).
+  Options& tensorrt_batch_profile(uint32_t min, uint32_t opt, uint32_t max) {
+    detail::check(resnext_options_set_tensorrt_batch_profile(raw(), min, opt, max));
+    return *this;
+  }
   /// The largest accepted image `width * height` (at least 1).
   Options& max_pixels(uint64_t n) {
     detail::check(resnext_options_set_max_pixels(raw(), n));
@@ -408,6 +463,7 @@ class Classifier {
     info.top_k = c.top_k;
     info.backend = detail::copy(c.backend);
     info.compute = detail::copy(c.compute);
+    info.provider = detail::copy(c.provider);
     return info;
   }
 

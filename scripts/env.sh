@@ -21,8 +21,20 @@ ensure_venv() {
 }
 
 # One feature set for the build, the tests and the C/C++/Java checks, so nothing is rebuilt
-# between them: the defaults (tract, cli) plus the JNI natives.
-CARGO_FEATURES=(--features jni)
+# between them: the defaults (tract, cli) plus the JNI natives and the ONNX Runtime backend.
+CARGO_FEATURES=(--features jni,ort)
+
+# Points ORT_DYLIB_PATH (unless already set) at the libonnxruntime.so that the pinned
+# onnxruntime wheel ships, for the ONNX Runtime backend's tests and the demo.
+export_ort_library() {
+  if [ -z "${ORT_DYLIB_PATH:-}" ]; then
+    local lib
+    lib="$(ls "$VENV"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so* 2>/dev/null | head -1)"
+    [ -n "$lib" ] || { echo "no libonnxruntime.so in $VENV (pip install -r tools/requirements.txt)"; return 1; }
+    export ORT_DYLIB_PATH="$lib"
+  fi
+  echo "== ONNX Runtime library: $ORT_DYLIB_PATH"
+}
 
 build_release() {
   echo "== cargo build --release ${CARGO_FEATURES[*]}"

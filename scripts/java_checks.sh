@@ -27,8 +27,8 @@ done
 LIB="$ROOT/target/release/libresnext.so"
 CLI="$ROOT/target/release/resnext"
 if [ "${RESNEXT_JAVA_NO_BUILD:-0}" != 1 ]; then
-  step "cargo build --release --features jni"
-  cargo build --release --features jni
+  step "cargo build --release --features jni,ort"
+  cargo build --release --features jni,ort
 fi
 [ -f "$LIB" ] || fail "$LIB missing: run 'cargo build --release --features jni'"
 [ -x "$CLI" ] || fail "$CLI missing: run 'cargo build --release --features jni'"

@@ -10,6 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 started=$(date +%s)
 ensure_venv
+export_ort_library
 build_release
 export RESNEXT_TESTDATA="${RESNEXT_TESTDATA:-$ROOT/testdata}"
 full=()

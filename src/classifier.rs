@@ -277,6 +277,23 @@ fn load_backend(
             };
             Ok(Box::new(TractBackend::load(proto, model_dir, model_bytes, &tract_options)?))
         }
+        #[cfg(feature = "ort")]
+        BackendKind::Ort => {
+            use crate::backend::ort::{OrtBackend, OrtBackendOptions};
+            let _ = model_dir;
+            let name = match &options.model {
+                crate::options::ModelSource::Path(p) => p.display().to_string(),
+                crate::options::ModelSource::Bytes(_) => "the model bytes".to_string(),
+            };
+            let ort_options = OrtBackendOptions {
+                ort: &options.ort,
+                threads: options.effective_threads(),
+                fallback_side: options.preprocess.crop,
+                model_name: &name,
+            };
+            Ok(Box::new(OrtBackend::load(bytes, model_bytes, &ort_options)?))
+        }
+        #[allow(unreachable_patterns)]
         other => {
             let _ = (bytes, model_dir, model_bytes);
             Err(Error::new(

@@ -45,11 +45,15 @@ pub enum ErrorCode {
     Closed = 14,
     /// A string argument is not valid UTF-8.
     Utf8 = 15,
+    /// The requested ONNX Runtime execution provider (CUDA, TensorRT) cannot run here: the
+    /// runtime was built without it, or the GPU, driver or libraries are missing. Returned under
+    /// [`FallbackPolicy::Fail`](crate::FallbackPolicy::Fail) (the default).
+    ProviderUnavailable = 16,
 }
 
 impl ErrorCode {
     /// All codes, in numeric order.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::Ok,
         ErrorCode::NullArgument,
         ErrorCode::InvalidArgument,
@@ -66,6 +70,7 @@ impl ErrorCode {
         ErrorCode::Panic,
         ErrorCode::Closed,
         ErrorCode::Utf8,
+        ErrorCode::ProviderUnavailable,
     ];
 
     /// The code for a numeric value, if it is one.
@@ -92,6 +97,7 @@ impl ErrorCode {
             ErrorCode::Panic => "an internal error (panic) was caught",
             ErrorCode::Closed => "the handle is closed",
             ErrorCode::Utf8 => "a string is not valid UTF-8",
+            ErrorCode::ProviderUnavailable => "the requested execution provider is not available",
         }
     }
 
@@ -114,6 +120,7 @@ impl ErrorCode {
             ErrorCode::Panic => "PANIC",
             ErrorCode::Closed => "CLOSED",
             ErrorCode::Utf8 => "UTF8",
+            ErrorCode::ProviderUnavailable => "PROVIDER_UNAVAILABLE",
         }
     }
 }

@@ -30,6 +30,9 @@ pub mod options;
 pub mod postprocess;
 pub mod preprocess;
 
+pub use backend::execution::{
+    BatchProfile, ExecutionProvider, FallbackPolicy, OrtOptions, ProviderKind, TensorRtOptions,
+};
 pub use backend::BackendKind;
 pub use classifier::{Classification, Classifier, Prediction, Timings};
 pub use error::{Error, ErrorCode, Result};

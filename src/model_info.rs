@@ -118,8 +118,11 @@ pub struct ModelInfo {
     pub model_bytes: u64,
     /// The exporter that wrote the file (`pytorch`, `PaddlePaddle`, ...), when recorded.
     pub producer: String,
-    /// The backend running the model (`tract`).
+    /// The backend running the model (`tract` or `ort`).
     pub backend: String,
+    /// Where it runs: `cpu`, or `cuda:N` / `tensorrt:N` for an ONNX Runtime GPU provider (the
+    /// provider actually in use, after any fallback).
+    pub provider: String,
     /// How the backend computes, e.g. `f32`, or `f32 (fp16 weights widened at load)`.
     pub compute: String,
     /// Worker threads used by one inference.

@@ -1,5 +1,6 @@
 //! Options a [`Classifier`](crate::Classifier) is built from.
 
+use crate::backend::execution::{ExecutionProvider, FallbackPolicy, OrtOptions};
 use crate::backend::BackendKind;
 use crate::labels::LabelSource;
 use crate::preprocess::decode::DEFAULT_MAX_PIXELS;
@@ -46,6 +47,8 @@ pub struct ClassifierOptions {
     /// tract only: widen float16 weights to float32 at load (default true; x86_64 has no fast
     /// float16 kernels in tract).
     pub widen_fp16: bool,
+    /// ONNX Runtime only: library, execution provider and fallback policy.
+    pub ort: OrtOptions,
 }
 
 impl ClassifierOptions {
@@ -61,6 +64,7 @@ impl ClassifierOptions {
             max_model_bytes: DEFAULT_MAX_MODEL_BYTES,
             backend: BackendKind::Tract,
             widen_fp16: true,
+            ort: OrtOptions::default(),
         }
     }
 
@@ -131,6 +135,26 @@ impl ClassifierOptions {
     /// tract only: whether float16 weights are widened to float32 at load.
     pub fn widen_fp16(mut self, widen: bool) -> Self {
         self.widen_fp16 = widen;
+        self
+    }
+
+    /// ONNX Runtime only: the `libonnxruntime` shared library to load (default: the
+    /// `ORT_DYLIB_PATH` environment variable). One library per process.
+    pub fn ort_library(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ort.library_path = Some(path.into());
+        self
+    }
+
+    /// ONNX Runtime only: the execution provider (default CPU).
+    pub fn execution_provider(mut self, provider: ExecutionProvider) -> Self {
+        self.ort.provider = provider;
+        self
+    }
+
+    /// ONNX Runtime only: what happens when the provider cannot be used (default: fail with
+    /// [`ErrorCode::ProviderUnavailable`](crate::ErrorCode::ProviderUnavailable)).
+    pub fn fallback(mut self, policy: FallbackPolicy) -> Self {
+        self.ort.fallback = policy;
         self
     }
 

@@ -1,10 +1,13 @@
 //! Inference backends. Each one turns an NCHW float32 batch into an N x C float32 score matrix;
 //! everything else (preprocessing, softmax, top-k, labels, errors) is shared.
 
+pub mod execution;
 #[cfg(feature = "tract")]
 pub mod onnx_inspect;
 #[cfg(feature = "tract")]
 pub mod onnx_rewrite;
+#[cfg(feature = "ort")]
+pub mod ort;
 #[cfg(feature = "tract")]
 pub mod tract;
 

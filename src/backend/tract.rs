@@ -189,6 +189,7 @@ impl TractBackend {
             model_bytes,
             producer: inspection.producer.clone(),
             backend: "tract".into(),
+            provider: "cpu".into(),
             compute,
             threads,
         };

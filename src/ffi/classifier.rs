@@ -30,6 +30,7 @@ pub struct resnext_classifier {
     output_name: CString,
     backend: CString,
     compute: CString,
+    provider: CString,
 }
 
 fn c_string(s: &str) -> CString {
@@ -71,6 +72,7 @@ pub unsafe extern "C" fn resnext_classifier_new(
             output_name: c_string(&info.output.name),
             backend: c_string(&info.backend),
             compute: c_string(&info.compute),
+            provider: c_string(&info.provider),
             inner,
         };
         unsafe { *out = Box::into_raw(Box::new(classifier)) };
@@ -120,6 +122,7 @@ pub unsafe extern "C" fn resnext_classifier_info(
             top_k: c.top_k() as u32,
             backend: c.backend.as_ptr(),
             compute: c.compute.as_ptr(),
+            provider: c.provider.as_ptr(),
         };
         unsafe { *out = value };
         Ok(())

@@ -18,5 +18,6 @@ pub mod boundary;
 pub mod classifier;
 pub mod log_callback;
 pub mod options;
+pub mod ort_options;
 pub mod types;
 pub mod version;

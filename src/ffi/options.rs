@@ -7,6 +7,7 @@
 
 use super::boundary::{bytes, guard, guard_value, reference, reference_mut, string};
 use super::types::{resnext_backend, resnext_preset, resnext_result};
+use crate::backend::execution::{ExecutionProvider, ProviderKind, TensorRtOptions};
 use crate::backend::BackendKind;
 use crate::error::Error;
 use crate::labels::LabelSource;
@@ -19,8 +20,14 @@ use std::sync::Arc;
 /// `resnext_options_free`.
 pub struct resnext_options {
     /// Every setting, with the Rust API's defaults; its model is a placeholder until one is set.
-    settings: ClassifierOptions,
-    model_set: bool,
+    pub(super) settings: ClassifierOptions,
+    pub(super) model_set: bool,
+    /// The ONNX Runtime provider chosen with `resnext_options_set_execution_provider`.
+    pub(super) provider: ProviderKind,
+    /// Its GPU ordinal.
+    pub(super) device_id: u32,
+    /// TensorRT settings, kept even while another provider is chosen.
+    pub(super) tensorrt: TensorRtOptions,
 }
 
 impl resnext_options {
@@ -32,7 +39,16 @@ impl resnext_options {
                 "no model: call resnext_options_set_model_path or _set_model_bytes first",
             ));
         }
-        Ok(self.settings.clone())
+        let mut settings = self.settings.clone();
+        settings.ort.provider = match self.provider {
+            ProviderKind::Cpu => ExecutionProvider::Cpu,
+            ProviderKind::Cuda => ExecutionProvider::Cuda { device_id: self.device_id },
+            ProviderKind::TensorRt => ExecutionProvider::TensorRt {
+                device_id: self.device_id,
+                options: self.tensorrt.clone(),
+            },
+        };
+        Ok(settings)
     }
 }
 
@@ -43,7 +59,13 @@ impl resnext_options {
 pub extern "C" fn resnext_options_new() -> *mut resnext_options {
     guard_value(std::ptr::null_mut(), || {
         let settings = ClassifierOptions::from_bytes(Vec::new());
-        Ok(Box::into_raw(Box::new(resnext_options { settings, model_set: false })))
+        Ok(Box::into_raw(Box::new(resnext_options {
+            settings,
+            model_set: false,
+            provider: ProviderKind::Cpu,
+            device_id: 0,
+            tensorrt: TensorRtOptions::default(),
+        })))
     })
 }
 
@@ -59,7 +81,7 @@ pub unsafe extern "C" fn resnext_options_free(options: *mut resnext_options) {
     }
 }
 
-fn with_options(
+pub(super) fn with_options(
     options: *mut resnext_options,
     f: impl FnOnce(&mut resnext_options) -> Result<(), Error>,
 ) -> resnext_result {

@@ -42,6 +42,9 @@ pub enum resnext_result {
     Closed = 14,
     /// A string argument is not valid UTF-8.
     Utf8 = 15,
+    /// The requested execution provider (CUDA, TensorRT) cannot run in this runtime or on this
+    /// machine, and the fallback policy is `RESNEXT_FALLBACK_FAIL`.
+    ProviderUnavailable = 16,
 }
 
 impl From<ErrorCode> for resnext_result {
@@ -63,6 +66,7 @@ impl From<ErrorCode> for resnext_result {
             ErrorCode::Panic => resnext_result::Panic,
             ErrorCode::Closed => resnext_result::Closed,
             ErrorCode::Utf8 => resnext_result::Utf8,
+            ErrorCode::ProviderUnavailable => resnext_result::ProviderUnavailable,
         }
     }
 }
@@ -116,6 +120,28 @@ pub enum resnext_backend {
     Tract = 0,
     /// ONNX Runtime (when compiled in).
     Ort = 1,
+}
+
+/// ONNX Runtime execution providers, passed as `uint32_t`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum resnext_provider {
+    /// ONNX Runtime's CPU provider (the default).
+    Cpu = 0,
+    /// NVIDIA CUDA.
+    Cuda = 1,
+    /// NVIDIA TensorRT (with CUDA for what TensorRT cannot run).
+    Tensorrt = 2,
+}
+
+/// What happens when the requested execution provider cannot be used, passed as `uint32_t`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum resnext_fallback {
+    /// Fail with `RESNEXT_RESULT_PROVIDER_UNAVAILABLE` (the default).
+    Fail = 0,
+    /// Try TensorRT, then CUDA, then the CPU, logging a warning for each provider skipped.
+    NextProvider = 1,
 }
 
 /// Weight precision reported by [`resnext_model_info`].
@@ -258,6 +284,9 @@ pub struct resnext_model_info {
     pub backend: *const c_char,
     /// How the backend computes, e.g. `"f32 (float16 weights widened at load)"`.
     pub compute: *const c_char,
+    /// Where the model runs: `"cpu"` for tract and ONNX Runtime's CPU provider, `"cuda:0"`,
+    /// `"tensorrt:0"` for a GPU provider (the one actually in use after any fallback).
+    pub provider: *const c_char,
 }
 
 #[cfg(test)]
@@ -287,5 +316,11 @@ mod tests {
             crate::OutputKind::Probabilities as u32
         );
         assert_eq!(resnext_backend::Ort as u32, crate::BackendKind::Ort as u32);
+        use crate::backend::execution::{FallbackPolicy, ProviderKind};
+        assert_eq!(resnext_provider::Cpu as u32, ProviderKind::Cpu as u32);
+        assert_eq!(resnext_provider::Cuda as u32, ProviderKind::Cuda as u32);
+        assert_eq!(resnext_provider::Tensorrt as u32, ProviderKind::TensorRt as u32);
+        assert_eq!(resnext_fallback::Fail as u32, FallbackPolicy::Fail as u32);
+        assert_eq!(resnext_fallback::NextProvider as u32, FallbackPolicy::NextProvider as u32);
     }
 }

@@ -354,6 +354,7 @@ fn build_model_info<'local>(
         let producer = env.new_string(&info.producer)?;
         let backend = env.new_string(&info.backend)?;
         let compute = env.new_string(&info.compute)?;
+        let provider = env.new_string(&info.provider)?;
         let clamp = |v: usize| v.min(i32::MAX as usize) as jint;
         let clamp64 = |v: u64| v.min(i64::MAX as u64) as i64;
         Ok(env.new_object(
@@ -361,7 +362,7 @@ fn build_model_info<'local>(
             "(Ljava/lang/String;[Ljava/lang/String;Ljava/lang/String;\
               Ljava/lang/String;[Ljava/lang/String;Ljava/lang/String;\
               IIILjava/lang/String;Ljava/lang/String;JJ\
-              Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;II)V",
+              Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;II)V",
             &[
                 JValue::Object(&input_name),
                 JValue::Object(&input_shape),
@@ -379,6 +380,7 @@ fn build_model_info<'local>(
                 JValue::Object(&producer),
                 JValue::Object(&backend),
                 JValue::Object(&compute),
+                JValue::Object(&provider),
                 JValue::Int(clamp(info.threads)),
                 JValue::Int(clamp(top_k)),
             ],

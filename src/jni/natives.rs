@@ -7,6 +7,8 @@ use super::convert::{
     array_region, batch_image, classification, classification_array, direct_region, model_info,
     model_too_big, string, whole_array, Bytes, HeldImage, PixelSpec, PARAMS_PER_IMAGE,
 };
+use crate::backend::execution::{BatchProfile, ExecutionProvider, FallbackPolicy, TensorRtOptions};
+use crate::backend::BackendKind;
 use crate::classifier::Classifier;
 use crate::labels::LabelSource;
 use crate::options::ClassifierOptions;
@@ -58,9 +60,90 @@ fn label_list(env: &mut JNIEnv<'_>, labels: &JObjectArray<'_>) -> JniResult<Vec<
     Ok(out)
 }
 
+/// Applies the engine settings packed by `ClassifierOptions`: `ints` is backend, provider,
+/// device, fallback, fp16, int8, DLA core (-1: GPU), batch min, opt, max; `strings` is the ORT
+/// library, calibration table, engine cache dir, timing cache dir (each may be null).
+fn engine_options(
+    env: &mut JNIEnv<'_>,
+    options: ClassifierOptions,
+    ints: &JIntArray<'_>,
+    workspace: jlong,
+    strings: &JObjectArray<'_>,
+) -> JniResult<ClassifierOptions> {
+    if ints.is_null() {
+        return Err(null("engineInts"));
+    }
+    if strings.is_null() {
+        return Err(null("engineStrings"));
+    }
+    let mut v = [0 as jint; 10];
+    if env.get_array_length(ints)? != v.len() as i32 || env.get_array_length(strings)? != 4 {
+        return Err(invalid("engine settings arrays have the wrong length"));
+    }
+    env.get_int_array_region(ints, 0, &mut v)?;
+    let mut s: [Option<String>; 4] = Default::default();
+    for (i, slot) in s.iter_mut().enumerate() {
+        let item = JString::from(env.get_object_array_element(strings, i as i32)?);
+        if !item.is_null() {
+            *slot = Some(string(env, &item, "engine setting")?).filter(|x| !x.is_empty());
+        }
+        env.delete_local_ref(item)?;
+    }
+    let backend = match v[0] {
+        0 => BackendKind::Tract,
+        1 => BackendKind::Ort,
+        other => return Err(invalid(format!("unknown backend {other}"))),
+    };
+    let device_id = non_negative(v[2], "deviceId")?;
+    let fallback = match v[3] {
+        0 => FallbackPolicy::Fail,
+        1 => FallbackPolicy::NextProvider,
+        other => return Err(invalid(format!("unknown fallback policy {other}"))),
+    };
+    let [library, table, engines, timing] = s;
+    let profile = BatchProfile {
+        min: non_negative(v[7], "batch min")?,
+        opt: non_negative(v[8], "batch opt")?,
+        max: non_negative(v[9], "batch max")?,
+    };
+    if !profile.is_valid() {
+        return Err(invalid(format!(
+            "batch profile {}/{}/{}: needs 1 <= min <= opt <= max",
+            profile.min, profile.opt, profile.max
+        )));
+    }
+    let trt = TensorRtOptions {
+        fp16: v[4] != 0,
+        int8: v[5] != 0,
+        int8_calibration_table: table,
+        workspace_bytes: (workspace > 0).then_some(workspace as u64),
+        engine_cache_dir: engines.map(PathBuf::from),
+        timing_cache_dir: timing.map(PathBuf::from),
+        dla_core: match v[6] {
+            -1 => None,
+            c if c >= 0 => Some(c as u32),
+            other => return Err(invalid(format!("DLA core {other}: use -1 or >= 0"))),
+        },
+        batch_profile: profile,
+    };
+    let provider = match v[1] {
+        0 => ExecutionProvider::Cpu,
+        1 => ExecutionProvider::Cuda { device_id },
+        2 => ExecutionProvider::TensorRt { device_id, options: trt },
+        other => return Err(invalid(format!("unknown execution provider {other}"))),
+    };
+    let mut options = options.backend(backend).execution_provider(provider).fallback(fallback);
+    if let Some(lib) = library {
+        options = options.ort_library(lib);
+    }
+    Ok(options)
+}
+
 /// `long classifierNew(String modelPath, byte[] modelBytes, int resizeShort, int crop,
 /// float[] mean, float[] std, int topK, int threads, int labelMode, String labelsFile,
-/// String[] labels, boolean allowLabelMismatch, long maxPixels, long maxModelBytes)`
+/// String[] labels, boolean allowLabelMismatch, long maxPixels, long maxModelBytes,
+/// int[] engineInts, long trtWorkspaceBytes, String[] engineStrings)`; the engine arrays are
+/// laid out by `ClassifierOptions.engineInts` / `engineStrings` (see [`engine_options`]).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_org_resnext_Native_classifierNew<'local>(
@@ -80,6 +163,9 @@ pub extern "system" fn Java_org_resnext_Native_classifierNew<'local>(
     allow_label_mismatch: jboolean,
     max_pixels: jlong,
     max_model_bytes: jlong,
+    engine_ints: JIntArray<'local>,
+    trt_workspace_bytes: jlong,
+    engine_strings: JObjectArray<'local>,
 ) -> jlong {
     run(&mut env, 0, |env| {
         let max_model_bytes = positive_u64(max_model_bytes, "maxModelBytes")?;
@@ -120,6 +206,8 @@ pub extern "system" fn Java_org_resnext_Native_classifierNew<'local>(
             .allow_label_mismatch(allow_label_mismatch != JNI_FALSE)
             .max_pixels(positive_u64(max_pixels, "maxPixels")?)
             .max_model_bytes(max_model_bytes);
+        let options =
+            engine_options(env, options, &engine_ints, trt_workspace_bytes, &engine_strings)?;
         Ok(into_handle(Classifier::new(options)?))
     })
 }

@@ -88,6 +88,65 @@ static resnext_classifier *make_classifier(const char *model, int tiny) {
     return c;
 }
 
+/* The ONNX Runtime backend on its CPU provider (ORT_DYLIB_PATH names the library): the same
+ * top-5 as tract on a photograph; CUDA under the fail policy is PROVIDER_UNAVAILABLE; TensorRT
+ * under the fallback policy runs on the CPU and says so. */
+static void test_ort(void) {
+    static const float mean[3] = {0.485f, 0.456f, 0.406f};
+    static const float stdv[3] = {0.229f, 0.224f, 0.225f};
+    const char *lib = getenv("ORT_DYLIB_PATH");
+    resnext_options *o;
+    resnext_classifier *ort = NULL, *tract = NULL, *c = (resnext_classifier *)(void *)0x1;
+    resnext_model_info info;
+    size_t i;
+    if (!lib || !*lib) {
+        printf("ORT_DYLIB_PATH not set: skipping the ONNX Runtime backend checks\n");
+        return;
+    }
+    o = resnext_options_new();
+    CHECK_RC(resnext_options_set_model_path(o, path_of("models/tiny_torch.onnx")), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_preprocess(o, 73, 64, mean, stdv), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_threads(o, 1), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &tract), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_backend(o, RESNEXT_BACKEND_ORT), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_ort_library(o, lib), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &ort), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_info(ort, &info), RESNEXT_RESULT_OK);
+    CHECK(strcmp(info.backend, "ort") == 0);
+    CHECK(strcmp(info.provider, "cpu") == 0);
+    {
+        resnext_prediction a[5], b[5];
+        size_t na = 0, nb = 0;
+        CHECK_RC(resnext_classify_file(tract, path_of("preprocess/chelsea.png"), a, 5, &na, NULL),
+                 RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_classify_file(ort, path_of("preprocess/chelsea.png"), b, 5, &nb, NULL),
+                 RESNEXT_RESULT_OK);
+        CHECK(na == 5 && nb == 5);
+        for (i = 0; i < na && i < nb; i++) {
+            CHECK(a[i].class_id == b[i].class_id);
+            CHECK(fabsf(a[i].score - b[i].score) < 1e-4f);
+        }
+    }
+    /* CUDA on a CPU-only runtime under the default (fail) policy */
+    CHECK_RC(resnext_options_set_execution_provider(o, RESNEXT_PROVIDER_CUDA, 0), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_PROVIDER_UNAVAILABLE);
+    CHECK(strstr(resnext_last_error_message(), "CUDA") != NULL);
+    CHECK(c == (resnext_classifier *)(void *)0x1);
+    /* TensorRT with the fallback policy: runs, on the CPU */
+    CHECK_RC(resnext_options_set_execution_provider(o, RESNEXT_PROVIDER_TENSORRT, 0), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_tensorrt_precision(o, 1, 0, NULL), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_fallback(o, RESNEXT_FALLBACK_NEXT_PROVIDER), RESNEXT_RESULT_OK);
+    c = NULL;
+    CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_info(c, &info), RESNEXT_RESULT_OK);
+    CHECK(strcmp(info.provider, "cpu") == 0);
+    resnext_classifier_free(c);
+    resnext_classifier_free(ort);
+    resnext_classifier_free(tract);
+    resnext_options_free(o);
+}
+
 static void test_version_and_messages(void) {
     char expected[64];
     snprintf(expected, sizeof expected, "%d.%d.%d", RESNEXT_VERSION_MAJOR, RESNEXT_VERSION_MINOR,
@@ -143,9 +202,22 @@ static void test_options_misuse(void) {
     CHECK_RC(resnext_classifier_new(NULL, &c), RESNEXT_RESULT_NULL_ARGUMENT);
     CHECK_RC(resnext_options_set_model_path(o, path_of("models/tiny_torch.onnx")), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_classifier_new(o, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
-    /* backend not compiled in */
+    /* ONNX Runtime settings: bad values are refused, outputs untouched */
+    CHECK_RC(resnext_options_set_execution_provider(o, 7, 0), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_fallback(o, 2), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_tensorrt_dla_core(o, -2), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_tensorrt_batch_profile(o, 0, 1, 1), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_tensorrt_batch_profile(o, 4, 2, 8), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_execution_provider(NULL, 0, 0), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_tensorrt_precision(o, 1, 0, NULL), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_tensorrt_cache_dirs(o, NULL, ""), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_tensorrt_workspace(o, 0), RESNEXT_RESULT_OK);
+    /* the ONNX Runtime backend with a library that does not exist */
     CHECK_RC(resnext_options_set_backend(o, RESNEXT_BACKEND_ORT), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_ort_library(o, "/nonexistent/libonnxruntime.so"), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_BACKEND_UNAVAILABLE);
+    CHECK(strstr(resnext_last_error_message(), "/nonexistent/libonnxruntime.so") != NULL);
+    CHECK(c == (resnext_classifier *)(void *)0x1);
     resnext_options_free(o);
     resnext_options_free(NULL);
     resnext_classifier_free(NULL);
@@ -455,6 +527,7 @@ int main(int argc, char **argv) {
         resnext_classifier_free(c);
     }
     test_threads();
+    if (!quick) test_ort();
     test_log_callback();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

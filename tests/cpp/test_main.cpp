@@ -293,6 +293,34 @@ int main(int argc, char** argv) {
     check_result(again.classify_file(coffee), 3, false);
   });
 
+  run_test("ONNX Runtime backend: CPU provider, GPU fail and fallback policies", [&] {
+    const char* lib = std::getenv("ORT_DYLIB_PATH");
+    if (!lib || !*lib) {
+      std::printf("    ORT_DYLIB_PATH not set: skipped\n");
+      return;
+    }
+    auto ort = [&] {
+      return std::move(resnext::Options()
+                           .model_path(g_models + "/tiny_torch.onnx")
+                           .preprocess(73, 64, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f})
+                           .no_labels()
+                           .backend(resnext::Backend::Ort)
+                           .ort_library(lib));
+    };
+    resnext::Classifier cpu(ort());
+    CHECK(cpu.info().backend == "ort" && cpu.info().provider == "cpu");
+    check_result(cpu.classify_file(coffee), 5, false);
+    CHECK_THROWS_CODE(resnext::Classifier(ort().execution_provider(resnext::Provider::Cuda, 0)),
+                      RESNEXT_RESULT_PROVIDER_UNAVAILABLE);
+    resnext::Classifier fallback(ort()
+                                     .execution_provider(resnext::Provider::TensorRt, 0)
+                                     .tensorrt_precision(true)
+                                     .tensorrt_batch_profile(1, 4, 8)
+                                     .fallback(resnext::Fallback::NextProvider));
+    CHECK(fallback.info().provider == "cpu");
+    CHECK_THROWS_CODE(ort().tensorrt_batch_profile(4, 2, 1), RESNEXT_RESULT_INVALID_ARGUMENT);
+  });
+
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   std::fflush(stdout);
   return g_failed == 0 ? 0 : 1;

@@ -1,5 +1,6 @@
 //! Command-line arguments.
 
+use crate::engine_flags::EngineFlags;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -54,6 +55,8 @@ pub struct ClassifyArgs {
     pub model: PathBuf,
     #[command(flatten)]
     pub preprocess: PreprocessFlags,
+    #[command(flatten)]
+    pub engine: EngineFlags,
     /// Number of predictions per image.
     #[arg(long, value_name = "K", default_value_t = 5)]
     pub top_k: usize,
@@ -82,6 +85,8 @@ pub struct InfoArgs {
     /// The ONNX model.
     #[arg(long, value_name = "M")]
     pub model: PathBuf,
+    #[command(flatten)]
+    pub engine: EngineFlags,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -107,6 +112,8 @@ pub struct BenchArgs {
     /// Batch sizes, comma-separated.
     #[arg(long, value_name = "B,B,...", default_value = "1,4,8", value_delimiter = ',')]
     pub batch: Vec<usize>,
+    #[command(flatten)]
+    pub engine: EngineFlags,
     /// Worker threads for one inference (0: all cores).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
@@ -143,6 +150,8 @@ pub struct EvalArgs {
     pub data: PathBuf,
     #[command(flatten)]
     pub preprocess: PreprocessFlags,
+    #[command(flatten)]
+    pub engine: EngineFlags,
     /// Worker threads for one inference (0: all cores).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,

@@ -216,7 +216,7 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
     let started = Instant::now();
     let options =
         ClassifierOptions::from_path(&args.model).labels(LabelSource::None).threads(args.threads);
-    let classifier = load_any_resolution(options)?;
+    let classifier = load_any_resolution(args.engine.apply(options)?)?;
     let load_ms = ms(started);
     let info = classifier.info().clone();
     let per_image = 3 * info.height as usize * info.width as usize;
@@ -303,6 +303,7 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
             json!({
                 "model": model,
                 "backend": info.backend,
+                "provider": info.provider,
                 "precision": info.precision.name(),
                 "compute": info.compute,
                 "model_bytes": info.model_bytes,
@@ -318,11 +319,12 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
         return Ok(0);
     }
     println!(
-        "model {model} ({}, {} params, {}), backend {} [{}], {} threads",
+        "model {model} ({}, {} params, {}), backend {} on {} [{}], {} threads",
         info.precision.name(),
         info.parameters,
         info.output_kind.name(),
         info.backend,
+        info.provider,
         info.compute,
         info.threads
     );

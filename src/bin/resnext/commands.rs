@@ -95,7 +95,7 @@ fn classify(args: ClassifyArgs) -> Result<i32> {
         .labels(labels)
         .allow_label_mismatch(args.allow_label_mismatch)
         .max_pixels(args.preprocess.max_pixels);
-    let classifier = Classifier::new(options)?;
+    let classifier = Classifier::new(args.engine.apply(options)?)?;
     let mut failures = 0;
     if args.batch {
         let inputs: Vec<ImageInput> = args.images.iter().map(|p| ImageInput::Path(p)).collect();
@@ -138,6 +138,7 @@ fn info_json(info: &ModelInfo) -> serde_json::Value {
         "model_bytes": info.model_bytes,
         "producer": info.producer,
         "backend": info.backend,
+        "provider": info.provider,
         "compute": info.compute,
         "threads": info.threads,
     })
@@ -145,7 +146,7 @@ fn info_json(info: &ModelInfo) -> serde_json::Value {
 
 fn info(args: InfoArgs) -> Result<i32> {
     let options = ClassifierOptions::from_path(&args.model).labels(LabelSource::None).threads(1);
-    let classifier = load_any_resolution(options)?;
+    let classifier = load_any_resolution(args.engine.apply(options)?)?;
     let info = classifier.info();
     if args.json {
         println!("{}", info_json(info));
@@ -171,7 +172,7 @@ fn info(args: InfoArgs) -> Result<i32> {
     println!("parameters:   {} ({:.2} M)", info.parameters, info.parameters as f64 / 1e6);
     println!("file size:    {:.1} MB", info.model_bytes as f64 / 1e6);
     println!("producer:     {}", if info.producer.is_empty() { "-" } else { &info.producer });
-    println!("backend:      {} ({})", info.backend, info.compute);
+    println!("backend:      {} on {} ({})", info.backend, info.provider, info.compute);
     Ok(0)
 }
 

@@ -85,12 +85,14 @@ pub fn eval(args: EvalArgs) -> Result<i32> {
         return Err(Error::invalid("--batch-size must be at least 1"));
     }
     let classifier = Classifier::new(
-        ClassifierOptions::from_path(&args.model)
-            .preprocess(preprocess_config(&args.preprocess)?)
-            .threads(args.threads)
-            .top_k(5)
-            .labels(LabelSource::None)
-            .max_pixels(args.preprocess.max_pixels),
+        args.engine.apply(
+            ClassifierOptions::from_path(&args.model)
+                .preprocess(preprocess_config(&args.preprocess)?)
+                .threads(args.threads)
+                .top_k(5)
+                .labels(LabelSource::None)
+                .max_pixels(args.preprocess.max_pixels),
+        )?,
     )?;
     let progress = indicatif::ProgressBar::new(samples.len() as u64);
     progress.set_style(

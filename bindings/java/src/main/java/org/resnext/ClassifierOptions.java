@@ -42,6 +42,12 @@ public final class ClassifierOptions {
     final boolean allowLabelMismatch;
     final long maxPixels;
     final long maxModelBytes;
+    final Backend backend;
+    final ExecutionProvider provider;
+    final int deviceId;
+    final FallbackPolicy fallback;
+    final String ortLibrary;
+    final TensorRtOptions tensorRt;
 
     private ClassifierOptions(Builder b) {
         modelPath = b.modelPath;
@@ -58,6 +64,12 @@ public final class ClassifierOptions {
         allowLabelMismatch = b.allowLabelMismatch;
         maxPixels = b.maxPixels;
         maxModelBytes = b.maxModelBytes;
+        backend = b.backend;
+        provider = b.provider;
+        deviceId = b.deviceId;
+        fallback = b.fallback;
+        ortLibrary = b.ortLibrary;
+        tensorRt = b.tensorRt;
     }
 
     /** A builder with every option at its default (preset WSL_224, top 5, all cores, ImageNet labels). */
@@ -87,6 +99,12 @@ public final class ClassifierOptions {
         b.allowLabelMismatch = allowLabelMismatch;
         b.maxPixels = maxPixels;
         b.maxModelBytes = maxModelBytes;
+        b.backend = backend;
+        b.provider = provider;
+        b.deviceId = deviceId;
+        b.fallback = fallback;
+        b.ortLibrary = ortLibrary;
+        b.tensorRt = tensorRt;
         return b;
     }
 
@@ -130,6 +148,37 @@ public final class ClassifierOptions {
         return allowLabelMismatch;
     }
 
+    public Backend backend() {
+        return backend;
+    }
+
+    public ExecutionProvider executionProvider() {
+        return provider;
+    }
+
+    public int deviceId() {
+        return deviceId;
+    }
+
+    public FallbackPolicy fallback() {
+        return fallback;
+    }
+
+    /** Engine settings packed for the native call: backend, provider, device, fallback, fp16,
+     * int8, DLA core, batch min, opt, max. */
+    int[] engineInts() {
+        TensorRtOptions t = tensorRt;
+        return new int[] {backend.value(), provider.value(), deviceId, fallback.value(),
+            t.fp16 ? 1 : 0, t.int8 ? 1 : 0, t.dlaCore, t.batchMin, t.batchOpt, t.batchMax};
+    }
+
+    /** Engine strings for the native call: ORT library, calibration table, engine cache dir,
+     * timing cache dir (each may be null). */
+    String[] engineStrings() {
+        TensorRtOptions t = tensorRt;
+        return new String[] {ortLibrary, t.calibrationTable, t.engineCacheDir, t.timingCacheDir};
+    }
+
     /** Builds {@link ClassifierOptions}. Not thread-safe; setters return the builder. */
     public static final class Builder {
         private String modelPath;
@@ -146,6 +195,12 @@ public final class ClassifierOptions {
         private boolean allowLabelMismatch;
         private long maxPixels = DEFAULT_MAX_PIXELS;
         private long maxModelBytes = DEFAULT_MAX_MODEL_BYTES;
+        private Backend backend = Backend.TRACT;
+        private ExecutionProvider provider = ExecutionProvider.CPU;
+        private int deviceId;
+        private FallbackPolicy fallback = FallbackPolicy.FAIL;
+        private String ortLibrary;
+        private TensorRtOptions tensorRt = TensorRtOptions.builder().build();
 
         private Builder() {
         }
@@ -244,6 +299,55 @@ public final class ClassifierOptions {
             this.labelMode = Native.LABELS_NONE;
             this.labelsFile = null;
             this.labels = null;
+            return this;
+        }
+
+        /** The inference engine (default {@link Backend#TRACT}). */
+        public Builder backend(Backend backend) {
+            if (backend == null) {
+                throw new ResnextException(ErrorCode.NULL_ARGUMENT.value(), "a required argument was null or empty: `backend` is null");
+            }
+            this.backend = backend;
+            return this;
+        }
+
+        /**
+         * ONNX Runtime's execution provider and, for CUDA and TensorRT, the GPU ordinal (default
+         * CPU). Only used with {@link Backend#ORT}.
+         */
+        public Builder executionProvider(ExecutionProvider provider, int deviceId) {
+            if (provider == null) {
+                throw new ResnextException(ErrorCode.NULL_ARGUMENT.value(), "a required argument was null or empty: `provider` is null");
+            }
+            this.provider = provider;
+            this.deviceId = deviceId;
+            return this;
+        }
+
+        /** What happens when the provider cannot be used (default {@link FallbackPolicy#FAIL}). */
+        public Builder fallback(FallbackPolicy policy) {
+            if (policy == null) {
+                throw new ResnextException(ErrorCode.NULL_ARGUMENT.value(), "a required argument was null or empty: `policy` is null");
+            }
+            this.fallback = policy;
+            return this;
+        }
+
+        /**
+         * The ONNX Runtime shared library ({@code libonnxruntime.so}); null (the default) uses the
+         * {@code ORT_DYLIB_PATH} environment variable. A process loads one ONNX Runtime library.
+         */
+        public Builder ortLibrary(String path) {
+            this.ortLibrary = path;
+            return this;
+        }
+
+        /** TensorRT engine options (used with {@link ExecutionProvider#TENSORRT}). */
+        public Builder tensorRt(TensorRtOptions options) {
+            if (options == null) {
+                throw new ResnextException(ErrorCode.NULL_ARGUMENT.value(), "a required argument was null or empty: `options` is null");
+            }
+            this.tensorRt = options;
             return this;
         }
 

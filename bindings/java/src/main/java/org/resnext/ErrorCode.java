@@ -36,7 +36,12 @@ public enum ErrorCode {
     /** The handle is closed. */
     CLOSED(14),
     /** A string is not valid UTF-8. */
-    UTF8(15);
+    UTF8(15),
+    /**
+     * The requested execution provider (CUDA, TensorRT) cannot run here and the fallback policy
+     * is {@link FallbackPolicy#FAIL}.
+     */
+    PROVIDER_UNAVAILABLE(16);
 
     private static final ErrorCode[] BY_VALUE = values();
 

@@ -22,6 +22,7 @@ public final class ModelInfo {
     private final String producer;
     private final String backend;
     private final String compute;
+    private final String provider;
     private final int threads;
     private final int topK;
 
@@ -29,7 +30,7 @@ public final class ModelInfo {
     ModelInfo(String inputName, String[] inputShape, String inputDtype, String outputName,
             String[] outputShape, String outputDtype, int height, int width, int classes,
             String precision, String outputKind, long parameters, long modelBytes, String producer,
-            String backend, String compute, int threads, int topK) {
+            String backend, String compute, String provider, int threads, int topK) {
         this.inputName = inputName;
         this.inputShape = Collections.unmodifiableList(Arrays.asList(inputShape.clone()));
         this.inputDtype = inputDtype;
@@ -46,6 +47,7 @@ public final class ModelInfo {
         this.producer = producer;
         this.backend = backend;
         this.compute = compute;
+        this.provider = provider;
         this.threads = threads;
         this.topK = topK;
     }
@@ -120,7 +122,15 @@ public final class ModelInfo {
         return producer;
     }
 
-    /** The backend running the model ({@code tract}). */
+    /**
+     * Where the model runs: {@code cpu}, or {@code cuda:N} / {@code tensorrt:N} for an ONNX Runtime
+     * GPU provider (the one actually in use after any fallback).
+     */
+    public String provider() {
+        return provider;
+    }
+
+    /** The backend running the model ({@code tract} or {@code ort}). */
     public String backend() {
         return backend;
     }
@@ -144,7 +154,7 @@ public final class ModelInfo {
     public String toString() {
         return "ModelInfo{input=" + inputName + inputShape + " " + inputDtype + ", output="
                 + outputName + outputShape + ", classes=" + classes + ", " + precision + ", "
-                + outputKind + ", parameters=" + parameters + ", backend=" + backend + " ("
-                + compute + "), threads=" + threads + ", topK=" + topK + "}";
+                + outputKind + ", parameters=" + parameters + ", backend=" + backend + " on "
+                + provider + " (" + compute + "), threads=" + threads + ", topK=" + topK + "}";
     }
 }
