@@ -157,6 +157,27 @@ fn oversized_header_is_refused_without_allocating() {
     assert!(started.elapsed().as_secs() < 2);
 }
 
+/// Found by fuzzing (issue #8): an image within the pixel limit but with an extreme aspect
+/// ratio (an 8 KB PNG of 1 x 2000000 pixels) made the short-side resize allocate 393 GB and
+/// abort the process. It is now refused before the resize allocates.
+#[test]
+fn extreme_aspect_ratio_is_refused_not_a_crash() {
+    let data = vec![128u8; 2_000_000 * 3];
+    let thin = PixelBuffer::new(&data, 1, 2_000_000, PixelFormat::Rgb8);
+    let started = std::time::Instant::now();
+    let err = tiny().classify(ImageInput::Pixels(thin)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
+    assert!(err.message().contains("aspect ratio"), "{err}");
+    let err = resnext::preprocess_image(
+        ImageInput::Pixels(thin.with_rotation(Rotation::R90)),
+        &PreprocessConfig::default(),
+        100_000_000,
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
+    assert!(started.elapsed().as_secs() < 5);
+}
+
 #[test]
 fn bad_pixel_buffers_are_refused() {
     let classifier = tiny();

@@ -19,13 +19,31 @@ pub fn short_side_size(width: u32, height: u32, resize_short: u32) -> (u32, u32)
     (w, h)
 }
 
+/// Largest intermediate image the short-side resize may produce: 64 M pixels (192 MB of RGB8).
+/// The resize keeps the aspect ratio, so an image that passed the pixel limit can still be
+/// blown up by it: a 1 x 2000000 PNG of 8 KB resized to a short side of 256 would need
+/// 256 x 512000000 pixels (393 GB). 64 M pixels allow aspect ratios up to 1000:1 at 256.
+pub const MAX_RESIZED_PIXELS: u64 = 64 << 20;
+
 /// Resizes `rgb` so its short side is `resize_short`, then returns the centre `crop` x `crop`
-/// region as tightly packed RGB8.
+/// region as tightly packed RGB8. Fails with [`ErrorCode::LimitExceeded`] before allocating
+/// when the resized image would exceed [`MAX_RESIZED_PIXELS`].
 pub fn resize_short_and_crop(rgb: &RgbImage, resize_short: u32, crop: u32) -> Result<Vec<u8>> {
     if rgb.width == 0 || rgb.height == 0 {
         return Err(Error::new(ErrorCode::ImageSize, "the image has zero width or height"));
     }
     let (new_w, new_h) = short_side_size(rgb.width, rgb.height, resize_short);
+    // `short_side_size` saturates at u32::MAX, which is over the limit too.
+    if new_w as u64 * new_h as u64 > MAX_RESIZED_PIXELS {
+        return Err(Error::new(
+            ErrorCode::LimitExceeded,
+            format!(
+                "resizing the {}x{} image to a short side of {resize_short} gives {new_w}x{new_h} \
+                 pixels, over the limit of {MAX_RESIZED_PIXELS}: the aspect ratio is too extreme",
+                rgb.width, rgb.height
+            ),
+        ));
+    }
     if new_w < crop || new_h < crop {
         return Err(Error::new(
             ErrorCode::ImageSize,
@@ -92,6 +110,24 @@ mod tests {
         let out = resize_short_and_crop(&img, 256, 224).unwrap();
         assert_eq!(out.len(), 224 * 224 * 3);
         assert!(out.iter().all(|&v| v == 77));
+    }
+
+    /// Regression (fuzzing, issue #8): an extreme aspect ratio made the resize allocate
+    /// hundreds of gigabytes and abort the process; it is now refused before allocating.
+    #[test]
+    fn extreme_aspect_ratio_is_refused_before_allocating() {
+        let img = RgbImage { width: 1, height: 2_000_000, data: vec![9; 2_000_000 * 3] };
+        let err = resize_short_and_crop(&img, 256, 224).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
+        assert!(err.message().contains("256x512000000"), "{err}");
+        let img = RgbImage { width: 40_000_000, height: 1, data: vec![] };
+        assert_eq!(
+            resize_short_and_crop(&img, 4096, 8).unwrap_err().code(),
+            ErrorCode::LimitExceeded
+        );
+        // 500:1 at 256 is still accepted (the limit allows 1000:1).
+        let img = RgbImage { width: 500, height: 1, data: vec![5; 1500] };
+        assert_eq!(resize_short_and_crop(&img, 256, 224).unwrap().len(), 224 * 224 * 3);
     }
 
     #[test]

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# The hardening run of issue #8, one command:
+#
+#   bash scripts/hardening.sh            # full: 60 s per fuzz target, 4000-call stress runs,
+#                                        # 1000-cycle leak loops, valgrind
+#   bash scripts/hardening.sh --short    # CI: 20 s per fuzz target, 2000-call stress runs,
+#                                        # 200-cycle leak loops, valgrind on a few cycles
+#
+# 1. Fuzzing (cargo-fuzz, nightly, AddressSanitizer): image_decode, pixel_buffer, model_load and
+#    c_abi (fuzz/fuzz_targets/), each for a bounded time from the checked-in seeds
+#    (fuzz/seeds/<target>/) plus the working corpus fuzz/corpus/<target>/ (kept between runs,
+#    not checked in). Prints the executions of each (libFuzzer's final stats) and the contained
+#    panics (panics in dependencies the SDK caught and returned as ErrorCode::Panic). A crash,
+#    a leak, a timeout (> 10 s) or an allocation over 512 MB fails the run; the input is in
+#    fuzz/artifacts/<target>/. No nightly toolchain: fuzzing is skipped with a message.
+# 2. Concurrency: one classifier shared by THREADS threads (8) for thousands of classifications
+#    from Rust (tests/stress.rs), C (tests/c/stress.c) and Java (tests/java/Stress.java); every
+#    result compared bit for bit with the serial run. Prints throughput and divergences.
+# 3. Leaks: create/classify/free loops in C and Java with the resident memory printed after a
+#    warm-up, at the middle and at the end; valgrind (definite leaks are errors) on the C stress
+#    program's leak and stress modes, and on the C tests (tests/c/run.sh) in the full run.
+#
+# Environment: FUZZ_SECONDS, STRESS_THREADS, STRESS_TOTAL, LEAK_CYCLES override the figures;
+# HARDENING_SKIP="fuzz java ..." skips steps (fuzz, rust, c, java, valgrind).
+# Needs: Rust (stable + nightly for fuzzing), gcc, valgrind, a JDK, Python 3 (scripts/env.sh's
+# venv, only to generate the stress model when testdata/ has none). Output: target/hardening/,
+# with the summary in target/hardening/summary.txt.
+set -uo pipefail
+SHORT=0
+for arg in "$@"; do
+  case "$arg" in
+    --short) SHORT=1 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+# shellcheck source=env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+set +e  # keep going after a failed step; the exit status reports it
+cd "$ROOT"
+
+if [ "$SHORT" = 1 ]; then
+  FUZZ_SECONDS="${FUZZ_SECONDS:-20}"; STRESS_TOTAL="${STRESS_TOTAL:-2000}"
+  LEAK_CYCLES="${LEAK_CYCLES:-200}"; VALGRIND_CYCLES=3
+else
+  FUZZ_SECONDS="${FUZZ_SECONDS:-60}"; STRESS_TOTAL="${STRESS_TOTAL:-4000}"
+  LEAK_CYCLES="${LEAK_CYCLES:-1000}"; VALGRIND_CYCLES=10
+fi
+STRESS_THREADS="${STRESS_THREADS:-8}"
+SKIP=" ${HARDENING_SKIP:-} "
+OUT="$ROOT/target/hardening"
+SUMMARY="$OUT/summary.txt"
+mkdir -p "$OUT"
+: > "$SUMMARY"
+FAILED=()
+STARTED=$(date +%s)
+step() { echo; echo "== $*"; }
+note() { echo "$*" | tee -a "$SUMMARY"; }
+fail() { echo "FAIL: $*" >&2; FAILED+=("$*"); }
+skipped() { [[ "$SKIP" == *" $1 "* ]]; }
+note "hardening run ($([ "$SHORT" = 1 ] && echo short || echo full)), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
+
+# ---------------------------------------------------------------------------------------------
+# 1. Fuzzing
+FUZZ_TARGETS=(image_decode pixel_buffer model_load c_abi)
+fuzz() {
+  if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    echo "no nightly toolchain; trying: rustup toolchain install nightly --profile minimal"
+    rustup toolchain install nightly --profile minimal \
+      || { note "fuzzing: SKIPPED (no nightly Rust toolchain; cargo-fuzz needs one)"; return 0; }
+  fi
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    step "installing cargo-fuzz"
+    cargo install cargo-fuzz --locked || { fail "cargo install cargo-fuzz"; return 1; }
+  fi
+  step "cargo +nightly fuzz build (AddressSanitizer; its own target dir, fuzz/target)"
+  local t0=$(date +%s)
+  (cd "$ROOT" && cargo +nightly fuzz build) || { fail "fuzz build"; return 1; }
+  echo "fuzz build: $(( $(date +%s) - t0 )) s"
+  for t in "${FUZZ_TARGETS[@]}"; do
+    step "fuzz $t for $FUZZ_SECONDS s"
+    mkdir -p "fuzz/corpus/$t"
+    local log="$OUT/fuzz-$t.log"
+    # -malloc_limit_mb: any single allocation over 512 MB is a finding (the limits must stop
+    # bombs before that); -timeout: one input over 10 s is a hang.
+    cargo +nightly fuzz run "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+      -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -timeout=10 \
+      -rss_limit_mb=2048 -malloc_limit_mb=512 > "$log" 2>&1
+    local rc=$?
+    local execs panics corpus
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+    panics=$(grep -c '^resnext-fuzz: contained panic' "$log")
+    corpus=$(find "fuzz/corpus/$t" -type f | wc -l)
+    note "fuzz $t: ${execs:-?} executions in ${FUZZ_SECONDS} s, corpus $corpus inputs, $panics contained panic site(s), exit $rc"
+    grep '^resnext-fuzz: contained panic' "$log" | sed 's/^/    /' | tee -a "$SUMMARY"
+    if [ "$rc" != 0 ]; then
+      grep -E 'ERROR: |SUMMARY: |invariant violated|panicked at|Test unit written' "$log" | head -8 \
+        | sed 's/^/    /' | tee -a "$SUMMARY"
+      fail "fuzz target $t (log: $log; inputs: fuzz/artifacts/$t/)"
+    fi
+  done
+}
+skipped fuzz || fuzz
+
+# ---------------------------------------------------------------------------------------------
+# The release library (build_release from scripts/env.sh: a no-op when up to date).
+step "release build"
+build_release || fail "cargo build --release"
+LIB="$ROOT/target/release"
+
+# The stress model: the 64 x 64 tiny ResNeXt of the test fixtures (generated when missing).
+MODEL="$ROOT/testdata/models/tiny_torch.onnx"
+if [ ! -f "$MODEL" ]; then
+  MODEL="$OUT/tiny_torch.onnx"
+  if [ ! -f "$MODEL" ]; then
+    step "generating the tiny ResNeXt (tools/resnext_onnx.py)"
+    ensure_venv
+    "$VENV/bin/python" tools/resnext_onnx.py --stages 1,1,1,1 --base-planes 16 --resolution 64 \
+      --classes 10 --style torch --seed 11 --out "$MODEL" || fail "generating $MODEL"
+  fi
+fi
+SIDE=64
+IMAGES=()
+for f in chelsea.png coffee.png; do
+  [ -f "$ROOT/testdata/preprocess/$f" ] && IMAGES+=("$ROOT/testdata/preprocess/$f")
+done
+SEEDS="$ROOT/fuzz/seeds/image_decode"
+[ ${#IMAGES[@]} -gt 0 ] || IMAGES=("$SEEDS/rgb.png" "$SEEDS/exif6.jpg")
+IMAGES+=("$SEEDS/lossy.webp" "$SEEDS/rgb.bmp")
+LEAK_IMAGE="$SEEDS/rgb.jpg"
+note "stress model: $(basename "$MODEL") (${SIDE}x${SIDE}), images: $(for i in "${IMAGES[@]}"; do basename "$i"; done | tr '\n' ' ')"
+
+# ---------------------------------------------------------------------------------------------
+# 2. Concurrency: Rust
+if ! skipped rust; then
+  step "Rust stress: $STRESS_THREADS threads, $STRESS_TOTAL calls"
+  RESNEXT_STRESS_MODEL="$MODEL" RESNEXT_STRESS_SIDE=$SIDE RESNEXT_STRESS_THREADS=$STRESS_THREADS \
+    RESNEXT_STRESS_TOTAL=$STRESS_TOTAL RESNEXT_STRESS_IMAGES="$(IFS=:; echo "${IMAGES[*]}")" \
+    cargo test --release --locked "${CARGO_FEATURES[@]}" --test stress -- --ignored --nocapture \
+    > "$OUT/rust-stress.log" 2>&1 || { tail -30 "$OUT/rust-stress.log"; fail "Rust stress"; }
+  grep '^Rust stress' "$OUT/rust-stress.log" | tee -a "$SUMMARY"
+fi
+
+# C: the stress/leak program
+C_BIN="$OUT/stress_c"
+if ! skipped c || ! skipped valgrind; then
+  gcc -std=c99 -Wall -Wextra -Werror -pedantic -pthread -g -I"$ROOT/include" "$ROOT/tests/c/stress.c" \
+    -L"$LIB" -Wl,-rpath,"$LIB" -lresnext -lpthread -lm -o "$C_BIN" || fail "compiling tests/c/stress.c"
+fi
+if ! skipped c; then
+  step "C stress: $STRESS_THREADS threads, $STRESS_TOTAL calls"
+  "$C_BIN" stress "$MODEL" $SIDE "$STRESS_THREADS" "$STRESS_TOTAL" "${IMAGES[@]}" | tee -a "$SUMMARY"
+  [ "${PIPESTATUS[0]}" = 0 ] || fail "C stress"
+  step "C leak loop: $LEAK_CYCLES cycles"
+  "$C_BIN" leak "$MODEL" $SIDE "$LEAK_CYCLES" "$LEAK_IMAGE" | tee -a "$SUMMARY"
+  [ "${PIPESTATUS[0]}" = 0 ] || fail "C leak loop (RSS grew)"
+fi
+
+# Java: the same two programs over the JNI API
+if ! skipped java; then
+  if command -v javac >/dev/null && command -v java >/dev/null; then
+    step "Java stress and leak loop"
+    JOUT="$OUT/java"
+    rm -rf "$JOUT" && mkdir -p "$JOUT"
+    mapfile -t JSRC < <(find "$ROOT/bindings/java/src/main/java" -name '*.java' | sort)
+    if javac --release 8 -encoding UTF-8 -Xlint:all -Xlint:-options -Werror -d "$JOUT" \
+         "${JSRC[@]}" "$ROOT/tests/java/Stress.java"; then
+      JAVA=(java -Xcheck:jni -Xmx256m -Dresnext.library.path="$LIB/libresnext.so" -cp "$JOUT")
+      "${JAVA[@]}" Stress stress "$MODEL" $SIDE "$STRESS_THREADS" "$STRESS_TOTAL" "${IMAGES[@]}" \
+        2>&1 | tee "$OUT/java-stress.log" | grep -v '^WARNING' ; grep '^Java stress' "$OUT/java-stress.log" >> "$SUMMARY"
+      grep -q '^Java stress.* 0 divergent from serial, 0 failed' "$OUT/java-stress.log" || fail "Java stress"
+      grep -q 'WARNING in native method' "$OUT/java-stress.log" && fail "Java stress: -Xcheck:jni warning"
+      "${JAVA[@]}" Stress leak "$MODEL" $SIDE "$LEAK_CYCLES" "$LEAK_IMAGE" 2>&1 | tee "$OUT/java-leak.log"
+      [ "${PIPESTATUS[0]}" = 0 ] || fail "Java leak loop (RSS grew)"
+      grep '^Java leak' "$OUT/java-leak.log" >> "$SUMMARY"
+    else
+      fail "compiling tests/java/Stress.java"
+    fi
+  else
+    note "java: SKIPPED (no JDK)"
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 3. valgrind
+if ! skipped valgrind; then
+  if command -v valgrind >/dev/null; then
+    VG=(valgrind --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite
+        --show-leak-kinds=definite)
+    step "valgrind: C leak loop ($VALGRIND_CYCLES cycles) and C stress (4 threads x 10 calls)"
+    "${VG[@]}" --log-file="$OUT/valgrind-leak.log" "$C_BIN" leak "$MODEL" $SIDE "$VALGRIND_CYCLES" "$LEAK_IMAGE" \
+      > /dev/null || fail "valgrind: C leak loop (see $OUT/valgrind-leak.log)"
+    "${VG[@]}" --log-file="$OUT/valgrind-stress.log" "$C_BIN" stress "$MODEL" $SIDE 4 40 "${IMAGES[@]}" \
+      > /dev/null || fail "valgrind: C stress (see $OUT/valgrind-stress.log)"
+    for v in leak stress; do
+      note "valgrind C $v: $(grep -hoE 'definitely lost: [0-9,]+ bytes in [0-9,]+ blocks' "$OUT/valgrind-$v.log" | head -1 || echo 'definitely lost: 0 bytes'); $(grep -hoE 'ERROR SUMMARY: [0-9]+ errors' "$OUT/valgrind-$v.log")"
+    done
+    if [ "$SHORT" = 0 ]; then
+      if [ -f "$ROOT/testdata/parity/manifest.json" ]; then
+        step "C tests (plain, ASan+UBSan, valgrind): tests/c/run.sh"
+        bash tests/c/run.sh > "$OUT/c-tests.log" 2>&1 || { tail -20 "$OUT/c-tests.log"; fail "tests/c/run.sh"; }
+        note "valgrind C tests (tests/c/run.sh): $(grep -E 'definitely lost|ERROR SUMMARY' "$OUT/c-tests.log" | sed 's/==[0-9]*== *//' | tr '\n' ' ')"
+      else
+        note "C tests under valgrind: SKIPPED (no testdata/; scripts/test.sh generates it and runs them)"
+      fi
+    fi
+  else
+    note "valgrind: SKIPPED (not installed)"
+  fi
+fi
+
+echo
+echo "== summary ($(( $(date +%s) - STARTED )) s)"
+cat "$SUMMARY"
+if [ ${#FAILED[@]} -gt 0 ]; then
+  echo
+  printf 'FAILED: %s\n' "${FAILED[@]}"
+  exit 1
+fi
+echo "hardening: all passed"
