@@ -30,7 +30,7 @@ SHORT=0
 for arg in "$@"; do
   case "$arg" in
     --short) SHORT=1 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
