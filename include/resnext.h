@@ -29,6 +29,14 @@
 #define RESNEXT_VERSION_PATCH 0
 
 /**
+ * Largest intermediate image the short-side resize may produce: 64 M pixels (192 MB of RGB8).
+ * The resize keeps the aspect ratio, so an image that passed the pixel limit can still be
+ * blown up by it: a 1 x 2000000 PNG of 8 KB resized to a short side of 256 would need
+ * 256 x 512000000 pixels (393 GB). 64 M pixels allow aspect ratios up to 1000:1 at 256.
+ */
+#define MAX_RESIZED_PIXELS (64 << 20)
+
+/**
  * Result of every fallible call. Values are stable: new codes are only ever appended.
  */
 enum resnext_result
