@@ -292,8 +292,7 @@ impl TractBackend {
         };
         let mut rows: Vec<Option<Vec<f32>>> = vec![None; batch];
         std::thread::scope(|scope| -> Result<()> {
-            let helpers: Vec<_> =
-                (1..workers).map(|_| scope.spawn(|| catch_panic(work))).collect();
+            let helpers: Vec<_> = (1..workers).map(|_| scope.spawn(|| catch_panic(work))).collect();
             let mut all = vec![work()];
             for h in helpers {
                 all.push(h.join().unwrap_or_else(|p| Err(Error::from_panic(p.as_ref()))));
@@ -374,8 +373,8 @@ impl TractBackend {
             let plan = self.plan(batch)?;
             let (h, w) = (self.info.height as usize, self.info.width as usize);
             let dt = if self.input_is_f16 { f16::datum_type() } else { f32::datum_type() };
-            let input = Tensor::zero_dt(dt, &[batch, 3, h, w])
-                .map_err(|e| engine_error("running", e))?;
+            let input =
+                Tensor::zero_dt(dt, &[batch, 3, h, w]).map_err(|e| engine_error("running", e))?;
             let nodes = plan.model().nodes().len();
             let mut per_run: Vec<Vec<f64>> = vec![Vec::new(); nodes];
             let mut state = plan.spawn().map_err(|e| engine_error("running", e))?;

@@ -172,10 +172,19 @@ fn profile(args: &BenchArgs, crop: u32, threads: usize, runs: usize) -> Result<s
                "share": o.ms / p.total_ms})
     };
     if !args.json {
-        println!("profile: batch {batch}, {threads} threads, median of {runs} runs, {:.1} ms in nodes", p.total_ms);
+        println!(
+            "profile: batch {batch}, {threads} threads, median of {runs} runs, {:.1} ms in nodes",
+            p.total_ms
+        );
         println!("{:>9} {:>6} {:>6}  operator", "ms", "share", "nodes");
         for o in &p.by_op {
-            println!("{:>9.2} {:>5.1}% {:>6}  {}", o.ms, 100.0 * o.ms / p.total_ms, o.count, o.name);
+            println!(
+                "{:>9.2} {:>5.1}% {:>6}  {}",
+                o.ms,
+                100.0 * o.ms / p.total_ms,
+                o.count,
+                o.name
+            );
         }
         println!("most expensive nodes:");
         for o in p.top_nodes.iter().take(15) {
