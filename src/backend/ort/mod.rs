@@ -14,7 +14,9 @@ pub mod engine_cache;
 pub mod gpu_probe;
 pub mod runtime;
 
-use super::execution::{ExecutionProvider, FallbackPolicy, OrtOptions, TensorRtOptions};
+use super::execution::{
+    ExecutionProvider, FallbackPolicy, OrtOptions, ProviderKind, TensorRtOptions,
+};
 use super::onnx_inspect::{inspect, Inspection};
 use super::Backend;
 use crate::error::{catch_panic, Error, ErrorCode, Result};
@@ -97,9 +99,8 @@ impl OrtBackend {
         for (i, provider) in chain.iter().enumerate() {
             let last = i + 1 == chain.len();
             match open_on(provider, bytes, &rt, &shape, options) {
-                Ok(mut opened) => {
+                Ok(opened) => {
                     let classes = opened.classes;
-                    let session = opened.session.take().expect("opened sessions hold a session");
                     let requested = options.ort.provider.describe();
                     if !failures.is_empty() {
                         log::warn!(
@@ -116,7 +117,7 @@ impl OrtBackend {
                         options.threads,
                     );
                     return Ok(OrtBackend {
-                        session: Mutex::new(session),
+                        session: Mutex::new(opened.session),
                         input_name: inspection.input.name.clone(),
                         input_is_f16: inspection.input.dtype == DType::F16,
                         max_batch: opened.max_batch,
@@ -124,9 +125,9 @@ impl OrtBackend {
                     });
                 }
                 Err(Failure::Model(e)) => return Err(e),
-                Err(Failure::Provider(reason)) if provider.kind() == ep_cpu() || last => {
+                Err(Failure::Provider(reason)) if provider.kind() == ProviderKind::Cpu || last => {
                     // The CPU provider cannot be "unavailable": its failure is the model's.
-                    if provider.kind() == ep_cpu() {
+                    if provider.kind() == ProviderKind::Cpu {
                         return Err(Error::new(ErrorCode::ModelUnsupported, reason));
                     }
                     failures.push((provider.describe(), reason));
@@ -154,10 +155,6 @@ impl OrtBackend {
     }
 }
 
-fn ep_cpu() -> crate::backend::execution::ProviderKind {
-    crate::backend::execution::ProviderKind::Cpu
-}
-
 /// The image input's name and size, for TensorRT's optimization profile and the warm-up run.
 struct Shape<'a> {
     input: &'a str,
@@ -181,7 +178,7 @@ enum Failure {
 }
 
 struct Opened {
-    session: Option<Session>,
+    session: Session,
     classes: usize,
     max_batch: Option<usize>,
 }
@@ -382,7 +379,7 @@ fn create_and_warm(
             Failure::Model(e)
         }
     })?;
-    Ok(Opened { session: Some(session), classes: scores.len(), max_batch })
+    Ok(Opened { session, classes: scores.len(), max_batch })
 }
 
 /// Refuses a provider the loaded runtime was built without, naming the fix.
