@@ -48,7 +48,8 @@ step() { # prints the time of the previous step, then the new step's title
 }
 
 step "toolchain (apt)"
-packages=(rustc-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu qemu-user-static)
+packages=(rustc-web libstd-rust-web-dev:arm64 libc6:arm64 libgcc-s1:arm64 gcc-aarch64-linux-gnu
+          qemu-user-static)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -69,15 +70,25 @@ export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 export CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++
 export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
-QEMU=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+# No `-L /usr/aarch64-linux-gnu`: with it qemu takes the dynamic loader from the cross package
+# (glibc 2.36-8cross1) while that loader, reading the host's /etc/ld.so.cache, loads libc.so.6
+# from the multiarch libc6:arm64 (2.36-9+deb12uN). The two builds disagree on the loader's
+# private data, and the first pthread_create loops forever over an uninitialised stack-cache list
+# (every test harness hung at its first test). Without -L, the binaries use the multiarch
+# /lib/ld-linux-aarch64.so.1 and libraries, which belong together.
+QEMU=(qemu-aarch64-static)
 # qemu's default CPU ("max") has SVE2, so tract would pick its SVE kernels, which TCG emulates
 # about 9x slower than NEON and which Jetson Orin (Cortex-A78AE) does not have. Default: tract's
 # own feature override to Orin's set, NEON + fp16 + dot product. RESNEXT_CROSS_TRACT_ISA= (empty)
 # keeps what tract detects.
-export TRACT_CPU_ISA="${RESNEXT_CROSS_TRACT_ISA--sve2,+fp16}"
+# Given to the emulated programs only (through `env` in front of qemu; qemu's own -E splits its
+# value at commas): the host's x86_64 runs below must not see it.
+GUEST_TRACT_ISA="${RESNEXT_CROSS_TRACT_ISA--sve2,+fp16}"
+unset TRACT_CPU_ISA
+[ -n "$GUEST_TRACT_ISA" ] && QEMU=(env "TRACT_CPU_ISA=$GUEST_TRACT_ISA" "${QEMU[@]}")
 [ -n "${RESNEXT_CROSS_CPU:-}" ] && QEMU+=(-cpu "$RESNEXT_CROSS_CPU")
 echo "   $("$RUSTC" --version), $("$CARGO" --version), $(qemu-aarch64-static --version | head -1)"
-echo "   TRACT_CPU_ISA=$TRACT_CPU_ISA"
+echo "   TRACT_CPU_ISA for the emulated runs: ${GUEST_TRACT_ISA:-(unset: what tract detects)}"
 
 step "fixtures in $TESTDATA"
 if [ -f "$TESTDATA/parity/manifest.json" ]; then
@@ -150,8 +161,7 @@ for a in "${artifacts[@]}"; do
   fi
   # --test-threads=1 as scripts/test.sh: the concurrency tests start their own threads.
   # shellcheck disable=SC2086
-  # A per-binary time limit: under Debian 12's qemu 7.2 the libtest harness hangs (spinning) as
-  # soon as it starts a test thread; see the README's "Edge targets" section.
+  # A per-binary time limit, so that one stuck emulated test cannot stall the run.
   if timeout "${RESNEXT_CROSS_TEST_TIMEOUT:-300}" \
        "${QEMU[@]}" "$exe" --nocapture --test-threads=1 "${skip[@]}" ${RESNEXT_CROSS_FILTER:-} \
        > "$LOGS/test-$name.txt" 2>&1; then status=ok; else status=FAILED; failed=1; fi
