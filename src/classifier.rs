@@ -68,11 +68,26 @@ impl std::fmt::Debug for Classifier {
     }
 }
 
+/// A model's serialized bytes: shared with the caller (`ModelSource::Bytes`), or read from its
+/// file and owned here, so that a backend that decodes them can free them before it builds its
+/// own copy of the weights.
+enum ModelBytes {
+    Shared(std::sync::Arc<[u8]>),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for ModelBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            ModelBytes::Shared(bytes) => bytes,
+            ModelBytes::Owned(bytes) => bytes,
+        }
+    }
+}
+
 /// The model's bytes, its size, and the directory of its file (for external tensor data).
-fn read_model(
-    source: &ModelSource,
-    max_bytes: u64,
-) -> Result<(std::sync::Arc<[u8]>, u64, Option<String>)> {
+fn read_model(source: &ModelSource, max_bytes: u64) -> Result<(ModelBytes, u64, Option<String>)> {
     let too_big = |len: u64| {
         Error::new(
             ErrorCode::LimitExceeded,
@@ -84,7 +99,7 @@ fn read_model(
             if bytes.len() as u64 > max_bytes {
                 return Err(too_big(bytes.len() as u64));
             }
-            Ok((bytes.clone(), bytes.len() as u64, None))
+            Ok((ModelBytes::Shared(bytes.clone()), bytes.len() as u64, None))
         }
         ModelSource::Path(path) => {
             let bytes = crate::image_input::read_bounded(path, max_bytes).map_err(|e| {
@@ -98,7 +113,7 @@ fn read_model(
             })?;
             let len = bytes.len() as u64;
             let dir = path.parent().and_then(|d| d.to_str()).map(str::to_string);
-            Ok((bytes.into(), len, dir))
+            Ok((ModelBytes::Owned(bytes), len, dir))
         }
     }
 }
@@ -111,8 +126,7 @@ impl Classifier {
         options.preprocess.validate()?;
         let labels = crate::labels::Labels::load(&options.labels)?;
         let (bytes, model_bytes, model_dir) = read_model(&options.model, options.max_model_bytes)?;
-        let backend = load_backend(&options, &bytes, model_dir.as_deref(), model_bytes)?;
-        drop(bytes);
+        let backend = load_backend(&options, bytes, model_dir.as_deref(), model_bytes)?;
         let info = backend.info();
         if info.height != options.preprocess.crop || info.width != options.preprocess.crop {
             return Err(Error::invalid(format!(
@@ -257,7 +271,7 @@ impl Classifier {
 
 fn load_backend(
     options: &ClassifierOptions,
-    bytes: &[u8],
+    bytes: ModelBytes,
     model_dir: Option<&str>,
     model_bytes: u64,
 ) -> Result<Box<dyn Backend>> {
@@ -265,7 +279,9 @@ fn load_backend(
         #[cfg(feature = "tract")]
         BackendKind::Tract => {
             use crate::backend::tract::{Fp16Compute, TractBackend, TractOptions};
-            let proto = TractBackend::decode(bytes)?;
+            let proto = TractBackend::decode(&bytes)?;
+            // The weights now live in `proto`: free the file's copy before tract makes its own.
+            drop(bytes);
             let tract_options = TractOptions {
                 threads: options.effective_threads(),
                 fp16: if options.widen_fp16 {
@@ -291,7 +307,7 @@ fn load_backend(
                 fallback_side: options.preprocess.crop,
                 model_name: &name,
             };
-            Ok(Box::new(OrtBackend::load(bytes, model_bytes, &ort_options)?))
+            Ok(Box::new(OrtBackend::load(&bytes, model_bytes, &ort_options)?))
         }
         #[allow(unreachable_patterns)]
         other => {

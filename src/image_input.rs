@@ -44,7 +44,9 @@ impl ImageInput<'_> {
 pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| Error::new(ErrorCode::Io, e.to_string()))?;
-    let mut bytes = Vec::new();
+    // Sized from the file's length up front (bounded by the limit): no regrowth while reading.
+    let hint = file.metadata().map(|m| m.len().min(max_bytes.saturating_add(1))).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
     file.take(max_bytes.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| Error::new(ErrorCode::Io, e.to_string()))?;

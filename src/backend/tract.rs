@@ -24,6 +24,7 @@ use super::onnx_rewrite::{split_gemm_bias, widen_float16};
 use super::Backend;
 use crate::error::{catch_panic, Error, ErrorCode, Result};
 use crate::model_info::{DType, Dim, ModelInfo, Precision};
+use prost::Message;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tract_linalg::multithread::{multithread_tract_scope, Executor};
@@ -77,17 +78,56 @@ fn engine_error(stage: &str, e: TractError) -> Error {
     Error::new(code, format!("tract failed while {stage} the model: {detail}"))
 }
 
+/// The runnable plan of `model` with its batch symbol bound to `batch` images. Given the model
+/// by value, the decluttered weights are released while the optimizer packs them (only the
+/// packed copy stays); given a reference, the caller keeps them for other batch sizes.
+fn optimized_plan(
+    model: impl std::borrow::Borrow<TypedModel>,
+    batch_symbol: &Symbol,
+    batch: usize,
+) -> Result<Plan> {
+    let started = std::time::Instant::now();
+    let values = HashMap::from([(batch_symbol.clone(), TDim::from(batch as i64))]);
+    let concrete = model.borrow().set_symbols(&values);
+    drop(model);
+    let plan = concrete
+        .and_then(|m| m.into_optimized())
+        .and_then(|m| m.into_runnable())
+        .map_err(|e| engine_error("optimizing", e))?;
+    log::debug!("tract: optimized a plan for batch {batch} in {:?}", started.elapsed());
+    Ok(plan)
+}
+
+/// Hands the heap memory freed by a loading stage back to the operating system.
+///
+/// Loading frees hundreds of megabytes in weight-sized blocks (the protobuf's copy after
+/// parsing, the unpacked weights after optimizing). glibc serves blocks of that size from its
+/// heap once its dynamic mmap threshold has risen, and keeps the freed ones mapped, so without
+/// this the process stays at about twice the model's size after loading. `malloc_trim` only
+/// releases free pages; it has no other effect on the caller's allocator. glibc only (Android's
+/// bionic and musl have no such call).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::os::raw::c_int;
+        }
+        // SAFETY: glibc's malloc_trim takes no pointers and is thread-safe.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
 impl TractBackend {
     /// Decodes ONNX bytes (a protobuf `ModelProto`).
     pub fn decode(bytes: &[u8]) -> Result<pb::ModelProto> {
         if bytes.is_empty() {
             return Err(Error::new(ErrorCode::ModelDecode, "the model is empty (0 bytes)"));
         }
-        catch_panic(|| {
-            tract_onnx::onnx()
-                .proto_model_for_read(&mut std::io::Cursor::new(bytes))
-                .map_err(decode_error)
-        })
+        // prost straight from the slice: tract's `proto_model_for_read` would first copy the
+        // whole file into a buffer of its own (one more copy of the weights at the peak).
+        catch_panic(|| pb::ModelProto::decode(bytes).map_err(decode_error))
     }
 
     /// Loads a decoded model: inspects it, types and declutters it, prepares batch 1.
@@ -129,6 +169,7 @@ impl TractBackend {
         }
         let mut model = parsed.model;
         drop(proto);
+        release_freed_memory();
 
         let side = |d: &Dim| match d {
             Dim::Fixed(n) => *n as u32,
@@ -202,21 +243,26 @@ impl TractBackend {
             info.compute
         );
         let batch_plans = std::env::var("RESNEXT_TRACT_BATCH_PLANS").is_ok_and(|v| v == "1");
-        let mut backend = TractBackend {
-            model: Some(typed),
+        let mut plans = HashMap::new();
+        let model = if batch_plans {
+            plans.insert(1, optimized_plan(&typed, &batch, 1)?);
+            Some(typed)
+        } else {
+            // Every batch runs on the batch-1 plan: the decluttered model is not needed again,
+            // and dropping it before optimizing lets its weights go as they are packed.
+            plans.insert(1, optimized_plan(typed, &batch, 1)?);
+            None
+        };
+        release_freed_memory();
+        Ok(TractBackend {
+            model,
             batch,
-            plans: Mutex::new(HashMap::new()),
+            plans: Mutex::new(plans),
             executor,
             threads,
             input_is_f16,
             info,
-        };
-        backend.plan(1)?;
-        if !batch_plans {
-            // Every batch runs on the batch-1 plan: the decluttered model is not needed again.
-            backend.model = None;
-        }
-        Ok(backend)
+        })
     }
 
     /// The optimized plan for `batch` images, built on first use and cached.
@@ -225,18 +271,10 @@ impl TractBackend {
         if let Some(plan) = plans.get(&batch) {
             return Ok(plan.clone());
         }
-        let started = std::time::Instant::now();
-        let mut values = HashMap::new();
-        values.insert(self.batch.clone(), TDim::from(batch as i64));
         let model = self.model.as_ref().ok_or_else(|| {
             Error::new(ErrorCode::Inference, format!("no plan for batch {batch} (internal)"))
         })?;
-        let plan = model
-            .set_symbols(&values)
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(|e| engine_error("optimizing", e))?;
-        log::debug!("tract: optimized a plan for batch {batch} in {:?}", started.elapsed());
+        let plan = optimized_plan(model, &self.batch, batch)?;
         plans.insert(batch, plan.clone());
         Ok(plan)
     }

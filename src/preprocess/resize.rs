@@ -7,8 +7,9 @@
 
 use super::RgbImage;
 use crate::error::{Error, ErrorCode, Result};
-use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::images::{TypedImage, TypedImageRef};
+use fast_image_resize::pixels::U8x3;
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 
 /// The size after resizing the short side to `resize_short`, rounded like PaddleClas:
 /// `int(round(w * percent))` with Python's round-half-to-even on doubles.
@@ -53,15 +54,20 @@ pub fn resize_short_and_crop(rgb: &RgbImage, resize_short: u32, crop: u32) -> Re
     let resized = if (new_w, new_h) == (rgb.width, rgb.height) {
         None
     } else {
-        let src = ImageRef::new(rgb.width, rgb.height, &rgb.data, PixelType::U8x3)
+        // The typed API (`resize_typed::<U8x3>`) rather than `resize` on untyped images: the
+        // latter dispatches on the pixel type at run time, which compiles the resizers of all
+        // of the crate's pixel types into the library (about 3 MB) for the one used here.
+        let src = TypedImageRef::<U8x3>::from_buffer(rgb.width, rgb.height, &rgb.data)
             .map_err(|e| Error::invalid(format!("resize source: {e}")))?;
-        let mut dst = Image::new(new_w, new_h, PixelType::U8x3);
+        let mut resized = vec![0u8; new_w as usize * new_h as usize * 3];
+        let mut dst = TypedImage::<U8x3>::from_buffer(new_w, new_h, &mut resized)
+            .map_err(|e| Error::invalid(format!("resize destination: {e}")))?;
         let options =
             ResizeOptions::new().resize_alg(ResizeAlg::Interpolation(FilterType::Bilinear));
         Resizer::new()
-            .resize(&src, &mut dst, &options)
+            .resize_typed(&src, &mut dst, &options)
             .map_err(|e| Error::invalid(format!("resize: {e}")))?;
-        Some(dst.into_vec())
+        Some(resized)
     };
     let data: &[u8] = resized.as_deref().unwrap_or(&rgb.data);
     let x0 = ((new_w - crop) / 2) as usize;
