@@ -66,6 +66,9 @@ for r in $(seq 1 "$ROUNDS"); do
   ours --model "$m32x8" --batch 1 --warmup 0 --iters 1 > "$RES/cold_tract_$r.json"
 done
 
+step "cold start with glibc's mmap threshold fixed (MALLOC_MMAP_THRESHOLD_=131072), one round"
+MALLOC_MMAP_THRESHOLD_=131072 ours --model "$m32x8" --batch 1 --warmup 0 --iters 1 > "$RES/mmapfixed_tract.json"
+
 step "preprocessing a 1920x1080 JPEG (OpenCV, then resnext), one thread"
 "$PY" tools/bench_peers.py --preprocess-image "$DATA/photo_1080p.jpg" --iters 30 --json > "$RES/pre_opencv.json"
 "$BIN" bench --model "$m32x8" --batch 1 --warmup 0 --iters 1 --threads 1 --json \
@@ -82,6 +85,11 @@ RESNEXT_TRACT_BATCH_PLANS=1 ours --model "$m32x8" --batch 1,8 --warmup 1 --iters
 step "ResNeXt101_32x8d INT8 (QDQ), batches 1,8"
 ort --model "$DATA/r101_32x8d_int8.onnx" --batch 1,8 --warmup "$WARMUP" --iters "$ITERS" > "$RES/int8_ort.json"
 ours --model "$DATA/r101_32x8d_int8.onnx" --batch 1,8 --warmup "$WARMUP" --iters "$ITERS" > "$RES/int8_tract.json"
+step "ResNeXt101_32x8d INT8, tract's experimental integer path (QDQ fused into QLinearConv), batches 1,8"
+RESNEXT_TRACT_INT8=integer ours --model "$DATA/r101_32x8d_int8.onnx" --batch 1,8 --warmup "$WARMUP" \
+  --iters "$ITERS" > "$RES/int8i_tract.json"
+RESNEXT_TRACT_INT8=integer "$BIN" bench --model "$DATA/r101_32x8d_int8.onnx" --batch 1 \
+  --threads "$THREADS" --profile 3 --json > "$RES/profile_int8i.json"
 
 step "ResNeXt101_32x8d FP16 and FP32, batch 1"
 ort --model "$DATA/r101_32x8d_fp16.onnx" --batch 1 --warmup "$WARMUP" --iters "$ITERS" > "$RES/fp16_ort.json"

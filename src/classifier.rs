@@ -290,6 +290,7 @@ fn load_backend(
                     Fp16Compute::Native
                 },
                 fallback_side: options.preprocess.crop,
+                int8_integer_conv: options.int8_integer_conv,
             };
             Ok(Box::new(TractBackend::load(proto, model_dir, model_bytes, &tract_options)?))
         }

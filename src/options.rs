@@ -47,6 +47,12 @@ pub struct ClassifierOptions {
     /// tract only: widen float16 weights to float32 at load (default true; x86_64 has no fast
     /// float16 kernels in tract).
     pub widen_fp16: bool,
+    /// tract only, experimental: run the convolutions of INT8 QDQ models on tract's integer
+    /// kernels, each QDQ group fused into a `QLinearConv` at load (default false: tract runs
+    /// QDQ graphs in float). Loads about 5x faster in a third of the memory, but tract's
+    /// requantization steps make inference slower on x86_64; see the README. The environment
+    /// variable `RESNEXT_TRACT_INT8=integer` turns it on for every classifier of the process.
+    pub int8_integer_conv: bool,
     /// ONNX Runtime only: library, execution provider and fallback policy.
     pub ort: OrtOptions,
 }
@@ -64,6 +70,7 @@ impl ClassifierOptions {
             max_model_bytes: DEFAULT_MAX_MODEL_BYTES,
             backend: BackendKind::Tract,
             widen_fp16: true,
+            int8_integer_conv: false,
             ort: OrtOptions::default(),
         }
     }
@@ -135,6 +142,13 @@ impl ClassifierOptions {
     /// tract only: whether float16 weights are widened to float32 at load.
     pub fn widen_fp16(mut self, widen: bool) -> Self {
         self.widen_fp16 = widen;
+        self
+    }
+
+    /// tract only, experimental: fuse INT8 QDQ convolutions into integer `QLinearConv`s
+    /// (see [`ClassifierOptions::int8_integer_conv`]).
+    pub fn int8_integer_conv(mut self, integer: bool) -> Self {
+        self.int8_integer_conv = integer;
         self
     }
 

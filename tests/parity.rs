@@ -19,16 +19,23 @@ use resnext::{
 };
 
 fn classifier_for(case: &serde_json::Value, threads: usize) -> Classifier {
+    classifier_with(case, threads, |options| options)
+}
+
+/// The case's classifier, with `configure` applied to its options.
+fn classifier_with(
+    case: &serde_json::Value,
+    threads: usize,
+    configure: impl FnOnce(ClassifierOptions) -> ClassifierOptions,
+) -> Classifier {
     let model = fixture(case["model"].as_str().unwrap());
     let side = case["resolution"].as_u64().unwrap() as u32;
     let config = PreprocessConfig { resize_short: side, crop: side, ..Default::default() };
-    Classifier::new(
-        ClassifierOptions::from_path(&model)
-            .preprocess(config)
-            .threads(threads)
-            .labels(LabelSource::None),
-    )
-    .unwrap_or_else(|e| panic!("{}: {e}", model.display()))
+    let options = ClassifierOptions::from_path(&model)
+        .preprocess(config)
+        .threads(threads)
+        .labels(LabelSource::None);
+    Classifier::new(configure(options)).unwrap_or_else(|e| panic!("{}: {e}", model.display()))
 }
 
 fn tolerance(precision: &str) -> f32 {
@@ -41,9 +48,16 @@ fn tolerance(precision: &str) -> f32 {
 }
 
 fn check_case(case: &serde_json::Value, threads: usize) -> (f32, f32) {
+    check_classifier(case, threads, classifier_for(case, threads))
+}
+
+fn check_classifier(
+    case: &serde_json::Value,
+    threads: usize,
+    classifier: Classifier,
+) -> (f32, f32) {
     let name = case["model"].as_str().unwrap();
     let precision = case["precision"].as_str().unwrap();
-    let classifier = classifier_for(case, threads);
     let info = classifier.info().clone();
     assert_eq!(info.precision.name(), precision, "{name}: precision");
     assert_eq!(info.output_kind.name(), case["output_kind"].as_str().unwrap(), "{name}");
@@ -164,6 +178,33 @@ fn int8_qdq_matches_onnxruntime() {
     for case in cases(|c| c["precision"] == "int8") {
         check_case(&case, 1);
     }
+}
+
+/// The experimental integer path: every QDQ convolution fused into a `QLinearConv` and run on
+/// tract's integer kernels, against ONNX Runtime on the same QDQ file (which fuses the same
+/// groups itself). Same INT8 tolerance as the float path.
+fn check_int8_integer(filter: impl Fn(&serde_json::Value) -> bool) {
+    for case in cases(|c| c["precision"] == "int8" && filter(c)) {
+        let classifier = classifier_with(&case, 1, |o| o.int8_integer_conv(true));
+        let compute = classifier.info().compute.clone();
+        assert!(
+            compute.starts_with("int8 (") && !compute.starts_with("int8 (0 of"),
+            "{}: {compute}",
+            case["model"]
+        );
+        print!("[{compute}] ");
+        check_classifier(&case, 1, classifier);
+    }
+}
+
+#[test]
+fn int8_integer_convolutions_match_onnxruntime() {
+    check_int8_integer(|c| !model_is(c, "tiny_"));
+}
+
+#[test]
+fn tiny_int8_integer_convolutions_match_onnxruntime() {
+    check_int8_integer(|c| model_is(c, "tiny_"));
 }
 
 #[test]

@@ -221,6 +221,43 @@ def profile_section(results: str, model_path: str) -> list[str]:
     return lines
 
 
+def int8_section(int8_o, int8_t, int8i_t) -> list[str]:
+    """The INT8 file on both tract paths and ONNX Runtime: load, first result, memory, speed."""
+    rows = [("ONNX Runtime (QDQ fused by ORT)", int8_o), ("resnext, float path (default)", int8_t),
+            ("resnext, integer path (`RESNEXT_TRACT_INT8=integer`)", int8i_t)]
+    if not int8_t or not int8i_t:
+        return []
+    lines = ["## INT8: tract's float path vs its integer path", "",
+             "The same QDQ file. The float path (default) runs the graph as tract imports it: "
+             "dequantized weights and float convolutions between quantize/dequantize steps. The "
+             "integer path (src/backend/qdq_fusion.rs) fuses every `DequantizeLinear -> Conv -> "
+             "QuantizeLinear` group into one `QLinearConv` before tract parses the graph, so "
+             "tract runs the convolutions on its integer kernels.", "",
+             "| engine | load ms | first result ms | peak RSS MB | bs1 ms | bs8 ms |",
+             "|---|---|---|---|---|---|"]
+    for name, d in rows:
+        if d:
+            lines.append(f"| {name} | {f(d.get('load_ms'), 0)} | {f(d.get('first_result_ms'), 0)}"
+                         f" | {f(d.get('peak_rss_mb'), 0)} | {f(med(d, 1))} | {f(med(d, 8))} |")
+    return lines + [""]
+
+
+def int8_profile_section(results: str) -> list[str]:
+    p = load(os.path.join(results, "profile_int8i.json"))
+    if not p:
+        return []
+    p = p["profile"]
+    lines = ["## Where the time goes on the integer path (INT8, batch 1)", "",
+             f"`RESNEXT_TRACT_INT8=integer resnext bench --profile {p['runs']}`, "
+             f"{p['threads']} threads: {f(p['total_ms'])} ms in nodes.", "",
+             "| operator | nodes | ms | share |", "|---|---|---|---|"]
+    for o in p["by_op"]:
+        if o["ms"] >= 0.05:
+            lines.append(f"| `{o['op'] or o['name']}` | {o['count']} | {f(o['ms'])} | "
+                         f"{100 * o['share']:.1f}% |")
+    return lines + [""]
+
+
 def bf16_agreement(results: str):
     """(top-1 agreements, images, max |score difference| over the FP32 top-5 classes)."""
     def read(name):
@@ -241,7 +278,8 @@ def bf16_agreement(results: str):
     return agree, len(ref), diff
 
 
-def notes(fp32_o, fp32_t, plans_t, int8_o, int8_t, rss_t, rss_o, model_mb, colds_t, colds_o):
+def notes(fp32_o, fp32_t, plans_t, int8_o, int8_t, int8i_t, rss_t, rss_o, model_mb, colds_t,
+          colds_o, mmap_t):
     """What each unmet target is blocked by, and what would remove it (figures from this run)."""
     b1 = ratio(med(fp32_t, 1), med(fp32_o, 1))
     b8 = ratio(med(fp32_t, 8), med(fp32_o, 8))
@@ -280,41 +318,54 @@ def notes(fp32_o, fp32_t, plans_t, int8_o, int8_t, rss_t, rss_o, model_mb, colds
         + ", with one set of packed weights for every batch size. Batch 1 still depends on "
         "tract's intra-product threading.",
         "",
-        f"**INT8 (QDQ): {f(i8, 2)}x our own FP32 at batch 1.** tract 0.23.9 imports "
-        "`DequantizeLinear -> Conv -> QuantizeLinear` as float: every quantized activation is "
-        "dequantized, the weights are dequantized constants, and the convolution runs the FP32 "
-        "kernels, plus the quantize/dequantize element-wise passes. Its integer kernels "
-        "(AVX-512 VNNI, AMX int8 `avx512amx_mmm_i32_8x8`, both compiled into this build: "
-        "`tract_avx512vnni`, `tract_amx_int8`) are only reached from `QLinearConv`/"
-        "`ConvInteger`. What removes it: a typed-graph pass (a new file under src/backend/) "
-        "that matches `DequantizeLinear(x_u8, sx, zx)` -> `Conv(W = DequantizeLinear(w_i8, sw[c], "
-        "0))` -> `QuantizeLinear(sy, zy)` and replaces it with tract's quantized convolution "
-        "(i8 weights, per-output-channel scales folded into the requantization `sx*sw[c]/sy`, "
-        "zero points as the op's inputs), then verifies against ONNX Runtime's INT8 output "
-        "(tests/parity.rs already holds the int8 references). Not done in this session. For "
-        f"scale: ONNX Runtime runs this QDQ file at {f(ratio(med(int8_o, 1), med(fp32_o, 1)), 2)}x "
-        "its own FP32 time at batch 1 in this run (its QDQ fusion reaches integer kernels), so "
-        "the 0.5x-of-ORT-INT8 goal needs the integer path and then tract's int8 kernels to beat "
-        "MLAS's.",
+        f"**INT8 (QDQ): the float path runs at {f(i8, 2)}x our own FP32 at batch 1.** tract "
+        "0.23.9 imports `DequantizeLinear -> Conv -> QuantizeLinear` as float: the weights are "
+        "dequantized constants and the convolutions run the FP32 kernels, plus the "
+        "quantize/dequantize element-wise passes. The integer path (src/backend/qdq_fusion.rs, "
+        "opt-in: `RESNEXT_TRACT_INT8=integer` or `int8_integer_conv(true)`) fuses each QDQ "
+        "group into a `QLinearConv` before tract parses the graph, which reaches tract's "
+        "integer kernels; tests/parity.rs checks it against ONNX Runtime's INT8 outputs "
+        "(`int8_integer_convolutions_match_onnxruntime`)"
+        + (f". In this run it takes {f(ratio(med(int8i_t, 1), med(int8_t, 1)), 2)}x the float "
+           f"path's time at batch 1 and {f(ratio(med(int8i_t, 8), med(int8_t, 8)), 2)}x at "
+           f"batch 8, but loads in {f(ratio(int8i_t.get('load_ms'), int8_t.get('load_ms')), 2)}x "
+           f"the time with {f(ratio(int8i_t.get('peak_rss_mb'), int8_t.get('peak_rss_mb')), 2)}x "
+           "the peak memory" if int8i_t and int8_t else "")
+        + ". Why it is not faster (profile above): tract lowers `QLinearConv` with per-channel "
+        "weight scales and a non-zero activation zero point into an integer product followed "
+        "by separate element-wise nodes that it does not fuse into the product's kernel: the "
+        "per-channel rescale (`Scale`), the zero-point corrections (`QSumB`, `Reduce<Sum>`, "
+        "`Sub`, `Mul`), the clamp (`Min`, `Max`) and the casts; and the grouped 3x3 "
+        "convolutions get an explicit `Im2col` copy where the float path uses a lazy one. The "
+        "integer products themselves (`OptMatMul`) are a minority of the time. What would "
+        "remove it is in tract: fusing the per-row requantization into the integer kernel's "
+        "output stage (as it does for float bias and ReLU), and the lazy im2col for quantized "
+        "inputs. The default stays the float path, which is faster here. ONNX Runtime runs "
+        f"this QDQ file at {f(ratio(med(int8_o, 1), med(fp32_o, 1)), 2)}x its own FP32 time at "
+        "batch 1 in this run.",
         "",
         f"**Memory: peak {f(rss_t, 0)} MB for a {f(model_mb, 0)} MB file "
         f"({f(ratio(rss_t, model_mb), 2)}x; ONNX Runtime {f(ratio(rss_o, model_mb), 2)}x).** "
-        "The peak is reached while loading, with three copies of the weights alive: the file's "
-        "bytes (held by `Classifier::new` until the backend is built, src/classifier.rs), the "
-        "decoded protobuf (prost copies every initializer's `raw_data` into a `Vec`), and tract's "
-        "tensors (tract-onnx's `parse` takes `&ModelProto` and copies each initializer); then "
-        "again at optimization (bytes + decluttered model + packed weights). The batch-1-plan "
-        "change removed the per-batch-size copies of the packed weights and drops the "
-        "decluttered model after load, which lowers the memory held while running, not this "
-        "peak. What would reach ~1.5x: drop the file bytes right after decoding the protobuf "
-        "(classifier.rs, owned by another change), and convert initializers by value (move "
-        "each `raw_data` into a tract `Tensor` and clear it from the proto before parsing the "
-        "graph), or map the file and build tensors from the mapping.",
+        "Since the previous report (3.52x): the protobuf is decoded straight from the file's "
+        "bytes (tract's own reader copied them first), the bytes are freed before tract "
+        "parses the graph, the batch-1 plan is optimized from the model by value so the "
+        "unpacked weights go as they are packed, and the freed heap is handed back "
+        "(`malloc_trim`) after parsing and after optimizing, so the process holds about the "
+        "packed weights once loaded. What remains at the peak: two copies of the weights at "
+        "each step (bytes + protobuf, protobuf + tract tensors, unpacked + packed), plus glibc "
+        "keeping freed weight-sized blocks in its heap (its mmap threshold rises as large "
+        "blocks are freed)"
+        + (f"; with the threshold fixed (`MALLOC_MMAP_THRESHOLD_=131072` in the environment, "
+           f"the application's choice) the peak is {f(mmap_t.get('peak_rss_mb'), 0)} MB "
+           f"({f(ratio(mmap_t.get('peak_rss_mb'), model_mb), 2)}x)" if mmap_t else "")
+        + ". What would reach 1.5x: never hold two full copies, i.e. decode the protobuf "
+        "without its weights and read each initializer from the file straight into its tract "
+        "tensor (ONNX external data, which tract reads tensor by tensor, is one way), so that "
+        "only the packed weights under construction come on top of one copy.",
         "",
         "**Cold start.** Load is protobuf decode + tract parse, typing and decluttering + "
         "optimizing the batch-1 plan (weight packing); ONNX Runtime's session creation does "
-        "the same work in C++. The copies above are also time: fewer copies is the first "
-        "lever here too.",
+        "the same work in C++. The copies removed above also shortened the load.",
         "",
         "**bf16 on AMX.** tract 0.23.9 ships an AMX bf16 kernel (`avx512amx_mmm_f32_16x16`, "
         "TDPBF16PS) behind the opt-in knob `TRACT_AMX_BF16=1` (compiled into this build: "
@@ -386,6 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fp32_o, fp32_t = R("fp32_ort.json"), R("fp32_tract.json")
     plans_t = R("fp32_tract_batchplans.json")
     int8_o, int8_t = R("int8_ort.json"), R("int8_tract.json")
+    int8i_t = R("int8i_tract.json")
+    mmap_t = R("mmapfixed_tract.json")
     fp16_o, fp16_t, fp16_ref = R("fp16_ort.json"), R("fp16_tract.json"), R("fp16_ref_tract.json")
     x16_o, x16_t = R("x16_ort.json"), R("x16_tract.json")
     pre_cv, pre_t = R("pre_opencv.json"), R("pre_tract.json")
@@ -425,6 +478,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         target(f"INT8 (QDQ) latency vs ORT FP32, batch {b}", f(med(int8_t, b), 0, " ms"),
                f(med(fp32_o, b), 0, " ms") + " (ORT FP32)",
                ratio(med(int8_t, b), med(fp32_o, b)), 0.5)
+        if int8i_t:
+            target(f"INT8, experimental integer path, vs ORT INT8, batch {b}",
+                   f(med(int8i_t, b), 0, " ms"), f(med(int8_o, b), 0, " ms") + " (ORT INT8)",
+                   ratio(med(int8i_t, b), med(int8_o, b)), 0.5,
+                   "`RESNEXT_TRACT_INT8=integer`: QDQ convolutions fused into QLinearConv")
     target("FP16 file vs our FP32, batch 1", f(med(fp16_t, 1), 0, " ms"),
            f(med(fp16_ref, 1), 0, " ms") + " (ours FP32)",
            ratio(med(fp16_t, 1), med(fp16_ref, 1)), 1.1, "weights widened to f32 at load")
@@ -433,7 +491,9 @@ def main(argv: Sequence[str] | None = None) -> int:
            f"load {f(load_t, 0)} vs session {f(load_o, 0)} ms; median of {len(colds_t)} rounds")
     target("Peak RSS (load + batch 1) / file size", f(rss_t, 0, " MiB"),
            f"{f(model_mb, 0, ' MiB')} file (ORT peaks at {f(rss_o, 0, ' MiB')}, "
-           f"{f(ratio(rss_o, model_mb), 2)}x)", ratio(rss_t, model_mb), 1.5)
+           f"{f(ratio(rss_o, model_mb), 2)}x)", ratio(rss_t, model_mb), 1.5,
+           (f"with `MALLOC_MMAP_THRESHOLD_=131072`: {f(mmap_t.get('peak_rss_mb'), 0)} MiB "
+            f"({f(ratio(mmap_t.get('peak_rss_mb'), model_mb), 2)}x)" if mmap_t else ""))
     target("Preprocess 1920x1080 JPEG -> 224 tensor, 1 thread", f(pre_ms_t, 1, " ms"),
            f(pre_ms_cv, 1, " ms") + " (OpenCV)", ratio(pre_ms_t, pre_ms_cv), 1.0,
            "decode " + f(pre_t["preprocess"]["decode_ms"] if pre_ms_t else None, 1) + " vs "
@@ -487,6 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "| images/s at the largest batch | peak RSS (MB) |", "|---|---|---|---|---|---|"]
     for label, o, t in (("ResNeXt101_32x8d FP32", fp32_o, fp32_t),
                         ("ResNeXt101_32x8d INT8 (QDQ)", int8_o, int8_t),
+                        ("ResNeXt101_32x8d INT8, integer path", None, int8i_t),
                         ("ResNeXt101_32x8d FP16", fp16_o, fp16_t),
                         ("ResNeXt101_32x16d FP32", x16_o, x16_t)):
         for eng, d in (("ONNX Runtime", o), ("resnext (tract)", t)):
@@ -524,9 +585,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{f(pt['decode_ms'], 2)} | {f(pt['preprocess_ms'], 2)} |",
                   f"| {pc['engine']} | {f(pc['median_ms'], 2)} | {f(pc['decode_median_ms'], 2)} "
                   f"| {f(pc['median_ms'] - pc['decode_median_ms'], 2)} |", ""]
+    lines += int8_section(int8_o, int8_t, int8i_t)
     lines += profile_section(a.results, a.model)
-    lines += notes(fp32_o, fp32_t, plans_t, int8_o, int8_t, rss_t, rss_o, model_mb, colds_t,
-                   colds_o)
+    lines += int8_profile_section(a.results)
+    lines += notes(fp32_o, fp32_t, plans_t, int8_o, int8_t, int8i_t, rss_t, rss_o, model_mb,
+                   colds_t, colds_o, mmap_t)
     with open(a.out, "w") as fh:
         fh.write("\n".join(lines))
     print(a.out)

@@ -9,6 +9,8 @@ pub mod onnx_rewrite;
 #[cfg(feature = "ort")]
 pub mod ort;
 #[cfg(feature = "tract")]
+pub mod qdq_fusion;
+#[cfg(feature = "tract")]
 pub mod tract;
 
 use crate::error::Result;

@@ -21,6 +21,7 @@
 
 use super::onnx_inspect::{inspect, shape_string};
 use super::onnx_rewrite::{split_gemm_bias, widen_float16};
+use super::qdq_fusion::{fuse_qdq_convolutions, QdqFusion};
 use super::Backend;
 use crate::error::{catch_panic, Error, ErrorCode, Result};
 use crate::model_info::{DType, Dim, ModelInfo, Precision};
@@ -50,6 +51,9 @@ pub struct TractOptions {
     pub threads: usize,
     /// Float16 handling.
     pub fp16: Fp16Compute,
+    /// Fuse the QDQ convolutions of INT8 models into integer `QLinearConv`s (also turned on by
+    /// the environment variable `RESNEXT_TRACT_INT8=integer`, read at load).
+    pub int8_integer_conv: bool,
     /// Input height and width to use when the model declares them symbolically.
     pub fallback_side: u32,
 }
@@ -159,6 +163,10 @@ impl TractBackend {
         if fp16 && !widened {
             split_gemm_bias(&mut proto);
         }
+        let integer = options.int8_integer_conv
+            || std::env::var("RESNEXT_TRACT_INT8").is_ok_and(|v| v == "integer");
+        let fusion = (inspection.precision == Precision::Int8 && integer)
+            .then(|| fuse_qdq_convolutions(&mut proto));
         let onnx = tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
         let parsed = onnx.parse(&proto, model_dir).map_err(|e| engine_error("parsing", e))?;
         if !parsed.unresolved_inputs.is_empty() {
@@ -185,13 +193,17 @@ impl TractBackend {
             .set_input_fact(0, InferenceFact::dt_shape(dt, shape))
             .map_err(|e| engine_error("typing", e))?;
         let typed = model.into_typed().map_err(|e| engine_error("typing", e))?;
-        let compute = match inspection.precision {
-            Precision::Fp16 if widened => "f32 (float16 weights widened at load)",
-            Precision::Fp16 => "f16",
-            Precision::Int8 => "f32 (QDQ graph run as float with quantize/dequantize steps)",
-            Precision::Fp32 => "f32",
-        }
-        .to_string();
+        let compute = match (inspection.precision, fusion) {
+            (Precision::Fp16, _) if widened => "f32 (float16 weights widened at load)".into(),
+            (Precision::Fp16, _) => "f16".into(),
+            (Precision::Int8, Some(QdqFusion { convolutions, fused })) => format!(
+                "int8 ({fused} of {convolutions} convolutions fused into integer QLinearConv)"
+            ),
+            (Precision::Int8, None) => {
+                "f32 (QDQ graph run as float with quantize/dequantize steps)".into()
+            }
+            (Precision::Fp32, _) => "f32".into(),
+        };
         let typed = typed.into_decluttered().map_err(|e| engine_error("decluttering", e))?;
 
         let output_fact = typed.output_fact(0).map_err(|e| engine_error("typing", e))?.clone();

@@ -163,7 +163,12 @@ fn profile(args: &BenchArgs, crop: u32, threads: usize, runs: usize) -> Result<s
     let proto = TractBackend::decode(&bytes)?;
     drop(bytes);
     let dir = args.model.parent().and_then(|d| d.to_str()).map(str::to_string);
-    let options = TractOptions { threads, fp16: Fp16Compute::WidenToF32, fallback_side: crop };
+    let options = TractOptions {
+        threads,
+        fp16: Fp16Compute::WidenToF32,
+        fallback_side: crop,
+        int8_integer_conv: false,
+    };
     let backend = TractBackend::load(proto, dir.as_deref(), len, &options)?;
     let batch = args.batch[0];
     let p = backend.profile(batch, runs)?;
