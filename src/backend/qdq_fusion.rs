@@ -23,6 +23,7 @@
 //! tensor or per output channel (axis 0), and the bias scale equals `x_s * w_s`. Anything else is
 //! left as it is and still runs in float.
 
+use super::onnx_rewrite::{drop_unused_initializers, float_values};
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
 
@@ -33,23 +34,6 @@ pub struct QdqFusion {
     pub convolutions: usize,
     /// Of those, rewritten to `QLinearConv`.
     pub fused: usize,
-}
-
-fn scalar_or_vector_f32(t: &pb::TensorProto) -> Option<Vec<f32>> {
-    const FLOAT: i32 = pb::tensor_proto::DataType::Float as i32;
-    if t.data_type != FLOAT {
-        return None;
-    }
-    if !t.raw_data.is_empty() {
-        Some(
-            t.raw_data
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-        )
-    } else {
-        Some(t.float_data.clone())
-    }
 }
 
 fn axis_of(node: &pb::NodeProto) -> i64 {
@@ -127,18 +111,16 @@ pub fn fuse_qdq_convolutions(model: &mut pb::ModelProto) -> QdqFusion {
         if !initializers.contains_key(dq_w.input[0].as_str()) {
             continue;
         }
-        let Some(w_scale) = scalar_or_vector_f32(w_scale) else { continue };
+        let Some(w_scale) = float_values(w_scale) else { continue };
         if w_scale.len() > 1 && axis_of(dq_w) != 0 {
             continue;
         }
-        let Some(x_scale) =
-            initializers.get(dq_x.input[1].as_str()).and_then(|t| scalar_or_vector_f32(t))
+        let Some(x_scale) = initializers.get(dq_x.input[1].as_str()).and_then(|t| float_values(t))
         else {
             continue;
         };
         if let Some(dq_b) = dq_b {
-            let b_scale =
-                initializers.get(dq_b.input[1].as_str()).and_then(|t| scalar_or_vector_f32(t));
+            let b_scale = initializers.get(dq_b.input[1].as_str()).and_then(|t| float_values(t));
             let w_per_channel =
                 if w_scale.len() == 1 && b_scale.as_ref().is_some_and(|b| b.len() > 1) {
                     vec![w_scale[0]; b_scale.as_ref().map_or(0, Vec::len)]
@@ -216,8 +198,7 @@ pub fn fuse_qdq_convolutions(model: &mut pb::ModelProto) -> QdqFusion {
     }
     graph.node = nodes;
     // Initializers only the removed nodes read (the float bias scales) are dropped too.
-    let used: HashSet<String> = graph.node.iter().flat_map(|n| n.input.iter().cloned()).collect();
-    graph.initializer.retain(|t| used.contains(&t.name));
+    drop_unused_initializers(graph);
     report
 }
 

@@ -20,7 +20,7 @@
 //! kept for it, the whole batch run with tract's multithreaded matrix products.
 
 use super::onnx_inspect::{inspect, shape_string};
-use super::onnx_rewrite::{split_gemm_bias, widen_float16};
+use super::onnx_rewrite::{fold_constant_dequantize, split_gemm_bias, widen_float16};
 use super::qdq_fusion::{fuse_qdq_convolutions, QdqFusion};
 use super::Backend;
 use crate::error::{catch_panic, Error, ErrorCode, Result};
@@ -167,6 +167,10 @@ impl TractBackend {
             || std::env::var("RESNEXT_TRACT_INT8").is_ok_and(|v| v == "integer");
         let fusion = (inspection.precision == Precision::Int8 && integer)
             .then(|| fuse_qdq_convolutions(&mut proto));
+        if inspection.precision == Precision::Int8 {
+            let folded = fold_constant_dequantize(&mut proto);
+            log::debug!("tract: {folded} DequantizeLinear of initializers folded to float32");
+        }
         let onnx = tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
         let parsed = onnx.parse(&proto, model_dir).map_err(|e| engine_error("parsing", e))?;
         if !parsed.unresolved_inputs.is_empty() {
