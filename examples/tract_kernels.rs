@@ -11,22 +11,14 @@
 //! so their plans show the f16 kernels when the CPU has fp16 arithmetic. `scripts/cross-aarch64.sh`
 //! runs it under emulation.
 
-// Without the tract backend (Cargo.toml has no `required-features` for it) the example only says
-// so, so that `cargo test --no-default-features --features ...` still builds.
-#[cfg(not(feature = "tract"))]
-fn main() {
-    eprintln!("tract_kernels needs the `tract` feature");
-}
-
-#[cfg(feature = "tract")]
+// Cargo.toml declares `required-features = ["tract"]`: cargo skips the example without it.
 fn main() -> tract_onnx::prelude::TractResult<()> {
     report::main()
 }
 
-#[cfg(feature = "tract")]
 mod report {
     use std::collections::BTreeMap;
-    use tract_core::ops::matmul::optimized::OptMatMul;
+    use tract_core::ops::matmul::optimized::{OptMatMul, ProtoFusedSpec};
     use tract_linalg::MmmDispatch;
     use tract_onnx::prelude::*;
     use tract_onnx::tract_hir::infer::Factoid;
@@ -102,7 +94,28 @@ mod report {
             let mut kernels: BTreeMap<String, usize> = BTreeMap::new();
             for node in optimized.nodes() {
                 if let Some(op) = node.op_as::<OptMatMul>() {
-                    let names: Vec<&str> = op.mmm.iter().map(|k| k.name()).collect();
+                    // Kernel name and the index of the packing (pair of operand formats) the
+                    // plan uses with it: a kernel with several packings (e.g. AMX bf16, whose
+                    // packing 1 converts f32 to bf16) only runs its fast path with the right one.
+                    let packings: Vec<usize> = op
+                        .micro_ops
+                        .iter()
+                        .filter_map(|m| match m {
+                            ProtoFusedSpec::AddMatMul { packings, .. } => Some(packings.clone()),
+                            _ => None,
+                        })
+                        .flatten()
+                        .map(|(p, _)| p)
+                        .collect();
+                    let names: Vec<String> = op
+                        .mmm
+                        .iter()
+                        .enumerate()
+                        .map(|(i, k)| match packings.get(i) {
+                            Some(p) => format!("{}/packing{p}", k.name()),
+                            None => k.name().to_string(),
+                        })
+                        .collect();
                     *kernels.entry(names.join("|")).or_default() += 1;
                 }
             }

@@ -21,6 +21,13 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
+    /// The provider with this C ABI value, if any.
+    pub fn from_u32(value: u32) -> Option<Self> {
+        [ProviderKind::Cpu, ProviderKind::Cuda, ProviderKind::TensorRt]
+            .into_iter()
+            .find(|p| *p as u32 == value)
+    }
+
     /// `cpu`, `cuda` or `tensorrt`.
     pub fn name(self) -> &'static str {
         match self {
@@ -60,6 +67,15 @@ pub enum FallbackPolicy {
     /// Try the next provider (TensorRT, then CUDA, then CPU), logging a warning for each one
     /// skipped. [`ModelInfo::provider`](crate::ModelInfo::provider) says which one runs.
     NextProvider = 1,
+}
+
+impl FallbackPolicy {
+    /// The policy with this C ABI value, if any.
+    pub fn from_u32(value: u32) -> Option<Self> {
+        [FallbackPolicy::Fail, FallbackPolicy::NextProvider]
+            .into_iter()
+            .find(|p| *p as u32 == value)
+    }
 }
 
 /// TensorRT engine options. Build with [`TensorRtOptions::default`] and the setters.

@@ -28,6 +28,11 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
+    /// The backend with this C ABI value, if any.
+    pub fn from_u32(value: u32) -> Option<Self> {
+        [BackendKind::Tract, BackendKind::Ort].into_iter().find(|b| *b as u32 == value)
+    }
+
     /// `tract` or `ort`.
     pub fn name(self) -> &'static str {
         match self {

@@ -6,7 +6,7 @@
 #![allow(non_camel_case_types)]
 
 use super::boundary::{bytes, guard, guard_value, reference, reference_mut, string};
-use super::types::{resnext_backend, resnext_preset, resnext_result};
+use super::types::{resnext_preset, resnext_result};
 use crate::backend::execution::{ExecutionProvider, ProviderKind, TensorRtOptions};
 use crate::backend::BackendKind;
 use crate::error::Error;
@@ -267,11 +267,8 @@ pub unsafe extern "C" fn resnext_options_set_backend(
     backend: u32,
 ) -> resnext_result {
     with_options(options, |o| {
-        o.settings.backend = match backend {
-            b if b == resnext_backend::Tract as u32 => BackendKind::Tract,
-            b if b == resnext_backend::Ort as u32 => BackendKind::Ort,
-            other => return Err(Error::invalid(format!("unknown backend {other}"))),
-        };
+        o.settings.backend = BackendKind::from_u32(backend)
+            .ok_or_else(|| Error::invalid(format!("unknown backend {backend}")))?;
         Ok(())
     })
 }

@@ -6,7 +6,7 @@
 
 use super::boundary::string;
 use super::options::{resnext_options, with_options};
-use super::types::{resnext_fallback, resnext_provider, resnext_result};
+use super::types::resnext_result;
 use crate::backend::execution::{BatchProfile, FallbackPolicy, ProviderKind};
 use crate::error::Error;
 use std::os::raw::c_char;
@@ -51,12 +51,8 @@ pub unsafe extern "C" fn resnext_options_set_execution_provider(
     device_id: u32,
 ) -> resnext_result {
     with_options(options, |o| {
-        o.provider = match provider {
-            p if p == resnext_provider::Cpu as u32 => ProviderKind::Cpu,
-            p if p == resnext_provider::Cuda as u32 => ProviderKind::Cuda,
-            p if p == resnext_provider::Tensorrt as u32 => ProviderKind::TensorRt,
-            other => return Err(Error::invalid(format!("unknown execution provider {other}"))),
-        };
+        o.provider = ProviderKind::from_u32(provider)
+            .ok_or_else(|| Error::invalid(format!("unknown execution provider {provider}")))?;
         o.device_id = device_id;
         Ok(())
     })
@@ -76,11 +72,8 @@ pub unsafe extern "C" fn resnext_options_set_fallback(
     policy: u32,
 ) -> resnext_result {
     with_options(options, |o| {
-        o.settings.ort.fallback = match policy {
-            p if p == resnext_fallback::Fail as u32 => FallbackPolicy::Fail,
-            p if p == resnext_fallback::NextProvider as u32 => FallbackPolicy::NextProvider,
-            other => return Err(Error::invalid(format!("unknown fallback policy {other}"))),
-        };
+        o.settings.ort.fallback = FallbackPolicy::from_u32(policy)
+            .ok_or_else(|| Error::invalid(format!("unknown fallback policy {policy}")))?;
         Ok(())
     })
 }

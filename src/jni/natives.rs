@@ -7,7 +7,9 @@ use super::convert::{
     array_region, batch_image, classification, classification_array, direct_region, model_info,
     model_too_big, string, whole_array, Bytes, HeldImage, PixelSpec, PARAMS_PER_IMAGE,
 };
-use crate::backend::execution::{BatchProfile, ExecutionProvider, FallbackPolicy, TensorRtOptions};
+use crate::backend::execution::{
+    BatchProfile, ExecutionProvider, FallbackPolicy, ProviderKind, TensorRtOptions,
+};
 use crate::backend::BackendKind;
 use crate::classifier::Classifier;
 use crate::labels::LabelSource;
@@ -89,17 +91,12 @@ fn engine_options(
         }
         env.delete_local_ref(item)?;
     }
-    let backend = match v[0] {
-        0 => BackendKind::Tract,
-        1 => BackendKind::Ort,
-        other => return Err(invalid(format!("unknown backend {other}"))),
-    };
+    let code = |i: usize| u32::try_from(v[i]).unwrap_or(u32::MAX);
+    let backend = BackendKind::from_u32(code(0))
+        .ok_or_else(|| invalid(format!("unknown backend {}", v[0])))?;
     let device_id = non_negative(v[2], "deviceId")?;
-    let fallback = match v[3] {
-        0 => FallbackPolicy::Fail,
-        1 => FallbackPolicy::NextProvider,
-        other => return Err(invalid(format!("unknown fallback policy {other}"))),
-    };
+    let fallback = FallbackPolicy::from_u32(code(3))
+        .ok_or_else(|| invalid(format!("unknown fallback policy {}", v[3])))?;
     let [library, table, engines, timing] = s;
     let profile = BatchProfile {
         min: non_negative(v[7], "batch min")?,
@@ -126,11 +123,11 @@ fn engine_options(
         },
         batch_profile: profile,
     };
-    let provider = match v[1] {
-        0 => ExecutionProvider::Cpu,
-        1 => ExecutionProvider::Cuda { device_id },
-        2 => ExecutionProvider::TensorRt { device_id, options: trt },
-        other => return Err(invalid(format!("unknown execution provider {other}"))),
+    let provider = match ProviderKind::from_u32(code(1)) {
+        Some(ProviderKind::Cpu) => ExecutionProvider::Cpu,
+        Some(ProviderKind::Cuda) => ExecutionProvider::Cuda { device_id },
+        Some(ProviderKind::TensorRt) => ExecutionProvider::TensorRt { device_id, options: trt },
+        None => return Err(invalid(format!("unknown execution provider {}", v[1]))),
     };
     let mut options = options.backend(backend).execution_provider(provider).fallback(fallback);
     if let Some(lib) = library {
