@@ -369,14 +369,17 @@ def notes(fp32_o, fp32_t, plans_t, int8_o, int8_t, int8i_t, rss_t, rss_o, model_
         "",
         "**bf16 on AMX.** tract 0.23.9 ships an AMX bf16 kernel (`avx512amx_mmm_f32_16x16`, "
         "TDPBF16PS) behind the opt-in knob `TRACT_AMX_BF16=1` (compiled into this build: "
-        "`tract_amx_bf16`; the kernel's tier applies to f32 products with m, n >= 16 and "
-        "k >= 32; this VM grants the AMX tile permission, `ARCH_REQ_XCOMP_PERM` succeeds). "
-        "The row above runs the same binary with the knob set. If the outputs are "
-        "bit-identical to FP32, the kernel was not engaged for the convolutions' products: "
-        "the convolution lowering picks its kernel with the weights pre-packed in the f32 "
-        "format at optimization, and why the bf16 tier does not win there is not established "
-        "yet (next step: log tract-linalg's kernel choice per `OptMatMul` node). The crate has "
-        "no bf16 option of its own until that works.",
+        "`tract_amx_bf16`; this VM grants the AMX tile permission). With the knob set, "
+        "`TRACT_AMX_BF16=1 cargo run --release --example tract_kernels <model>` shows the "
+        "convolution lowering picking that kernel for 101 of the 105 products of the plan, but "
+        "always with its packing 0 (`avx512amx_mmm_f32_16x16/packing0`): the plain f32 panel "
+        "format the kernel keeps for f32 callers. Its bf16 path is its packing 1 (`f32f32_bf16`: "
+        "`PackedAmxBf16A` + `PackedBf16K2`, the operands truncated to bf16 when packed), and "
+        "tract-core's convolution lowering (`Conv::choose_impl` -> `MmmDispatch::pick` with an "
+        "f32 weight query) never asks for it. The outputs are therefore bit-identical to FP32 "
+        "and the time is the same (row above). Engaging it needs the lowering to request the "
+        "bf16 packing for f32 weights when the knob is on, a tract change; the crate has no "
+        "bf16 option of its own until then.",
         "",
         "**Preprocessing.** Decoding dominates a 1080p JPEG (the image crate's JPEG decoder vs "
         "OpenCV's libjpeg-turbo); our resize + crop + normalize (a few ms) is slower than "
