@@ -125,8 +125,7 @@ impl Classifier {
     pub fn new(options: ClassifierOptions) -> Result<Classifier> {
         options.preprocess.validate()?;
         let labels = crate::labels::Labels::load(&options.labels)?;
-        let (bytes, model_bytes, model_dir) = read_model(&options.model, options.max_model_bytes)?;
-        let backend = load_backend(&options, bytes, model_dir.as_deref(), model_bytes)?;
+        let backend = load_backend(&options)?;
         let info = backend.info();
         if info.height != options.preprocess.crop || info.width != options.preprocess.crop {
             return Err(Error::invalid(format!(
@@ -269,19 +268,34 @@ impl Classifier {
     }
 }
 
-fn load_backend(
-    options: &ClassifierOptions,
-    bytes: ModelBytes,
-    model_dir: Option<&str>,
-    model_bytes: u64,
-) -> Result<Box<dyn Backend>> {
+/// An FP32 model file decoded without its weights, which tract then reads one tensor at a time
+/// (see `backend::onnx_stream`); `None` when the walk fails or the model needs its weights in
+/// memory for a rewrite (float16 widening, INT8 folding and fusion), so that the caller decodes
+/// it the ordinary way.
+#[cfg(feature = "tract")]
+fn streamed_fp32(
+    path: &std::path::Path,
+    max_bytes: u64,
+) -> Option<crate::backend::onnx_stream::StreamedModel> {
+    let streamed = crate::backend::onnx_stream::read_without_weights(path, max_bytes)
+        .map_err(|e| log::debug!("tract: reading {} in one piece ({e})", path.display()))
+        .ok()?;
+    let inspection = crate::backend::onnx_inspect::inspect(&streamed.proto).ok()?;
+    (inspection.precision == crate::model_info::Precision::Fp32).then(|| {
+        log::debug!(
+            "tract: {} initializers are read from {} one at a time",
+            streamed.streamed_initializers,
+            path.display()
+        );
+        streamed
+    })
+}
+
+fn load_backend(options: &ClassifierOptions) -> Result<Box<dyn Backend>> {
     match options.backend {
         #[cfg(feature = "tract")]
         BackendKind::Tract => {
             use crate::backend::tract::{Fp16Compute, TractBackend, TractOptions};
-            let proto = TractBackend::decode(&bytes)?;
-            // The weights now live in `proto`: free the file's copy before tract makes its own.
-            drop(bytes);
             let tract_options = TractOptions {
                 threads: options.effective_threads(),
                 fp16: if options.widen_fp16 {
@@ -292,12 +306,30 @@ fn load_backend(
                 fallback_side: options.preprocess.crop,
                 int8_integer_conv: options.int8_integer_conv,
             };
-            Ok(Box::new(TractBackend::load(proto, model_dir, model_bytes, &tract_options)?))
+            if let ModelSource::Path(path) = &options.model {
+                if let Some(s) = streamed_fp32(path, options.max_model_bytes) {
+                    let backend = TractBackend::load(
+                        s.proto,
+                        Some(&s.model_dir),
+                        s.file_bytes,
+                        &tract_options,
+                    )?;
+                    return Ok(Box::new(backend));
+                }
+            }
+            let (bytes, model_bytes, model_dir) =
+                read_model(&options.model, options.max_model_bytes)?;
+            let proto = TractBackend::decode(&bytes)?;
+            // The weights now live in `proto`: free the file's copy before tract makes its own.
+            drop(bytes);
+            let backend =
+                TractBackend::load(proto, model_dir.as_deref(), model_bytes, &tract_options)?;
+            Ok(Box::new(backend))
         }
         #[cfg(feature = "ort")]
         BackendKind::Ort => {
             use crate::backend::ort::{OrtBackend, OrtBackendOptions};
-            let _ = model_dir;
+            let (bytes, model_bytes, _) = read_model(&options.model, options.max_model_bytes)?;
             let name = match &options.model {
                 crate::options::ModelSource::Path(p) => p.display().to_string(),
                 crate::options::ModelSource::Bytes(_) => "the model bytes".to_string(),
@@ -312,7 +344,8 @@ fn load_backend(
         }
         #[allow(unreachable_patterns)]
         other => {
-            let _ = (bytes, model_dir, model_bytes);
+            // Still checks that the model can be read, so that a missing file is reported first.
+            read_model(&options.model, options.max_model_bytes)?;
             Err(Error::new(
                 ErrorCode::BackendUnavailable,
                 format!(

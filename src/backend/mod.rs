@@ -6,6 +6,8 @@ pub mod execution;
 pub mod onnx_inspect;
 #[cfg(feature = "tract")]
 pub mod onnx_rewrite;
+#[cfg(feature = "tract")]
+pub mod onnx_stream;
 #[cfg(feature = "ort")]
 pub mod ort;
 #[cfg(feature = "tract")]

@@ -105,7 +105,7 @@ fn optimized_plan(
 /// Hands the heap memory freed by a loading stage back to the operating system.
 ///
 /// Loading frees hundreds of megabytes in weight-sized blocks (the protobuf's copy after
-/// parsing, the unpacked weights after optimizing). glibc serves blocks of that size from its
+/// parsing, the weights decluttering rewrites, the unpacked weights after optimizing). glibc serves blocks of that size from its
 /// heap once its dynamic mmap threshold has risen, and keeps the freed ones mapped, so without
 /// this the process stays at about twice the model's size after loading. `malloc_trim` only
 /// releases free pages; it has no other effect on the caller's allocator. glibc only (Android's
@@ -171,7 +171,12 @@ impl TractBackend {
             let folded = fold_constant_dequantize(&mut proto);
             log::debug!("tract: {folded} DequantizeLinear of initializers folded to float32");
         }
-        let onnx = tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
+        let mut onnx =
+            tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
+        // External data (models over 2 GB, and the weights `onnx_stream` leaves in the file) is
+        // read with plain reads, not tract's default memory map: a file truncated meanwhile is
+        // then an error instead of a SIGBUS in the caller's process.
+        onnx.provider = Arc::new(tract_onnx::data_resolver::FopenDataResolver);
         let parsed = onnx.parse(&proto, model_dir).map_err(|e| engine_error("parsing", e))?;
         if !parsed.unresolved_inputs.is_empty() {
             return Err(Error::new(
@@ -209,6 +214,7 @@ impl TractBackend {
             (Precision::Fp32, _) => "f32".into(),
         };
         let typed = typed.into_decluttered().map_err(|e| engine_error("decluttering", e))?;
+        release_freed_memory();
 
         let output_fact = typed.output_fact(0).map_err(|e| engine_error("typing", e))?.clone();
         let out_shape = output_fact.shape.to_tvec();
