@@ -346,22 +346,23 @@ def notes(fp32_o, fp32_t, plans_t, int8_o, int8_t, int8i_t, rss_t, rss_o, model_
         "",
         f"**Memory: peak {f(rss_t, 0)} MB for a {f(model_mb, 0)} MB file "
         f"({f(ratio(rss_t, model_mb), 2)}x; ONNX Runtime {f(ratio(rss_o, model_mb), 2)}x).** "
-        "Since the previous report (3.52x): the protobuf is decoded straight from the file's "
-        "bytes (tract's own reader copied them first), the bytes are freed before tract "
-        "parses the graph, the batch-1 plan is optimized from the model by value so the "
-        "unpacked weights go as they are packed, and the freed heap is handed back "
-        "(`malloc_trim`) after parsing and after optimizing, so the process holds about the "
-        "packed weights once loaded. What remains at the peak: two copies of the weights at "
-        "each step (bytes + protobuf, protobuf + tract tensors, unpacked + packed), plus glibc "
-        "keeping freed weight-sized blocks in its heap (its mmap threshold rises as large "
-        "blocks are freed)"
+        "Since the report before last (3.52x): an FP32 file is read without its weights "
+        "(src/backend/onnx_stream.rs walks the protobuf and turns each initializer into an "
+        "external-data reference into the file, which tract reads one tensor at a time), so "
+        "parsing holds one copy of the weights instead of three; the plan is optimized from the "
+        "model by value; and the freed heap is handed back (`malloc_trim`) after parsing, "
+        "decluttering and optimizing, so the process holds about the packed weights once "
+        "loaded. What remains at the peak is tract's decluttering, which rewrites weight "
+        "tensors while glibc keeps the freed weight-sized blocks in its heap (its mmap "
+        "threshold rises as large blocks are freed)"
         + (f"; with the threshold fixed (`MALLOC_MMAP_THRESHOLD_=131072` in the environment, "
            f"the application's choice) the peak is {f(mmap_t.get('peak_rss_mb'), 0)} MB "
-           f"({f(ratio(mmap_t.get('peak_rss_mb'), model_mb), 2)}x)" if mmap_t else "")
-        + ". What would reach 1.5x: never hold two full copies, i.e. decode the protobuf "
-        "without its weights and read each initializer from the file straight into its tract "
-        "tensor (ONNX external data, which tract reads tensor by tensor, is one way), so that "
-        "only the packed weights under construction come on top of one copy.",
+           f"({f(ratio(mmap_t.get('peak_rss_mb'), model_mb), 2)}x), at the price of a fresh "
+           "mapping for every large block (slower load and inference: see the README)"
+           if mmap_t else "")
+        + ". What would reach 1.5x by default: a tract change that rewrites the weights in "
+        "place while decluttering, or the fixed threshold above if its speed cost is "
+        "acceptable.",
         "",
         "**Cold start.** Load is protobuf decode + tract parse, typing and decluttering + "
         "optimizing the batch-1 plan (weight packing); ONNX Runtime's session creation does "
