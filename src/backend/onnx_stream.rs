@@ -78,6 +78,12 @@ impl Wire {
         Ok(())
     }
 
+    /// A field's key: the raw varint, the field number and the wire type.
+    fn key(&mut self) -> Result<(u64, u64, u8)> {
+        let key = self.varint()?;
+        Ok((key, key >> 3, (key & 7) as u8))
+    }
+
     /// A length prefix, checked to end within `end`; returns the field's end.
     fn length(&mut self, end: u64) -> Result<u64> {
         let len = self.varint()?;
@@ -130,8 +136,7 @@ fn tensor_without_data(w: &mut Wire, end: u64) -> Result<(pb::TensorProto, Optio
     let mut fields = Vec::new();
     let mut data = None;
     while w.pos < end {
-        let key = w.varint()?;
-        let (field, wire_type) = (key >> 3, (key & 7) as u8);
+        let (key, field, wire_type) = w.key()?;
         if field == TENSOR_RAW_DATA && wire_type == 2 {
             let field_end = w.length(end)?;
             let len = field_end - w.pos;
@@ -157,8 +162,7 @@ fn graph_without_data(
     let mut initializers = Vec::new();
     let mut streamed = 0;
     while w.pos < end {
-        let key = w.varint()?;
-        let (field, wire_type) = (key >> 3, (key & 7) as u8);
+        let (key, field, wire_type) = w.key()?;
         if field == GRAPH_INITIALIZER && wire_type == 2 {
             let tensor_end = w.length(end)?;
             let (mut tensor, data) = tensor_without_data(w, tensor_end)?;
@@ -213,8 +217,7 @@ pub fn read_without_weights(path: &Path, max_bytes: u64) -> Result<StreamedModel
     let mut model = Vec::new();
     let mut graph = None;
     while w.pos < file_bytes {
-        let key = w.varint()?;
-        let (field, wire_type) = (key >> 3, (key & 7) as u8);
+        let (key, field, wire_type) = w.key()?;
         if field == MODEL_GRAPH && wire_type == 2 {
             if graph.is_some() {
                 return Err(malformed("two graph fields"));
