@@ -166,13 +166,15 @@ fn graph_without_data(
         if field == GRAPH_INITIALIZER && wire_type == 2 {
             let tensor_end = w.length(end)?;
             let (mut tensor, data) = tensor_without_data(w, tensor_end)?;
+            if !tensor.external_data.is_empty() {
+                // A model that already keeps weights in other files is left to the ordinary
+                // path, which resolves them next to the path the caller gave.
+                return Err(Error::new(
+                    ErrorCode::ModelUnsupported,
+                    format!("initializer '{}' already uses external data", tensor.name),
+                ));
+            }
             if let Some((offset, length)) = data.filter(|(_, len)| *len > 0) {
-                if !tensor.external_data.is_empty() {
-                    return Err(malformed(format!(
-                        "initializer '{}' has both raw data and external data",
-                        tensor.name
-                    )));
-                }
                 tensor.data_location = Some(pb::tensor_proto::DataLocation::External as i32);
                 tensor.external_data = [
                     ("location", location.to_string()),
