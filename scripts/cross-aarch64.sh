@@ -160,6 +160,7 @@ for a in "${artifacts[@]}"; do
     # (tiny_models_match_onnxruntime, fp16_native_compute_loads_and_runs).
     for t in "${R50_TESTS[@]}"; do skip+=(--skip "$t"); done
   fi
+  # --skip matches substrings: no test kept under emulation may contain a skipped name.
   # --test-threads=1 as scripts/test.sh: the concurrency tests start their own threads.
   # shellcheck disable=SC2086
   # A per-binary time limit, so that one stuck emulated test cannot stall the run.

@@ -203,7 +203,7 @@ fn int8_integer_convolutions_match_onnxruntime() {
 }
 
 #[test]
-fn tiny_int8_integer_convolutions_match_onnxruntime() {
+fn int8_integer_path_on_the_tiny_model_matches_onnxruntime() {
     check_int8_integer(|c| model_is(c, "tiny_"));
 }
 
