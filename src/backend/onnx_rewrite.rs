@@ -10,6 +10,7 @@
 //!   tract's constant folding (which took about 12 s of a 13 s load for ResNeXt101_32x8d INT8).
 
 use half::f16;
+use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
 
 const FLOAT: i32 = pb::tensor_proto::DataType::Float as i32;
@@ -102,6 +103,16 @@ pub fn float_values(t: &pb::TensorProto) -> Option<Vec<f32>> {
     }
 }
 
+/// The graph's initializers by name.
+pub fn initializers_by_name(graph: &pb::GraphProto) -> HashMap<&str, &pb::TensorProto> {
+    graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect()
+}
+
+/// A quantize/dequantize node's `axis` attribute (ONNX's default: 1).
+pub fn axis_of(node: &pb::NodeProto) -> i64 {
+    node.attribute.iter().find(|a| a.name == "axis").map_or(1, |a| a.i)
+}
+
 /// The values of an 8-bit or 32-bit integer tensor stored inline, widened to i64; `None` for
 /// another type or external data.
 fn integer_values(t: &pb::TensorProto) -> Option<Vec<i64>> {
@@ -128,7 +139,7 @@ fn integer_values(t: &pb::TensorProto) -> Option<Vec<i64>> {
 /// it: `(q - zero_point) * scale` in float32, per tensor or along `axis`.
 fn dequantize(
     node: &pb::NodeProto,
-    initializers: &std::collections::HashMap<&str, &pb::TensorProto>,
+    initializers: &HashMap<&str, &pb::TensorProto>,
 ) -> Option<pb::TensorProto> {
     let q = initializers.get(node.input.first()?.as_str())?;
     let scale = float_values(initializers.get(node.input.get(1)?.as_str())?)?;
@@ -146,7 +157,7 @@ fn dequantize(
         (1, 1)
     } else {
         let rank = q.dims.len() as i64;
-        let axis = node.attribute.iter().find(|a| a.name == "axis").map_or(1, |a| a.i);
+        let axis = axis_of(node);
         let axis = if axis < 0 { axis + rank } else { axis };
         if !(0..rank).contains(&axis) || q.dims[axis as usize] as usize != scale.len() {
             return None;
@@ -171,14 +182,13 @@ fn dequantize(
 }
 
 /// Replaces every `DequantizeLinear` whose inputs are all initializers by the float32
-/// initializer it computes. Returns how many were folded. The integer initializers stay
-/// (another node may read them; tract drops unused ones).
+/// initializer it computes, and drops the integer initializers nothing reads any more.
+/// Returns how many were folded.
 pub fn fold_constant_dequantize(model: &mut pb::ModelProto) -> usize {
     let Some(graph) = model.graph.as_mut() else { return 0 };
-    let initializers: std::collections::HashMap<&str, &pb::TensorProto> =
-        graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+    let initializers = initializers_by_name(graph);
     // Node index -> the initializer replacing it.
-    let folded: std::collections::HashMap<usize, pb::TensorProto> = graph
+    let folded: HashMap<usize, pb::TensorProto> = graph
         .node
         .iter()
         .enumerate()
@@ -201,18 +211,33 @@ pub fn fold_constant_dequantize(model: &mut pb::ModelProto) -> usize {
     count
 }
 
-/// Removes the initializers no node reads and no graph output names (the integer weights and
-/// scales a rewrite left behind), from the graph's inputs too: older exports list every
-/// initializer as an input as well, and an input without its initializer would become a real
-/// model input.
-pub fn drop_unused_initializers(graph: &mut pb::GraphProto) {
-    let used: std::collections::HashSet<String> = graph
+/// Removes the `DequantizeLinear` nodes whose outputs nothing reads (left behind when a rewrite
+/// absorbed their consumers). One pass is enough: a `DequantizeLinear` never reads another's
+/// output (it reads integers and yields floats).
+pub fn drop_unread_dequantize(graph: &mut pb::GraphProto) {
+    let read: HashSet<String> = graph
         .node
         .iter()
         .flat_map(|n| n.input.iter().cloned())
         .chain(graph.output.iter().map(|o| o.name.clone()))
         .collect();
-    let dropped: std::collections::HashSet<String> = graph
+    graph
+        .node
+        .retain(|n| n.op_type != "DequantizeLinear" || n.output.iter().any(|o| read.contains(o)));
+}
+
+/// Removes the initializers no node reads and no graph output names (the integer weights and
+/// scales a rewrite left behind), from the graph's inputs too: older exports list every
+/// initializer as an input as well, and an input without its initializer would become a real
+/// model input.
+pub fn drop_unused_initializers(graph: &mut pb::GraphProto) {
+    let used: HashSet<String> = graph
+        .node
+        .iter()
+        .flat_map(|n| n.input.iter().cloned())
+        .chain(graph.output.iter().map(|o| o.name.clone()))
+        .collect();
+    let dropped: HashSet<String> = graph
         .initializer
         .iter()
         .filter(|t| !used.contains(&t.name))

@@ -73,7 +73,7 @@ impl Wire {
 
     fn skip(&mut self, n: u64) -> Result<()> {
         let n = i64::try_from(n).map_err(|_| malformed("field too large"))?;
-        self.reader.seek_relative(n).map_err(|e| malformed(e))?;
+        self.reader.seek_relative(n).map_err(malformed)?;
         self.pos += n as u64;
         Ok(())
     }

@@ -23,7 +23,9 @@
 //! tensor or per output channel (axis 0), and the bias scale equals `x_s * w_s`. Anything else is
 //! left as it is and still runs in float.
 
-use super::onnx_rewrite::{drop_unused_initializers, float_values};
+use super::onnx_rewrite::{
+    axis_of, drop_unread_dequantize, drop_unused_initializers, float_values, initializers_by_name,
+};
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
 
@@ -36,19 +38,15 @@ pub struct QdqFusion {
     pub fused: usize,
 }
 
-fn axis_of(node: &pb::NodeProto) -> i64 {
-    node.attribute.iter().find(|a| a.name == "axis").map_or(1, |a| a.i)
-}
-
-/// Whether `bias_scale` is `x_scale * w_scale` (per channel), as `QLinearConv` requires of an
-/// int32 bias.
+/// Whether `bias_scale` is `x_scale * w_scale` (per channel; a per-tensor `w_scale` applies to
+/// every channel), as `QLinearConv` requires of an int32 bias.
 fn bias_scale_matches(bias_scale: &[f32], x_scale: &[f32], w_scale: &[f32]) -> bool {
     let [x] = x_scale else { return false };
-    if bias_scale.len() != w_scale.len() {
+    if w_scale.len() != 1 && w_scale.len() != bias_scale.len() {
         return false;
     }
-    bias_scale.iter().zip(w_scale).all(|(b, w)| {
-        let expected = x * w;
+    bias_scale.iter().enumerate().all(|(c, b)| {
+        let expected = x * w_scale[if w_scale.len() == 1 { 0 } else { c }];
         (b - expected).abs() <= 1e-6 * expected.abs().max(f32::MIN_POSITIVE)
     })
 }
@@ -71,8 +69,7 @@ pub fn fuse_qdq_convolutions(model: &mut pb::ModelProto) -> QdqFusion {
         }
     }
     let graph_outputs: HashSet<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
-    let initializers: HashMap<&str, &pb::TensorProto> =
-        graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+    let initializers = initializers_by_name(graph);
     let dq = |name: &str| {
         producer
             .get(name)
@@ -121,13 +118,7 @@ pub fn fuse_qdq_convolutions(model: &mut pb::ModelProto) -> QdqFusion {
         };
         if let Some(dq_b) = dq_b {
             let b_scale = initializers.get(dq_b.input[1].as_str()).and_then(|t| float_values(t));
-            let w_per_channel =
-                if w_scale.len() == 1 && b_scale.as_ref().is_some_and(|b| b.len() > 1) {
-                    vec![w_scale[0]; b_scale.as_ref().map_or(0, Vec::len)]
-                } else {
-                    w_scale.clone()
-                };
-            if !b_scale.is_some_and(|b| bias_scale_matches(&b, &x_scale, &w_per_channel)) {
+            if !b_scale.is_some_and(|b| bias_scale_matches(&b, &x_scale, &w_scale)) {
                 continue;
             }
         }
@@ -162,41 +153,15 @@ pub fn fuse_qdq_convolutions(model: &mut pb::ModelProto) -> QdqFusion {
 
     let absorbed: HashSet<usize> = rewrites.values().map(|(_, q)| *q).collect();
     let old = std::mem::take(&mut graph.node);
-    let mut nodes: Vec<pb::NodeProto> = old
+    graph.node = old
         .into_iter()
         .enumerate()
         .filter(|(i, _)| !absorbed.contains(i))
         .map(|(i, n)| rewrites.remove(&i).map_or(n, |(fused, _)| fused))
         .collect();
-    // Drop the DequantizeLinear nodes nobody reads any more (the weights' and biases', and the
-    // activations' unless a residual Add still uses them).
-    loop {
-        let used: HashSet<&str> = nodes
-            .iter()
-            .flat_map(|n| n.input.iter().map(String::as_str))
-            .chain(graph.output.iter().map(|o| o.name.as_str()))
-            .collect();
-        let dead: Vec<usize> = nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| {
-                n.op_type == "DequantizeLinear"
-                    && n.output.iter().all(|o| !used.contains(o.as_str()))
-            })
-            .map(|(i, _)| i)
-            .collect();
-        if dead.is_empty() {
-            break;
-        }
-        let dead: HashSet<usize> = dead.into_iter().collect();
-        nodes = nodes
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| !dead.contains(i))
-            .map(|(_, n)| n)
-            .collect();
-    }
-    graph.node = nodes;
+    // The weights' and biases' DequantizeLinear, and the activations' unless a residual Add
+    // still reads them.
+    drop_unread_dequantize(graph);
     // Initializers only the removed nodes read (the float bias scales) are dropped too.
     drop_unused_initializers(graph);
     report

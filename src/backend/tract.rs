@@ -105,9 +105,10 @@ fn optimized_plan(
 /// Hands the heap memory freed by a loading stage back to the operating system.
 ///
 /// Loading frees hundreds of megabytes in weight-sized blocks (the protobuf's copy after
-/// parsing, the weights decluttering rewrites, the unpacked weights after optimizing). glibc serves blocks of that size from its
-/// heap once its dynamic mmap threshold has risen, and keeps the freed ones mapped, so without
-/// this the process stays at about twice the model's size after loading. `malloc_trim` only
+/// parsing, the weights decluttering rewrites, the unpacked weights after optimizing). glibc
+/// serves blocks of that size from its heap once its dynamic mmap threshold has risen, and
+/// keeps the freed ones mapped, so without this the process stays at about twice the model's
+/// size after loading. `malloc_trim` only
 /// releases free pages; it has no other effect on the caller's allocator. glibc only (Android's
 /// bionic and musl have no such call).
 fn release_freed_memory() {
