@@ -3,6 +3,8 @@
 
 pub mod execution;
 #[cfg(feature = "tract")]
+pub mod heap_trim;
+#[cfg(feature = "tract")]
 pub mod onnx_inspect;
 #[cfg(feature = "tract")]
 pub mod onnx_rewrite;

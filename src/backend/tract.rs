@@ -19,6 +19,7 @@
 //! comparison: a concrete plan per batch size, optimized on first use, the decluttered model
 //! kept for it, the whole batch run with tract's multithreaded matrix products.
 
+use super::heap_trim::{release_freed_memory, trimming};
 use super::onnx_inspect::{inspect, shape_string};
 use super::onnx_rewrite::{fold_constant_dequantize, split_gemm_bias, widen_float16};
 use super::qdq_fusion::{fuse_qdq_convolutions, QdqFusion};
@@ -28,6 +29,7 @@ use crate::model_info::{DType, Dim, ModelInfo, Precision};
 use prost::Message;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use tract_core::optim::Optimizer;
 use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
@@ -95,33 +97,14 @@ fn optimized_plan(
     let concrete = model.borrow().set_symbols(&values);
     drop(model);
     let plan = concrete
-        .and_then(|m| m.into_optimized())
-        .and_then(|m| m.into_runnable())
+        .and_then(|mut m| {
+            trimming(Optimizer::declutter()).optimize(&mut m)?;
+            m.optimize_with_session(&mut trimming(Optimizer::codegen()).session())?;
+            m.into_runnable()
+        })
         .map_err(|e| engine_error("optimizing", e))?;
     log::debug!("tract: optimized a plan for batch {batch} in {:?}", started.elapsed());
     Ok(plan)
-}
-
-/// Hands the heap memory freed by a loading stage back to the operating system.
-///
-/// Loading frees hundreds of megabytes in weight-sized blocks (the protobuf's copy after
-/// parsing, the weights decluttering rewrites, the unpacked weights after optimizing). glibc
-/// serves blocks of that size from its heap once its dynamic mmap threshold has risen, and
-/// keeps the freed ones mapped, so without this the process stays at about twice the model's
-/// size after loading. `malloc_trim` only
-/// releases free pages; it has no other effect on the caller's allocator. glibc only (Android's
-/// bionic and musl have no such call).
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        extern "C" {
-            fn malloc_trim(pad: usize) -> std::os::raw::c_int;
-        }
-        // SAFETY: glibc's malloc_trim takes no pointers and is thread-safe.
-        unsafe {
-            malloc_trim(0);
-        }
-    }
 }
 
 impl TractBackend {
@@ -214,7 +197,10 @@ impl TractBackend {
             }
             (Precision::Fp32, _) => "f32".into(),
         };
-        let typed = typed.into_decluttered().map_err(|e| engine_error("decluttering", e))?;
+        let mut typed = typed;
+        trimming(Optimizer::declutter())
+            .optimize(&mut typed)
+            .map_err(|e| engine_error("decluttering", e))?;
         release_freed_memory();
 
         let output_fact = typed.output_fact(0).map_err(|e| engine_error("typing", e))?.clone();
