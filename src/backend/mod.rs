@@ -1,6 +1,8 @@
 //! Inference backends. Each one turns an NCHW float32 batch into an N x C float32 score matrix;
 //! everything else (preprocessing, softmax, top-k, labels, errors) is shared.
 
+#[cfg(feature = "tract")]
+pub mod amx_bf16;
 pub mod execution;
 #[cfg(feature = "tract")]
 pub mod heap_trim;

@@ -19,6 +19,7 @@
 //! comparison: a concrete plan per batch size, optimized on first use, the decluttered model
 //! kept for it, the whole batch run with tract's multithreaded matrix products.
 
+use super::amx_bf16::{amx_bf16_kernel, Bf16Lowering};
 use super::heap_trim::{release_freed_memory, trimming};
 use super::onnx_inspect::{inspect, shape_string};
 use super::onnx_rewrite::{fold_constant_dequantize, split_gemm_bias, widen_float16};
@@ -72,6 +73,25 @@ pub struct TractBackend {
     threads: usize,
     input_is_f16: bool,
     info: ModelInfo,
+    /// The AMX bf16 kernel, when `RESNEXT_TRACT_BF16=1` asked for it and the CPU has it.
+    bf16: Option<Box<dyn tract_linalg::mmm::MatMatMul>>,
+}
+
+/// The AMX bf16 kernel when the environment asks for bf16 products (`RESNEXT_TRACT_BF16=1`,
+/// read at load) and this CPU, kernel and build can run it; a warning when asked for but not
+/// available (the model then runs in f32).
+fn bf16_kernel_if_requested() -> Option<Box<dyn tract_linalg::mmm::MatMatMul>> {
+    if !std::env::var("RESNEXT_TRACT_BF16").is_ok_and(|v| v == "1") {
+        return None;
+    }
+    let kernel = amx_bf16_kernel();
+    if kernel.is_none() {
+        log::warn!(
+            "RESNEXT_TRACT_BF16=1 is ignored: this CPU or build has no AMX bf16 kernel \
+             (needs AMX-BF16 and the kernel's permission for AMX tile state); running f32"
+        );
+    }
+    kernel
 }
 
 fn decode_error(e: impl std::fmt::Display) -> Error {
@@ -87,24 +107,38 @@ fn engine_error(stage: &str, e: TractError) -> Error {
 /// The runnable plan of `model` with its batch symbol bound to `batch` images. Given the model
 /// by value, the decluttered weights are released while the optimizer packs them (only the
 /// packed copy stays); given a reference, the caller keeps them for other batch sizes.
+/// `bf16` lowers the eligible matrix products to the AMX bf16 kernel (see `amx_bf16`); the
+/// second value is how many were.
 fn optimized_plan(
     model: impl std::borrow::Borrow<TypedModel>,
     batch_symbol: &Symbol,
     batch: usize,
-) -> Result<Plan> {
+    bf16: Option<&Box<dyn tract_linalg::mmm::MatMatMul>>,
+) -> Result<(Plan, usize)> {
     let started = std::time::Instant::now();
     let values = HashMap::from([(batch_symbol.clone(), TDim::from(batch as i64))]);
     let concrete = model.borrow().set_symbols(&values);
     drop(model);
+    let lowered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let plan = concrete
         .and_then(|mut m| {
             trimming(Optimizer::declutter()).optimize(&mut m)?;
-            m.optimize_with_session(&mut trimming(Optimizer::codegen()).session())?;
+            let mut codegen = Optimizer::codegen();
+            if let Some(mmm) = bf16 {
+                // Before tract's own code generation (its third pass), which would lower the
+                // same products to f32 kernels.
+                codegen.add_pass(2, Box::new(Bf16Lowering::new(mmm.clone(), lowered.clone())));
+            }
+            m.optimize_with_session(&mut trimming(codegen).session())?;
             m.into_runnable()
         })
         .map_err(|e| engine_error("optimizing", e))?;
-    log::debug!("tract: optimized a plan for batch {batch} in {:?}", started.elapsed());
-    Ok(plan)
+    let lowered = lowered.load(std::sync::atomic::Ordering::Relaxed);
+    log::debug!(
+        "tract: optimized a plan for batch {batch} in {:?} ({lowered} bf16 AMX products)",
+        started.elapsed()
+    );
+    Ok((plan, lowered))
 }
 
 impl TractBackend {
@@ -227,7 +261,8 @@ impl TractBackend {
         let threads = options.threads.max(1);
         let executor =
             if threads > 1 { Executor::multithread(threads) } else { Executor::SingleThread };
-        let info = ModelInfo {
+        let bf16 = bf16_kernel_if_requested();
+        let mut info = ModelInfo {
             input: inspection.input.clone(),
             output,
             height,
@@ -253,15 +288,19 @@ impl TractBackend {
         );
         let batch_plans = std::env::var("RESNEXT_TRACT_BATCH_PLANS").is_ok_and(|v| v == "1");
         let mut plans = HashMap::new();
-        let model = if batch_plans {
-            plans.insert(1, optimized_plan(&typed, &batch, 1)?);
-            Some(typed)
+        let (model, (plan, lowered)) = if batch_plans {
+            let plan = optimized_plan(&typed, &batch, 1, bf16.as_ref())?;
+            (Some(typed), plan)
         } else {
             // Every batch runs on the batch-1 plan: the decluttered model is not needed again,
             // and dropping it before optimizing lets its weights go as they are packed.
-            plans.insert(1, optimized_plan(typed, &batch, 1)?);
-            None
+            (None, optimized_plan(typed, &batch, 1, bf16.as_ref())?)
         };
+        plans.insert(1, plan);
+        if lowered > 0 {
+            info.compute =
+                format!("{} with {lowered} matrix products in bf16 on AMX", info.compute);
+        }
         release_freed_memory();
         Ok(TractBackend {
             model,
@@ -271,6 +310,7 @@ impl TractBackend {
             threads,
             input_is_f16,
             info,
+            bf16,
         })
     }
 
@@ -283,7 +323,7 @@ impl TractBackend {
         let model = self.model.as_ref().ok_or_else(|| {
             Error::new(ErrorCode::Inference, format!("no plan for batch {batch} (internal)"))
         })?;
-        let plan = optimized_plan(model, &self.batch, batch)?;
+        let (plan, _) = optimized_plan(model, &self.batch, batch, self.bf16.as_ref())?;
         plans.insert(batch, plan.clone());
         Ok(plan)
     }
