@@ -53,6 +53,14 @@ pub struct ClassifierOptions {
     /// requantization steps make inference slower on x86_64; see the README. The environment
     /// variable `RESNEXT_TRACT_INT8=integer` turns it on for every classifier of the process.
     pub int8_integer_conv: bool,
+    /// tract only, opt-in fast mode: run the float32 matrix products with constant weights (the
+    /// 1x1 convolutions and the classifier of a ResNeXt) in bf16 on Intel AMX, both operands
+    /// rounded to bf16 when packed, accumulating in float32 (default false). About 2x faster
+    /// on ResNeXt101_32x8d at batch 1 on an AMX Xeon, with bf16's rounding in the scores
+    /// (BENCHMARKS.md measures it). Ignored with a warning where the CPU has no AMX-BF16. The
+    /// environment variable `RESNEXT_TRACT_BF16=1` turns it on for every classifier of the
+    /// process (the way in from C, C++, Java and the CLI).
+    pub bf16_matmul: bool,
     /// ONNX Runtime only: library, execution provider and fallback policy.
     pub ort: OrtOptions,
 }
@@ -71,6 +79,7 @@ impl ClassifierOptions {
             backend: BackendKind::Tract,
             widen_fp16: true,
             int8_integer_conv: false,
+            bf16_matmul: false,
             ort: OrtOptions::default(),
         }
     }
@@ -149,6 +158,13 @@ impl ClassifierOptions {
     /// (see [`ClassifierOptions::int8_integer_conv`]).
     pub fn int8_integer_conv(mut self, integer: bool) -> Self {
         self.int8_integer_conv = integer;
+        self
+    }
+
+    /// tract only, opt-in: bf16 matrix products on Intel AMX (see
+    /// [`ClassifierOptions::bf16_matmul`]).
+    pub fn bf16_matmul(mut self, bf16: bool) -> Self {
+        self.bf16_matmul = bf16;
         self
     }
 

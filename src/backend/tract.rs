@@ -57,6 +57,9 @@ pub struct TractOptions {
     /// Fuse the QDQ convolutions of INT8 models into integer `QLinearConv`s (also turned on by
     /// the environment variable `RESNEXT_TRACT_INT8=integer`, read at load).
     pub int8_integer_conv: bool,
+    /// Lower the constant-weight float32 matrix products to the AMX bf16 kernel (also turned on
+    /// by the environment variable `RESNEXT_TRACT_BF16=1`, read at load).
+    pub bf16_matmul: bool,
     /// Input height and width to use when the model declares them symbolically.
     pub fallback_side: u32,
 }
@@ -73,15 +76,16 @@ pub struct TractBackend {
     threads: usize,
     input_is_f16: bool,
     info: ModelInfo,
-    /// The AMX bf16 kernel, when `RESNEXT_TRACT_BF16=1` asked for it and the CPU has it.
+    /// The AMX bf16 kernel, when the options or `RESNEXT_TRACT_BF16=1` asked for it and the
+    /// CPU has it.
     bf16: Option<Box<dyn tract_linalg::mmm::MatMatMul>>,
 }
 
-/// The AMX bf16 kernel when the environment asks for bf16 products (`RESNEXT_TRACT_BF16=1`,
-/// read at load) and this CPU, kernel and build can run it; a warning when asked for but not
-/// available (the model then runs in f32).
-fn bf16_kernel_if_requested() -> Option<Box<dyn tract_linalg::mmm::MatMatMul>> {
-    if !std::env::var("RESNEXT_TRACT_BF16").is_ok_and(|v| v == "1") {
+/// The AMX bf16 kernel when the options or the environment ask for bf16 products
+/// (`RESNEXT_TRACT_BF16=1`, read at load) and this CPU, kernel and build can run it; a warning
+/// when asked for but not available (the model then runs in f32).
+fn bf16_kernel_if_requested(requested: bool) -> Option<Box<dyn tract_linalg::mmm::MatMatMul>> {
+    if !requested && !std::env::var("RESNEXT_TRACT_BF16").is_ok_and(|v| v == "1") {
         return None;
     }
     let kernel = amx_bf16_kernel();
@@ -261,7 +265,7 @@ impl TractBackend {
         let threads = options.threads.max(1);
         let executor =
             if threads > 1 { Executor::multithread(threads) } else { Executor::SingleThread };
-        let bf16 = bf16_kernel_if_requested();
+        let bf16 = bf16_kernel_if_requested(options.bf16_matmul);
         let mut info = ModelInfo {
             input: inspection.input.clone(),
             output,

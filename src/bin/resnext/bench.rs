@@ -168,6 +168,7 @@ fn profile(args: &BenchArgs, crop: u32, threads: usize, runs: usize) -> Result<s
         fp16: Fp16Compute::WidenToF32,
         fallback_side: crop,
         int8_integer_conv: false,
+        bf16_matmul: false,
     };
     let backend = TractBackend::load(proto, dir.as_deref(), len, &options)?;
     let batch = args.batch[0];
