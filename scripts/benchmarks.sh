@@ -100,15 +100,17 @@ step "ResNeXt101_32x16d FP32, batch 1"
 ort --model "$DATA/r101_32x16d.onnx" --batch 1 --warmup "$WARMUP" --iters "$ITERS" > "$RES/x16_ort.json"
 ours --model "$DATA/r101_32x16d.onnx" --batch 1 --warmup "$WARMUP" --iters "$ITERS" > "$RES/x16_tract.json"
 
-step "bf16 on AMX (tract's opt-in TRACT_AMX_BF16=1) vs FP32: batch 1 latency, then outputs on photographs"
-ours --model "$m32x8" --batch 1 --warmup "$WARMUP" --iters "$ITERS" > "$RES/bf16_ref_tract.json"
-TRACT_AMX_BF16=1 ours --model "$m32x8" --batch 1 --warmup "$WARMUP" --iters "$ITERS" > "$RES/bf16_tract.json"
+step "bf16 matrix products on AMX (opt-in RESNEXT_TRACT_BF16=1) vs FP32: latency, then outputs on photographs"
+ours --model "$m32x8" --batch 1,8 --warmup "$WARMUP" --iters "$ITERS" > "$RES/bf16_ref_tract.json"
+RESNEXT_TRACT_BF16=1 ours --model "$m32x8" --batch 1,8 --warmup "$WARMUP" --iters "$ITERS" > "$RES/bf16_tract.json"
 photos_dir="$("$PY" -c 'import os, skimage.data; print(os.path.dirname(skimage.data.__file__))')"
 photos=("$photos_dir/chelsea.png" "$photos_dir/coffee.png" "$photos_dir/motorcycle_left.png"
         "$photos_dir/rocket.jpg" "$photos_dir/astronaut.png" "$DATA/photo_1080p.jpg")
 "$BIN" classify --model "$m32x8" --threads "$THREADS" --top-k 5 --json "${photos[@]}" > "$RES/bf16_ref_classify.jsonl"
-TRACT_AMX_BF16=1 "$BIN" classify --model "$m32x8" --threads "$THREADS" --top-k 5 --json "${photos[@]}" \
+RESNEXT_TRACT_BF16=1 "$BIN" classify --model "$m32x8" --threads "$THREADS" --top-k 5 --json "${photos[@]}" \
   > "$RES/bf16_classify.jsonl"
+RESNEXT_TRACT_BF16=1 "$BIN" bench --model "$m32x8" --batch 1 --threads "$THREADS" --profile 3 --json \
+  > "$RES/profile_bf16.json"
 
 step "tract per-operator profile, ResNeXt101_32x8d FP32 batch 1 (1 and $THREADS threads)"
 "$BIN" bench --model "$m32x8" --batch 1 --threads 1 --profile 3 --json > "$RES/profile_1t.json"
