@@ -15,7 +15,15 @@
 //! kernel, with the weights packed to bf16 once at load and the activations packed to bf16 by
 //! [`PackBf16Activations`] on every run. tract's later passes fuse bias, ReLU and residual
 //! additions into it as they do for their own products. Convolutions with a spatial kernel
-//! (the 3x3 grouped ones, the stem) stay on tract's f32 lowering.
+//! (the 3x3 grouped ones, the stem) stay on tract's f32 lowering: lowering the grouped ones
+//! too (an im2col of each group packed straight to bf16, one batched product over the groups)
+//! was tried and measured no faster, the gather and packing costing what the products saved.
+//!
+//! The activations are packed by the crate's own [`pack_bf16_k2`], which writes tract's
+//! `PackedBf16K2` layout but pads k to a multiple of 32 with zero rows: the kernel reads B in
+//! steps of 32 rows (as tract's A packing is padded), and tract's own B packer pads to 2 only,
+//! so for a k that is not a multiple of 32 the kernel read past the packed data (a crash,
+//! seen once in eight runs, or garbage multiplied by the zero padding of A).
 //!
 //! The accuracy cost is bf16's 8-bit mantissa on both operands of every lowered product;
 //! BENCHMARKS.md measures it (top-1 agreement and score differences against FP32).
@@ -30,7 +38,10 @@ use tract_core::ops::matmul::optimized::{
 use tract_core::ops::matmul::pack::DynPackedExoticFact;
 use tract_core::ops::matmul::ModePicker;
 use tract_core::optim::{OptimizerSession, TypedPass};
-use tract_linalg::mmm::{MMMInputFormat, MatMatMul, PackedMatrixStorage};
+use tract_linalg::mmm::{
+    EagerPackedInput, MMMInputFormat, MMMInputValue, MatMatMul, PackedExoticFact,
+    PackedMatrixStorage,
+};
 
 /// The AMX bf16 kernel's name in tract-linalg.
 const KERNEL: &str = "avx512amx_mmm_f32_16x16";
@@ -164,10 +175,14 @@ impl Bf16Lowering {
         };
         // The tile's own limits (tract's AMX tier uses the same): below them the AVX-512 f32
         // kernels waste less work on padding.
-        if axes.m < 16 || axes.n < 16 || axes.k < 32 {
+        // The activations are packed from rows along n, so k must come before n.
+        if axes.m < 16 || axes.n < 16 || axes.k < 32 || axes.b_k > axes.b_n {
             return Ok(None);
         }
         let (a_format, b_format) = &self.mmm.packings()[BF16_PACKING];
+        if !is_bf16_k2_16(&**b_format) {
+            return Ok(None);
+        }
         let packed_weights = a_format.prepare_one(&weights, axes.a_k, axes.a_m)?;
 
         let mut patch = TypedModelPatch::new("bf16 AMX matrix product");
@@ -218,11 +233,13 @@ impl TypedPass for Bf16Lowering {
     ) -> TractResult<Option<TypedModelPatch>> {
         for node in model.eval_order()? {
             let node = model.node(node);
-            if let Some(op) = node.op_as::<EinSum>() {
-                if let Some(patch) = self.lower(model, node, op)? {
-                    self.lowered.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Some(patch));
-                }
+            let patch = match node.op_as::<EinSum>() {
+                Some(op) => self.lower(model, node, op)?,
+                None => None,
+            };
+            if let Some(patch) = patch {
+                self.lowered.fetch_add(1, Ordering::Relaxed);
+                return Ok(Some(patch));
             }
         }
         Ok(None)
@@ -262,7 +279,15 @@ impl EvalOp for PackBf16Activations {
         let input = inputs.remove(0);
         let shape = self.output_shape(input.shape());
         ensure!(shape.iter().all(|d| *d == 1), "bf16 packing expects a single matrix");
-        let packed = self.format.prepare_one(&input, self.k_axis, self.n_axis)?;
+        let (k, n) = (input.shape()[self.k_axis], input.shape()[self.n_axis]);
+        // Rows along n are contiguous: k comes before n and every other axis is 1 (checked
+        // when lowering), and tract tensors are in standard layout.
+        ensure!(self.k_axis < self.n_axis, "bf16 packing expects k before n");
+        let view = input.to_plain_array_view::<f32>()?;
+        let values = view.as_slice().context("bf16 packing: input not contiguous")?;
+        let packed = pack_bf16_k2(self.format.clone(), k, n, |r, out| {
+            out.copy_from_slice(&values[r * n..(r + 1) * n])
+        });
         let storage = PackedMatrixStorage::new_batched(&shape, tvec![packed]);
         Ok(tvec!(storage.into_tensor(input.datum_type()).into_tvalue()))
     }
@@ -285,6 +310,87 @@ impl TypedOp for PackBf16Activations {
     }
 
     as_op!();
+}
+
+/// Rounds `x` to bf16 (round to nearest even; NaN stays a quiet NaN), as tract's packers do,
+/// written without branches so that the packing loops vectorize.
+#[inline]
+fn bf16_bits(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let rounded = (bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16) as u16;
+    if x.is_nan() {
+        ((bits >> 16) as u16) | 0x40
+    } else {
+        rounded
+    }
+}
+
+/// Whether `format` is the AMX kernel's bf16 B packing with 16-column panels, whose layout
+/// [`pack_bf16_k2`] writes.
+fn is_bf16_k2_16(format: &dyn MMMInputFormat) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        format
+            .downcast_ref::<tract_linalg::x86_64::amx_bf16::PackedBf16K2>()
+            .is_some_and(|f| f.r == 16)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = format;
+        false
+    }
+}
+
+/// Packs a k x n float32 matrix, produced one row at a time by `row(r, out)`, into tract's
+/// `PackedBf16K2` layout with 16-column panels (the AMX bf16 kernel's B operand): panel `p`
+/// holds columns `16p..16p+16`, as consecutive pairs of rows, each column's two values side by
+/// side. Values rounded to bf16 as tract's own packer does (tests compare the two); faster
+/// than it, which rounds element by element through a strided view.
+fn pack_bf16_k2(
+    format: Box<dyn MMMInputFormat>,
+    k: usize,
+    n: usize,
+    mut row: impl FnMut(usize, &mut [f32]),
+) -> Box<dyn MMMInputValue> {
+    const R: usize = 16;
+    // Padded with zero rows to a whole TDPBF16PS step (32), as tract's A packing is: the
+    // kernel reads B in steps of 32 rows, and tract's own B packer pads to 2 only, so for a k
+    // that is not a multiple of 32 the kernel read past each panel (and past the last one).
+    let k_padded = k.div_ceil(32) * 32;
+    let panel_values = k_padded * R;
+    let panels = n.div_ceil(R);
+    let mut blob = unsafe { Blob::new_for_size_and_align(panels * panel_values * 2, 64) };
+    blob.as_bytes_mut().fill(0);
+    // Rows go in pairs: each u32 of a panel is one column's (row 2b, row 2b+1) pair, so a
+    // pair of rows is written as 16 consecutive u32s per panel, which vectorizes.
+    let (mut even, mut odd) = (vec![0f32; n], vec![0f32; n]);
+    {
+        let words = panel_values / 2;
+        // SAFETY: the blob is 64-byte aligned and holds panels * words u32s.
+        let dst = unsafe {
+            std::slice::from_raw_parts_mut(blob.as_mut_ptr() as *mut u32, panels * words)
+        };
+        for pair in 0..k.div_ceil(2) {
+            row(2 * pair, &mut even);
+            if 2 * pair + 1 < k {
+                row(2 * pair + 1, &mut odd);
+            } else {
+                odd.fill(0.0);
+            }
+            for (p, (lo, hi)) in even.chunks(R).zip(odd.chunks(R)).enumerate() {
+                let out = &mut dst[p * words + pair * R..][..lo.len()];
+                for ((o, &a), &b) in out.iter_mut().zip(lo).zip(hi) {
+                    *o = bf16_bits(a) as u32 | (bf16_bits(b) as u32) << 16;
+                }
+            }
+        }
+    }
+    Box::new(EagerPackedInput {
+        fact: PackedExoticFact { format, mn: n.to_dim(), k },
+        packed: Arc::new(blob),
+        panel_bytes: panel_values * 2,
+        mn: n,
+    })
 }
 
 #[cfg(test)]
@@ -369,7 +475,13 @@ mod tests {
             eprintln!("skipped: no AMX bf16 kernel on this CPU or build");
             return;
         };
-        let (m, k, n) = (48, 96, 40);
+        // k = 40 is not a whole TDPBF16PS step (32): the padding rows must read as zeros.
+        for (m, k, n) in [(48, 96, 40), (32, 40, 24)] {
+            check_lowered_product(m, k, n, mmm.clone());
+        }
+    }
+
+    fn check_lowered_product(m: usize, k: usize, n: usize, mmm: Box<dyn MatMatMul>) {
         let (plan, lowered, weights) = plan(m, k, n, Some(mmm));
         assert_eq!(lowered, 1);
         let x = seeded(&[k, n], 11);
@@ -397,5 +509,49 @@ mod tests {
         // K 16 is below one TDPBF16PS step (32), M 8 below the 16-row tile.
         assert_eq!(plan(64, 16, 64, Some(mmm.clone())).1, 0);
         assert_eq!(plan(8, 64, 64, Some(mmm)).1, 0);
+    }
+}
+
+#[cfg(test)]
+mod packing_tests {
+    use super::*;
+
+    /// The crate's fused packer writes tract's `PackedBf16K2` layout: each panel holds exactly
+    /// the bytes of tract's packer, including a partial last panel, an odd k, a NaN, halfway
+    /// cases and -0, followed by zero rows up to a multiple of 32 (tract's packer stops at a
+    /// multiple of 2, short of what the kernel reads).
+    #[test]
+    fn fast_packer_matches_tract_packer() {
+        let Some(mmm) = amx_bf16_kernel() else {
+            eprintln!("skipped: no AMX bf16 kernel on this CPU or build");
+            return;
+        };
+        let format = mmm.packings()[BF16_PACKING].1.clone();
+        assert!(is_bf16_k2_16(&*format), "{format}");
+        let (k, n) = (37, 45);
+        let mut values: Vec<f32> =
+            (0..k * n).map(|i| ((i * 7919) % 1000) as f32 / 37.0 - 13.0).collect();
+        values[5] = f32::NAN;
+        values[6] = f32::from_bits(0x3f80_8000); // exactly halfway between two bf16 values
+        values[7] = f32::from_bits(0x3f81_8000);
+        values[8] = -0.0;
+        let matrix = Tensor::from_shape(&[k, n], &values).unwrap();
+        let theirs = format.prepare_one(&matrix, 0, 1).unwrap();
+        let ours = pack_bf16_k2(format.clone(), k, n, |r, out| {
+            out.copy_from_slice(&values[r * n..(r + 1) * n])
+        });
+        let theirs = theirs.downcast_ref::<EagerPackedInput>().unwrap();
+        let ours = ours.downcast_ref::<EagerPackedInput>().unwrap();
+        assert_eq!(ours.mn, theirs.mn);
+        assert_eq!(theirs.panel_bytes, 38 * 16 * 2);
+        assert_eq!(ours.panel_bytes, 64 * 16 * 2);
+        let panels = n.div_ceil(16);
+        assert_eq!(ours.packed.as_bytes().len(), panels * ours.panel_bytes);
+        for p in 0..panels {
+            let mine = &ours.packed.as_bytes()[p * ours.panel_bytes..][..ours.panel_bytes];
+            let tracts = &theirs.packed.as_bytes()[p * theirs.panel_bytes..][..theirs.panel_bytes];
+            assert_eq!(&mine[..theirs.panel_bytes], tracts, "panel {p}");
+            assert!(mine[theirs.panel_bytes..].iter().all(|b| *b == 0), "panel {p} padding");
+        }
     }
 }

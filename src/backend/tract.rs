@@ -117,7 +117,7 @@ fn optimized_plan(
     model: impl std::borrow::Borrow<TypedModel>,
     batch_symbol: &Symbol,
     batch: usize,
-    bf16: Option<&Box<dyn tract_linalg::mmm::MatMatMul>>,
+    bf16: Option<Box<dyn tract_linalg::mmm::MatMatMul>>,
 ) -> Result<(Plan, usize)> {
     let started = std::time::Instant::now();
     let values = HashMap::from([(batch_symbol.clone(), TDim::from(batch as i64))]);
@@ -131,7 +131,7 @@ fn optimized_plan(
             if let Some(mmm) = bf16 {
                 // Before tract's own code generation (its third pass), which would lower the
                 // same products to f32 kernels.
-                codegen.add_pass(2, Box::new(Bf16Lowering::new(mmm.clone(), lowered.clone())));
+                codegen.add_pass(2, Box::new(Bf16Lowering::new(mmm, lowered.clone())));
             }
             m.optimize_with_session(&mut trimming(codegen).session())?;
             m.into_runnable()
@@ -293,12 +293,12 @@ impl TractBackend {
         let batch_plans = std::env::var("RESNEXT_TRACT_BATCH_PLANS").is_ok_and(|v| v == "1");
         let mut plans = HashMap::new();
         let (model, (plan, lowered)) = if batch_plans {
-            let plan = optimized_plan(&typed, &batch, 1, bf16.as_ref())?;
+            let plan = optimized_plan(&typed, &batch, 1, bf16.clone())?;
             (Some(typed), plan)
         } else {
             // Every batch runs on the batch-1 plan: the decluttered model is not needed again,
             // and dropping it before optimizing lets its weights go as they are packed.
-            (None, optimized_plan(typed, &batch, 1, bf16.as_ref())?)
+            (None, optimized_plan(typed, &batch, 1, bf16.clone())?)
         };
         plans.insert(1, plan);
         if lowered > 0 {
@@ -327,7 +327,7 @@ impl TractBackend {
         let model = self.model.as_ref().ok_or_else(|| {
             Error::new(ErrorCode::Inference, format!("no plan for batch {batch} (internal)"))
         })?;
-        let (plan, _) = optimized_plan(model, &self.batch, batch, self.bf16.as_ref())?;
+        let (plan, _) = optimized_plan(model, &self.batch, batch, self.bf16.clone())?;
         plans.insert(batch, plan.clone());
         Ok(plan)
     }
