@@ -53,6 +53,28 @@ fn check_case(case: &serde_json::Value, threads: usize) -> (f32, f32) {
     check_classifier(case, threads, classifier_for(case, threads))
 }
 
+/// The case's input tensor through `classifier`, next to ONNX Runtime's output for it.
+struct Compared {
+    input: Vec<f32>,
+    reference: Vec<f32>,
+    ours: Vec<f32>,
+    batch: usize,
+    /// max |ours - reference|.
+    diff: f32,
+    /// max(1, max |reference|): tolerances are relative to it.
+    scale: f32,
+}
+
+fn compare(case: &serde_json::Value, classifier: &Classifier) -> Compared {
+    let (shape, input) = read_npy(&fixture(case["input"].as_str().unwrap()));
+    let (_, reference) = read_npy(&fixture(case["reference"].as_str().unwrap()));
+    let batch = shape[0] as usize;
+    let ours = classifier.run_raw(&input, batch).unwrap();
+    let diff = max_abs_diff(&ours, &reference);
+    let scale = reference.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    Compared { input, reference, ours, batch, diff, scale }
+}
+
 fn check_classifier(
     case: &serde_json::Value,
     threads: usize,
@@ -66,12 +88,7 @@ fn check_classifier(
     assert_eq!(info.classes as u64, case["classes"].as_u64().unwrap(), "{name}: classes");
     assert_eq!(info.input.name, case["input_name"].as_str().unwrap(), "{name}: input name");
 
-    let (shape, input) = read_npy(&fixture(case["input"].as_str().unwrap()));
-    let (_, reference) = read_npy(&fixture(case["reference"].as_str().unwrap()));
-    let batch = shape[0] as usize;
-    let ours = classifier.run_raw(&input, batch).unwrap();
-    let diff = max_abs_diff(&ours, &reference);
-    let scale = reference.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let Compared { input, reference, ours, batch, diff, scale } = compare(case, &classifier);
     let bound = tolerance(precision) * scale;
     println!(
         "{name} b{batch} t{threads} [{precision}, {}]: max |ours - ort| = {diff:.3e} (bound {bound:.3e})",
@@ -166,12 +183,8 @@ fn fp16_native_compute_loads_and_runs() {
     )
     .unwrap();
     assert_eq!(classifier.info().precision, Precision::Fp16);
-    let (shape, input) = read_npy(&fixture(case["input"].as_str().unwrap()));
-    let (_, reference) = read_npy(&fixture(case["reference"].as_str().unwrap()));
-    let ours = classifier.run_raw(&input, shape[0] as usize).unwrap();
-    let diff = max_abs_diff(&ours, &reference);
+    let Compared { diff, scale, .. } = compare(&case, &classifier);
     println!("{} native f16: max diff {diff:.3e}", case["model"]);
-    let scale = reference.iter().fold(1.0f32, |m, v| m.max(v.abs()));
     assert!(diff <= 5e-2 * scale, "{diff}"); // f16 arithmetic throughout: looser than widened
 }
 
@@ -263,8 +276,9 @@ fn batch_sizes_1_4_8_run_on_one_classifier() {
 /// The opt-in bf16 mode (AMX): the constant-weight matrix products of ResNeXt50 lowered to the
 /// bf16 kernel, against ONNX Runtime's FP32 outputs. Tolerance: 2e-2 x max(1, max |reference|)
 /// and the top-1 class equal on every row (bf16 keeps 8 mantissa bits of each operand;
-/// measured: 6.4e-2 at batch 1 and 0.13 at batch 4 on logits of magnitude ~20). Where the CPU has no AMX-BF16 the option must leave the
-/// model in f32 and still match at the FP32 tolerance.
+/// measured: 6.4e-2 at batch 1 and 0.13 at batch 4 on logits of magnitude ~20). Where the CPU
+/// has no AMX-BF16 the option must leave the model in f32 and still match at the FP32
+/// tolerance.
 #[test]
 fn bf16_matmul_mode_stays_close_to_onnxruntime_fp32() {
     let amx = resnext::backend::amx_bf16::amx_bf16_kernel().is_some();
@@ -277,12 +291,7 @@ fn bf16_matmul_mode_stays_close_to_onnxruntime_fp32() {
             continue;
         }
         assert!(compute.contains("in bf16 on AMX"), "{compute}");
-        let (shape, input) = read_npy(&fixture(case["input"].as_str().unwrap()));
-        let (_, reference) = read_npy(&fixture(case["reference"].as_str().unwrap()));
-        let batch = shape[0] as usize;
-        let ours = classifier.run_raw(&input, batch).unwrap();
-        let diff = max_abs_diff(&ours, &reference);
-        let scale = reference.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let Compared { reference, ours, batch, diff, scale, .. } = compare(&case, &classifier);
         println!(
             "{} [{compute}] batch {batch}: max diff {diff:.3e} (scale {scale:.1})",
             case["model"]
