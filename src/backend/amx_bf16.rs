@@ -173,9 +173,9 @@ impl Bf16Lowering {
         let Some(axes) = plain_axes(op, a_input, weights.shape(), b_shape, c_shape) else {
             return Ok(None);
         };
-        // The tile's own limits (tract's AMX tier uses the same): below them the AVX-512 f32
-        // kernels waste less work on padding.
-        // The activations are packed from rows along n, so k must come before n.
+        // The tile's own limits (tract's AMX tier uses the same: below them the AVX-512 f32
+        // kernels waste less work on padding), and k before n in the activations, which are
+        // packed from rows along n.
         if axes.m < 16 || axes.n < 16 || axes.k < 32 || axes.b_k > axes.b_n {
             return Ok(None);
         }
