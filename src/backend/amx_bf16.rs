@@ -151,14 +151,14 @@ impl Bf16Lowering {
         let facts = model.node_input_facts(node.id)?;
         // The weights are whichever input is constant (tract's 1x1 convolutions put them
         // second); the other input is the activations.
-        let Some(a_input) =
-            (0..2).find(|&i| facts[i].konst.is_some() && facts[1 - i].konst.is_none())
-        else {
+        let Some((a_input, weights)) = (0..2).find_map(|i| {
+            let other_varies = facts[1 - i].konst.is_none();
+            facts[i].konst.clone().filter(|_| other_varies).map(|w| (i, w))
+        }) else {
             return Ok(None);
         };
         let (a, b) = (facts[a_input], facts[1 - a_input]);
         let c = model.outlet_fact(node.id.into())?;
-        let Some(weights) = a.konst.clone() else { return Ok(None) };
         if weights.datum_type() != f32::datum_type()
             || b.datum_type != f32::datum_type()
             || c.datum_type != f32::datum_type()
@@ -312,8 +312,8 @@ impl TypedOp for PackBf16Activations {
     as_op!();
 }
 
-/// Rounds `x` to bf16 (round to nearest even; NaN stays a quiet NaN), as tract's packers do,
-/// written without branches so that the packing loops vectorize.
+/// Rounds `x` to bf16 (round to nearest even; NaN stays a quiet NaN), as tract's packers do;
+/// the NaN case is a select rather than a branch, so the packing loops vectorize.
 #[inline]
 fn bf16_bits(x: f32) -> u16 {
     let bits = x.to_bits();
@@ -413,19 +413,14 @@ mod tests {
         Tensor::from_shape(shape, &values).unwrap()
     }
 
-    /// Each value rounded to bf16 (round to nearest even; no NaNs here), as the packers do.
     fn values(t: &Tensor) -> Vec<f32> {
         t.to_plain_array_view::<f32>().unwrap().iter().copied().collect()
     }
 
+    /// Each value rounded to bf16 as the packers round it (`fast_packer_matches_tract_packer`
+    /// checks `bf16_bits` against tract's packer).
     fn bf16_round(t: &Tensor) -> Vec<f32> {
-        values(t)
-            .iter()
-            .map(|&x| {
-                let bits = x.to_bits();
-                f32::from_bits(bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) & 0xffff_0000)
-            })
-            .collect()
+        values(t).iter().map(|&x| f32::from_bits((bf16_bits(x) as u32) << 16)).collect()
     }
 
     /// `W[m,k] x X[k,n]` as tract's 1x1 convolutions declutter it (weights second), with the
@@ -510,11 +505,6 @@ mod tests {
         assert_eq!(plan(64, 16, 64, Some(mmm.clone())).1, 0);
         assert_eq!(plan(8, 64, 64, Some(mmm)).1, 0);
     }
-}
-
-#[cfg(test)]
-mod packing_tests {
-    use super::*;
 
     /// The crate's fused packer writes tract's `PackedBf16K2` layout: each panel holds exactly
     /// the bytes of tract's packer, including a partial last panel, an odd k, a NaN, halfway

@@ -19,6 +19,7 @@
 //! walks it, so other threads of the process may wait briefly on `malloc` meanwhile.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use tract_core::optim::{Optimizer, OptimizerSession, TypedPass};
 use tract_onnx::prelude::*;
 
@@ -50,7 +51,7 @@ const PATCHES_PER_TRIM: usize = 16;
 /// [`PATCHES_PER_TRIM`] patches. Returned unchanged where trimming does nothing.
 pub fn trimming(mut optimizer: Optimizer) -> Optimizer {
     if CAN_TRIM {
-        let patches = std::sync::Arc::new(AtomicUsize::new(0));
+        let patches = Arc::new(AtomicUsize::new(0));
         optimizer.passes = std::mem::take(&mut optimizer.passes)
             .into_iter()
             .map(|inner| {
@@ -62,13 +63,19 @@ pub fn trimming(mut optimizer: Optimizer) -> Optimizer {
     optimizer
 }
 
+/// tract's decluttering of `model` (what `TypedModel::declutter` does), with freed heap pages
+/// released between patches.
+pub fn declutter(model: &mut TypedModel) -> TractResult<()> {
+    trimming(Optimizer::declutter()).optimize(model)
+}
+
 /// A tract optimizer pass that releases freed heap pages before asking the pass it wraps for
 /// its next patch (the session applies each patch before asking again).
 #[derive(Debug, Clone)]
 struct TrimBetweenPatches {
     inner: Box<dyn TypedPass>,
     /// Patches asked for since the last trim, shared by all the passes of one optimizer.
-    patches: std::sync::Arc<AtomicUsize>,
+    patches: Arc<AtomicUsize>,
 }
 
 impl TypedPass for TrimBetweenPatches {
@@ -112,7 +119,7 @@ mod tests {
     #[test]
     fn wrapped_passes_declutter_and_optimize_like_tract_own() -> TractResult<()> {
         let mut ours = foldable_model()?;
-        trimming(Optimizer::declutter()).optimize(&mut ours)?;
+        declutter(&mut ours)?;
         let theirs = foldable_model()?.into_decluttered()?;
         assert_eq!(ours.nodes().len(), theirs.nodes().len());
         assert_eq!(ours.nodes().len(), 1, "x * 1 + 0 declutters to the source alone");

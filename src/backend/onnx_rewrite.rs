@@ -211,16 +211,21 @@ pub fn fold_constant_dequantize(model: &mut pb::ModelProto) -> usize {
     count
 }
 
-/// Removes the `DequantizeLinear` nodes whose outputs nothing reads (left behind when a rewrite
-/// absorbed their consumers). One pass is enough: a `DequantizeLinear` never reads another's
-/// output (it reads integers and yields floats).
-pub fn drop_unread_dequantize(graph: &mut pb::GraphProto) {
-    let read: HashSet<String> = graph
+/// The tensor names the graph reads: every node input and every graph output.
+fn names_read(graph: &pb::GraphProto) -> HashSet<String> {
+    graph
         .node
         .iter()
         .flat_map(|n| n.input.iter().cloned())
         .chain(graph.output.iter().map(|o| o.name.clone()))
-        .collect();
+        .collect()
+}
+
+/// Removes the `DequantizeLinear` nodes whose outputs nothing reads (left behind when a rewrite
+/// absorbed their consumers). One pass is enough: a `DequantizeLinear` never reads another's
+/// output (it reads integers and yields floats).
+pub fn drop_unread_dequantize(graph: &mut pb::GraphProto) {
+    let read = names_read(graph);
     graph
         .node
         .retain(|n| n.op_type != "DequantizeLinear" || n.output.iter().any(|o| read.contains(o)));
@@ -231,12 +236,7 @@ pub fn drop_unread_dequantize(graph: &mut pb::GraphProto) {
 /// initializer as an input as well, and an input without its initializer would become a real
 /// model input.
 pub fn drop_unused_initializers(graph: &mut pb::GraphProto) {
-    let used: HashSet<String> = graph
-        .node
-        .iter()
-        .flat_map(|n| n.input.iter().cloned())
-        .chain(graph.output.iter().map(|o| o.name.clone()))
-        .collect();
+    let used = names_read(graph);
     let dropped: HashSet<String> = graph
         .initializer
         .iter()
@@ -308,6 +308,24 @@ mod tests {
         assert!(!widen_tensor(&mut external));
     }
 
+    /// A model whose graph is `nodes` and `initializer`, nothing else.
+    fn model_of(node: Vec<pb::NodeProto>, initializer: Vec<pb::TensorProto>) -> pb::ModelProto {
+        pb::ModelProto {
+            graph: Some(pb::GraphProto { node, initializer, ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    /// A node of type `op` from `inputs` to `outputs`.
+    fn node(op: &str, inputs: &[&str], outputs: &[&str]) -> pb::NodeProto {
+        pb::NodeProto {
+            op_type: op.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn folds_per_channel_dequantize_of_initializers() {
         use pb::tensor_proto::DataType;
@@ -319,37 +337,22 @@ mod tests {
             ..Default::default()
         };
         let floats = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-        let mut model = pb::ModelProto {
-            graph: Some(pb::GraphProto {
-                node: vec![
-                    pb::NodeProto {
-                        op_type: "DequantizeLinear".into(),
-                        input: vec!["w_q".into(), "w_s".into(), "w_zp".into()],
-                        output: vec!["w".into()],
-                        attribute: vec![pb::AttributeProto {
-                            name: "axis".into(),
-                            i: 0,
-                            ..Default::default()
-                        }],
-                        ..Default::default()
-                    },
-                    pb::NodeProto {
-                        op_type: "Conv".into(),
-                        input: vec!["x".into(), "w".into()],
-                        output: vec!["y".into()],
-                        ..Default::default()
-                    },
-                ],
-                initializer: vec![
-                    // 2 output channels x 3 values: [1, -2, 3], [4, 5, -128]
-                    tensor("w_q", DataType::Int8, vec![2, 3, 1, 1], vec![1, 254, 3, 4, 5, 128]),
-                    tensor("w_s", DataType::Float, vec![2], floats(&[0.5, 0.25])),
-                    tensor("w_zp", DataType::Int8, vec![2], vec![0, 255]),
-                ],
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let axis_0 = pb::AttributeProto { name: "axis".into(), i: 0, ..Default::default() };
+        let mut model = model_of(
+            vec![
+                pb::NodeProto {
+                    attribute: vec![axis_0],
+                    ..node("DequantizeLinear", &["w_q", "w_s", "w_zp"], &["w"])
+                },
+                node("Conv", &["x", "w"], &["y"]),
+            ],
+            vec![
+                // 2 output channels x 3 values: [1, -2, 3], [4, 5, -128]
+                tensor("w_q", DataType::Int8, vec![2, 3, 1, 1], vec![1, 254, 3, 4, 5, 128]),
+                tensor("w_s", DataType::Float, vec![2], floats(&[0.5, 0.25])),
+                tensor("w_zp", DataType::Int8, vec![2], vec![0, 255]),
+            ],
+        );
         assert_eq!(fold_constant_dequantize(&mut model), 1);
         let g = model.graph.unwrap();
         assert_eq!(g.node.len(), 1);
@@ -362,37 +365,18 @@ mod tests {
 
     #[test]
     fn leaves_dequantize_of_activations_alone() {
-        let mut model = pb::ModelProto {
-            graph: Some(pb::GraphProto {
-                node: vec![pb::NodeProto {
-                    op_type: "DequantizeLinear".into(),
-                    input: vec!["x_q".into(), "x_s".into(), "x_zp".into()],
-                    output: vec!["x".into()],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let mut model =
+            model_of(vec![node("DequantizeLinear", &["x_q", "x_s", "x_zp"], &["x"])], vec![]);
         assert_eq!(fold_constant_dequantize(&mut model), 0);
         assert_eq!(model.graph.unwrap().node.len(), 1);
     }
 
     #[test]
     fn splits_gemm_bias() {
-        let mut model = pb::ModelProto {
-            graph: Some(pb::GraphProto {
-                node: vec![pb::NodeProto {
-                    name: "fc".into(),
-                    op_type: "Gemm".into(),
-                    input: vec!["a".into(), "b".into(), "c".into()],
-                    output: vec!["y".into()],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let mut model = model_of(
+            vec![pb::NodeProto { name: "fc".into(), ..node("Gemm", &["a", "b", "c"], &["y"]) }],
+            vec![],
+        );
         split_gemm_bias(&mut model);
         let nodes = &model.graph.as_ref().unwrap().node;
         assert_eq!(nodes.len(), 2);

@@ -20,7 +20,7 @@
 //! kept for it, the whole batch run with tract's multithreaded matrix products.
 
 use super::amx_bf16::{amx_bf16_kernel, Bf16Lowering};
-use super::heap_trim::{release_freed_memory, trimming};
+use super::heap_trim::{declutter, release_freed_memory, trimming};
 use super::onnx_inspect::{inspect, shape_string};
 use super::onnx_rewrite::{fold_constant_dequantize, split_gemm_bias, widen_float16};
 use super::qdq_fusion::{fuse_qdq_convolutions, QdqFusion};
@@ -91,8 +91,9 @@ fn bf16_kernel_if_requested(requested: bool) -> Option<Box<dyn tract_linalg::mmm
     let kernel = amx_bf16_kernel();
     if kernel.is_none() {
         log::warn!(
-            "RESNEXT_TRACT_BF16=1 is ignored: this CPU or build has no AMX bf16 kernel \
-             (needs AMX-BF16 and the kernel's permission for AMX tile state); running f32"
+            "bf16 matrix products (bf16_matmul / RESNEXT_TRACT_BF16=1) are ignored: this CPU \
+             or build has no AMX bf16 kernel (needs AMX-BF16 and the kernel's permission for \
+             AMX tile state); running f32"
         );
     }
     kernel
@@ -126,7 +127,7 @@ fn optimized_plan(
     let lowered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let plan = concrete
         .and_then(|mut m| {
-            trimming(Optimizer::declutter()).optimize(&mut m)?;
+            declutter(&mut m)?;
             let mut codegen = Optimizer::codegen();
             if let Some(mmm) = bf16 {
                 // Before tract's own code generation (its third pass), which would lower the
@@ -236,9 +237,7 @@ impl TractBackend {
             (Precision::Fp32, _) => "f32".into(),
         };
         let mut typed = typed;
-        trimming(Optimizer::declutter())
-            .optimize(&mut typed)
-            .map_err(|e| engine_error("decluttering", e))?;
+        declutter(&mut typed).map_err(|e| engine_error("decluttering", e))?;
         release_freed_memory();
 
         let output_fact = typed.output_fact(0).map_err(|e| engine_error("typing", e))?.clone();
