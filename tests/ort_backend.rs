@@ -111,6 +111,25 @@ fn ort_and_tract_give_the_same_predictions_on_photographs() {
     }
 }
 
+/// The quantized Paddle2ONNX exports end in `Softmax -> QuantizeLinear -> DequantizeLinear`:
+/// recognized as probabilities, so no second softmax is applied.
+#[test]
+fn quantized_paddle_exports_score_like_python_onnxruntime() {
+    let chosen: Vec<_> = manifest("parity/manifest.json")
+        .into_iter()
+        .filter(|c| c["precision"] == "int8" && c["model"].as_str().unwrap().contains("paddle"))
+        .collect();
+    assert!(chosen.len() >= 4, "{} cases", chosen.len());
+    for case in &chosen {
+        let model = case["model"].as_str().unwrap();
+        let side = case["resolution"].as_u64().unwrap() as u32;
+        let classifier = Classifier::new(ort(model, side).top_k(5)).unwrap();
+        assert_eq!(classifier.info().output_kind.name(), "probabilities", "{model}");
+        let worst = common::check_top5_probabilities(&classifier, case, 1e-5);
+        println!("ort {model} b{}: max score difference {worst:.2e}", case["batch"]);
+    }
+}
+
 #[test]
 fn batches_1_4_8_run_on_one_session() {
     let classifier = Classifier::new(ort("models/tiny_torch.onnx", 64)).unwrap();

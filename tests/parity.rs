@@ -195,6 +195,22 @@ fn int8_qdq_matches_onnxruntime() {
     }
 }
 
+/// Paddle2ONNX exports quantized as ONNX Runtime's guide says (QUInt8 and QInt8 activations)
+/// end in `Softmax -> QuantizeLinear -> DequantizeLinear`: the scores are ONNX Runtime's
+/// probabilities (no second softmax, tract's integer softmax not used) and the top-5 its top-5.
+#[test]
+fn quantized_paddle_exports_score_like_onnxruntime() {
+    let chosen =
+        cases(|c| c["precision"] == "int8" && c["model"].as_str().unwrap().contains("paddle"));
+    assert!(chosen.iter().any(|c| c["model"].as_str().unwrap().ends_with("_s8.onnx")));
+    for case in &chosen {
+        let classifier = classifier_with(case, 1, |o| o.top_k(5));
+        assert_eq!(classifier.info().output_kind, OutputKind::Probabilities);
+        let worst = common::check_top5_probabilities(&classifier, case, 5e-2);
+        println!("{} b{}: max score difference {worst:.2e}", case["model"], case["batch"]);
+    }
+}
+
 /// The experimental integer path: every QDQ convolution fused into a `QLinearConv` and run on
 /// tract's integer kernels, against ONNX Runtime on the same QDQ file (which fuses the same
 /// groups itself). Same INT8 tolerance as the float path.

@@ -6,6 +6,7 @@ Layout of ``--out DIR`` (default ``<repo>/testdata``, gitignored)::
     models/     generated ONNX models (+ models/manifest.json)
       tiny_torch.onnx  tiny_paddle.onnx  tiny_fp16.onnx  tiny_fp16_io32.onnx  tiny_int8.onnx
       r50_torch.onnx   r50_paddle.onnx   r50_fp16.onnx   r50_fp16_io32.onnx   r50_int8.onnx
+      {tiny,r50}_paddle_int8{,_s8}.onnx   (Paddle2ONNX export quantized, QUInt8 / QInt8)
       r101_32x8d.onnx                                   (only with --full; ~355 MB)
       truncated.onnx random.onnx not_classifier.onnx bad_input_rank.onnx unsupported_op.onnx
     parity/     NAME.bN.input.npy (float32 NCHW photographs) + NAME.bN.ort.npy (float32 ORT
@@ -51,6 +52,7 @@ import cv2
 import numpy as np
 import onnx
 from onnx import TensorProto, helper
+from onnxruntime.quantization import QuantType
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import convert_fp16  # noqa: E402
@@ -80,6 +82,13 @@ DERIVED = {
     "r50_fp16": ("fp16", "r50_torch"),
     "r50_fp16_io32": ("fp16_io32", "r50_torch"),
     "r50_int8": ("int8", "r50_torch"),
+    # Paddle2ONNX exports (opset 11, Constant weights) quantized as ONNX Runtime's guide says:
+    # pre-processing, opset 13, quantize_static with QUInt8 and with QInt8 activations. The
+    # graph ends in Softmax -> QuantizeLinear -> DequantizeLinear.
+    "tiny_paddle_int8": ("int8_p2o", "tiny_paddle"),
+    "tiny_paddle_int8_s8": ("int8_p2o_s8", "tiny_paddle"),
+    "r50_paddle_int8": ("int8_p2o", "r50_paddle"),
+    "r50_paddle_int8_s8": ("int8_p2o_s8", "r50_paddle"),
 }
 RAW_PHOTOS = ("chelsea.png", "coffee.png")
 RAW_FORMATS = ("rgb8", "bgr8", "rgba8", "bgra8", "nv21", "nv12")
@@ -212,6 +221,13 @@ def write_models(root: str, full: bool, calib_images: int, log: Log) -> tuple[li
         if kind.startswith("fp16"):
             m16 = convert_fp16.convert(onnx.load(src_path), keep_io_types=kind == "fp16_io32")
             onnx.save(m16, dst)
+        elif kind.startswith("int8_p2o"):
+            p2o = os.path.join(mdir, f"{src}.p2o.onnx")
+            onnx.save(resnext_onnx.as_paddle2onnx(onnx.load(src_path)), p2o)
+            act = QuantType.QInt8 if kind.endswith("_s8") else QuantType.QUInt8
+            quantize_int8.quantize(p2o, dst, calib_images=calib_images, activation_type=act,
+                                   opset=13)
+            os.remove(p2o)
         else:
             quantize_int8.quantize(src_path, dst, calib_images=calib_images)
         names.append(name)
@@ -219,8 +235,9 @@ def write_models(root: str, full: bool, calib_images: int, log: Log) -> tuple[li
     errors = write_error_models(mdir, os.path.join(mdir, "tiny_torch.onnx"))
     log(f"error models: {', '.join(errors)}")
     order = [n for n in ("tiny_torch", "tiny_paddle", "tiny_fp16", "tiny_fp16_io32",
-                         "tiny_int8", "r50_torch", "r50_paddle", "r50_fp16", "r50_fp16_io32",
-                         "r50_int8", "r101_32x8d") if n in names]
+                         "tiny_int8", "tiny_paddle_int8", "tiny_paddle_int8_s8", "r50_torch",
+                         "r50_paddle", "r50_fp16", "r50_fp16_io32", "r50_int8",
+                         "r50_paddle_int8", "r50_paddle_int8_s8", "r101_32x8d") if n in names]
     manifest = [{"name": n, "file": f"models/{n}.onnx", **_model_info(
         os.path.join(mdir, f"{n}.onnx"))} for n in order]
     manifest += [{"name": n, "file": f"models/{n}.onnx", "expect_error": why}

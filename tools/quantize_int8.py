@@ -29,6 +29,7 @@ from typing import Sequence
 
 import numpy as np
 import onnx
+import onnx.version_converter
 from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
                                       QuantType, quantize_static)
 from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -67,12 +68,18 @@ def _input_info(model: onnx.ModelProto) -> tuple[str, int]:
 
 def quantize(model_path: str, out_path: str, calib_images: int = 7,
              activation_type: QuantType = QuantType.QUInt8,
-             method: CalibrationMethod = CalibrationMethod.MinMax) -> None:
-    """Quantize ``model_path`` (FP32) into ``out_path`` (QDQ INT8)."""
+             method: CalibrationMethod = CalibrationMethod.MinMax,
+             opset: int | None = None) -> None:
+    """Quantize ``model_path`` (FP32) into ``out_path`` (QDQ INT8). ``opset`` converts the
+    pre-processed model to that opset first (``onnx.version_converter``), as ONNX Runtime's
+    guide does for older exports (Paddle2ONNX writes opset 11)."""
     name, res = _input_info(onnx.load(model_path, load_external_data=False))
     with tempfile.TemporaryDirectory() as tmp:
         pre = os.path.join(tmp, "pre.onnx")
         quant_pre_process(model_path, pre, skip_symbolic_shape=True)
+        if opset is not None:
+            converted = onnx.version_converter.convert_version(onnx.load(pre), opset)
+            onnx.save(converted, pre)
         quantize_static(
             pre, out_path, PhotoReader(name, res, calib_images),
             quant_format=QuantFormat.QDQ, per_channel=True,
@@ -102,11 +109,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--activation-type", choices=["uint8", "int8"], default="uint8",
                    help="activation type (default uint8 = U8S8; int8 = S8S8)")
     p.add_argument("--method", choices=["minmax", "entropy", "percentile"], default="minmax")
+    p.add_argument("--opset", type=int, default=None,
+                   help="convert to this opset after pre-processing (e.g. 13 for opset-11 "
+                        "Paddle2ONNX exports)")
     a = p.parse_args(argv)
     act = QuantType.QInt8 if a.activation_type == "int8" else QuantType.QUInt8
     meth = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
             "percentile": CalibrationMethod.Percentile}[a.method]
-    quantize(a.model, a.out, a.calib_images, act, meth)
+    quantize(a.model, a.out, a.calib_images, act, meth, a.opset)
     print(f"{a.out}: QDQ int8 (per-channel), {a.calib_images} calibration images")
     return 0
 

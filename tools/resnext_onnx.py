@@ -513,6 +513,30 @@ def build_model(depth: int = 50, width_per_group: int = 4, groups: int = 32,
     return model
 
 
+def as_paddle2onnx(model: onnx.ModelProto, opset: int = 11) -> onnx.ModelProto:
+    """The ``paddle``-style ``model`` as Paddle2ONNX writes it: every weight a ``Constant`` node
+    instead of an initializer, opset 11 (Softmax, BatchNormalization and the rest have the
+    same meaning there for these 2-D / 4-D tensors)."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    g = m.graph
+    constants = [helper.make_node("Constant", [], [t.name], name=f"p2o.Constant.{i}", value=t)
+                 for i, t in enumerate(g.initializer)]
+    names = {t.name for t in g.initializer}
+    nodes = constants + list(g.node)
+    del g.node[:]
+    g.node.extend(nodes)
+    del g.initializer[:]
+    kept = [i for i in g.input if i.name not in names]
+    del g.input[:]
+    g.input.extend(kept)
+    del m.opset_import[:]
+    m.opset_import.extend([helper.make_opsetid("", opset)])
+    m.ir_version = 7
+    m.producer_name = "PaddlePaddle"
+    return m
+
+
 def initializer_elements(model: onnx.ModelProto) -> int:
     """Number of scalars stored in the model's initializers."""
     return sum(int(np.prod(t.dims)) for t in model.graph.initializer)

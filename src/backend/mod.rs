@@ -17,6 +17,8 @@ pub mod ort;
 #[cfg(feature = "tract")]
 pub mod qdq_fusion;
 #[cfg(feature = "tract")]
+pub mod softmax_input;
+#[cfg(feature = "tract")]
 pub mod tract;
 
 use crate::error::Result;

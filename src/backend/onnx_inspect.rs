@@ -63,8 +63,19 @@ fn unsupported(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::ModelUnsupported, message)
 }
 
-/// Ops that only reshape or pass data through; skipped when looking for a final `Softmax`.
-const PASS_THROUGH: [&str; 6] = ["Identity", "Reshape", "Flatten", "Squeeze", "Cast", "Scale"];
+/// Ops that only reshape or pass data through; skipped when looking for a final `Softmax`. The
+/// quantize/dequantize pair is among them: a quantized graph ends in
+/// `Softmax -> QuantizeLinear -> DequantizeLinear`, whose output is still probabilities.
+const PASS_THROUGH: [&str; 8] = [
+    "Identity",
+    "Reshape",
+    "Flatten",
+    "Squeeze",
+    "Cast",
+    "Scale",
+    "QuantizeLinear",
+    "DequantizeLinear",
+];
 
 /// Inspects a decoded ONNX model. Refuses graphs that are not single-input, single-output
 /// image classifiers with a float32 or float16 N x 3 x H x W input.

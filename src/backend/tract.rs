@@ -24,6 +24,7 @@ use super::heap_trim::{declutter, release_freed_memory, trimming};
 use super::onnx_inspect::{inspect, shape_string};
 use super::onnx_rewrite::{fold_constant_dequantize, split_gemm_bias, widen_float16};
 use super::qdq_fusion::{fuse_qdq_convolutions, QdqFusion};
+use super::softmax_input::dequantize_softmax_inputs;
 use super::Backend;
 use crate::error::{catch_panic, Error, ErrorCode, Result};
 use crate::model_info::{DType, Dim, ModelInfo, Precision};
@@ -191,6 +192,8 @@ impl TractBackend {
         let fusion = (inspection.precision == Precision::Int8 && integer)
             .then(|| fuse_qdq_convolutions(&mut proto));
         if inspection.precision == Precision::Int8 {
+            let softmaxes = dequantize_softmax_inputs(&mut proto);
+            log::debug!("tract: {softmaxes} quantized Softmax inputs computed in float");
             let folded = fold_constant_dequantize(&mut proto);
             log::debug!("tract: {folded} DequantizeLinear of initializers folded to float32");
         }

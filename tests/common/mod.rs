@@ -51,3 +51,44 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 pub fn top_ids(row: &[f32], k: usize) -> Vec<usize> {
     resnext::postprocess::top_k(row, k).into_iter().map(|(i, _)| i).collect()
 }
+
+/// Checks `classifier`'s top-5 predictions for a parity case of a model whose graph ends in a
+/// (quantized) Softmax against ONNX Runtime's probabilities: every predicted score within
+/// `bound` of ONNX Runtime's probability for that class (no second softmax), and the top-5
+/// class ids those of ONNX Runtime, in order, wherever its scores are not tied (a quantized
+/// output has many equal steps). Returns the largest score difference.
+pub fn check_top5_probabilities(
+    classifier: &resnext::Classifier,
+    case: &serde_json::Value,
+    bound: f32,
+) -> f32 {
+    let name = case["model"].as_str().unwrap();
+    assert_eq!(case["output_kind"], "probabilities", "{name}");
+    let (shape, input) = read_npy(&fixture(case["input"].as_str().unwrap()));
+    let (_, reference) = read_npy(&fixture(case["reference"].as_str().unwrap()));
+    let batch = shape[0] as usize;
+    let results = classifier.classify_tensor(&input, batch).unwrap();
+    let classes = reference.len() / batch;
+    let mut worst = 0.0f32;
+    for (row, (result, expected)) in results.iter().zip(reference.chunks(classes)).enumerate() {
+        let ranked = resnext::postprocess::top_k(expected, 6);
+        assert_eq!(result.predictions.len(), 5, "{name} row {row}");
+        for (rank, p) in result.predictions.iter().enumerate() {
+            let diff = (p.score - expected[p.class_id]).abs();
+            worst = worst.max(diff);
+            assert!(
+                diff <= bound,
+                "{name} row {row}: class {} scores {} vs {}",
+                p.class_id,
+                p.score,
+                expected[p.class_id]
+            );
+            let (id, score) = ranked[rank];
+            let tied = ranked.iter().filter(|(_, s)| *s == score).count() > 1;
+            if !tied {
+                assert_eq!(p.class_id, id, "{name} row {row}: rank {rank} ({ranked:?})");
+            }
+        }
+    }
+    worst
+}
