@@ -88,6 +88,8 @@ def test_classify_batch_flag_and_text_output(run_cli, testdata):
     ("r50_paddle", "probabilities", "fp32", "x"),
     ("r50_fp16", "logits", "fp16", "input"),
     ("r50_int8", "logits", "int8", "input"),
+    ("r50_paddle_int8", "probabilities", "int8", "x"),
+    ("r50_paddle_int8_s8", "probabilities", "int8", "x"),
 ])
 def test_info_json(run_cli, testdata, name, kind, precision, input_name):
     obj = json.loads(run_cli("info", "--model", testdata / "models" / f"{name}.onnx", "--json").stdout)
