@@ -304,8 +304,8 @@ fn load_backend(options: &ClassifierOptions) -> Result<Box<dyn Backend>> {
                     Fp16Compute::Native
                 },
                 fallback_side: options.preprocess.crop,
-                int8_integer_conv: options.int8_integer_conv,
                 bf16_matmul: options.bf16_matmul,
+                cpu_kernels: options.cpu_kernels,
             };
             if let ModelSource::Path(path) = &options.model {
                 if let Some(s) = streamed_fp32(path, options.max_model_bytes) {

@@ -24,6 +24,7 @@ pub mod ffi;
 pub mod image_input;
 #[cfg(feature = "jni")]
 pub mod jni;
+pub mod kernels;
 pub mod labels;
 pub mod model_info;
 pub mod options;
@@ -39,7 +40,7 @@ pub use error::{Error, ErrorCode, Result};
 pub use image_input::ImageInput;
 pub use labels::{LabelSource, Labels};
 pub use model_info::{DType, Dim, ModelInfo, OutputKind, Precision, TensorInfo};
-pub use options::{ClassifierOptions, ModelSource};
+pub use options::{ClassifierOptions, CpuKernels, ModelSource};
 pub use preprocess::{PixelBuffer, PixelFormat, PreprocessConfig, Preset, Rotation};
 
 /// The crate version (`CARGO_PKG_VERSION`).

@@ -12,6 +12,50 @@ use std::sync::Arc;
 /// is about 1.8 GB).
 pub const DEFAULT_MAX_MODEL_BYTES: u64 = 4 << 30;
 
+/// Which of the SDK's own CPU kernels run the quantized convolutions of INT8 (QDQ) models on
+/// the tract backend. The numeric values are part of the C ABI.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CpuKernels {
+    /// The best this CPU has: AMX-INT8, else AVX512-VNNI; on a CPU with neither, tract's own
+    /// path (the default).
+    #[default]
+    Auto = 0,
+    /// tract's own path for every model (the kernel layer off).
+    Off = 1,
+    /// The AVX512-VNNI kernels, even where AMX is available; an error where VNNI is not.
+    Avx512Vnni = 2,
+    /// The AMX-INT8 kernels; an error where the CPU or the OS cannot run them.
+    AmxInt8 = 3,
+    /// The portable scalar reference kernels (slow: for checking the others).
+    Scalar = 4,
+}
+
+impl CpuKernels {
+    /// The choice with this C ABI value, if any.
+    pub fn from_u32(value: u32) -> Option<Self> {
+        use CpuKernels::*;
+        [Auto, Off, Avx512Vnni, AmxInt8, Scalar].into_iter().find(|k| *k as u32 == value)
+    }
+
+    /// `auto`, `off`, `avx512-vnni`, `amx-int8` or `scalar` (the CLI's spelling).
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuKernels::Auto => "auto",
+            CpuKernels::Off => "off",
+            CpuKernels::Avx512Vnni => "avx512-vnni",
+            CpuKernels::AmxInt8 => "amx-int8",
+            CpuKernels::Scalar => "scalar",
+        }
+    }
+
+    /// The choice named `name` (see [`CpuKernels::name`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        use CpuKernels::*;
+        [Auto, Off, Avx512Vnni, AmxInt8, Scalar].into_iter().find(|k| k.name() == name)
+    }
+}
+
 /// Where the ONNX model comes from.
 #[derive(Debug, Clone)]
 pub enum ModelSource {
@@ -47,12 +91,6 @@ pub struct ClassifierOptions {
     /// tract only: widen float16 weights to float32 at load (default true; x86_64 has no fast
     /// float16 kernels in tract).
     pub widen_fp16: bool,
-    /// tract only, experimental: run the convolutions of INT8 QDQ models on tract's integer
-    /// kernels, each QDQ group fused into a `QLinearConv` at load (default false: tract runs
-    /// QDQ graphs in float). Loads about 5x faster in a third of the memory, but tract's
-    /// requantization steps make inference slower on x86_64; see the README. The environment
-    /// variable `RESNEXT_TRACT_INT8=integer` turns it on for every classifier of the process.
-    pub int8_integer_conv: bool,
     /// tract only, opt-in fast mode: run the float32 matrix products with constant weights (the
     /// 1x1 convolutions and the classifier of a ResNeXt) in bf16 on Intel AMX, both operands
     /// rounded to bf16 when packed, accumulating in float32 (default false). About 2x faster
@@ -61,6 +99,10 @@ pub struct ClassifierOptions {
     /// environment variable `RESNEXT_TRACT_BF16=1` turns it on for every classifier of the
     /// process (the way in from C, C++, Java and the CLI).
     pub bf16_matmul: bool,
+    /// tract only: which of the SDK's own CPU kernels run the quantized convolutions of INT8
+    /// QDQ models (default [`CpuKernels::Auto`]: AMX-INT8 or AVX512-VNNI where the CPU has
+    /// them, tract's own path elsewhere). Float models are not affected.
+    pub cpu_kernels: CpuKernels,
     /// ONNX Runtime only: library, execution provider and fallback policy.
     pub ort: OrtOptions,
 }
@@ -78,8 +120,8 @@ impl ClassifierOptions {
             max_model_bytes: DEFAULT_MAX_MODEL_BYTES,
             backend: BackendKind::Tract,
             widen_fp16: true,
-            int8_integer_conv: false,
             bf16_matmul: false,
+            cpu_kernels: CpuKernels::Auto,
             ort: OrtOptions::default(),
         }
     }
@@ -154,17 +196,17 @@ impl ClassifierOptions {
         self
     }
 
-    /// tract only, experimental: fuse INT8 QDQ convolutions into integer `QLinearConv`s
-    /// (see [`ClassifierOptions::int8_integer_conv`]).
-    pub fn int8_integer_conv(mut self, integer: bool) -> Self {
-        self.int8_integer_conv = integer;
-        self
-    }
-
     /// tract only, opt-in: bf16 matrix products on Intel AMX (see
     /// [`ClassifierOptions::bf16_matmul`]).
     pub fn bf16_matmul(mut self, bf16: bool) -> Self {
         self.bf16_matmul = bf16;
+        self
+    }
+
+    /// tract only: the CPU kernels for INT8 convolutions (see
+    /// [`ClassifierOptions::cpu_kernels`]).
+    pub fn cpu_kernels(mut self, kernels: CpuKernels) -> Self {
+        self.cpu_kernels = kernels;
         self
     }
 

@@ -17,7 +17,7 @@ mod common;
 
 use common::{fixture, manifest, max_abs_diff, read_npy, top_ids};
 use resnext::{
-    Classifier, ClassifierOptions, LabelSource, OutputKind, Precision, PreprocessConfig,
+    Classifier, ClassifierOptions, CpuKernels, LabelSource, OutputKind, Precision, PreprocessConfig,
 };
 
 fn classifier_for(case: &serde_json::Value, threads: usize) -> Classifier {
@@ -211,31 +211,61 @@ fn quantized_paddle_exports_score_like_onnxruntime() {
     }
 }
 
-/// The experimental integer path: every QDQ convolution fused into a `QLinearConv` and run on
-/// tract's integer kernels, against ONNX Runtime on the same QDQ file (which fuses the same
-/// groups itself). Same INT8 tolerance as the float path.
-fn check_int8_integer(filter: impl Fn(&serde_json::Value) -> bool) {
+/// The INT8 models on each of the crate's own kernel families, forced, and with the kernel
+/// layer off (tract's float path), against ONNX Runtime on the same QDQ file. Same INT8
+/// tolerance. A family this CPU lacks is reported and skipped, unless
+/// `RESNEXT_REQUIRE_CPU_KERNELS=1` (CI, on a CPU with AMX and VNNI) makes that a failure.
+fn check_int8_kernels(kernels: CpuKernels, filter: impl Fn(&serde_json::Value) -> bool) {
+    let isa = match kernels {
+        CpuKernels::AmxInt8 => Some(resnext::kernels::cpu::Isa::AmxInt8),
+        CpuKernels::Avx512Vnni => Some(resnext::kernels::cpu::Isa::Avx512Vnni),
+        _ => None,
+    };
+    if let Some(isa) = isa.filter(|i| !resnext::kernels::cpu::supports(*i)) {
+        let required = std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1");
+        assert!(!required, "RESNEXT_REQUIRE_CPU_KERNELS=1 but this CPU cannot run {isa:?}");
+        println!("SKIPPED: this CPU cannot run {isa:?}");
+        return;
+    }
     for case in cases(|c| c["precision"] == "int8" && filter(c)) {
-        let classifier = classifier_with(&case, 1, |o| o.int8_integer_conv(true));
+        let classifier = classifier_with(&case, 2, |o| o.cpu_kernels(kernels));
         let compute = classifier.info().compute.clone();
-        assert!(
-            compute.starts_with("int8 (") && !compute.starts_with("int8 (0 of"),
-            "{}: {compute}",
-            case["model"]
-        );
+        let expected = match kernels {
+            CpuKernels::AmxInt8 => "int8 on AMX: ",
+            CpuKernels::Avx512Vnni => "int8 on AVX512-VNNI: ",
+            CpuKernels::Scalar => "int8 on scalar reference kernels: ",
+            _ => "f32 (QDQ graph",
+        };
+        assert!(compute.starts_with(expected), "{}: {compute}", case["model"]);
+        // Every convolution of these models is quantized the way the layer takes.
+        if kernels != CpuKernels::Off {
+            let counts: Vec<&str> = compute.split(": ").nth(1).unwrap().split(' ').collect();
+            let (placed, total) = (counts[0], counts[2]);
+            assert_eq!(placed, total, "{}: {compute}", case["model"]);
+        }
         print!("[{compute}] ");
-        check_classifier(&case, 1, classifier);
+        check_classifier(&case, 2, classifier);
     }
 }
 
 #[test]
-fn int8_integer_convolutions_match_onnxruntime() {
-    check_int8_integer(|c| !model_is(c, "tiny_"));
+fn int8_on_amx_matches_onnxruntime() {
+    check_int8_kernels(CpuKernels::AmxInt8, |_| true);
 }
 
 #[test]
-fn int8_integer_path_on_the_tiny_model_matches_onnxruntime() {
-    check_int8_integer(|c| model_is(c, "tiny_"));
+fn int8_on_avx512_vnni_matches_onnxruntime() {
+    check_int8_kernels(CpuKernels::Avx512Vnni, |_| true);
+}
+
+#[test]
+fn int8_on_the_scalar_reference_kernels_matches_onnxruntime() {
+    check_int8_kernels(CpuKernels::Scalar, |c| model_is(c, "tiny_"));
+}
+
+#[test]
+fn int8_with_the_kernel_layer_off_matches_onnxruntime() {
+    check_int8_kernels(CpuKernels::Off, |_| true);
 }
 
 #[test]

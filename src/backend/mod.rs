@@ -7,6 +7,8 @@ pub mod execution;
 #[cfg(feature = "tract")]
 pub mod heap_trim;
 #[cfg(feature = "tract")]
+pub mod kernel_layer;
+#[cfg(feature = "tract")]
 pub mod onnx_inspect;
 #[cfg(feature = "tract")]
 pub mod onnx_rewrite;
@@ -14,8 +16,6 @@ pub mod onnx_rewrite;
 pub mod onnx_stream;
 #[cfg(feature = "ort")]
 pub mod ort;
-#[cfg(feature = "tract")]
-pub mod qdq_fusion;
 #[cfg(feature = "tract")]
 pub mod softmax_input;
 #[cfg(feature = "tract")]

@@ -21,13 +21,14 @@
 
 use super::amx_bf16::{amx_bf16_kernel, Bf16Lowering};
 use super::heap_trim::{declutter, release_freed_memory, trimming};
+use super::kernel_layer::{self, place_kernel_layer};
 use super::onnx_inspect::{inspect, shape_string};
 use super::onnx_rewrite::{fold_constant_dequantize, split_gemm_bias, widen_float16};
-use super::qdq_fusion::{fuse_qdq_convolutions, QdqFusion};
 use super::softmax_input::dequantize_softmax_inputs;
 use super::Backend;
 use crate::error::{catch_panic, Error, ErrorCode, Result};
 use crate::model_info::{DType, Dim, ModelInfo, Precision};
+use crate::options::CpuKernels;
 use prost::Message;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -55,14 +56,13 @@ pub struct TractOptions {
     pub threads: usize,
     /// Float16 handling.
     pub fp16: Fp16Compute,
-    /// Fuse the QDQ convolutions of INT8 models into integer `QLinearConv`s (also turned on by
-    /// the environment variable `RESNEXT_TRACT_INT8=integer`, read at load).
-    pub int8_integer_conv: bool,
     /// Lower the constant-weight float32 matrix products to the AMX bf16 kernel (also turned on
     /// by the environment variable `RESNEXT_TRACT_BF16=1`, read at load).
     pub bf16_matmul: bool,
     /// Input height and width to use when the model declares them symbolically.
     pub fallback_side: u32,
+    /// The crate's own kernels for the convolutions of INT8 QDQ models.
+    pub cpu_kernels: CpuKernels,
 }
 
 type Plan = Arc<TypedRunnableModel>;
@@ -187,11 +187,19 @@ impl TractBackend {
         if fp16 && !widened {
             split_gemm_bias(&mut proto);
         }
-        let integer = options.int8_integer_conv
-            || std::env::var("RESNEXT_TRACT_INT8").is_ok_and(|v| v == "integer");
-        let fusion = (inspection.precision == Precision::Int8 && integer)
-            .then(|| fuse_qdq_convolutions(&mut proto));
-        if inspection.precision == Precision::Int8 {
+        let int8 = inspection.precision == Precision::Int8;
+        let layer = match kernel_layer::select(options.cpu_kernels)? {
+            Some(isa) if int8 => {
+                let placement = place_kernel_layer(&mut proto, isa);
+                for why in &placement.unmatched {
+                    log::info!("kernel layer: convolution left to tract: {why}");
+                }
+                log::debug!("kernel layer on {}: {placement:?}", isa.name());
+                (placement.placed > 0).then_some((isa, placement))
+            }
+            _ => None,
+        };
+        if int8 {
             let softmaxes = dequantize_softmax_inputs(&mut proto);
             log::debug!("tract: {softmaxes} quantized Softmax inputs computed in float");
             let folded = fold_constant_dequantize(&mut proto);
@@ -199,6 +207,7 @@ impl TractBackend {
         }
         let mut onnx =
             tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
+        kernel_layer::register(&mut onnx);
         // External data (models over 2 GB, and the weights `onnx_stream` leaves in the file) is
         // read with plain reads, not tract's default memory map: a file truncated meanwhile is
         // then an error instead of a SIGBUS in the caller's process.
@@ -228,12 +237,10 @@ impl TractBackend {
             .set_input_fact(0, InferenceFact::dt_shape(dt, shape))
             .map_err(|e| engine_error("typing", e))?;
         let typed = model.into_typed().map_err(|e| engine_error("typing", e))?;
-        let compute = match (inspection.precision, fusion) {
+        let compute = match (inspection.precision, &layer) {
+            (Precision::Int8, Some((isa, placement))) => kernel_layer::describe(*isa, placement),
             (Precision::Fp16, _) if widened => "f32 (float16 weights widened at load)".into(),
             (Precision::Fp16, _) => "f16".into(),
-            (Precision::Int8, Some(QdqFusion { convolutions, fused })) => format!(
-                "int8 ({fused} of {convolutions} convolutions fused into integer QLinearConv)"
-            ),
             (Precision::Int8, None) => {
                 "f32 (QDQ graph run as float with quantize/dequantize steps)".into()
             }

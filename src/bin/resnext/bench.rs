@@ -167,8 +167,8 @@ fn profile(args: &BenchArgs, crop: u32, threads: usize, runs: usize) -> Result<s
         threads,
         fp16: Fp16Compute::WidenToF32,
         fallback_side: crop,
-        int8_integer_conv: false,
         bf16_matmul: false,
+        cpu_kernels: args.engine.cpu_kernels()?,
     };
     let backend = TractBackend::load(proto, dir.as_deref(), len, &options)?;
     let batch = args.batch[0];

@@ -2,8 +2,8 @@
 
 use clap::Args;
 use resnext::{
-    BackendKind, BatchProfile, ClassifierOptions, Error, ExecutionProvider, FallbackPolicy,
-    ProviderKind, Result, TensorRtOptions,
+    BackendKind, BatchProfile, ClassifierOptions, CpuKernels, Error, ExecutionProvider,
+    FallbackPolicy, ProviderKind, Result, TensorRtOptions,
 };
 use std::path::PathBuf;
 
@@ -13,6 +13,10 @@ pub struct EngineFlags {
     /// Inference backend: tract (pure Rust, CPU) or ort (ONNX Runtime).
     #[arg(long, value_name = "tract|ort", default_value = "tract")]
     pub backend: String,
+    /// tract: the SDK's own kernels for the convolutions of INT8 models (auto: AMX-INT8 or
+    /// AVX512-VNNI where the CPU has them; off: tract's own path).
+    #[arg(long, value_name = "auto|off|avx512-vnni|amx-int8|scalar", default_value = "auto")]
+    pub cpu_kernels: String,
     /// ONNX Runtime execution provider.
     #[arg(long, value_name = "cpu|cuda|tensorrt", default_value = "cpu")]
     pub ep: String,
@@ -53,6 +57,16 @@ pub struct EngineFlags {
 }
 
 impl EngineFlags {
+    /// `--cpu-kernels`.
+    pub fn cpu_kernels(&self) -> Result<CpuKernels> {
+        CpuKernels::from_name(&self.cpu_kernels).ok_or_else(|| {
+            Error::invalid(format!(
+                "--cpu-kernels {}: use auto, off, avx512-vnni, amx-int8 or scalar",
+                self.cpu_kernels
+            ))
+        })
+    }
+
     /// Applies the flags to `options`.
     pub fn apply(&self, options: ClassifierOptions) -> Result<ClassifierOptions> {
         let backend = match self.backend.as_str() {
@@ -69,6 +83,7 @@ impl EngineFlags {
                 self.ep
             )));
         }
+        let cpu_kernels = self.cpu_kernels()?;
         let fallback = match self.fallback.as_str() {
             "fail" => FallbackPolicy::Fail,
             "next" => FallbackPolicy::NextProvider,
@@ -100,7 +115,11 @@ impl EngineFlags {
                 ExecutionProvider::TensorRt { device_id: self.device, options: trt }
             }
         };
-        let mut options = options.backend(backend).execution_provider(provider).fallback(fallback);
+        let mut options = options
+            .backend(backend)
+            .execution_provider(provider)
+            .fallback(fallback)
+            .cpu_kernels(cpu_kernels);
         if let Some(lib) = &self.ort_lib {
             options = options.ort_library(lib);
         }

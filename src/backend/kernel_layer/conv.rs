@@ -1,0 +1,504 @@
+//! A quantized 2-D convolution on the kernel layer's GEMMs, in NHWC u8.
+//!
+//! Every convolution is one GEMM per group: the rows are output pixels, the columns the
+//! group's output channels, K the group's `kh * kw * Cin_g` inputs in `(ky, kx, c)` order (the
+//! weights are re-ordered so at load). A 1x1 convolution with stride 1 and no padding reads
+//! its rows straight from the NHWC input; every other one gathers the rows of a block of
+//! output pixels into a scratch buffer first (im2col; padding reads as the input zero point,
+//! which contributes nothing once the zero point is folded into the bias). The GEMM's epilogue
+//! requantizes each output (and adds the residual when one is fused) and writes it in place.
+//!
+//! One image's output pixels are split into bands over the calling tract executor's threads.
+
+use crate::kernels::qgemm::{PackedWeights, QGemm, Requant, Residual};
+
+/// Output pixels gathered per block: bounds the im2col scratch (K <= 1024 here: 256 KiB).
+const BLOCK_ROWS: usize = 256;
+
+/// The shape of a convolution.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Geometry {
+    pub cin: usize,
+    pub cout: usize,
+    pub groups: usize,
+    pub kernel: [usize; 2],
+    pub strides: [usize; 2],
+    /// top, left, bottom, right.
+    pub pads: [usize; 4],
+    pub dilations: [usize; 2],
+}
+
+impl Geometry {
+    /// Output height and width for an input of `h x w`; `None` when the kernel does not fit.
+    pub fn output_size(&self, h: usize, w: usize) -> Option<(usize, usize)> {
+        let side = |size: usize, axis: usize| {
+            let padded = size + self.pads[axis] + self.pads[axis + 2];
+            let extent = self.dilations[axis] * (self.kernel[axis] - 1) + 1;
+            (padded >= extent).then(|| (padded - extent) / self.strides[axis] + 1)
+        };
+        Some((side(h, 0)?, side(w, 1)?))
+    }
+
+    fn cin_g(&self) -> usize {
+        self.cin / self.groups
+    }
+
+    fn cout_g(&self) -> usize {
+        self.cout / self.groups
+    }
+
+    fn k_g(&self) -> usize {
+        self.kernel[0] * self.kernel[1] * self.cin_g()
+    }
+
+    /// Whether the GEMM rows are the input's pixels themselves.
+    fn is_pointwise(&self) -> bool {
+        self.kernel == [1, 1] && self.strides == [1, 1] && self.pads == [0; 4]
+    }
+}
+
+/// The fused residual addition's parameters (ONNX Runtime's QLinearAdd).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AddParams {
+    pub r_zero: u8,
+    pub ratio_a: f32,
+    pub ratio_b: f32,
+    pub add_zero: u8,
+}
+
+/// A convolution with its weights packed for the GEMM.
+#[derive(Debug)]
+pub struct QConv {
+    pub geometry: Geometry,
+    x_zero: u8,
+    weights: Vec<PackedWeights>,
+    requant: Vec<Requant>,
+    add: Option<AddParams>,
+    gemm: QGemm,
+}
+
+/// Why a convolution's constants do not fit its shape.
+pub type ShapeError = String;
+
+impl QConv {
+    /// `weights`: ONNX's `[Cout, Cin/groups, kh, kw]` int8; `bias`: int32 per output channel
+    /// (on the scale `x_scale * w_scale`); `scales`: `x_scale * w_scale[c] / y_scale` per
+    /// output channel; zero points in the u8 domain.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        geometry: Geometry,
+        weights: &[i8],
+        bias: &[i32],
+        scales: &[f32],
+        x_zero: u8,
+        y_zero: u8,
+        add: Option<AddParams>,
+        gemm: QGemm,
+    ) -> Result<Self, ShapeError> {
+        let g = &geometry;
+        if g.groups == 0 || g.cin % g.groups != 0 || g.cout % g.groups != 0 {
+            return Err(format!(
+                "{} groups do not divide {} -> {} channels",
+                g.groups, g.cin, g.cout
+            ));
+        }
+        if g.strides.contains(&0) || g.dilations.contains(&0) || g.kernel.contains(&0) {
+            return Err("zero stride, dilation or kernel size".into());
+        }
+        let (cout_g, k_g) = (g.cout_g(), g.k_g());
+        if weights.len() != g.cout * k_g || bias.len() != g.cout || scales.len() != g.cout {
+            return Err(format!(
+                "{} weights, {} biases and {} scales for {} x {k_g} ",
+                weights.len(),
+                bias.len(),
+                scales.len(),
+                g.cout
+            ));
+        }
+        let (kh, kw, cin_g) = (g.kernel[0], g.kernel[1], g.cin_g());
+        let mut packed = Vec::with_capacity(g.groups);
+        let mut requant = Vec::with_capacity(g.groups);
+        let mut rows = vec![0i8; cout_g * k_g];
+        for group in 0..g.groups {
+            // Row n of B^T: output channel group*cout_g + n, K in (ky, kx, c) order.
+            for n in 0..cout_g {
+                let filter = &weights[(group * cout_g + n) * k_g..][..k_g];
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        for c in 0..cin_g {
+                            rows[n * k_g + (ky * kw + kx) * cin_g + c] =
+                                filter[(c * kh + ky) * kw + kx];
+                        }
+                    }
+                }
+            }
+            let w = PackedWeights::pack(&rows, cout_g, k_g);
+            let channels = group * cout_g..(group + 1) * cout_g;
+            let bias = channels
+                .clone()
+                .zip(w.column_sums())
+                .map(|(c, &sum)| bias[c].wrapping_sub(x_zero as i32 * sum))
+                .collect();
+            requant.push(Requant {
+                bias,
+                scale: scales[channels].to_vec(),
+                out_zp: y_zero,
+                lo: 0,
+                hi: 255,
+            });
+            packed.push(w);
+        }
+        Ok(QConv { geometry, x_zero, weights: packed, requant, add, gemm })
+    }
+
+    /// Bytes of packed weights.
+    pub fn packed_bytes(&self) -> usize {
+        self.weights.iter().map(PackedWeights::packed_bytes).sum()
+    }
+
+    /// Runs the convolution on `batch` NHWC images of `h x w` (`input`), writing
+    /// `batch x ho x wo x cout` bytes to `output`; `residual` has the output's shape. `bands`
+    /// splits each image's output pixels: it is called with the number of bands and a closure
+    /// to run for each band index, in any order and on any thread.
+    pub fn run(
+        &self,
+        input: &[u8],
+        (batch, h, w): (usize, usize, usize),
+        residual: Option<&[u8]>,
+        output: &mut [u8],
+        parallel: &dyn Fn(usize, &(dyn Fn(usize) + Sync)),
+    ) -> Result<(), ShapeError> {
+        let g = &self.geometry;
+        let (ho, wo) = g.output_size(h, w).ok_or("the kernel is larger than the input")?;
+        let (in_image, out_image) = (h * w * g.cin, ho * wo * g.cout);
+        if input.len() != batch * in_image || output.len() != batch * out_image {
+            return Err(format!("input or output size wrong for {batch} x {h} x {w}"));
+        }
+        if residual.is_some_and(|r| r.len() != output.len())
+            || residual.is_some() != self.add.is_some()
+        {
+            return Err("residual input does not match".into());
+        }
+        let pixels = ho * wo;
+        // Bands of whole 16-row groups (the AMX tile height), at most one per 64 pixels.
+        let bands = (pixels / 64).clamp(1, 16);
+        let band_rows = pixels.div_ceil(bands).div_ceil(16) * 16;
+        let bands = pixels.div_ceil(band_rows);
+        for image in 0..batch {
+            let x = &input[image * in_image..][..in_image];
+            let r = residual.map(|r| &r[image * out_image..][..out_image]);
+            let out = SharedOut::new(&mut output[image * out_image..][..out_image]);
+            parallel(bands, &|band| {
+                let rows = band * band_rows..((band + 1) * band_rows).min(pixels);
+                // SAFETY: bands cover disjoint pixel ranges, so the rows written are disjoint.
+                let out = unsafe { out.rows(rows.start * g.cout, rows.len() * g.cout) };
+                let r = r.map(|r| &r[rows.start * g.cout..][..rows.len() * g.cout]);
+                self.run_rows(x, (h, w, wo), rows.start, rows.len(), r, out);
+            });
+        }
+        Ok(())
+    }
+
+    /// Output pixels `first .. first + count` of one image.
+    fn run_rows(
+        &self,
+        x: &[u8],
+        (h, w, wo): (usize, usize, usize),
+        first: usize,
+        count: usize,
+        residual: Option<&[u8]>,
+        out: &mut [u8],
+    ) {
+        let g = &self.geometry;
+        let (cin_g, cout_g, k_g) = (g.cin_g(), g.cout_g(), g.k_g());
+        let residual_of = |rows: &std::ops::Range<usize>, group: usize| {
+            let add = self.add?;
+            let data = &residual?[rows.start * g.cout + group * cout_g..];
+            Some(Residual {
+                data,
+                ld: g.cout,
+                r_zp: add.r_zero,
+                ratio_a: add.ratio_a,
+                ratio_b: add.ratio_b,
+                add_zp: add.add_zero,
+                lo: 0,
+                hi: 255,
+            })
+        };
+        if g.is_pointwise() {
+            for group in 0..g.groups {
+                let rows = 0..count;
+                let a = &x[first * g.cin + group * cin_g..];
+                let c = &mut out[group * cout_g..];
+                let residual = residual_of(&rows, group);
+                self.gemm.run(
+                    count,
+                    a,
+                    g.cin,
+                    &self.weights[group],
+                    &self.requant[group],
+                    residual.as_ref(),
+                    c,
+                    g.cout,
+                );
+            }
+            return;
+        }
+        let mut scratch = vec![0u8; BLOCK_ROWS.min(count) * k_g];
+        let mut start = 0;
+        while start < count {
+            let n = BLOCK_ROWS.min(count - start);
+            for group in 0..g.groups {
+                self.im2col(x, (h, w, wo), first + start, n, group, &mut scratch[..n * k_g]);
+                let rows = start..start + n;
+                let residual = residual_of(&rows, group);
+                let c = &mut out[start * g.cout + group * cout_g..];
+                self.gemm.run(
+                    n,
+                    &scratch,
+                    k_g,
+                    &self.weights[group],
+                    &self.requant[group],
+                    residual.as_ref(),
+                    c,
+                    g.cout,
+                );
+            }
+            start += n;
+        }
+    }
+
+    /// The GEMM rows of output pixels `first .. first + n` for `group`, `(ky, kx, c)` order.
+    fn im2col(
+        &self,
+        x: &[u8],
+        (h, w, wo): (usize, usize, usize),
+        first: usize,
+        n: usize,
+        group: usize,
+        rows: &mut [u8],
+    ) {
+        let g = &self.geometry;
+        let (cin_g, k_g) = (g.cin_g(), g.k_g());
+        let [kh, kw] = g.kernel;
+        for (i, row) in rows.chunks_exact_mut(k_g).take(n).enumerate() {
+            let (oy, ox) = ((first + i) / wo, (first + i) % wo);
+            for ky in 0..kh {
+                let iy = (oy * g.strides[0] + ky * g.dilations[0]) as isize - g.pads[0] as isize;
+                for kx in 0..kw {
+                    let ix =
+                        (ox * g.strides[1] + kx * g.dilations[1]) as isize - g.pads[1] as isize;
+                    let dst = &mut row[(ky * kw + kx) * cin_g..][..cin_g];
+                    if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
+                        dst.fill(self.x_zero);
+                    } else {
+                        let src = (iy as usize * w + ix as usize) * g.cin + group * cin_g;
+                        dst.copy_from_slice(&x[src..src + cin_g]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An output buffer handed to several bands that each write their own rows.
+struct SharedOut {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: `rows` hands out disjoint ranges only (the caller's contract), so sharing the pointer
+// between the band threads cannot create overlapping mutable access.
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    fn new(out: &mut [u8]) -> Self {
+        SharedOut { ptr: out.as_mut_ptr(), len: out.len() }
+    }
+
+    /// # Safety
+    /// No two live results may overlap.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn rows(&self, start: usize, len: usize) -> &mut [u8] {
+        assert!(start + len <= self.len, "band out of bounds");
+        // SAFETY: in bounds (checked) and disjoint from every other live band (contract).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::cpu::{supported_isas, Isa};
+    use crate::kernels::qgemm::epilogue::requant_scalar;
+
+    /// A direct convolution in NCHW with ONNX's QLinearConv arithmetic, then the optional add.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        g: &Geometry,
+        x_nhwc: &[u8],
+        (h, w): (usize, usize),
+        weights: &[i8],
+        bias: &[i32],
+        scales: &[f32],
+        x_zero: u8,
+        y_zero: u8,
+        add: Option<(AddParams, &[u8])>,
+    ) -> Vec<u8> {
+        let (ho, wo) = g.output_size(h, w).unwrap();
+        let (cin_g, cout_g) = (g.cin / g.groups, g.cout / g.groups);
+        let [kh, kw] = g.kernel;
+        let mut out = vec![0u8; ho * wo * g.cout];
+        for oy in 0..ho {
+            for ox in 0..wo {
+                for co in 0..g.cout {
+                    let group = co / cout_g;
+                    let mut acc = 0i32;
+                    for c in 0..cin_g {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let iy = (oy * g.strides[0] + ky * g.dilations[0]) as isize
+                                    - g.pads[0] as isize;
+                                let ix = (ox * g.strides[1] + kx * g.dilations[1]) as isize
+                                    - g.pads[1] as isize;
+                                if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
+                                    continue;
+                                }
+                                let xv = x_nhwc
+                                    [(iy as usize * w + ix as usize) * g.cin + group * cin_g + c]
+                                    as i32
+                                    - x_zero as i32;
+                                let wv = weights[((co * cin_g + c) * kh + ky) * kw + kx] as i32;
+                                acc += xv * wv;
+                            }
+                        }
+                    }
+                    let t = requant_scalar(acc, bias[co], scales[co], y_zero, 0, 255);
+                    let i = (oy * wo + ox) * g.cout + co;
+                    out[i] = match add {
+                        None => t,
+                        Some((p, r)) => {
+                            let fixed = p.add_zero as f32
+                                - (p.ratio_a * y_zero as f32 + p.ratio_b * p.r_zero as f32);
+                            let v = (t as f32)
+                                .mul_add(p.ratio_a, (r[i] as f32).mul_add(p.ratio_b, fixed));
+                            v.round_ties_even().clamp(0.0, 255.0) as u8
+                        }
+                    };
+                }
+            }
+        }
+        out
+    }
+
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u32 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (self.0 >> 33) as u32
+        }
+    }
+
+    fn serial(bands: usize, f: &(dyn Fn(usize) + Sync)) {
+        for b in (0..bands).rev() {
+            f(b);
+        }
+    }
+
+    fn check(g: Geometry, (h, w): (usize, usize), with_add: bool, isa: Isa, seed: u64) {
+        let mut rng = Lcg(seed);
+        let k = g.kernel[0] * g.kernel[1] * g.cin / g.groups;
+        let x: Vec<u8> = (0..h * w * g.cin).map(|_| rng.next() as u8).collect();
+        let weights: Vec<i8> = (0..g.cout * k).map(|_| rng.next() as i8).collect();
+        let bias: Vec<i32> = (0..g.cout).map(|_| (rng.next() % 20000) as i32 - 10000).collect();
+        let scales: Vec<f32> =
+            (0..g.cout).map(|_| 1e-4 + (rng.next() % 1000) as f32 * 2e-6).collect();
+        let (x_zero, y_zero) = ((rng.next() % 256) as u8, (rng.next() % 256) as u8);
+        let (ho, wo) = g.output_size(h, w).unwrap();
+        let r: Vec<u8> = (0..ho * wo * g.cout).map(|_| rng.next() as u8).collect();
+        let params = AddParams { r_zero: 17, ratio_a: 0.75, ratio_b: 1.25, add_zero: 3 };
+        let add = with_add.then_some(params);
+        let conv = QConv::new(
+            g.clone(),
+            &weights,
+            &bias,
+            &scales,
+            x_zero,
+            y_zero,
+            add,
+            QGemm::new(isa).unwrap(),
+        )
+        .unwrap();
+        let expected = reference(
+            &g,
+            &x,
+            (h, w),
+            &weights,
+            &bias,
+            &scales,
+            x_zero,
+            y_zero,
+            add.map(|p| (p, &r[..])),
+        );
+        let mut out = vec![0u8; expected.len()];
+        conv.run(&x, (1, h, w), with_add.then_some(&r[..]), &mut out, &serial).unwrap();
+        let wrong = out.iter().zip(&expected).filter(|(a, b)| a != b).count();
+        assert_eq!(wrong, 0, "{g:?} {h}x{w} add={with_add} {isa:?}: {wrong} outputs differ");
+    }
+
+    fn geometry(cin: usize, cout: usize, groups: usize, k: usize, s: usize, p: usize) -> Geometry {
+        Geometry {
+            cin,
+            cout,
+            groups,
+            kernel: [k, k],
+            strides: [s, s],
+            pads: [p; 4],
+            dilations: [1, 1],
+        }
+    }
+
+    #[test]
+    fn convolutions_match_the_direct_reference_on_every_kernel() {
+        let cases = [
+            (geometry(64, 32, 1, 1, 1, 0), (9, 7), false),
+            (geometry(64, 32, 1, 1, 1, 0), (9, 7), true),
+            (geometry(32, 64, 1, 1, 2, 0), (9, 9), true),
+            (geometry(64, 64, 8, 3, 1, 1), (11, 6), false),
+            (geometry(64, 64, 8, 3, 2, 1), (11, 6), false),
+            (geometry(256, 256, 32, 3, 1, 1), (5, 5), false),
+            (geometry(3, 16, 1, 7, 2, 3), (21, 17), false),
+            (geometry(128, 128, 4, 3, 1, 1), (20, 20), true),
+        ];
+        for isa in supported_isas() {
+            for (i, (g, hw, add)) in cases.iter().enumerate() {
+                check(g.clone(), *hw, *add, isa, 7 + i as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn bands_on_threads_give_the_serial_result() {
+        let g = geometry(64, 64, 8, 3, 1, 1);
+        let isa = crate::kernels::cpu::best();
+        let mut rng = Lcg(5);
+        let (h, w) = (40, 40);
+        let x: Vec<u8> = (0..h * w * 64).map(|_| rng.next() as u8).collect();
+        let weights: Vec<i8> = (0..64 * 72).map(|_| rng.next() as i8).collect();
+        let conv =
+            QConv::new(g, &weights, &[5; 64], &[3e-4; 64], 9, 100, None, QGemm::new(isa).unwrap())
+                .unwrap();
+        let mut a = vec![0u8; h * w * 64];
+        let mut b = a.clone();
+        conv.run(&x, (1, h, w), None, &mut a, &serial).unwrap();
+        let threaded = |bands: usize, f: &(dyn Fn(usize) + Sync)| {
+            std::thread::scope(|s| {
+                for band in 0..bands {
+                    s.spawn(move || f(band));
+                }
+            })
+        };
+        conv.run(&x, (1, h, w), None, &mut b, &threaded).unwrap();
+        assert_eq!(a, b);
+    }
+}

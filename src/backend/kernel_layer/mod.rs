@@ -1,0 +1,78 @@
+//! The SDK's own INT8 convolution layer inside tract.
+//!
+//! tract 0.23 runs a QDQ model's convolutions in float (or, fused into `QLinearConv`, on
+//! integer kernels with unfused requantization), at 8x ONNX Runtime's time. This layer
+//! replaces them, before tract parses the model, by operators of ours that run on the crate's
+//! kernels ([`crate::kernels::qgemm`]: AMX-INT8, AVX512-VNNI, or the scalar reference):
+//!
+//! 1. [`rewrite`] finds each quantized `Conv` (with its `DequantizeLinear` inputs and its
+//!    `QuantizeLinear` output) and each residual `Add` whose input one of them produces, and
+//!    writes `ResnextInt8Conv` nodes (the addition fused into the convolution's epilogue), plus
+//!    `ResnextToNhwc` / `ResnextToNchw` where tract's own nodes read or write the layer's
+//!    tensors. Between two of our nodes activations stay NHWC u8 (i8 data with 128 added), so
+//!    nothing is re-laid-out from block to block.
+//! 2. [`ops`] registers those node types with tract's ONNX parser; each convolution packs its
+//!    weights once when tract types the model.
+//! 3. [`conv`] runs a convolution: one GEMM per group over output pixels (1x1 convolutions
+//!    read the NHWC input in place, the others gather rows first), the pixels split over the
+//!    classifier's threads.
+//!
+//! What does not match stays on tract (the stem's max pool, the global pool, the classifier,
+//! any convolution quantized another way), with a log line naming why.
+
+pub mod conv;
+pub mod ops;
+pub mod rewrite;
+
+pub use ops::register;
+pub use rewrite::{place_kernel_layer, Placement};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::kernels::cpu::{self, Isa};
+use crate::options::CpuKernels;
+
+/// The ONNX domain of the layer's nodes (never written to a file).
+pub const DOMAIN: &str = "ai.resnext";
+
+/// The kernels `choice` selects on this CPU: `None` when the layer is off (asked for, or
+/// `Auto` on a CPU with neither AMX-INT8 nor AVX512-VNNI). A forced kernel this CPU cannot run
+/// is a [`ErrorCode::BackendUnavailable`] error.
+pub fn select(choice: CpuKernels) -> Result<Option<Isa>> {
+    let forced = |isa: Isa| {
+        if cpu::supports(isa) {
+            Ok(Some(isa))
+        } else {
+            Err(Error::new(
+                ErrorCode::BackendUnavailable,
+                format!(
+                    "the {} kernels were asked for, but this CPU (or the kernel's AMX \
+                     permission) cannot run them",
+                    isa.name()
+                ),
+            ))
+        }
+    };
+    match choice {
+        CpuKernels::Off => Ok(None),
+        CpuKernels::Auto => Ok(match cpu::best() {
+            Isa::Scalar => None,
+            isa => Some(isa),
+        }),
+        CpuKernels::AmxInt8 => forced(Isa::AmxInt8),
+        CpuKernels::Avx512Vnni => forced(Isa::Avx512Vnni),
+        CpuKernels::Scalar => forced(Isa::Scalar),
+    }
+}
+
+/// How `info().compute` describes the layer's share of the model.
+pub fn describe(isa: Isa, placement: &Placement) -> String {
+    let on = match isa {
+        Isa::AmxInt8 => "AMX",
+        Isa::Avx512Vnni => "AVX512-VNNI",
+        Isa::Scalar => "scalar reference kernels",
+    };
+    format!(
+        "int8 on {on}: {} of {} convolutions, {} residual additions fused",
+        placement.placed, placement.convolutions, placement.fused_adds
+    )
+}

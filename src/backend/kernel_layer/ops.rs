@@ -1,0 +1,419 @@
+//! The kernel layer's nodes as tract operators: parsed from the nodes [`super::rewrite`]
+//! writes (tract-hir expansions), typed into ops that own their packed weights.
+//!
+//! - `ResnextInt8Conv(x_nhwc, w, b[, r_nhwc])`: [`Int8Conv`], a quantized convolution with its
+//!   requantization (and the fused residual addition) in NHWC u8.
+//! - `ResnextToNhwc(x)` / `ResnextToNchw(x)`: [`ToNhwc`] / [`ToNchw`], layout and i8 <-> u8
+//!   conversions where tract's nodes meet ours.
+
+use super::conv::{AddParams, Geometry, QConv};
+use crate::kernels::cpu::Isa;
+use crate::kernels::qgemm::QGemm;
+use std::sync::Arc;
+use tract_linalg::multithread::{current_tract_executor, Executor};
+use tract_onnx::pb::NodeProto;
+use tract_onnx::tract_hir::internal::*;
+use tract_onnx::tract_hir::ops::expandable::{expand, Expansion};
+
+pub const CONV_OP: &str = "ResnextInt8Conv";
+pub const TO_NHWC_OP: &str = "ResnextToNhwc";
+pub const TO_NCHW_OP: &str = "ResnextToNchw";
+
+/// Registers the layer's node types with `onnx`.
+pub fn register(onnx: &mut tract_onnx::Onnx) {
+    onnx.op_register.insert(CONV_OP, parse_conv);
+    onnx.op_register.insert(TO_NHWC_OP, parse_to_nhwc);
+    onnx.op_register.insert(TO_NCHW_OP, parse_to_nchw);
+}
+
+/// The `isa` attribute's values.
+pub fn isa_code(isa: Isa) -> i64 {
+    match isa {
+        Isa::Scalar => 0,
+        Isa::Avx512Vnni => 1,
+        Isa::AmxInt8 => 2,
+    }
+}
+
+fn isa_of(code: i64) -> Option<Isa> {
+    [Isa::Scalar, Isa::Avx512Vnni, Isa::AmxInt8].into_iter().find(|i| isa_code(*i) == code)
+}
+
+fn int_attr(node: &NodeProto, name: &str) -> TractResult<i64> {
+    node.attribute
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| a.i)
+        .with_context(|| format!("{}: attribute {name} missing", node.name))
+}
+
+fn ints_attr(node: &NodeProto, name: &str) -> TractResult<Vec<i64>> {
+    node.attribute
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| a.ints.clone())
+        .with_context(|| format!("{}: attribute {name} missing", node.name))
+}
+
+fn floats_attr(node: &NodeProto, name: &str) -> Option<Vec<f32>> {
+    node.attribute.iter().find(|a| a.name == name).map(|a| a.floats.clone())
+}
+
+fn byte(node: &NodeProto, name: &str) -> TractResult<u8> {
+    u8::try_from(int_attr(node, name)?).with_context(|| format!("{name} out of range"))
+}
+
+fn usizes<const N: usize>(v: Vec<i64>) -> TractResult<[usize; N]> {
+    let v: Vec<usize> = v.into_iter().map(usize::try_from).collect::<Result<_, _>>()?;
+    v.try_into().map_err(|v: Vec<usize>| format_err!("{} values, {N} expected", v.len()))
+}
+
+/// The parsed `ResnextInt8Conv`: everything but the weights, which `wire` reads from the
+/// constant inputs.
+#[derive(Debug, Clone)]
+struct Int8ConvSpec {
+    strides: [usize; 2],
+    pads: [usize; 4],
+    dilations: [usize; 2],
+    groups: usize,
+    x_zero: u8,
+    y_zero: u8,
+    scales: Vec<f32>,
+    add: Option<AddParams>,
+    gemm: QGemm,
+}
+
+fn parse_conv(
+    _ctx: &tract_onnx::model::ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let isa = isa_of(int_attr(node, "isa")?).context("unknown isa")?;
+    let gemm = QGemm::new(isa).with_context(|| format!("this CPU cannot run {}", isa.name()))?;
+    let pads: [usize; 4] = usizes(ints_attr(node, "pads")?)?;
+    let add = match floats_attr(node, "add_ratios") {
+        Some(r) if r.len() == 2 => Some(AddParams {
+            r_zero: byte(node, "r_zero")?,
+            ratio_a: r[0],
+            ratio_b: r[1],
+            add_zero: byte(node, "add_zero")?,
+        }),
+        Some(_) => bail!("{}: add_ratios needs 2 values", node.name),
+        None => None,
+    };
+    let spec = Int8ConvSpec {
+        strides: usizes(ints_attr(node, "strides")?)?,
+        // ONNX: [top, left, bottom, right].
+        pads,
+        dilations: usizes(ints_attr(node, "dilations")?)?,
+        groups: usize::try_from(int_attr(node, "group")?)?,
+        x_zero: byte(node, "x_zero")?,
+        y_zero: byte(node, "y_zero")?,
+        scales: floats_attr(node, "scales").context("scales missing")?,
+        add,
+        gemm,
+    };
+    Ok((expand(spec), vec![]))
+}
+
+impl Expansion for Int8ConvSpec {
+    fn name(&self) -> StaticName {
+        CONV_OP.into()
+    }
+
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        check_input_arity(inputs, 3 + self.add.is_some() as usize)?;
+        check_output_arity(outputs, 1)?;
+        s.equals(&outputs[0].datum_type, u8::datum_type())?;
+        s.equals(&outputs[0].rank, 4)?;
+        s.equals(&inputs[0].rank, 4)?;
+        s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
+        s.equals(&outputs[0].shape[3], &inputs[1].shape[0])?;
+        if self.add.is_some() {
+            s.equals(&inputs[3].shape, &outputs[0].shape)?;
+        }
+        s.given_2(&inputs[0].shape, &inputs[1].shape, move |s, x, w| {
+            let (Ok(h), Ok(wd)) = (x[1].to_usize(), x[2].to_usize()) else { return Ok(()) };
+            let (Ok(kh), Ok(kw)) = (w[2].to_usize(), w[3].to_usize()) else { return Ok(()) };
+            let geometry = self.geometry(0, 0, [kh, kw]);
+            let (ho, wo) = geometry.output_size(h, wd).context("kernel larger than input")?;
+            s.equals(&outputs[0].shape[1], ho.to_dim())?;
+            s.equals(&outputs[0].shape[2], wo.to_dim())
+        })
+    }
+
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        let konst = |i: usize, what: &str| {
+            model
+                .outlet_fact(inputs[i])?
+                .konst
+                .clone()
+                .with_context(|| format!("{what} not constant"))
+        };
+        let w = konst(1, "weights")?;
+        let b = konst(2, "bias")?;
+        ensure!(w.datum_type().unquantized() == i8::datum_type(), "weights are not int8");
+        ensure!(b.datum_type() == i32::datum_type(), "bias is not int32");
+        let shape = w.shape();
+        ensure!(shape.len() == 4, "weights are not 4-D");
+        let cin = model.outlet_fact(inputs[0])?.shape[3].to_usize()?;
+        let geometry =
+            Geometry { cin, cout: shape[0], ..self.geometry(0, 0, [shape[2], shape[3]]) };
+        ensure!(geometry.cin / self.groups == shape[1], "weights do not match the input channels");
+        // SAFETY: the datum type is i8 or a quantized i8 (checked above): one byte per element.
+        let weights = unsafe { w.as_slice_unchecked::<i8>() };
+        let bias = b.try_as_plain_ram()?.as_slice::<i32>()?;
+        let conv = QConv::new(
+            geometry,
+            weights,
+            bias,
+            &self.scales,
+            self.x_zero,
+            self.y_zero,
+            self.add,
+            self.gemm,
+        )
+        .map_err(|e| format_err!("{prefix}: {e}"))?;
+        let mut activations = tvec![inputs[0]];
+        if self.add.is_some() {
+            activations.push(inputs[3]);
+        }
+        model.wire_node(prefix, Int8Conv { conv: Arc::new(conv) }, &activations)
+    }
+}
+
+impl Int8ConvSpec {
+    fn geometry(&self, cin: usize, cout: usize, kernel: [usize; 2]) -> Geometry {
+        Geometry {
+            cin,
+            cout,
+            groups: self.groups,
+            kernel,
+            strides: self.strides,
+            pads: self.pads,
+            dilations: self.dilations,
+        }
+    }
+}
+
+/// A quantized convolution of the kernel layer: NHWC u8 in (and the residual, when fused),
+/// NHWC u8 out.
+#[derive(Debug, Clone)]
+pub struct Int8Conv {
+    conv: Arc<QConv>,
+}
+
+impl PartialEq for Int8Conv {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.conv, &other.conv)
+    }
+}
+
+impl Eq for Int8Conv {}
+
+impl Op for Int8Conv {
+    fn name(&self) -> StaticName {
+        CONV_OP.into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!("{:?}", self.conv.geometry)])
+    }
+
+    op_as_typed_op!();
+}
+
+/// Runs `f(band)` for every band on the tract executor of the calling run (its threads, or
+/// this thread alone).
+fn on_executor(bands: usize, f: &(dyn Fn(usize) + Sync)) {
+    match current_tract_executor() {
+        Executor::MultiThread(pool) if bands > 1 && pool.current_num_threads() > 1 => {
+            pool.install(|| {
+                rayon::scope(|s| {
+                    for band in 1..bands {
+                        s.spawn(move |_| f(band));
+                    }
+                    f(0);
+                })
+            })
+        }
+        _ => (0..bands).for_each(f),
+    }
+}
+
+impl EvalOp for Int8Conv {
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = &inputs[0];
+        ensure!(x.datum_type().size_of() == 1 && x.rank() == 4, "input is not 4-D 8-bit");
+        let [n, h, w, c] = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
+        let g = &self.conv.geometry;
+        ensure!(c == g.cin, "input has {c} channels, {} expected", g.cin);
+        let (ho, wo) = g.output_size(h, w).context("kernel larger than input")?;
+        let mut out = Tensor::zero::<u8>(&[n, ho, wo, g.cout])?;
+        let input = x.try_as_plain_ram()?;
+        let residual = inputs.get(1).map(|r| r.try_as_plain_ram()).transpose()?;
+        self.conv
+            .run(
+                input.as_bytes(),
+                (n, h, w),
+                residual.as_ref().map(|r| r.as_bytes()),
+                out.as_bytes_mut(),
+                &on_executor,
+            )
+            .map_err(|e| format_err!("{e}"))?;
+        Ok(tvec!(out.into_tvalue()))
+    }
+
+    op_out_of_plan!();
+}
+
+impl TypedOp for Int8Conv {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let s = &inputs[0].shape;
+        ensure!(s.len() == 4, "input is not 4-D");
+        let g = &self.conv.geometry;
+        let (ho, wo) = g
+            .output_size(s[1].to_usize()?, s[2].to_usize()?)
+            .context("kernel larger than input")?;
+        Ok(tvec!(u8::fact([s[0].clone(), ho.to_dim(), wo.to_dim(), g.cout.to_dim()])))
+    }
+
+    as_op!();
+}
+
+/// A layout conversion between tract's NCHW tensors and the layer's NHWC u8 ones.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Convert {
+    to_nhwc: bool,
+    signed: bool,
+}
+
+fn parse_to_nhwc(
+    _ctx: &tract_onnx::model::ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    Ok((expand(Convert { to_nhwc: true, signed: int_attr(node, "signed")? != 0 }), vec![]))
+}
+
+fn parse_to_nchw(
+    _ctx: &tract_onnx::model::ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    Ok((expand(Convert { to_nhwc: false, signed: int_attr(node, "signed")? != 0 }), vec![]))
+}
+
+impl Convert {
+    fn output_dt(&self) -> DatumType {
+        if self.to_nhwc || !self.signed {
+            u8::datum_type()
+        } else {
+            i8::datum_type()
+        }
+    }
+
+    /// Where output axis i comes from.
+    fn perm(&self) -> [usize; 4] {
+        if self.to_nhwc {
+            [0, 2, 3, 1]
+        } else {
+            [0, 3, 1, 2]
+        }
+    }
+}
+
+impl Expansion for Convert {
+    fn name(&self) -> StaticName {
+        if self.to_nhwc { TO_NHWC_OP } else { TO_NCHW_OP }.into()
+    }
+
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        check_input_arity(inputs, 1)?;
+        check_output_arity(outputs, 1)?;
+        s.equals(&outputs[0].datum_type, self.output_dt())?;
+        s.equals(&inputs[0].rank, 4)?;
+        s.equals(&outputs[0].rank, 4)?;
+        for (o, i) in self.perm().into_iter().enumerate() {
+            s.equals(&outputs[0].shape[o], &inputs[0].shape[i])?;
+        }
+        Ok(())
+    }
+
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        model.wire_node(prefix, ConvertLayout(self.clone()), inputs)
+    }
+}
+
+/// The typed layout conversion.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConvertLayout(Convert);
+
+impl Op for ConvertLayout {
+    fn name(&self) -> StaticName {
+        Expansion::name(&self.0)
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for ConvertLayout {
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = &inputs[0];
+        ensure!(x.datum_type().size_of() == 1 && x.rank() == 4, "input is not 4-D 8-bit");
+        let s = x.shape();
+        let perm = self.0.perm();
+        let out_shape: Vec<usize> = perm.iter().map(|&i| s[i]).collect();
+        // SAFETY: a plain tensor of one-byte elements, every byte written below.
+        let mut out = unsafe { Tensor::uninitialized_dt(self.0.output_dt(), &out_shape)? };
+        let src = x.try_as_plain_ram()?;
+        let src = src.as_bytes();
+        let dst = out.as_bytes_mut();
+        let flip = if self.0.signed { 0x80 } else { 0 };
+        let (n, a, b) = if self.0.to_nhwc {
+            (s[0], s[1], s[2] * s[3]) // NCHW: a = C, b = H*W -> [n][b][a]
+        } else {
+            (s[0], s[1] * s[2], s[3]) // NHWC: a = H*W, b = C -> [n][b][a]
+        };
+        for image in 0..n {
+            let src = &src[image * a * b..][..a * b];
+            let dst = &mut dst[image * a * b..][..a * b];
+            for i in 0..a {
+                for j in 0..b {
+                    dst[j * a + i] = src[i * b + j] ^ flip;
+                }
+            }
+        }
+        Ok(tvec!(out.into_tvalue()))
+    }
+
+    op_out_of_plan!();
+}
+
+impl TypedOp for ConvertLayout {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let s = &inputs[0].shape;
+        ensure!(s.len() == 4, "input is not 4-D");
+        let shape: TVec<TDim> = self.0.perm().iter().map(|&i| s[i].clone()).collect();
+        Ok(tvec!(self.0.output_dt().fact(shape)))
+    }
+
+    as_op!();
+}

@@ -1,0 +1,178 @@
+//! ISA detection for the integer kernels, and the Linux AMX tile-data permission.
+//!
+//! Detection runs once per process and is cached ([`std::sync::OnceLock`]); every function here
+//! is thread safe. On targets other than x86_64 only [`Isa::Scalar`] is supported.
+
+use std::sync::OnceLock;
+
+/// An instruction-set level a kernel family can be compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Isa {
+    /// Portable Rust, any CPU.
+    Scalar,
+    /// AVX-512 F/BW/VL/DQ with VNNI (`vpdpbusd`).
+    Avx512Vnni,
+    /// AMX-TILE + AMX-INT8 (`tdpbusd`), plus everything [`Isa::Avx512Vnni`] needs (the
+    /// epilogue uses AVX-512).
+    AmxInt8,
+}
+
+impl Isa {
+    /// A short stable name: "scalar", "avx512-vnni", "amx-int8".
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx512Vnni => "avx512-vnni",
+            Isa::AmxInt8 => "amx-int8",
+        }
+    }
+}
+
+impl std::fmt::Display for Isa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Detected {
+    vnni: bool,
+    amx: bool,
+}
+
+fn detected() -> Detected {
+    static D: OnceLock<Detected> = OnceLock::new();
+    *D.get_or_init(detect)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detect() -> Detected {
+    let vnni = std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("avx512vnni");
+    let amx = vnni && amx_cpuid() && amx_request_permission();
+    Detected { vnni, amx }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detect() -> Detected {
+    Detected { vnni: false, amx: false }
+}
+
+/// CPUID.(EAX=7,ECX=0):EDX bit 24 (AMX-TILE) and bit 25 (AMX-INT8), and the OS enabling the
+/// tile state in XCR0 (bits 17 XTILECFG and 18 XTILEDATA).
+#[cfg(target_arch = "x86_64")]
+fn amx_cpuid() -> bool {
+    use std::arch::x86_64::{__cpuid, __cpuid_count};
+    // CPUID is available on every x86_64 CPU (the intrinsics are safe); leaf 7 is only
+    // trusted when the maximum basic leaf reported by leaf 0 covers it.
+    let (max_leaf, l7) = (__cpuid(0).eax, __cpuid_count(7, 0));
+    if max_leaf < 7 {
+        return false;
+    }
+    let tile = l7.edx & (1 << 24) != 0;
+    let int8 = l7.edx & (1 << 25) != 0;
+    // OSXSAVE (leaf 1 ECX bit 27): XGETBV is enabled by the OS.
+    let osxsave = __cpuid(1).ecx & (1 << 27) != 0;
+    if !(tile && int8 && osxsave) {
+        return false;
+    }
+    let (lo, _hi): (u32, u32);
+    // SAFETY: OSXSAVE is set (checked above), so XGETBV with ECX = 0 (XCR0) does not fault; it only writes
+    // EAX/EDX, declared as outputs.
+    unsafe {
+        std::arch::asm!("xgetbv", in("ecx") 0u32, out("eax") lo, out("edx") _hi,
+                        options(nomem, nostack, preserves_flags));
+    }
+    lo & (0b11 << 17) == (0b11 << 17)
+}
+
+/// Asks Linux (>= 5.16) for permission to use the AMX tile data state, once per process:
+/// `arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`, then checks it with
+/// `ARCH_GET_XCOMP_PERM`. The permission is process wide (all threads). A refusal logs one
+/// warning.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn amx_request_permission() -> bool {
+    use core::ffi::c_long;
+    extern "C" {
+        // glibc's / musl's variadic `syscall(2)` wrapper (std links the C library on Linux).
+        fn syscall(num: c_long, ...) -> c_long;
+    }
+    const SYS_ARCH_PRCTL: c_long = 158;
+    const ARCH_GET_XCOMP_PERM: c_long = 0x1022;
+    const ARCH_REQ_XCOMP_PERM: c_long = 0x1023;
+    const XFEATURE_XTILEDATA: c_long = 18;
+    // SAFETY: arch_prctl with these codes only reads its integer arguments, or (GET) writes one
+    // u64 through the pointer, which points to a live local.
+    let (req, got, mask) = unsafe {
+        let req = syscall(SYS_ARCH_PRCTL, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA);
+        let mut mask: u64 = 0;
+        let got = syscall(SYS_ARCH_PRCTL, ARCH_GET_XCOMP_PERM, &mut mask as *mut u64);
+        (req, got, mask)
+    };
+    if req != 0 {
+        log::warn!(
+            "AMX unavailable: arch_prctl(ARCH_REQ_XCOMP_PERM, XTILEDATA) refused ({})",
+            std::io::Error::last_os_error()
+        );
+        return false;
+    }
+    if got != 0 || mask & (1 << XFEATURE_XTILEDATA) == 0 {
+        log::warn!("AMX unavailable: XTILEDATA not in the permitted xfeatures (mask {mask:#x})");
+        return false;
+    }
+    true
+}
+
+#[cfg(all(target_arch = "x86_64", not(target_os = "linux")))]
+fn amx_request_permission() -> bool {
+    // Other OSes (Windows) enable AMX without a request; untested here, so stay conservative.
+    false
+}
+
+/// Whether this CPU (and, for AMX, the kernel's permission, requested once per process) can
+/// run `isa`. Cached; thread safe.
+pub fn supports(isa: Isa) -> bool {
+    match isa {
+        Isa::Scalar => true,
+        Isa::Avx512Vnni => detected().vnni,
+        Isa::AmxInt8 => detected().amx,
+    }
+}
+
+/// The best ISA available.
+pub fn best() -> Isa {
+    if supports(Isa::AmxInt8) {
+        Isa::AmxInt8
+    } else if supports(Isa::Avx512Vnni) {
+        Isa::Avx512Vnni
+    } else {
+        Isa::Scalar
+    }
+}
+
+/// Every ISA supported here, in increasing order (always starts with [`Isa::Scalar`]).
+pub fn supported_isas() -> Vec<Isa> {
+    [Isa::Scalar, Isa::Avx512Vnni, Isa::AmxInt8].into_iter().filter(|&i| supports(i)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_order() {
+        assert_eq!(Isa::Scalar.name(), "scalar");
+        assert_eq!(Isa::Avx512Vnni.name(), "avx512-vnni");
+        assert_eq!(Isa::AmxInt8.name(), "amx-int8");
+        assert!(Isa::Scalar < Isa::Avx512Vnni && Isa::Avx512Vnni < Isa::AmxInt8);
+        let s = supported_isas();
+        assert_eq!(s[0], Isa::Scalar);
+        assert_eq!(*s.last().unwrap(), best());
+        // Cached and stable.
+        assert_eq!(supported_isas(), s);
+        println!("supported ISAs: {:?}", s);
+    }
+}

@@ -1,0 +1,9 @@
+//! Low-level compute kernels (a leaf module: only `core`/`std` and `log`).
+//!
+//! - [`cpu`]: ISA detection and the AMX tile-data permission.
+//! - [`qgemm`]: the u8 x i8 -> requantized u8 GEMM family (scalar reference, AVX512-VNNI,
+//!   AMX-INT8), with a fused MLAS-compatible requantization epilogue and an optional fused
+//!   QLinearAdd residual.
+
+pub mod cpu;
+pub mod qgemm;

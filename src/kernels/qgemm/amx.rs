@@ -1,0 +1,409 @@
+//! AMX-INT8 kernel (`tdpbusd`: u8 A tiles x i8 B tiles, i32 C tiles), in stable `asm!`.
+//!
+//! Tiles (palette 1, all 16 rows x 64 bytes): tmm0..3 = the 2x2 C tiles of a 32x32 block,
+//! tmm4/5 = A (rows 0..16 / 16..32, one 64-byte K step), tmm6/7 = B (two 16-column panels,
+//! 16 K groups of 4). A C block stays in its tiles over the whole K; then the tiles go to a
+//! 4 KiB L1 scratch and the epilogue (AVX-512, shared with the VNNI kernel) writes u8 from
+//! there. Smaller variants (1 A tile for blocks of <= 16 rows, 1 B tile for an odd last
+//! panel) keep M and N remainders cheap.
+//!
+//! A is read in place (tile loads with stride `lda`) for the full 64-byte K steps of full
+//! 32-row blocks; the K remainder of those rows is copied (masked loads, never past the k-th
+//! byte) into a zero-padded 32x64 scratch, and the last, partial row block is copied whole
+//! into a zero-padded scratch once per call. B's padding is zero, so padded products vanish.
+//!
+//! Loop order: chunks of panels whose packed B fits in ~512 KiB of L2, then 32-row blocks
+//! (the 32 x K A block stays in L1 for K <= 1024), then the panel pairs of the chunk.
+//!
+//! The tile state is per thread: `run` loads its own tile configuration and releases the
+//! tiles (`tilerelease`) before returning, so concurrent calls from several threads are
+//! independent. Nothing between `ldtilecfg` and `tilerelease` can panic.
+
+use core::arch::asm;
+use core::arch::x86_64::*;
+
+use super::epilogue::avx512::{
+    col_const, empty_cols, finish16, finish_2x32, no_res, res_const, rq_const, ColConst, ResConst,
+    RqConst,
+};
+use super::epilogue::ResidualParams;
+use super::pack::Line;
+use super::{PackedWeights, Requant, Residual};
+
+/// The 64-byte LDTILECFG memory operand (palette 1).
+#[repr(C, align(64))]
+struct TileCfg {
+    palette: u8,
+    start_row: u8,
+    _reserved: [u8; 14],
+    colsb: [u16; 16],
+    rows: [u8; 16],
+}
+
+/// The four 16x16 i32 C tiles of one block: tile (i, j) at `(2i + j) * 256`, row r at `+16r`.
+#[repr(C, align(64))]
+struct CScratch([i32; 1024]);
+
+/// The K remainder of a full 32-row block: row r at `64r`, zero padded.
+#[repr(C, align(64))]
+struct ATail([u8; 32 * 64]);
+
+struct Ctx {
+    a: *const u8,
+    lda: usize,
+    c: *mut u8,
+    ldc: usize,
+    r: *const u8,
+    rld: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run(
+    m: usize,
+    a: &[u8],
+    lda: usize,
+    b: &PackedWeights,
+    rq: &Requant,
+    res: Option<&Residual>,
+    c: &mut [u8],
+    ldc: usize,
+) {
+    if b.n() <= 8 {
+        // 8-column GEMMs: a C tile would be half empty and the work is epilogue bound; the
+        // VNNI narrow kernel (two K groups per zmm) is faster (AMX implies AVX512-VNNI).
+        super::avx512vnni::run(m, a, lda, b, rq, res, c, ldc);
+        return;
+    }
+    let rp = res.map(|r| ResidualParams::new(r, rq.out_zp));
+    let (r, rld) = res.map_or((core::ptr::null(), 0), |r| (r.data.as_ptr(), r.ld));
+    let x = Ctx { a: a.as_ptr(), lda, c: c.as_mut_ptr(), ldc, r, rld, m, n: b.n(), k: b.k() };
+    // The last partial row block (m % 32 rows), copied whole and zero padded to 32 rows x
+    // kpad, so its tile loads stay inside this buffer.
+    let mfull = m / 32 * 32;
+    let mut mtail = Vec::new();
+    if mfull < m {
+        mtail = vec![0u8; 32 * b.kpad];
+        for row in mfull..m {
+            let off = (row - mfull) * b.kpad;
+            mtail[off..off + x.k].copy_from_slice(&a[row * lda..row * lda + x.k]);
+        }
+    }
+    // SAFETY: reachable only through a `QGemm` built by `QGemm::new(Isa::AmxInt8)`, which
+    // checked CPUID (AMX-TILE, AMX-INT8, AVX-512 F/BW/VL/DQ/VNNI), XCR0 and obtained the
+    // XTILEDATA permission for the process. `QGemm::run` asserted m, n >= 1, lda >= k,
+    // ldc >= n, residual ld >= n and that a, c and the residual cover rows 0..m. Tile loads of
+    // A in place touch only A[row][0..64*(k/64)] of rows of full 32-row blocks (< m); all other
+    // A reads are masked to [0, k) or come from `mtail` (32 x kpad bytes); B tile loads stay
+    // inside the packed panels (kpad/64 steps of 1 KiB per panel); C/residual accesses are
+    // masked to columns < n of rows < m.
+    unsafe {
+        if res.is_some() {
+            drive::<true>(&x, b, rq, rp, &mtail)
+        } else {
+            drive::<false>(&x, b, rq, rp, &mtail)
+        }
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")]
+unsafe fn drive<const RES: bool>(
+    x: &Ctx,
+    b: &PackedWeights,
+    rq: &Requant,
+    rp: Option<ResidualParams>,
+    mtail: &[u8],
+) {
+    let kc = rq_const(rq);
+    let rk = match rp {
+        Some(p) => res_const(&p),
+        None => no_res(),
+    };
+    let kpad = b.kpad;
+    let ksteps = kpad / 64;
+    let kfull = x.k / 64;
+    let ktl = x.k % 64;
+    let lps = b.lines_per_panel();
+    let np = b.panel_count();
+    let bp = b.panels.as_ptr();
+    // panels per chunk: packed B of the chunk <= 512 KiB, even, >= 2
+    let chunk = ((512 * 1024) / (kpad * 16).max(1)).max(2) & !1;
+
+    // bias padded to whole panels: the C tiles start from it (tile loads with stride 0)
+    let mut bias = vec![0i32; np * 16];
+    bias[..x.n].copy_from_slice(&rq.bias);
+    let mut atail = ATail([0; 32 * 64]);
+    // Two C scratch buffers: the epilogue of block i-1 runs (on the vector units) while the
+    // tiles compute block i; block i is stored after that epilogue.
+    let mut cs = [CScratch([0; 1024]), CScratch([0; 1024])];
+    let mut pending: Option<(usize, usize, usize, usize, usize)> = None; // (buf, m0, mr, p, nt)
+    let mut cur = 0usize;
+    let cfg = TileCfg {
+        palette: 1,
+        start_row: 0,
+        _reserved: [0; 14],
+        colsb: [64, 64, 64, 64, 64, 64, 64, 64, 0, 0, 0, 0, 0, 0, 0, 0],
+        rows: [16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0],
+    };
+    // SAFETY: AMX is enabled (see `run`); `cfg` is a valid palette-1 configuration.
+    asm!("ldtilecfg [{0}]", in(reg) &cfg as *const TileCfg, options(nostack, readonly));
+
+    let mut pc0 = 0;
+    while pc0 < np {
+        let pc1 = (pc0 + chunk).min(np);
+        let mut m0 = 0;
+        while m0 < x.m {
+            let mr = (x.m - m0).min(32);
+            let two_a = mr > 16;
+            let (asrc, alda, nsteps, tail) = if mr == 32 {
+                if ktl > 0 {
+                    let mask: __mmask64 = (1u64 << ktl) - 1;
+                    for r in 0..32 {
+                        let src = x.a.add((m0 + r) * x.lda + kfull * 64);
+                        let v = _mm512_maskz_loadu_epi8(mask, src as *const i8);
+                        _mm512_store_si512(atail.0.as_mut_ptr().add(64 * r) as *mut _, v);
+                    }
+                }
+                (x.a.add(m0 * x.lda), x.lda, kfull, ktl > 0)
+            } else {
+                (mtail.as_ptr(), kpad, ksteps, false)
+            };
+            let mut p = pc0;
+            while p < pc1 {
+                let two_b = pc1 - p >= 2;
+                let b0 = bp.add(p * lps);
+                let b1 = if two_b { bp.add((p + 1) * lps) } else { b0 };
+                tiles_bias(
+                    two_a,
+                    two_b,
+                    bias.as_ptr().add(16 * p),
+                    bias.as_ptr().add(16 * p + if two_b { 16 } else { 0 }),
+                );
+                if nsteps > 0 {
+                    compute(two_a, two_b, asrc, alda, b0, b1, nsteps);
+                }
+                if tail {
+                    let o = kfull * 16;
+                    compute(two_a, two_b, atail.0.as_ptr(), 64, b0.add(o), b1.add(o), 1);
+                }
+                if let Some((buf, pm0, pmr, pp, pnt)) = pending {
+                    epilogue::<RES>(x, rq, &kc, &rk, &cs[buf], pm0, pmr, pp, pnt);
+                }
+                tiles_store(two_a, two_b, &mut cs[cur]);
+                let nt = if two_b { 2 } else { 1 };
+                pending = Some((cur, m0, mr, p, nt));
+                cur ^= 1;
+                p += nt;
+            }
+            m0 += mr;
+        }
+        pc0 = pc1;
+    }
+    if let Some((buf, pm0, pmr, pp, pnt)) = pending {
+        epilogue::<RES>(x, rq, &kc, &rk, &cs[buf], pm0, pmr, pp, pnt);
+    }
+    // SAFETY: releases this thread's tile state (always valid after ldtilecfg).
+    asm!("tilerelease", options(nostack, nomem));
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn epilogue<const RES: bool>(
+    x: &Ctx,
+    rq: &Requant,
+    kc: &RqConst,
+    rk: &ResConst,
+    cs: &CScratch,
+    m0: usize,
+    mr: usize,
+    p: usize,
+    nt: usize,
+) {
+    let col0 = 16 * p;
+    let cc0 = col_const(rq, col0, (x.n - col0).min(16));
+    let cc: [ColConst; 2] = if nt == 2 {
+        [cc0, col_const(rq, col0 + 16, (x.n - col0 - 16).min(16))]
+    } else {
+        [cc0, cc0]
+    };
+    let base = cs.0.as_ptr();
+    let at =
+        |r: usize, j: usize| base.add((2 * (r / 16) + j) * 256 + 16 * (r % 16)) as *const __m512i;
+    if RES {
+        for r in 0..mr {
+            let row = m0 + r;
+            let cp = x.c.add(row * x.ldc + col0);
+            let rp = x.r.wrapping_add(row * x.rld + col0);
+            for (j, ccj) in cc.iter().enumerate().take(nt) {
+                finish16::<RES>(
+                    _mm512_load_si512(at(r, j) as *const _),
+                    ccj,
+                    kc,
+                    rk,
+                    rp.wrapping_add(16 * j),
+                    cp.add(16 * j),
+                );
+            }
+        }
+    } else {
+        let cc1 = if nt == 2 { cc[1] } else { empty_cols() };
+        let mut r = 0;
+        while r < mr {
+            let two = r + 1 < mr;
+            let r1 = if two { r + 1 } else { r };
+            let c0 = x.c.add((m0 + r) * x.ldc + col0);
+            let c1 = if two { x.c.add((m0 + r1) * x.ldc + col0) } else { core::ptr::null_mut() };
+            // with nt == 1 the second half reads stale (finite) scratch data, masked off
+            finish_2x32(
+                _mm512_load_si512(at(r, 0) as *const _),
+                _mm512_load_si512(at(r, 1) as *const _),
+                _mm512_load_si512(at(r1, 0) as *const _),
+                _mm512_load_si512(at(r1, 1) as *const _),
+                &cc[0],
+                &cc1,
+                kc,
+                c0,
+                c1,
+            );
+            r += 2;
+        }
+    }
+}
+
+/// Loads the used C tiles with the bias: every row of tmm0/tmm2 = `b0[0..16]`, of
+/// tmm1/tmm3 = `b1[0..16]` (stride-0 tile loads).
+#[inline(always)]
+unsafe fn tiles_bias(two_a: bool, two_b: bool, b0: *const i32, b1: *const i32) {
+    // SAFETY (caller): tiles configured; `b0`/`b1` point to 16 readable i32 (with stride 0
+    // every tile row reads the same 64 bytes).
+    asm!(
+        "tileloadd tmm0, [{b0} + {z}*1]",
+        "tileloadd tmm1, [{b1} + {z}*1]",
+        b0 = in(reg) b0, b1 = in(reg) b1, z = in(reg) 0usize, options(nostack, readonly)
+    );
+    if two_a {
+        asm!(
+            "tileloadd tmm2, [{b0} + {z}*1]",
+            "tileloadd tmm3, [{b1} + {z}*1]",
+            b0 = in(reg) b0, b1 = in(reg) b1, z = in(reg) 0usize, options(nostack, readonly)
+        );
+    }
+    let _ = two_b;
+}
+
+/// Stores the used C tiles to `cs` (tile (i, j) at `(2i + j) KiB`).
+#[inline(always)]
+unsafe fn tiles_store(two_a: bool, two_b: bool, cs: &mut CScratch) {
+    let p = cs.0.as_mut_ptr();
+    // SAFETY (caller): tiles configured; each store writes 16 rows x 64 bytes inside `cs`.
+    match (two_a, two_b) {
+        (true, true) => asm!(
+            "tilestored [{p} + {s}*1], tmm0",
+            "tilestored [{p} + {s}*1 + 1024], tmm1",
+            "tilestored [{p} + {s}*1 + 2048], tmm2",
+            "tilestored [{p} + {s}*1 + 3072], tmm3",
+            p = in(reg) p, s = in(reg) 64usize, options(nostack)
+        ),
+        (true, false) => asm!(
+            "tilestored [{p} + {s}*1], tmm0",
+            "tilestored [{p} + {s}*1 + 2048], tmm2",
+            p = in(reg) p, s = in(reg) 64usize, options(nostack)
+        ),
+        (false, true) => asm!(
+            "tilestored [{p} + {s}*1], tmm0",
+            "tilestored [{p} + {s}*1 + 1024], tmm1",
+            p = in(reg) p, s = in(reg) 64usize, options(nostack)
+        ),
+        (false, false) => asm!(
+            "tilestored [{p} + {s}*1], tmm0",
+            p = in(reg) p, s = in(reg) 64usize, options(nostack)
+        ),
+    }
+}
+
+/// `steps` (>= 1) K steps of 64: A tile rows at `a + r*lda` (+64 per step; second A tile 16
+/// rows further), B tiles at `b0`/`b1` (+1 KiB per step). Accumulates into tmm0..3.
+#[inline(always)]
+unsafe fn compute(
+    two_a: bool,
+    two_b: bool,
+    a: *const u8,
+    lda: usize,
+    b0: *const Line,
+    b1: *const Line,
+    steps: usize,
+) {
+    // SAFETY (caller): tiles configured; every tile load reads 16 rows x 64 bytes that the
+    // caller guarantees readable (see `run`); `steps >= 1`.
+    let a1 = a.wrapping_add(16 * lda);
+    match (two_a, two_b) {
+        (true, true) => asm!(
+            "2:",
+            "tileloadd tmm4, [{a0} + {lda}*1]",
+            "tileloadd tmm6, [{b0} + {s}*1]",
+            "tileloadd tmm7, [{b1} + {s}*1]",
+            "tdpbusd tmm0, tmm4, tmm6",
+            "tileloadd tmm5, [{a1} + {lda}*1]",
+            "tdpbusd tmm1, tmm4, tmm7",
+            "tdpbusd tmm2, tmm5, tmm6",
+            "tdpbusd tmm3, tmm5, tmm7",
+            "add {a0}, 64",
+            "add {a1}, 64",
+            "add {b0}, 1024",
+            "add {b1}, 1024",
+            "dec {n}",
+            "jnz 2b",
+            a0 = inout(reg) a => _, a1 = inout(reg) a1 => _, lda = in(reg) lda,
+            b0 = inout(reg) b0 => _, b1 = inout(reg) b1 => _, s = in(reg) 64usize,
+            n = inout(reg) steps => _, options(nostack)
+        ),
+        (true, false) => asm!(
+            "2:",
+            "tileloadd tmm4, [{a0} + {lda}*1]",
+            "tileloadd tmm6, [{b0} + {s}*1]",
+            "tdpbusd tmm0, tmm4, tmm6",
+            "tileloadd tmm5, [{a1} + {lda}*1]",
+            "tdpbusd tmm2, tmm5, tmm6",
+            "add {a0}, 64",
+            "add {a1}, 64",
+            "add {b0}, 1024",
+            "dec {n}",
+            "jnz 2b",
+            a0 = inout(reg) a => _, a1 = inout(reg) a1 => _, lda = in(reg) lda,
+            b0 = inout(reg) b0 => _, s = in(reg) 64usize,
+            n = inout(reg) steps => _, options(nostack)
+        ),
+        (false, true) => asm!(
+            "2:",
+            "tileloadd tmm4, [{a0} + {lda}*1]",
+            "tileloadd tmm6, [{b0} + {s}*1]",
+            "tileloadd tmm7, [{b1} + {s}*1]",
+            "tdpbusd tmm0, tmm4, tmm6",
+            "tdpbusd tmm1, tmm4, tmm7",
+            "add {a0}, 64",
+            "add {b0}, 1024",
+            "add {b1}, 1024",
+            "dec {n}",
+            "jnz 2b",
+            a0 = inout(reg) a => _, lda = in(reg) lda,
+            b0 = inout(reg) b0 => _, b1 = inout(reg) b1 => _, s = in(reg) 64usize,
+            n = inout(reg) steps => _, options(nostack)
+        ),
+        (false, false) => asm!(
+            "2:",
+            "tileloadd tmm4, [{a0} + {lda}*1]",
+            "tileloadd tmm6, [{b0} + {s}*1]",
+            "tdpbusd tmm0, tmm4, tmm6",
+            "add {a0}, 64",
+            "add {b0}, 1024",
+            "dec {n}",
+            "jnz 2b",
+            a0 = inout(reg) a => _, lda = in(reg) lda,
+            b0 = inout(reg) b0 => _, s = in(reg) 64usize,
+            n = inout(reg) steps => _, options(nostack)
+        ),
+    }
+}

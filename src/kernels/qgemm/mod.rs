@@ -1,0 +1,209 @@
+//! u8 x i8 -> requantized u8 GEMM family (ONNX Runtime QLinearConv / MLAS semantics).
+//!
+//! For `m < M`, `n < N`: `acc = sum_k A[m][k] * B[k][n]` (exact i32), then the epilogue of
+//! [`epilogue`]: `t = clamp(requant(acc + bias[n], scale[n], out_zp), lo, hi)` and, with a
+//! [`Residual`], a fused QLinearAdd of `t` and the shortcut `r[m][n]`.
+//!
+//! Kernels: [`reference`] (portable scalar; the definition), `avx512vnni` (AVX512-VNNI
+//! `vpdpbusd`, register-blocked, 8-column GEMMs with two K groups per zmm) and `amx`
+//! (AMX-INT8 `tdpbusd`, 32x32 C blocks held in 4 tiles over the whole K, epilogue from a
+//! 4 KiB L1 scratch). All are single-threaded and thread safe; the SIMD kernels give results
+//! bit-identical to the reference.
+
+pub mod epilogue;
+mod pack;
+pub mod reference;
+
+#[cfg(target_arch = "x86_64")]
+mod amx;
+#[cfg(target_arch = "x86_64")]
+mod avx512vnni;
+
+#[cfg(test)]
+mod tests;
+
+use crate::kernels::cpu::{self, Isa};
+use pack::Line;
+
+/// B (K x N int8) packed once for every ISA: panels of 16 columns, K in groups of 4
+/// (`[N/16][K_pad/4][16][4]`), K padded to a multiple of 64 (the AMX K step) with zeros; for
+/// `N <= 8` also a second, 8-column layout (two K groups per 64-byte line).
+pub struct PackedWeights {
+    n: usize,
+    k: usize,
+    kpad: usize,
+    panels: Vec<Line>,
+    narrow: Vec<Line>,
+    col_sums: Vec<i32>,
+}
+
+impl PackedWeights {
+    /// `w` holds B transposed: row n (0..n) has the K weights of output column n, contiguous
+    /// (ONNX's Conv weight layout for one group: Cout_g x (Cin_g*kh*kw), in the caller's K
+    /// order).
+    pub fn pack(w: &[i8], n: usize, k: usize) -> Self {
+        let p = pack::pack(w, n, k);
+        PackedWeights {
+            n,
+            k,
+            kpad: p.kpad,
+            panels: p.panels,
+            narrow: p.narrow,
+            col_sums: p.col_sums,
+        }
+    }
+
+    /// Output columns (N).
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Reduction depth (K).
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Sum over k of B[k][n], per column (for the caller's zero-point folding).
+    pub fn column_sums(&self) -> &[i32] {
+        &self.col_sums
+    }
+
+    /// Bytes held by the packed weights.
+    pub fn packed_bytes(&self) -> usize {
+        (self.panels.len() + self.narrow.len()) * 64 + self.col_sums.len() * 4
+    }
+
+    /// Number of 16-column panels.
+    fn panel_count(&self) -> usize {
+        self.n.div_ceil(16)
+    }
+
+    /// 64-byte lines per panel (`kpad / 4`).
+    fn lines_per_panel(&self) -> usize {
+        self.kpad / 4
+    }
+
+    /// B[kk][col] read back from the packed panels (the reference kernel uses this, so the
+    /// tests check the packing too).
+    fn weight(&self, kk: usize, col: usize) -> i8 {
+        self.panels[(col / 16) * self.lines_per_panel() + kk / 4].0[(col % 16) * 4 + kk % 4]
+    }
+}
+
+impl std::fmt::Debug for PackedWeights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PackedWeights")
+            .field("n", &self.n)
+            .field("k", &self.k)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The requantization of the epilogue; `bias` and `scale` hold one entry per column.
+#[derive(Clone, Debug)]
+pub struct Requant {
+    pub bias: Vec<i32>,
+    pub scale: Vec<f32>,
+    pub out_zp: u8,
+    pub lo: u8,
+    pub hi: u8,
+}
+
+/// A fused QLinearAdd: `out = sat(round(fma(t, ratio_a, fma(r, ratio_b, fixed))))` with
+/// `fixed = add_zp - (ratio_a * out_zp + ratio_b * r_zp)`, clamped to `[lo, hi]`
+/// (see [`epilogue`]). `data` row m is `data[m*ld .. m*ld + n]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Residual<'a> {
+    pub data: &'a [u8],
+    pub ld: usize,
+    pub r_zp: u8,
+    pub ratio_a: f32,
+    pub ratio_b: f32,
+    pub add_zp: u8,
+    pub lo: u8,
+    pub hi: u8,
+}
+
+/// The kernel selected once (e.g. at model load).
+#[derive(Clone, Copy, Debug)]
+pub struct QGemm {
+    isa: Isa,
+}
+
+impl QGemm {
+    /// None when `isa` is not supported here.
+    pub fn new(isa: Isa) -> Option<Self> {
+        cpu::supports(isa).then_some(QGemm { isa })
+    }
+
+    /// The best kernel this machine supports.
+    pub fn best() -> Self {
+        QGemm { isa: cpu::best() }
+    }
+
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// C = epilogue(A x B) for M rows. A: row m is `a[m*lda .. m*lda+k]` (only those bytes are
+    /// read). C: row m is `c[m*ldc .. m*ldc+n]`; only those bytes are written. Residual rows
+    /// likewise `[m*ld .. m*ld+n]`. Panics (assert!) on slices too short for m/lda/ldc or
+    /// requant vectors of the wrong length. Single-threaded; may be called from several
+    /// threads at once (on disjoint C).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        &self,
+        m: usize,
+        a: &[u8],
+        lda: usize,
+        b: &PackedWeights,
+        requant: &Requant,
+        residual: Option<&Residual>,
+        c: &mut [u8],
+        ldc: usize,
+    ) {
+        let (n, k) = (b.n(), b.k());
+        assert_eq!(
+            requant.bias.len(),
+            n,
+            "qgemm: requant.bias has {} entries, N = {n}",
+            requant.bias.len()
+        );
+        assert_eq!(
+            requant.scale.len(),
+            n,
+            "qgemm: requant.scale has {} entries, N = {n}",
+            requant.scale.len()
+        );
+        if m == 0 || n == 0 {
+            return;
+        }
+        assert!(lda >= k, "qgemm: lda {lda} < k {k}");
+        assert!(ldc >= n, "qgemm: ldc {ldc} < n {n}");
+        assert!(
+            a.len() >= (m - 1) * lda + k,
+            "qgemm: A slice too short ({} < {})",
+            a.len(),
+            (m - 1) * lda + k
+        );
+        assert!(
+            c.len() >= (m - 1) * ldc + n,
+            "qgemm: C slice too short ({} < {})",
+            c.len(),
+            (m - 1) * ldc + n
+        );
+        if let Some(r) = residual {
+            assert!(r.ld >= n, "qgemm: residual ld {} < n {n}", r.ld);
+            assert!(r.data.len() >= (m - 1) * r.ld + n, "qgemm: residual slice too short");
+        }
+        match self.isa {
+            Isa::Scalar => reference::run(m, a, lda, b, requant, residual, c, ldc),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Vnni => avx512vnni::run(m, a, lda, b, requant, residual, c, ldc),
+            #[cfg(target_arch = "x86_64")]
+            Isa::AmxInt8 => amx::run(m, a, lda, b, requant, residual, c, ldc),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => unreachable!("QGemm::new only accepts supported ISAs"),
+        }
+    }
+}
