@@ -181,6 +181,7 @@ impl Expansion for Int8ConvSpec {
             self.y_zero,
             self.add,
             self.gemm,
+            None,
         )
         .map_err(|e| format_err!("{prefix}: {e}"))?;
         let mut activations = tvec![inputs[0]];
