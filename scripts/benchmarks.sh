@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Writes BENCHMARKS.md (and benchmarks.svg): resnext (tract) and ONNX Runtime (Python,
 # tools/bench_peers.py) side by side in one run, on the same models, input, batch sizes and
-# thread count, with the ratios for every target of the performance issue, the machine record
-# and a per-operator profile of tract.
+# thread count, with the ratios for every target of the performance issue, the machine record,
+# per-operator profiles of tract (FP32, and INT8 on the crate's kernel layer) and the GOP/s of
+# the kernel layer's GEMMs per instruction set (examples/qgemm_gops.rs).
 #
 #   bash scripts/benchmarks.sh           # full: ~15-25 min on a 2-core machine
 #   bash scripts/benchmarks.sh --quick   # fewer iterations and batch sizes: ~8-12 min
 #
 # Models (seeded weights, generated once into benchdata/, gitignored; RESNEXT_BENCHDATA
 # overrides): ResNeXt101_32x8d FP32 (seed 3, as scripts/demo.sh), its FP16 and INT8 (QDQ,
-# per-channel, U8S8) conversions, ResNeXt101_32x16d FP32 (seed 4), and a 1920x1080 JPEG.
+# per-channel int8 weights; QUInt8 activations in r101_32x8d_int8.onnx, QInt8 activations in
+# r101_32x8d_int8_s8.onnx) conversions, ResNeXt101_32x16d FP32 (seed 4), and a 1920x1080 JPEG.
 # RESNEXT_THREADS sets the thread count of both engines (default: all cores).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -17,7 +19,10 @@ QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 ensure_venv
 build_release
+echo "== cargo build --release ${CARGO_FEATURES[*]} --example qgemm_gops"
+cargo build --release --locked "${CARGO_FEATURES[@]}" --example qgemm_gops
 BIN="$ROOT/target/release/resnext"
+QGEMM="$ROOT/target/release/examples/qgemm_gops"
 PY="$VENV/bin/python"
 DATA="${RESNEXT_BENCHDATA:-$ROOT/benchdata}"
 RES="$DATA/results"
@@ -38,16 +43,20 @@ if [ ! -f "$m32x8" ]; then
 fi
 [ -f "$DATA/r101_32x8d_fp16.onnx" ] || { echo "== FP16 conversion";
   "$PY" tools/convert_fp16.py --model "$m32x8" --out "$DATA/r101_32x8d_fp16.onnx" --no-verify; }
-[ -f "$DATA/r101_32x8d_int8.onnx" ] || { echo "== INT8 (QDQ) quantization";
-  "$PY" tools/quantize_int8.py --model "$m32x8" --out "$DATA/r101_32x8d_int8.onnx"; }
+m8="$DATA/r101_32x8d_int8.onnx"
+m8s="$DATA/r101_32x8d_int8_s8.onnx"
+[ -f "$m8" ] || { echo "== INT8 (QDQ, QUInt8 activations) quantization";
+  "$PY" tools/quantize_int8.py --model "$m32x8" --out "$m8"; }
+[ -f "$m8s" ] || { echo "== INT8 (QDQ, QInt8 activations) quantization";
+  "$PY" tools/quantize_int8.py --model "$m32x8" --out "$m8s" --activation-type int8; }
 [ -f "$DATA/r101_32x16d.onnx" ] || { echo "== generating ResNeXt101_32x16d (seeded)";
   "$PY" tools/resnext_onnx.py --depth 101 --width-per-group 16 --seed 4 --out "$DATA/r101_32x16d.onnx"; }
 [ -f "$DATA/photo_1080p.jpg" ] || "$PY" tools/bench_peers.py --write-jpeg "$DATA/photo_1080p.jpg" >/dev/null
 
 if [ "$QUICK" = 1 ]; then
-  BATCHES=1,8; WARMUP=1; ITERS=3; ROUNDS=1
+  BATCHES=1,8; WARMUP=1; ITERS=3; ROUNDS=1; QGEMM_MS=100
 else
-  BATCHES=1,4,8; WARMUP=1; ITERS=5; ROUNDS=2
+  BATCHES=1,4,8; WARMUP=1; ITERS=5; ROUNDS=2; QGEMM_MS=300
 fi
 
 lscpu > "$RES/lscpu.txt"
@@ -58,12 +67,23 @@ uptime > "$RES/load_before.txt"
 ort() { "$PY" tools/bench_peers.py --threads "$THREADS" --json "$@"; }
 ours() { "$BIN" bench --threads "$THREADS" --json "$@"; }
 step() { echo "== [$(( $(date +%s) - started ))s] $*"; }
+# ours_if OUT ARGS...: `ours ARGS... > OUT`, or no OUT (the report says "not measured") when it
+# fails, e.g. `--cpu-kernels avx512-vnni` on a CPU without AVX512-VNNI.
+ours_if() {
+  local out="$1"; shift
+  ours "$@" > "$out" || { rm -f "$out"; echo "   (skipped: resnext bench $* failed)"; }
+}
 
 # Cold start and peak memory of loading + batch 1: fresh processes, engines alternated.
 for r in $(seq 1 "$ROUNDS"); do
   step "cold start, round $r"
   ort --model "$m32x8" --batch 1 --warmup 0 --iters 1 > "$RES/cold_ort_$r.json"
   ours --model "$m32x8" --batch 1 --warmup 0 --iters 1 > "$RES/cold_tract_$r.json"
+  step "cold start INT8 (QUInt8 and QInt8 activations, kernel layer auto), round $r"
+  ort --model "$m8" --batch 1 --warmup 0 --iters 1 > "$RES/int8cold_ort_$r.json"
+  ours --model "$m8" --batch 1 --warmup 0 --iters 1 > "$RES/int8cold_tract_$r.json"
+  ort --model "$m8s" --batch 1 --warmup 0 --iters 1 > "$RES/int8s8cold_ort_$r.json"
+  ours --model "$m8s" --batch 1 --warmup 0 --iters 1 > "$RES/int8s8cold_tract_$r.json"
 done
 
 step "cold start with glibc's mmap threshold fixed (MALLOC_MMAP_THRESHOLD_=131072), one round"
@@ -82,14 +102,27 @@ step "ResNeXt101_32x8d FP32, tract's previous strategy (a plan per batch size), 
 RESNEXT_TRACT_BATCH_PLANS=1 ours --model "$m32x8" --batch 1,8 --warmup 1 --iters 2 \
   > "$RES/fp32_tract_batchplans.json"
 
-step "ResNeXt101_32x8d INT8 (QDQ), batches 1,8"
-ort --model "$DATA/r101_32x8d_int8.onnx" --batch 1,8 --warmup "$WARMUP" --iters "$ITERS" > "$RES/int8_ort.json"
-ours --model "$DATA/r101_32x8d_int8.onnx" --batch 1,8 --warmup "$WARMUP" --iters "$ITERS" > "$RES/int8_tract.json"
-step "ResNeXt101_32x8d INT8, tract's experimental integer path (QDQ fused into QLinearConv), batches 1,8"
-RESNEXT_TRACT_INT8=integer ours --model "$DATA/r101_32x8d_int8.onnx" --batch 1,8 --warmup "$WARMUP" \
-  --iters "$ITERS" > "$RES/int8i_tract.json"
-RESNEXT_TRACT_INT8=integer "$BIN" bench --model "$DATA/r101_32x8d_int8.onnx" --batch 1 \
-  --threads "$THREADS" --profile 3 --json > "$RES/profile_int8i.json"
+# INT8 on the kernel layer: both quantization flavours, engines alternated, $ROUNDS rounds (the
+# report keeps each configuration's round with the best batch-1 median, as for FP16).
+for r in $(seq 1 "$ROUNDS"); do
+  for q in int8:QUInt8:"$m8" int8s8:QInt8:"$m8s"; do
+    IFS=: read -r name flavour model <<< "$q"
+    step "ResNeXt101_32x8d INT8 ($flavour activations), batches 1,8, round $r: ONNX Runtime, ours (kernel layer auto, avx512-vnni)"
+    ort --model "$model" --batch 1,8 --warmup "$WARMUP" --iters "$ITERS" > "$RES/${name}_ort_$r.json"
+    ours --model "$model" --batch 1,8 --warmup "$WARMUP" --iters "$ITERS" > "$RES/${name}_tract_$r.json"
+    ours_if "$RES/${name}_vnni_tract_$r.json" --cpu-kernels avx512-vnni --model "$model" --batch 1,8 \
+      --warmup "$WARMUP" --iters "$ITERS"
+  done
+done
+step "ResNeXt101_32x8d INT8 (QUInt8), kernel layer off (tract's float path), batches 1,8"
+ours --cpu-kernels off --model "$m8" --batch 1,8 --warmup "$WARMUP" --iters "$ITERS" \
+  > "$RES/int8_off_tract.json"
+step "kernel layer per-operator profile, INT8 (QUInt8) batch 1, $THREADS threads (auto, avx512-vnni)"
+"$BIN" bench --model "$m8" --batch 1 --threads "$THREADS" --profile 3 --json > "$RES/profile_int8.json"
+"$BIN" bench --model "$m8" --batch 1 --threads "$THREADS" --profile 3 --json \
+  --cpu-kernels avx512-vnni > "$RES/profile_int8_vnni.json" || rm -f "$RES/profile_int8_vnni.json"
+step "kernel layer GEMMs (examples/qgemm_gops.rs), one thread, every supported ISA"
+"$QGEMM" --min-ms "$QGEMM_MS" > "$RES/qgemm_gops.json"
 
 step "ResNeXt101_32x8d FP16 and FP32, batch 1"
 ort --model "$DATA/r101_32x8d_fp16.onnx" --batch 1 --warmup "$WARMUP" --iters "$ITERS" > "$RES/fp16_ort.json"
@@ -125,6 +158,6 @@ fi
 uptime > "$RES/load_after.txt"
 echo "$(( $(date +%s) - started ))" > "$RES/seconds.txt"
 step "writing BENCHMARKS.md and benchmarks.svg"
-"$PY" tools/benchmarks_report.py --results "$RES" --model "$m32x8" --out BENCHMARKS.md \
-  --svg benchmarks.svg
+"$PY" tools/benchmarks_report.py --results "$RES" --model "$m32x8" --int8-model "$m8" \
+  --out BENCHMARKS.md --svg benchmarks.svg
 echo "== done in $(( $(date +%s) - started )) s: BENCHMARKS.md, benchmarks.svg"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import glob
 import json
 import os
@@ -114,6 +115,7 @@ def category(name: str) -> str:
     return "other"
 
 
+@functools.lru_cache(maxsize=None)
 def conv_flops(model_path: str) -> dict[str, float]:
     """FLOPs (2 x MACs) per category, from the ONNX graph's Conv/Gemm nodes and shapes."""
     try:
@@ -122,6 +124,10 @@ def conv_flops(model_path: str) -> dict[str, float]:
         return {}
     m = onnx.load(model_path)
     inits = {t.name: list(t.dims) for t in m.graph.initializer}
+    # QDQ files: a Conv's weights are the output of a DequantizeLinear of an int8 initializer.
+    for node in m.graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] in inits:
+            inits[node.output[0]] = inits[node.input[0]]
     # Walk the graph by hand: spatial size after every Conv from the stride and padding.
     shapes = {}
     inp = [i for i in m.graph.input if i.name not in inits][0]
@@ -129,6 +135,8 @@ def conv_flops(model_path: str) -> dict[str, float]:
     shapes[inp.name] = dims
     out = {}
     for node in m.graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] in inits:
+            continue
         ins = [shapes.get(i) for i in node.input]
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         x = ins[0] if ins else None
@@ -210,9 +218,11 @@ def profile_section(results: str, model_path: str) -> list[str]:
                      f"{f(fl / 1e9 if fl else None, 2)} | {f(gfs)} |"
                      + (f" {f(tn)} | {f(ratio(t1, tn), 2)}x |" if pn else ""))
     if total_flops:
-        lines += ["", f"Whole model: {total_flops / 1e9:.1f} GFLOP per image, "
-                  f"{total_flops / 1e9 / (p1['total_ms'] / 1000):.1f} GFLOP/s on one thread "
-                  "(one AVX-512 core peaks near 100-130 GFLOP/s in FP32 FMA)."]
+        rate = total_flops / 1e9 / (p1['total_ms'] / 1000)
+        name, peak, _ = PEAKS["avx512-fma"]
+        lines += ["", f"Whole model: {total_flops / 1e9:.1f} GFLOP per image, {rate:.1f} GFLOP/s "
+                  f"on one thread ({100 * rate / peak:.0f}% of one core's {name} peak, "
+                  f"{peak:.0f} GFLOP/s, measured by ../shared/perfprobe)."]
     lines += ["", "Most expensive nodes (1 thread):", "", "| ms | operator | node -> output shape |",
               "|---|---|---|"]
     for n in p1["top_nodes"][:12]:
@@ -221,25 +231,249 @@ def profile_section(results: str, model_path: str) -> list[str]:
     return lines
 
 
-def int8_section(int8_o, int8_t, int8i_t) -> list[str]:
-    """The INT8 file on both tract paths and ONNX Runtime: load, first result, memory, speed."""
-    rows = [("ONNX Runtime (QDQ fused by ORT)", int8_o), ("resnext, float path (default)", int8_t),
-            ("resnext, integer path (`RESNEXT_TRACT_INT8=integer`)", int8i_t)]
-    if not int8_t or not int8i_t:
+# Per-core peaks of the kernel families' instructions, measured by ../shared/perfprobe
+# (register-resident loops on one core of the build machine; its README).
+PEAKS = {"avx512-fma": ("AVX-512 FMA, FP32", 179.0, "GFLOP/s"),
+         "avx512-vnni": ("AVX512-VNNI `vpdpbusd`", 766.0, "GOP/s"),
+         "amx-int8": ("AMX-INT8 `tdpbusd`", 5880.0, "GOP/s")}
+COMPUTE = re.compile(r"int8 on (?P<isa>[^:]+): (?P<placed>\d+) of (?P<convs>\d+) convolutions"
+                     r"(?:, (?P<adds>\d+) residual additions? fused)?")
+ISA_OF_LABEL = {"AMX": "amx-int8", "AVX512-VNNI": "avx512-vnni"}
+KERNEL_OP = "ResnextInt8Conv"
+
+
+def placement(d):
+    """The kernel layer's placement from a bench JSON's `compute` string, or None."""
+    m = COMPUTE.search((d or {}).get("compute", "") or "")
+    if not m:
+        return None
+    return {"isa_label": m["isa"], "isa": ISA_OF_LABEL.get(m["isa"], m["isa"]),
+            "placed": int(m["placed"]), "convs": int(m["convs"]), "adds": int(m["adds"] or 0)}
+
+
+def by_op(prof, name):
+    """(nodes, ms) of one operator kind of a profile."""
+    for o in prof["by_op"]:
+        if (o["op"] or o["name"]) == name:
+            return o["count"], o["ms"]
+    return 0, 0.0
+
+
+def int8_effective(results: str, model_path: str, int8_t) -> list[tuple]:
+    """Whole-model effective rate of the kernel layer's convolutions, per profile recorded:
+    (ISA, profile threads, conv GOP, ResnextInt8Conv ms, GOP/s, GOP/s per core, % of peak)."""
+    flops = conv_flops(model_path) if model_path else {}
+    conv_flop = sum(v for k, v in flops.items() if not k.startswith("classifier"))
+    pl = placement(int8_t)
+    out = []
+    for name, isa in (("profile_int8.json", pl["isa"] if pl else None),
+                      ("profile_int8_vnni.json", "avx512-vnni")):
+        d = load(os.path.join(results, name))
+        if not d or not conv_flop:
+            continue
+        p = d["profile"]
+        _, ms = by_op(p, KERNEL_OP)
+        if not ms:
+            continue
+        g = conv_flop / 1e9 / (ms / 1000)
+        peak = PEAKS.get(isa, (None, None))[1]
+        out.append((isa, p["threads"], conv_flop / 1e9, ms, g, g / p["threads"],
+                    100 * g / p["threads"] / peak if peak else None))
+    return out
+
+
+def kernel_layer_section(files, fp32_o, colds) -> list[str]:
+    """The INT8 files on the kernel layer, its VNNI path, with it off, and ONNX Runtime."""
+    (int8_o, int8_t, int8v_t, int8off_t), (s8_o, s8_t, s8v_t) = files
+    if not int8_t:
         return []
-    lines = ["## INT8: tract's float path vs its integer path", "",
-             "The same QDQ file. The float path (default) runs the graph as tract imports it: "
-             "dequantized weights and float convolutions between quantize/dequantize steps. The "
-             "integer path (src/backend/qdq_fusion.rs) fuses every `DequantizeLinear -> Conv -> "
-             "QuantizeLinear` group into one `QLinearConv` before tract parses the graph, so "
-             "tract runs the convolutions on its integer kernels.", "",
-             "| engine | load ms | first result ms | peak RSS MB | bs1 ms | bs8 ms |",
-             "|---|---|---|---|---|---|"]
-    for name, d in rows:
+    pl = placement(int8_t)
+    lines = ["## INT8 on the crate's kernel layer", ""]
+    if pl:
+        lines += [
+            f"With the kernel layer (`--cpu-kernels auto`, the default: AMX-INT8 where the CPU "
+            f"and the kernel allow it, else AVX512-VNNI, else off), resnext rewrites the QDQ "
+            f"graph before tract parses it (src/backend/kernel_layer/rewrite.rs): each "
+            f"`DequantizeLinear -> Conv -> QuantizeLinear` group becomes one `{KERNEL_OP}` node "
+            f"({pl['placed']} of the file's {pl['convs']} convolutions, on {pl['isa_label']} in "
+            f"this run), and {pl['adds']} residual additions (`DequantizeLinear -> Add -> "
+            "QuantizeLinear`) are fused into the epilogue of the convolution that feeds them. "
+            "Every convolution is one u8 x i8 GEMM per group (src/kernels/qgemm: rows are output "
+            "pixels, columns the group's output channels): the stride-1 1x1 convolutions read "
+            "their rows straight from the NHWC input; the grouped 3x3 convolutions (32 groups, "
+            "im2col per group), the strided 1x1 ones and the stem's 7x7 gather rows into a "
+            "scratch block first. The GEMM's epilogue requantizes (bias with the input zero "
+            "point folded in, per-channel scale, output zero point, clamp) and, where fused, "
+            "adds the residual as ONNX Runtime's QLinearAdd does, then writes u8: between two "
+            "of these nodes activations stay NHWC u8 (QInt8 data is stored with 128 added), "
+            "never re-laid-out or dequantized. Weights are packed once when tract types the "
+            "model; one image's output pixels are split over the threads. What stays on tract "
+            "is listed by the profile below: the stem's max pool, the layout conversions into "
+            "and out of NHWC where tract's nodes meet ours, the global average pool and the "
+            "classifier.", ""]
+    lines += ["| file | engine | compute | load ms | first result ms | peak RSS MB | bs1 ms | "
+              "bs8 ms |", "|---|---|---|---|---|---|---|---|"]
+    rows = [("QUInt8 activations", "ONNX Runtime", int8_o),
+            ("QUInt8 activations", "resnext, kernel layer `auto`", int8_t),
+            ("QUInt8 activations", "resnext, `--cpu-kernels avx512-vnni`", int8v_t),
+            ("QUInt8 activations", "resnext, `--cpu-kernels off` (tract's float path)", int8off_t),
+            ("QInt8 activations", "ONNX Runtime", s8_o),
+            ("QInt8 activations", "resnext, kernel layer `auto`", s8_t),
+            ("QInt8 activations", "resnext, `--cpu-kernels avx512-vnni`", s8v_t)]
+    for file, eng, d in rows:
         if d:
-            lines.append(f"| {name} | {f(d.get('load_ms'), 0)} | {f(d.get('first_result_ms'), 0)}"
-                         f" | {f(d.get('peak_rss_mb'), 0)} | {f(med(d, 1))} | {f(med(d, 8))} |")
+            lines.append(f"| {file} | {eng} | {d.get('compute', 'ONNX Runtime CPU (MLAS)')} | "
+                         f"{f(d.get('load_ms'), 0)} | {f(d.get('first_result_ms'), 0)} | "
+                         f"{f(d.get('peak_rss_mb'), 0)} | {f(med(d, 1))} | {f(med(d, 8))} |")
+    lines += ["", "Load, first result and peak memory here are those of the batch 1 + batch 8 "
+              "run; the Targets use fresh batch-1 processes"
+              + (f" ({len(colds)} rounds per engine and file)" if colds else "") + "."]
+    if int8off_t and med(int8_t, 1) and med(int8off_t, 1):
+        lines += ["", f"The kernel layer runs batch 1 in "
+                  f"{f(ratio(med(int8_t, 1), med(int8off_t, 1)), 2)}x and batch 8 in "
+                  f"{f(ratio(med(int8_t, 8), med(int8off_t, 8)), 2)}x the time of tract's float "
+                  "path on the same file (`--cpu-kernels off`), and "
+                  f"{f(ratio(med(int8_t, 1), med(fp32_o, 1)), 2)}x ONNX Runtime's FP32 time at "
+                  "batch 1."]
     return lines + [""]
+
+
+def int8_profile_section(results: str, model_path: str, int8_t) -> list[str]:
+    """The per-operator profile of the INT8 file on the kernel layer, by layer kind with the
+    effective GOP/s of its convolutions, and the most expensive nodes."""
+    d = load(os.path.join(results, "profile_int8.json"))
+    if not d:
+        return []
+    p = d["profile"]
+    dv = load(os.path.join(results, "profile_int8_vnni.json"))
+    pv = dv["profile"] if dv else None
+    pl = placement(int8_t)
+    isa = pl["isa"] if pl else None
+    threads = p["threads"]
+    n_conv, conv_ms = by_op(p, KERNEL_OP)
+    lines = [f"## Where the time goes on INT8 (kernel layer, QUInt8 file, batch 1, {threads} "
+             "threads)", "",
+             f"`resnext bench --model r101_32x8d_int8.onnx --batch 1 --threads {threads} "
+             f"--profile {p['runs']}` (kernel layer `auto`"
+             + (f": {pl['isa_label']}" if pl else "") + f"): {f(p['total_ms'])} ms in nodes, "
+             f"of which {f(conv_ms)} ms ({100 * conv_ms / p['total_ms']:.1f}%) in the "
+             f"{n_conv} `{KERNEL_OP}` nodes; every other node is tract's.", "",
+             "By operator kind:", "", "| operator | nodes | ms | share |", "|---|---|---|---|"]
+    for o in p["by_op"]:
+        if o["ms"] >= 0.005:
+            lines.append(f"| `{o['op'] or o['name']}` | {o['count']} | {f(o['ms'], 2)} | "
+                         f"{100 * o['share']:.1f}% |")
+    flops = conv_flops(model_path) if model_path else {}
+    conv_flop = sum(v for k, v in flops.items() if not k.startswith("classifier")) or None
+
+    def kinds(prof):
+        out: dict[str, float] = {}
+        for n in prof["top_nodes"]:
+            if n["op"] == KERNEL_OP:
+                c = category(n["name"].split(" -> ")[0])
+                out[c] = out.get(c, 0.0) + n["ms"]
+        return out
+    ka, kv = kinds(p), (kinds(pv) if pv else {})
+    peak = PEAKS.get(isa, (None, None))[1]
+    lines += ["", f"The kernel layer's convolutions by layer kind (GOP = 2 x multiply-adds of "
+              f"the ONNX Conv nodes; effective GOP/s = GOP / time on {threads} threads, per core "
+              f"= that / {threads}"
+              + (f"; % of peak against {PEAKS[isa][0]}'s {PEAKS[isa][1]:.0f} GOP/s per core"
+                 if peak else "") + "):", "",
+              f"| layer kind | ms | share of `{KERNEL_OP}` | GOP | GOP/s | GOP/s per core | "
+              "% of peak |" + (" ms on AVX512-VNNI | GOP/s per core on AVX512-VNNI |"
+                               if pv else ""),
+              "|---|---|---|---|---|---|---|" + ("---|---|" if pv else "")]
+    for c, t in sorted(ka.items(), key=lambda kv_: -kv_[1]):
+        fl = flops.get(c)
+        g = fl / 1e9 / (t / 1000) if fl and t else None
+        tv = kv.get(c)
+        gv = fl / 1e9 / (tv / 1000) / threads if fl and tv else None
+        lines.append(f"| {c.replace(' (7x7 conv, max pool)', ' 7x7 conv')} | {f(t, 2)} | "
+                     f"{100 * t / conv_ms:.1f}% | "
+                     f"{f(fl / 1e9 if fl else None, 2)} | {f(g)} | "
+                     f"{f(g / threads if g else None)} | "
+                     f"{f(100 * g / threads / peak if g and peak else None, 1, '%')} |"
+                     + (f" {f(tv, 2)} | {f(gv)} |" if pv else ""))
+    if conv_flop and conv_ms:
+        eff = conv_flop / 1e9 / (conv_ms / 1000)
+        line = (f"Whole model: {conv_flop / 1e9:.2f} GOP of convolutions per image run in "
+                f"{f(conv_ms, 2)} ms of `{KERNEL_OP}` time, an effective {eff:.0f} GOP/s "
+                f"({eff / threads:.0f} per core"
+                + (f", {100 * eff / threads / peak:.1f}% of the {PEAKS[isa][0]} peak"
+                   if peak else "") + ")")
+        nv, vms = by_op(pv, KERNEL_OP) if pv else (0, 0.0)
+        if vms:
+            ev = conv_flop / 1e9 / (vms / 1000)
+            line += (f"; on AVX512-VNNI (`--cpu-kernels avx512-vnni`) {f(vms, 2)} ms, "
+                     f"{ev:.0f} GOP/s ({ev / threads:.0f} per core, "
+                     f"{100 * ev / threads / PEAKS['avx512-vnni'][1]:.1f}% of its peak)")
+        b1 = med(int8_t, 1)
+        if b1:
+            lb = conv_flop / 1e9 / (b1 / 1000)
+            line += (f". The profile is a separate process with a timer around every node: the "
+                     f"latency runs' batch-1 median of this run is {f(b1)} ms for the whole "
+                     f"graph (the profile's node total is {f(ratio(p['total_ms'], b1), 2)}x "
+                     f"that), which puts the convolutions at no less than {lb:.0f} GOP/s "
+                     f"({lb / threads:.0f} per core"
+                     + (f", {100 * lb / threads / peak:.1f}% of peak" if peak else "") + ")")
+        lines += ["", line + ". The node time is the median of each node over the profile's "
+                  "runs, summed."]
+    lines += ["", "Most expensive nodes:", "", "| ms | operator | node -> output shape |",
+              "|---|---|---|"]
+    for n in p["top_nodes"][:15]:
+        lines.append(f"| {f(n['ms'], 2)} | `{n['op']}` | `{n['name']}` |")
+    return lines + [""]
+
+
+def qgemm_section(results: str, effective: list[tuple], int8_t) -> list[str]:
+    """GOP/s of each kernel family per GEMM shape (examples/qgemm_gops.rs), against its peak."""
+    d = load(os.path.join(results, "qgemm_gops.json"))
+    if not d or not d.get("results"):
+        return []
+    isas = d["isas"]
+    by = {(r["shape"], r["isa"]): r for r in d["results"]}
+    shapes = list(dict.fromkeys(r["shape"] for r in d["results"]))
+    what = {r["shape"]: r.get("what", "") for r in d["results"]}
+    peaks = ", ".join(f"{PEAKS[i][0]} {PEAKS[i][1]:.0f} {PEAKS[i][2]}" for i in isas if i in PEAKS)
+    lines = ["## The kernel layer's GEMMs: GOP/s per instruction set", "",
+             f"`cargo run --release --example qgemm_gops` (examples/qgemm_gops.rs): "
+             f"`QGemm::run` single-threaded, u8 x i8 with the requantization epilogue, no "
+             f"residual, weights packed once; best of at least 3 runs over "
+             f"{d.get('min_ms', '?')} ms per cell, GOP/s = 2 x M x N x K / time. The % is of "
+             f"that instruction's peak on one core (measured by ../shared/perfprobe: {peaks}, "
+             f"and {PEAKS['avx512-fma'][0]} {PEAKS['avx512-fma'][1]:.0f} "
+             f"{PEAKS['avx512-fma'][2]} for tract's float path); the scalar reference has "
+             "none. M = output pixels, K = input channels x window of one group, N = output "
+             "channels of one group.", "",
+             "| M x K x N | layer | " + " | ".join(f"{i} GOP/s (% of peak)" for i in isas) + " |",
+             "|---|---|" + "---|" * len(isas)]
+    for sh in shapes:
+        cells = []
+        for i in isas:
+            r = by.get((sh, i))
+            if not r:
+                cells.append("-")
+                continue
+            pk = PEAKS.get(i, (None, None))[1]
+            cells.append(f"{r['gops']:.1f}" + (f" ({100 * r['gops'] / pk:.1f}%)" if pk else ""))
+        lines.append(f"| {sh} | {what[sh]} | " + " | ".join(cells) + " |")
+    if effective:
+        lines += ["", "In the model (the profile above, batch 1): "
+                  + "; ".join(f"on {isa}, {g:.0f} GOP/s over {th} threads, {pc:.0f} per core"
+                              + (f" ({pct:.1f}% of peak)" if pct is not None else "")
+                              for isa, th, _, _, g, pc, pct in effective)
+                  + f", for all {effective[0][2]:.2f} GOP of convolutions per image in the "
+                  f"`{KERNEL_OP}` nodes' time"
+                  + (f"; from the latency run's whole-graph batch-1 median ({f(med(int8_t, 1))} "
+                     f"ms) at least {effective[0][2] / (med(int8_t, 1) / 1000):.0f} GOP/s"
+                     if med(int8_t, 1) else "") + "."]
+    bad = [r for r in d["results"] if r.get("mismatches_vs_scalar")]
+    lines += ["", "Outputs compared with the scalar reference's on every shape: "
+              + ("all identical." if not bad else "; ".join(
+                  f"{r['isa']} {r['shape']}: {r['mismatches_vs_scalar']} differ" for r in bad)
+                 + "."), ""]
+    return lines
 
 
 def op_profile_section(results: str, name: str, title: str, env: str) -> list[str]:
@@ -279,12 +513,106 @@ def bf16_agreement(results: str):
     return agree, len(ref), diff
 
 
-def notes(fp32_o, fp32_t, plans_t, int8_o, int8_t, int8i_t, rss_t, rss_o, model_mb, colds_t,
-          colds_o, mmap_t, bf16_t):
+def int8_notes(i) -> list[str]:
+    """The INT8 paragraphs of the notes: the kernel layer against its targets, from this run's
+    bench, profile and GEMM benchmark files."""
+    t, v = i["t"], i["v"]
+    if not t:
+        return ["**INT8.** The kernel layer was not measured in this run.", ""]
+    best1, lab1 = i["best"](1)
+    best8, lab8 = i["best"](8)
+    pl = placement(t)
+    out = [f"**INT8 on the kernel layer: batch 1 at {f(ratio(med(t, 1), best1), 2)}x and batch 8 "
+           f"at {f(ratio(med(t, 8), best8), 2)}x ONNX Runtime's best INT8 time (goal 0.3)"
+           + (f"; the AVX512-VNNI path at {f(ratio(med(v, 1), best1), 2)}x and "
+              f"{f(ratio(med(v, 8), best8), 2)}x" if v else "")
+           + ".** "
+           + ("ONNX Runtime's best is its "
+              + (f"{lab1} file at both batch sizes" if lab1 == lab8 else
+                 f"{lab1} file at batch 1 and its {lab8} file at batch 8")
+              + f" (its QInt8 file takes {f(ratio(med(i['s8_o'], 1), med(i['o'], 1)), 2)}x its "
+              f"QUInt8 time at batch 1). " if lab1 else "")
+           + (f"Our QInt8 file runs at {f(ratio(med(i['s8_t'], 1), med(t, 1)), 2)}x our QUInt8 "
+              "time at batch 1 (the same kernels: the layer stores i8 data as u8 + 128). "
+              if i["s8_t"] else "")
+           + (f"Batch 8 runs image by image, one image per thread: "
+              f"{f(med(t, 8) / 8 if med(t, 8) else None)} ms per image against "
+              f"{f(med(t, 1))} ms for batch 1 on {t.get('threads', '?')} threads. "
+              if med(t, 8) and med(t, 1) else "")]
+    d = load(os.path.join(i["results"], "profile_int8.json"))
+    q = load(os.path.join(i["results"], "qgemm_gops.json"))
+    if d:
+        p = d["profile"]
+        threads = p["threads"]
+        n_conv, conv_ms = by_op(p, KERNEL_OP)
+        rest = sorted(((o["ms"], o["op"] or o["name"]) for o in p["by_op"]
+                       if (o["op"] or o["name"]) != KERNEL_OP), reverse=True)
+        flops = conv_flops(i["model"]) if i["model"] else {}
+        conv_flop = sum(v_ for k, v_ in flops.items() if not k.startswith("classifier"))
+        kinds: dict[str, float] = {}
+        for n in p["top_nodes"]:
+            if n["op"] == KERNEL_OP:
+                c = category(n["name"].split(" -> ")[0])
+                kinds[c] = kinds.get(c, 0.0) + n["ms"]
+        g = "grouped 3x3 conv (conv2, 32 groups)"
+        peak = PEAKS.get(pl["isa"], (None, None))[1] if pl else None
+        text = (f"In the profile ({threads} threads, batch 1) the kernel layer's {n_conv} "
+                f"convolutions take {f(conv_ms)} of {f(p['total_ms'])} ms in nodes; tract's "
+                f"nodes take the other {f(p['total_ms'] - conv_ms)} ms ("
+                + ", ".join(f"`{name}` {f(ms, 2)}" for ms, name in rest[:4] if ms >= 0.005)
+                + ").")
+        if conv_flop and conv_ms:
+            eff = conv_flop / 1e9 / (conv_ms / 1000) / threads
+            text += (f" The convolutions reach {eff:.0f} GOP/s per core"
+                     + (f", {100 * eff / peak:.1f}% of the {PEAKS[pl['isa']][0]} peak"
+                        if peak else "") + ".")
+        if kinds.get(g) and flops.get(g) and conv_flop:
+            text += (f" The grouped 3x3 convolutions are {100 * flops[g] / conv_flop:.0f}% of "
+                     f"the convolution GOP but {100 * kinds[g] / conv_ms:.0f}% of its time "
+                     f"({flops[g] / 1e9 / (kinds[g] / 1000) / threads:.0f} GOP/s per core, "
+                     "against "
+                     + f(sum(flops.get(c, 0) for c in kinds if c != g) / 1e9
+                         / (sum(ms for c, ms in kinds.items() if c != g) / 1000) / threads, 0)
+                     + " for the other convolutions).")
+        out[0] = out[0].rstrip() + " " + text
+    if q and pl:
+        rs = {r["shape"]: r for r in q["results"] if r["isa"] == pl["isa"]}
+        one = [r for r in rs.values() if r["k"] >= 256 and r["n"] >= 256]
+        grp = rs.get("3136x72x8")
+        if one and grp:
+            lo, hi = min(one, key=lambda r: r["gops"]), max(one, key=lambda r: r["gops"])
+            out[0] += (f" Single-threaded, the {pl['isa']} GEMM reaches {lo['gops']:.0f}-"
+                       f"{hi['gops']:.0f} GOP/s on the 1x1 shapes ({lo['shape']} .. "
+                       f"{hi['shape']}) and {grp['gops']:.0f} GOP/s on one layer1 group "
+                       f"({grp['shape']})")
+            if pl["isa"] == "amx-int8":
+                kpad = -(-grp["k"] // 64) * 64
+                out[0] += (f": there K = {grp['k']} is padded to {kpad} (the AMX K step of 64, "
+                           f"{100 * grp['k'] / kpad:.0f}% useful) and N = {grp['n']} output "
+                           f"channels fill {100 * grp['n'] / (-(-grp['n'] // 16) * 16):.0f}% of "
+                           "a 16-column tile")
+            out[0] += (". Where the model's per-core rate is below the GEMM benchmark's, the "
+                       "difference is spent outside the GEMM calls (the im2col gather, the split "
+                       "into bands over the threads, activations that the benchmark keeps in "
+                       "cache).")
+    out.append("")
+    rows = i["rows"]
+    if rows:
+        out += ["**INT8 load and memory.** " + " ".join(
+            f"{flav} file: first result {f(c_t, 0)} ms against ONNX Runtime's {f(c_o, 0)} ms "
+            f"({f(ratio(c_t, c_o), 2)}x), peak {f(r_t, 0)} against {f(r_o, 0)} MB "
+            f"({f(ratio(r_t, r_o), 2)}x)." for flav, c_t, c_o, r_t, r_o in rows)
+            + " Loading parses the rewritten graph with tract, types it (each convolution packs "
+            "its weights then, once) and optimizes the batch-1 plan; the first result adds one "
+            "batch-1 run.", ""]
+    return out
+
+
+def notes(fp32_o, fp32_t, plans_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t, bf16_t,
+          int8):
     """What each unmet target is blocked by, and what would remove it (figures from this run)."""
     b1 = ratio(med(fp32_t, 1), med(fp32_o, 1))
     b8 = ratio(med(fp32_t, 8), med(fp32_o, 8))
-    i8 = ratio(med(int8_t, 1), med(fp32_t, 1))
     after = statistics.median([d["peak_rss_after_first_result_mb"] for d in colds_t
                                if d.get("peak_rss_after_first_result_mb")] or [0]) or None
     return [
@@ -319,32 +647,7 @@ def notes(fp32_o, fp32_t, plans_t, int8_o, int8_t, int8i_t, rss_t, rss_o, model_
         + ", with one set of packed weights for every batch size. Batch 1 still depends on "
         "tract's intra-product threading.",
         "",
-        f"**INT8 (QDQ): the float path runs at {f(i8, 2)}x our own FP32 at batch 1.** tract "
-        "0.23.9 imports `DequantizeLinear -> Conv -> QuantizeLinear` as float: the weights are "
-        "dequantized constants and the convolutions run the FP32 kernels, plus the "
-        "quantize/dequantize element-wise passes. The integer path (src/backend/qdq_fusion.rs, "
-        "opt-in: `RESNEXT_TRACT_INT8=integer` or `int8_integer_conv(true)`) fuses each QDQ "
-        "group into a `QLinearConv` before tract parses the graph, which reaches tract's "
-        "integer kernels; tests/parity.rs checks it against ONNX Runtime's INT8 outputs "
-        "(`int8_integer_convolutions_match_onnxruntime`)"
-        + (f". In this run it takes {f(ratio(med(int8i_t, 1), med(int8_t, 1)), 2)}x the float "
-           f"path's time at batch 1 and {f(ratio(med(int8i_t, 8), med(int8_t, 8)), 2)}x at "
-           f"batch 8, but loads in {f(ratio(int8i_t.get('load_ms'), int8_t.get('load_ms')), 2)}x "
-           f"the time with {f(ratio(int8i_t.get('peak_rss_mb'), int8_t.get('peak_rss_mb')), 2)}x "
-           "the peak memory" if int8i_t and int8_t else "")
-        + ". Why it is not faster (profile above): tract lowers `QLinearConv` with per-channel "
-        "weight scales and a non-zero activation zero point into an integer product followed "
-        "by separate element-wise nodes that it does not fuse into the product's kernel: the "
-        "per-channel rescale (`Scale`), the zero-point corrections (`QSumB`, `Reduce<Sum>`, "
-        "`Sub`, `Mul`), the clamp (`Min`, `Max`) and the casts; and the grouped 3x3 "
-        "convolutions get an explicit `Im2col` copy where the float path uses a lazy one. The "
-        "integer products themselves (`OptMatMul`) are a minority of the time. What would "
-        "remove it is in tract: fusing the per-row requantization into the integer kernel's "
-        "output stage (as it does for float bias and ReLU), and the lazy im2col for quantized "
-        "inputs. The default stays the float path, which is faster here. ONNX Runtime runs "
-        f"this QDQ file at {f(ratio(med(int8_o, 1), med(fp32_o, 1)), 2)}x its own FP32 time at "
-        "batch 1 in this run.",
-        "",
+        *int8_notes(int8),
         f"**Memory: peak {f(rss_t, 0)} MB for a {f(model_mb, 0)} MB file "
         f"({f(ratio(rss_t, model_mb), 2)}x; ONNX Runtime {f(ratio(rss_o, model_mb), 2)}x).** "
         "Where it came from (3.52x three reports ago): an FP32 file is read without its "
@@ -367,9 +670,13 @@ def notes(fp32_o, fp32_t, plans_t, int8_o, int8_t, int8i_t, rss_t, rss_o, model_
            f"{f(mmap_t.get('peak_rss_mb'), 0)} MB "
            f"({f(ratio(mmap_t.get('peak_rss_mb'), model_mb), 2)}x)"
            if mmap_t else "")
-        + ". The FP16 and INT8 (float path) files peak higher relative to their size because "
-        "their weights are widened to float32 at load (2x and 4x the file's bytes), which is the "
-        "price of running them on the FP32 kernels.",
+        + ". The FP16 file, and the INT8 file with the kernel layer off, peak higher relative "
+        "to their size because their weights are widened to float32 at load (2x and 4x the "
+        "file's bytes), the price of running them on the FP32 kernels; on the kernel layer the "
+        "INT8 weights stay int8, packed once"
+        + "".join(f" ({flav} file: {f(r_t, 0)} MB at load + batch 1, ORT {f(r_o, 0)} MB)"
+                  for flav, _, _, r_t, r_o in int8["rows"][:1] if r_t)
+        + ".",
         "",
         "**Cold start.** Load is protobuf decode + tract parse, typing and decluttering + "
         "optimizing the batch-1 plan (weight packing); ONNX Runtime's session creation does "
@@ -459,6 +766,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--results", required=True)
     p.add_argument("--model", help="the FP32 ResNeXt101_32x8d file (for FLOPs and file size)")
+    p.add_argument("--int8-model", help="the INT8 (QDQ) ResNeXt101_32x8d file, for its "
+                   "convolutions' FLOPs (default: r101_32x8d_int8.onnx beside --model)")
     p.add_argument("--out", required=True)
     p.add_argument("--svg")
     a = p.parse_args(argv)
@@ -469,9 +778,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.path.exists(os.path.join(a.results, "seconds.txt")) else "?"
     fp32_o, fp32_t = R("fp32_ort.json"), R("fp32_tract.json")
     plans_t = R("fp32_tract_batchplans.json")
-    int8_o, int8_t = R("int8_ort.json"), R("int8_tract.json")
-    int8i_t = R("int8i_tract.json")
     mmap_t = R("mmapfixed_tract.json")
+
     def fastest(prefix):
         """Of the rounds `prefix_1.json`, `prefix_2.json`, ..., the one with the lowest batch-1
         median (older result sets have a single `prefix.json`)."""
@@ -479,12 +787,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             a.results, prefix + "_[0-9].json")))) if d and med(d, 1)] or [R(prefix + ".json")]
         return min(runs, key=lambda d: med(d, 1) if d and med(d, 1) else float("inf"))
     fp16_o, fp16_t, fp16_ref = R("fp16_ort.json"), fastest("fp16_tract"), fastest("fp16_ref_tract")
+    # INT8, both quantization flavours: ONNX Runtime, the kernel layer (auto), its VNNI path,
+    # and (QUInt8 only) the kernel layer off.
+    int8_o, int8_t, int8v_t = fastest("int8_ort"), fastest("int8_tract"), fastest("int8_vnni_tract")
+    s8_o, s8_t, s8v_t = fastest("int8s8_ort"), fastest("int8s8_tract"), fastest("int8s8_vnni_tract")
+    int8off_t = R("int8_off_tract.json")
     x16_o, x16_t = R("x16_ort.json"), R("x16_tract.json")
     pre_cv, pre_t = R("pre_opencv.json"), R("pre_tract.json")
     colds_o = [d for d in (load(x) for x in sorted(glob.glob(os.path.join(a.results,
                                                                         "cold_ort_*.json")))) if d]
     colds_t = [d for d in (load(x) for x in sorted(glob.glob(os.path.join(a.results,
                                                                         "cold_tract_*.json")))) if d]
+
+    def runs(name):
+        return [d for d in (load(x) for x in sorted(glob.glob(os.path.join(a.results, name))))
+                if d]
+    int8_colds = {"QUInt8": (runs("int8cold_tract_*.json"), runs("int8cold_ort_*.json")),
+                  "QInt8": (runs("int8s8cold_tract_*.json"), runs("int8s8cold_ort_*.json"))}
     model_bytes = os.path.getsize(a.model) if a.model and os.path.exists(a.model) else None
     model_mb = model_bytes / 2**20 if model_bytes else None
 
@@ -502,26 +821,72 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets = []
 
     def target(name, ours, peer, r, goal, note="", status=None):
+        if goal is None:
+            targets.append(f"| {name} | {ours} | {peer} | {f(r, 2)} | - | "
+                           f"{status or 'informational'} | {note} |")
+            return
         targets.append(f"| {name} | {ours} | {peer} | {f(r, 2)} | <= {goal} | "
                        f"{status or verdict(r, goal)} | {note} |")
+
+    def best_ort_int8(b):
+        """ONNX Runtime's best INT8 median at batch b over both files, and which file."""
+        c = [(med(d, b), lab) for lab, d in (("QUInt8", int8_o), ("QInt8", s8_o)) if med(d, b)]
+        return min(c) if c else (None, None)
+
+    def kernels_note(d, b):
+        pl = placement(d)
+        if not d:
+            return "not measured"
+        if not pl:
+            return f"kernel layer not engaged: {d.get('compute', '?')}"
+        return (f"{pl['isa_label']}: {pl['placed']} of {pl['convs']} convolutions, "
+                f"{pl['adds']} residual additions fused")
 
     for b in (1, 8):
         target(f"FP32 latency, batch {b}", f(med(fp32_t, b), 0, " ms"),
                f(med(fp32_o, b), 0, " ms") + " (ORT FP32)",
                ratio(med(fp32_t, b), med(fp32_o, b)), 1.0)
+    int8_rows = []
+    for flav, t, v in (("QUInt8", int8_t, int8v_t), ("QInt8", s8_t, s8v_t)):
+        name = f"INT8 (QDQ, per-channel, {flav} activations)"
+        for b in (1, 8):
+            ref, lab = best_ort_int8(b)
+            peer = f(ref, 0, " ms") + (f" (ORT's best INT8: its {lab} file)" if lab else "")
+            target(f"{name}, kernel layer (`auto`) vs ORT's best INT8, batch {b}",
+                   f(med(t, b), 0, " ms"), peer, ratio(med(t, b), ref), 0.3, kernels_note(t, b))
+            pv = placement(v)
+            target(f"{name}, VNNI path (`--cpu-kernels avx512-vnni`) vs ORT's best INT8, "
+                   f"batch {b}", f(med(v, b), 0, " ms"), peer, ratio(med(v, b), ref), 0.3,
+                   kernels_note(v, b),
+                   status=None if not v or (pv and pv["isa"] == "avx512-vnni")
+                   else "not met (VNNI kernels not engaged)")
+        ct, co = int8_colds[flav]
+        c_t, c_o = cold(ct, "first_result_ms"), cold(co, "first_result_ms")
+        target(f"{name}, load to first result", f(c_t, 0, " ms"),
+               f(c_o, 0, " ms") + " (ORT session + first run)", ratio(c_t, c_o), 1.0,
+               f"load {f(cold(ct, 'load_ms'), 0)} vs session {f(cold(co, 'load_ms'), 0)} ms; "
+               f"median of {len(ct)} rounds")
+        r_t, r_o = cold(ct, "peak_rss_mb"), cold(co, "peak_rss_mb")
+        fbytes = next((d.get("model_bytes") for d in ct if d.get("model_bytes")), None)
+        target(f"{name}, peak RSS (load + batch 1) vs ORT on the same file",
+               f(r_t, 0, " MiB"), f(r_o, 0, " MiB") + " (ORT)", ratio(r_t, r_o), 1.0,
+               f"file {f(fbytes / 2**20 if fbytes else None, 0, ' MiB')}; median of {len(ct)} "
+               "rounds")
+        int8_rows.append((flav, c_t, c_o, r_t, r_o))
     for b in (1, 8):
-        target(f"INT8 (QDQ) latency vs ORT INT8, batch {b}", f(med(int8_t, b), 0, " ms"),
-               f(med(int8_o, b), 0, " ms") + " (ORT INT8)",
-               ratio(med(int8_t, b), med(int8_o, b)), 0.5,
-               "QDQ runs as float in tract (see below)")
-        target(f"INT8 (QDQ) latency vs ORT FP32, batch {b}", f(med(int8_t, b), 0, " ms"),
-               f(med(fp32_o, b), 0, " ms") + " (ORT FP32)",
-               ratio(med(int8_t, b), med(fp32_o, b)), 0.5)
-        if int8i_t:
-            target(f"INT8, experimental integer path, vs ORT INT8, batch {b}",
-                   f(med(int8i_t, b), 0, " ms"), f(med(int8_o, b), 0, " ms") + " (ORT INT8)",
-                   ratio(med(int8i_t, b), med(int8_o, b)), 0.5,
-                   "`RESNEXT_TRACT_INT8=integer`: QDQ convolutions fused into QLinearConv")
+        target(f"ONNX Runtime on the QInt8-activation file, batch {b} (informational)",
+               f(med(s8_t, b), 0, " ms") + " (ours, QInt8 file)",
+               f(med(s8_o, b), 0, " ms") + " (ORT, QInt8 file)", ratio(med(s8_t, b), med(s8_o, b)),
+               None, f"ORT's QInt8 file takes {f(ratio(med(s8_o, b), med(int8_o, b)), 2)}x its "
+               f"QUInt8 file's {f(med(int8_o, b), 0, ' ms')}")
+    for b in (1, 8):
+        target(f"INT8, kernel layer off (tract's float path) vs ORT INT8, batch {b}",
+               f(med(int8off_t, b), 0, " ms"), f(med(int8_o, b), 0, " ms") + " (ORT INT8)",
+               ratio(med(int8off_t, b), med(int8_o, b)), 0.5,
+               "`--cpu-kernels off`: the QDQ graph run as float (QUInt8 file)")
+        target(f"INT8, kernel layer off (tract's float path) vs ORT FP32, batch {b}",
+               f(med(int8off_t, b), 0, " ms"), f(med(fp32_o, b), 0, " ms") + " (ORT FP32)",
+               ratio(med(int8off_t, b), med(fp32_o, b)), 0.5)
     target("FP16 file vs our FP32, batch 1", f(med(fp16_t, 1), 0, " ms"),
            f(med(fp16_ref, 1), 0, " ms") + " (ours FP32)",
            ratio(med(fp16_t, 1), med(fp16_ref, 1)), 1.1, "weights widened to f32 at load")
@@ -589,12 +954,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines += ["## Latency (the source's table format)", "",
               "| Model | engine | CPU latency (ms, median) bs1 / bs4 / bs8 | p90 bs1 / bs4 / bs8 "
               "| images/s at the largest batch | peak RSS (MB) |", "|---|---|---|---|---|---|"]
-    for label, o, t in (("ResNeXt101_32x8d FP32", fp32_o, fp32_t),
-                        ("ResNeXt101_32x8d INT8 (QDQ)", int8_o, int8_t),
-                        ("ResNeXt101_32x8d INT8, integer path", None, int8i_t),
-                        ("ResNeXt101_32x8d FP16", fp16_o, fp16_t),
-                        ("ResNeXt101_32x16d FP32", x16_o, x16_t)):
-        for eng, d in (("ONNX Runtime", o), ("resnext (tract)", t)):
+    u8, s8 = "ResNeXt101_32x8d INT8 (QDQ, QUInt8)", "ResNeXt101_32x8d INT8 (QDQ, QInt8)"
+    for label, o, t, ours_eng in (
+            ("ResNeXt101_32x8d FP32", fp32_o, fp32_t, ""),
+            (u8, int8_o, int8_t, ", kernel layer `auto`"),
+            (u8, None, int8v_t, ", `--cpu-kernels avx512-vnni`"),
+            (u8, None, int8off_t, ", `--cpu-kernels off`"),
+            (s8, s8_o, s8_t, ", kernel layer `auto`"),
+            (s8, None, s8v_t, ", `--cpu-kernels avx512-vnni`"),
+            ("ResNeXt101_32x8d FP16", fp16_o, fp16_t, ""),
+            ("ResNeXt101_32x16d FP32", x16_o, x16_t, "")):
+        for eng, d in (("ONNX Runtime", o), ("resnext (tract)" + ours_eng, t)):
             if not d:
                 continue
             rs = d["results"]
@@ -629,16 +999,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{f(pt['decode_ms'], 2)} | {f(pt['preprocess_ms'], 2)} |",
                   f"| {pc['engine']} | {f(pc['median_ms'], 2)} | {f(pc['decode_median_ms'], 2)} "
                   f"| {f(pc['median_ms'] - pc['decode_median_ms'], 2)} |", ""]
-    lines += int8_section(int8_o, int8_t, int8i_t)
+    int8_model = a.int8_model or (os.path.join(os.path.dirname(a.model), "r101_32x8d_int8.onnx")
+                                  if a.model else None)
+    if not (int8_model and os.path.exists(int8_model)):
+        int8_model = a.model  # the same convolutions: the FLOPs do not depend on the file
+    lines += kernel_layer_section(((int8_o, int8_t, int8v_t, int8off_t), (s8_o, s8_t, s8v_t)),
+                                  fp32_o, int8_colds["QUInt8"][0])
+    lines += int8_profile_section(a.results, int8_model, int8_t)
+    lines += qgemm_section(a.results, int8_effective(a.results, int8_model, int8_t), int8_t)
     lines += profile_section(a.results, a.model)
-    lines += op_profile_section(a.results, "profile_int8i.json",
-                                "Where the time goes on the integer path (INT8, batch 1)",
-                                "RESNEXT_TRACT_INT8=integer")
     lines += op_profile_section(a.results, "profile_bf16.json",
                                 "Where the time goes in the bf16 mode (FP32 file, batch 1)",
                                 "RESNEXT_TRACT_BF16=1")
-    lines += notes(fp32_o, fp32_t, plans_t, int8_o, int8_t, int8i_t, rss_t, rss_o, model_mb,
-                   colds_t, colds_o, mmap_t, bf16_t)
+    lines += notes(fp32_o, fp32_t, plans_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t,
+                   bf16_t, int8=dict(o=int8_o, t=int8_t, v=int8v_t, off=int8off_t, s8_o=s8_o,
+                                     s8_t=s8_t, s8_v=s8v_t, rows=int8_rows,
+                                     best=best_ort_int8, results=a.results,
+                                     model=int8_model))
     with open(a.out, "w") as fh:
         fh.write("\n".join(lines))
     print(a.out)

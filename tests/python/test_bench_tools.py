@@ -44,3 +44,75 @@ def test_synthetic_input_is_the_rust_sequence():
     # The first values of src/bin/resnext/bench.rs's LCG image.
     x = bench_peers.synthetic_image(3)
     assert abs(float(x[0]) - (-0.11153483)) < 1e-7 and abs(float(x[1]) - (-1.1344204)) < 1e-6
+
+
+def _bench(backend, ms1, ms8, compute=None, **extra):
+    d = {"backend": backend, "threads": 2, "load_ms": 500.0, "first_result_ms": 600.0,
+         "peak_rss_mb": 200.0, "model_bytes": 90 << 20,
+         "results": [{"batch": b, "median_ms": ms, "p90_ms": ms * 1.1, "images_per_s": b / ms}
+                     for b, ms in ((1, ms1), (8, ms8))]}
+    if compute:
+        d["compute"] = compute
+    d.update(extra)
+    return d
+
+
+def test_benchmarks_report_int8_kernel_layer(tmp_path):
+    """tools/benchmarks_report.py on a minimal result set: the INT8 kernel-layer targets against
+    ONNX Runtime's best INT8 time, the INT8 profile and the GEMM table; no integer-path rows."""
+    sys.path.insert(0, os.path.join(REPO, "tools"))
+    import benchmarks_report
+
+    res = tmp_path / "results"
+    res.mkdir()
+    amx = "int8 on AMX: 104 of 104 convolutions, 33 residual additions fused"
+    vnni = "int8 on AVX512-VNNI: 104 of 104 convolutions, 33 residual additions fused"
+    files = {
+        "int8_ort_1.json": _bench("onnxruntime", 80.0, 600.0),
+        "int8s8_ort_1.json": _bench("onnxruntime", 160.0, 1200.0),
+        "int8_tract_1.json": _bench("tract", 20.0, 170.0, amx),
+        "int8_vnni_tract_1.json": _bench("tract", 40.0, 300.0, vnni),
+        "int8s8_tract_1.json": _bench("tract", 21.0, 172.0, amx),
+        "int8s8_vnni_tract_1.json": _bench("tract", 41.0, 301.0, vnni),
+        "int8_off_tract.json": _bench("tract", 600.0, 3500.0, "f32 (QDQ graph run as float)"),
+        "int8cold_tract_1.json": _bench("tract", 20.0, 170.0, amx, first_result_ms=700.0),
+        "int8cold_ort_1.json": _bench("onnxruntime", 80.0, 600.0, first_result_ms=1000.0),
+        "profile_int8.json": {"model": "m", "profile": {
+            "batch": 1, "runs": 3, "threads": 2, "total_ms": 20.0,
+            "by_op": [{"count": 104, "ms": 18.0, "name": "ResnextInt8Conv", "op": "",
+                       "share": 0.9},
+                      {"count": 1, "ms": 2.0, "name": "OptMaxPool", "op": "", "share": 0.1}],
+            "top_nodes": [{"count": 3, "ms": 10.0, "op": "ResnextInt8Conv", "share": 0.5,
+                           "name": "/layer1/layer1.0/conv2/Conv__resnext_int8 -> 1,56,56,256"},
+                          {"count": 3, "ms": 8.0, "op": "ResnextInt8Conv", "share": 0.4,
+                           "name": "/layer1/layer1.0/conv3/Conv__resnext_int8 -> 1,56,56,256"},
+                          {"count": 3, "ms": 2.0, "op": "OptMaxPool", "share": 0.1,
+                           "name": "/maxpool/MaxPool -> 1,64,56,56"}]}},
+        "qgemm_gops.json": {"threads": 1, "isas": ["scalar", "avx512-vnni", "amx-int8"],
+                            "min_ms": 100, "results": [
+                                {"isa": isa, "m": 3136, "k": 72, "n": 8, "shape": "3136x72x8",
+                                 "what": "one group", "gops": g, "mismatches_vs_scalar": 0}
+                                for isa, g in (("scalar", 1.0), ("avx512-vnni", 383.0),
+                                               ("amx-int8", 588.0))]},
+    }
+    for name, obj in files.items():
+        (res / name).write_text(json.dumps(obj) + "\n")
+    out = tmp_path / "B.md"
+    assert benchmarks_report.main(["--results", str(res), "--out", str(out)]) == 0
+    text = out.read_text()
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in text.splitlines()
+            if line.startswith("| INT8")}
+    key = "INT8 (QDQ, per-channel, QUInt8 activations), kernel layer (`auto`) vs ORT's best INT8, "
+    # ours 20 ms / ORT's best (its QUInt8 file, 80 ms) = 0.25 <= 0.3.
+    assert rows[key + "batch 1"][3:6] == ["0.25", "<= 0.3", "**met**"]
+    vkey = ("INT8 (QDQ, per-channel, QInt8 activations), VNNI path (`--cpu-kernels avx512-vnni`) "
+            "vs ORT's best INT8, batch 8")
+    assert rows[vkey][3:6] == ["0.50", "<= 0.3", "not met"]
+    cold = rows["INT8 (QDQ, per-channel, QUInt8 activations), load to first result"]
+    assert cold[3:6] == ["0.70", "<= 1.0", "**met**"]
+    assert "INT8, kernel layer off (tract's float path) vs ORT INT8, batch 1" in rows
+    assert "ONNX Runtime on the QInt8-activation file, batch 1 (informational)" in text
+    assert "## Where the time goes on INT8 (kernel layer" in text
+    assert "| 3136x72x8 | one group | 1.0 | 383.0 (50.0%) | 588.0 (10.0%) |" in text
+    for stale in ("integer path", "RESNEXT_TRACT_INT8", "QLinearConv", "int8_integer_conv"):
+        assert stale not in text
