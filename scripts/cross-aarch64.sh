@@ -145,7 +145,8 @@ step "Rust tests under emulation (RESNEXT_TESTDATA=$TESTDATA)"
 export RESNEXT_TESTDATA="$TESTDATA"
 R50_TESTS=(fp32_resnext50_torch_and_paddle_exports_match_onnxruntime
            fp32_with_two_threads_matches_onnxruntime fp16_both_io_kinds_match_onnxruntime
-           int8_qdq_matches_onnxruntime int8_integer_convolutions_match_onnxruntime
+           int8_qdq_matches_onnxruntime int8_with_the_kernel_layer_off_matches_onnxruntime
+           quantized_paddle_exports_score_like_onnxruntime
            batch_sizes_1_4_8_run_on_one_classifier bf16_matmul_mode_stays_close_to_onnxruntime_fp32)
 : > "$LOGS/tests.txt"
 failed=0

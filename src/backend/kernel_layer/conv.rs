@@ -173,15 +173,17 @@ impl QConv {
     }
 
     /// Runs the convolution on `batch` NHWC images of `h x w` (`input`), writing
-    /// `batch x ho x wo x cout` bytes to `output`; `residual` has the output's shape. `bands`
-    /// splits each image's output pixels: it is called with the number of bands and a closure
-    /// to run for each band index, in any order and on any thread.
+    /// `batch x ho x wo x cout` bytes to `output`; `residual` has the output's shape. Each
+    /// image's output pixels are split into bands for `workers` threads: `parallel` is called
+    /// with the number of bands and a closure to run for each band index, in any order and on
+    /// any thread.
     pub fn run(
         &self,
         input: &[u8],
         (batch, h, w): (usize, usize, usize),
         residual: Option<&[u8]>,
         output: &mut [u8],
+        workers: usize,
         parallel: &dyn Fn(usize, &(dyn Fn(usize) + Sync)),
     ) -> Result<(), ShapeError> {
         let g = &self.geometry;
@@ -196,10 +198,14 @@ impl QConv {
             return Err("residual input does not match".into());
         }
         let pixels = ho * wo;
-        // Bands of whole 16-row groups (the AMX tile height), at most one per 64 pixels.
-        let bands = (pixels / 64).clamp(1, 16);
-        let band_rows = pixels.div_ceil(bands).div_ceil(16) * 16;
-        let bands = pixels.div_ceil(band_rows);
+        // About four bands per worker (balance), each a multiple of 32 rows (the AMX kernel's
+        // block of two tiles), so a 7x7 image still splits in two.
+        let band_rows = if workers <= 1 {
+            pixels
+        } else {
+            pixels.div_ceil(4 * workers).div_ceil(32).max(1) * 32
+        };
+        let bands = pixels.div_ceil(band_rows.max(1));
         for image in 0..batch {
             let x = &input[image * in_image..][..in_image];
             let r = residual.map(|r| &r[image * out_image..][..out_image]);
@@ -530,7 +536,7 @@ mod tests {
             add.map(|p| (p, &r[..])),
         );
         let mut out = vec![0u8; expected.len()];
-        conv.run(&x, (1, h, w), with_add.then_some(&r[..]), &mut out, &serial).unwrap();
+        conv.run(&x, (1, h, w), with_add.then_some(&r[..]), &mut out, 2, &serial).unwrap();
         let wrong = out.iter().zip(&expected).filter(|(a, b)| a != b).count();
         assert_eq!(
             wrong, 0,
@@ -606,7 +612,7 @@ mod tests {
         .unwrap();
         let mut a = vec![0u8; h * w * 64];
         let mut b = a.clone();
-        conv.run(&x, (1, h, w), None, &mut a, &serial).unwrap();
+        conv.run(&x, (1, h, w), None, &mut a, 1, &serial).unwrap();
         let threaded = |bands: usize, f: &(dyn Fn(usize) + Sync)| {
             std::thread::scope(|s| {
                 for band in 0..bands {
@@ -614,7 +620,7 @@ mod tests {
                 }
             })
         };
-        conv.run(&x, (1, h, w), None, &mut b, &threaded).unwrap();
+        conv.run(&x, (1, h, w), None, &mut b, 2, &threaded).unwrap();
         assert_eq!(a, b);
     }
 }
@@ -659,7 +665,7 @@ fn grouped_timings() {
                 let mut best = f64::MAX;
                 for _ in 0..5 {
                     let t = std::time::Instant::now();
-                    conv.run(&x, (1, side, side), None, &mut out, &serial).unwrap();
+                    conv.run(&x, (1, side, side), None, &mut out, 1, &serial).unwrap();
                     best = best.min(t.elapsed().as_secs_f64());
                 }
                 let ops = 2.0 * (side * side * c * 9 * cg) as f64;

@@ -233,19 +233,20 @@ impl Op for Int8Conv {
     op_as_typed_op!();
 }
 
-/// Runs `f(band)` for every band on the tract executor of the calling run (its threads, or
-/// this thread alone).
-fn on_executor(bands: usize, f: &(dyn Fn(usize) + Sync)) {
+/// The tract executor of the calling run: its rayon pool, or this thread alone.
+fn executor_pool() -> Option<Arc<rayon::ThreadPool>> {
     match current_tract_executor() {
-        Executor::MultiThread(pool) if bands > 1 && pool.current_num_threads() > 1 => {
-            pool.install(|| {
-                rayon::scope(|s| {
-                    for band in 1..bands {
-                        s.spawn(move |_| f(band));
-                    }
-                    f(0);
-                })
-            })
+        Executor::MultiThread(pool) if pool.current_num_threads() > 1 => Some(pool),
+        _ => None,
+    }
+}
+
+/// Runs `f(band)` for every band on `pool` (or this thread).
+fn run_bands(pool: Option<&rayon::ThreadPool>, bands: usize, f: &(dyn Fn(usize) + Sync)) {
+    match pool {
+        Some(pool) if bands > 1 => {
+            use rayon::prelude::*;
+            pool.install(|| (0..bands).into_par_iter().for_each(f))
         }
         _ => (0..bands).for_each(f),
     }
@@ -262,13 +263,16 @@ impl EvalOp for Int8Conv {
         let mut out = Tensor::zero::<u8>(&[n, ho, wo, g.cout])?;
         let input = x.try_as_plain_ram()?;
         let residual = inputs.get(1).map(|r| r.try_as_plain_ram()).transpose()?;
+        let pool = executor_pool();
+        let workers = pool.as_ref().map_or(1, |p| p.current_num_threads());
         self.conv
             .run(
                 input.as_bytes(),
                 (n, h, w),
                 residual.as_ref().map(|r| r.as_bytes()),
                 out.as_bytes_mut(),
-                &on_executor,
+                workers,
+                &|bands, f| run_bands(pool.as_deref(), bands, f),
             )
             .map_err(|e| format_err!("{e}"))?;
         Ok(tvec!(out.into_tvalue()))
