@@ -3,20 +3,44 @@
 mod common;
 
 use common::fixture;
-use resnext::{Classifier, ClassifierOptions, ImageInput, LabelSource, PreprocessConfig};
+use resnext::{
+    Classifier, ClassifierOptions, CpuKernels, ImageInput, LabelSource, PreprocessConfig,
+};
 use std::sync::Arc;
 
 #[test]
 fn shared_classifier_matches_serial_results() {
+    shared_matches_serial("models/tiny_paddle.onnx", CpuKernels::Auto);
+}
+
+/// The INT8 models on the kernel layer's operators (both quantization flavours, AMX or VNNI
+/// as this CPU has them, and the scalar reference): the integer kernels are deterministic, so
+/// shared runs equal serial ones exactly.
+#[test]
+fn shared_int8_classifier_on_the_kernel_layer_matches_serial_results() {
+    for model in ["models/tiny_int8.onnx", "models/tiny_paddle_int8_s8.onnx"] {
+        for kernels in [CpuKernels::Auto, CpuKernels::Scalar] {
+            shared_matches_serial(model, kernels);
+        }
+    }
+}
+
+fn shared_matches_serial(model: &str, kernels: CpuKernels) {
     let classifier = Arc::new(
         Classifier::new(
-            ClassifierOptions::from_path(fixture("models/tiny_paddle.onnx"))
+            ClassifierOptions::from_path(fixture(model))
                 .preprocess(PreprocessConfig { resize_short: 73, crop: 64, ..Default::default() })
                 .labels(LabelSource::None)
+                .allow_label_mismatch(true)
+                .cpu_kernels(kernels)
                 .threads(2),
         )
         .unwrap(),
     );
+    if model.contains("int8") && kernels != CpuKernels::Off {
+        let compute = &classifier.info().compute;
+        assert!(compute.starts_with("int8 on "), "{model}: {compute}");
+    }
     let images: Vec<Vec<u8>> = ["chelsea.png", "coffee.png", "astronaut.png"]
         .iter()
         .map(|f| std::fs::read(fixture(&format!("preprocess/{f}"))).unwrap())
