@@ -353,6 +353,42 @@ typedef uint32_t resnext_fallback;
 #endif // __cplusplus
 
 /**
+ * The SDK's own CPU kernels for the convolutions of INT8 (QDQ) models on the tract backend,
+ * passed as `uint32_t` to `resnext_options_set_cpu_kernels`.
+ */
+enum resnext_cpu_kernels
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * AMX-INT8 where the CPU has it, else AVX512-VNNI, else tract's own path (the default).
+   */
+  RESNEXT_CPU_KERNELS_AUTO = 0,
+  /**
+   * tract's own path for every model (the kernel layer off).
+   */
+  RESNEXT_CPU_KERNELS_OFF = 1,
+  /**
+   * The AVX512-VNNI kernels, even on an AMX CPU; `RESNEXT_RESULT_BACKEND_UNAVAILABLE` from
+   * `resnext_classifier_new` where the CPU has no VNNI.
+   */
+  RESNEXT_CPU_KERNELS_AVX512_VNNI = 2,
+  /**
+   * The AMX-INT8 kernels; `RESNEXT_RESULT_BACKEND_UNAVAILABLE` where the CPU or the OS
+   * cannot run them.
+   */
+  RESNEXT_CPU_KERNELS_AMX_INT8 = 3,
+  /**
+   * The portable scalar reference kernels (slow: for checking the others).
+   */
+  RESNEXT_CPU_KERNELS_SCALAR = 4,
+};
+#ifndef __cplusplus
+typedef uint32_t resnext_cpu_kernels;
+#endif // __cplusplus
+
+/**
  * A loaded classifier (opaque). Create with `resnext_classifier_new`, free with
  * `resnext_classifier_free`.
  */
@@ -733,6 +769,17 @@ resnext_result resnext_options_set_allow_label_mismatch(struct resnext_options *
  * `options` must be valid.
  */
 resnext_result resnext_options_set_backend(struct resnext_options *options, uint32_t backend);
+
+/**
+ * Chooses the CPU kernels for the convolutions of INT8 models on the tract backend (one of
+ * `resnext_cpu_kernels`; default `RESNEXT_CPU_KERNELS_AUTO`). A kernel family this CPU cannot
+ * run is refused by `resnext_classifier_new` with `RESNEXT_RESULT_BACKEND_UNAVAILABLE`; an
+ * unknown value here with `RESNEXT_RESULT_INVALID_ARGUMENT`. Float models are not affected.
+ *
+ * # Safety
+ * `options` must be valid.
+ */
+resnext_result resnext_options_set_cpu_kernels(struct resnext_options *options, uint32_t kernels);
 
 /**
  * Sets the largest accepted image `width * height` (checked before decoding; at least 1).

@@ -120,6 +120,15 @@ enum class Backend : uint32_t {
   Ort = RESNEXT_BACKEND_ORT,      ///< ONNX Runtime (when compiled in).
 };
 
+/// The CPU kernels for INT8 convolutions on the tract backend (`resnext_cpu_kernels`).
+enum class CpuKernels : uint32_t {
+  Auto = RESNEXT_CPU_KERNELS_AUTO,               ///< AMX, else VNNI, else tract's path (default).
+  Off = RESNEXT_CPU_KERNELS_OFF,                 ///< tract's own path.
+  Avx512Vnni = RESNEXT_CPU_KERNELS_AVX512_VNNI,  ///< AVX512-VNNI, even on an AMX CPU.
+  AmxInt8 = RESNEXT_CPU_KERNELS_AMX_INT8,        ///< AMX-INT8.
+  Scalar = RESNEXT_CPU_KERNELS_SCALAR,           ///< The scalar reference kernels (slow).
+};
+
 /// ONNX Runtime execution providers (`resnext_provider`).
 enum class Provider : uint32_t {
   Cpu = RESNEXT_PROVIDER_CPU,            ///< ONNX Runtime's CPU provider (the default).
@@ -336,6 +345,12 @@ class Options {
   /// The backend (a backend not compiled in fails in `Classifier` with BACKEND_UNAVAILABLE).
   Options& backend(Backend value) {
     detail::check(resnext_options_set_backend(raw(), static_cast<uint32_t>(value)));
+    return *this;
+  }
+  /// The CPU kernels for INT8 convolutions (a family this CPU cannot run fails in `Classifier`
+  /// with BACKEND_UNAVAILABLE).
+  Options& cpu_kernels(CpuKernels value) {
+    detail::check(resnext_options_set_cpu_kernels(raw(), static_cast<uint32_t>(value)));
     return *this;
   }
   /// ONNX Runtime's shared library (empty: `$ORT_DYLIB_PATH`).

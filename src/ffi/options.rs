@@ -11,7 +11,7 @@ use crate::backend::execution::{ExecutionProvider, ProviderKind, TensorRtOptions
 use crate::backend::BackendKind;
 use crate::error::Error;
 use crate::labels::LabelSource;
-use crate::options::{ClassifierOptions, ModelSource};
+use crate::options::{ClassifierOptions, CpuKernels, ModelSource};
 use crate::preprocess::{PreprocessConfig, Preset};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -269,6 +269,25 @@ pub unsafe extern "C" fn resnext_options_set_backend(
     with_options(options, |o| {
         o.settings.backend = BackendKind::from_u32(backend)
             .ok_or_else(|| Error::invalid(format!("unknown backend {backend}")))?;
+        Ok(())
+    })
+}
+
+/// Chooses the CPU kernels for the convolutions of INT8 models on the tract backend (one of
+/// `resnext_cpu_kernels`; default `RESNEXT_CPU_KERNELS_AUTO`). A kernel family this CPU cannot
+/// run is refused by `resnext_classifier_new` with `RESNEXT_RESULT_BACKEND_UNAVAILABLE`; an
+/// unknown value here with `RESNEXT_RESULT_INVALID_ARGUMENT`. Float models are not affected.
+///
+/// # Safety
+/// `options` must be valid.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_cpu_kernels(
+    options: *mut resnext_options,
+    kernels: u32,
+) -> resnext_result {
+    with_options(options, |o| {
+        o.settings.cpu_kernels = CpuKernels::from_u32(kernels)
+            .ok_or_else(|| Error::invalid(format!("unknown CPU kernels {kernels}")))?;
         Ok(())
     })
 }

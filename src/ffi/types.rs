@@ -122,6 +122,25 @@ pub enum resnext_backend {
     Ort = 1,
 }
 
+/// The SDK's own CPU kernels for the convolutions of INT8 (QDQ) models on the tract backend,
+/// passed as `uint32_t` to `resnext_options_set_cpu_kernels`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum resnext_cpu_kernels {
+    /// AMX-INT8 where the CPU has it, else AVX512-VNNI, else tract's own path (the default).
+    Auto = 0,
+    /// tract's own path for every model (the kernel layer off).
+    Off = 1,
+    /// The AVX512-VNNI kernels, even on an AMX CPU; `RESNEXT_RESULT_BACKEND_UNAVAILABLE` from
+    /// `resnext_classifier_new` where the CPU has no VNNI.
+    Avx512Vnni = 2,
+    /// The AMX-INT8 kernels; `RESNEXT_RESULT_BACKEND_UNAVAILABLE` where the CPU or the OS
+    /// cannot run them.
+    AmxInt8 = 3,
+    /// The portable scalar reference kernels (slow: for checking the others).
+    Scalar = 4,
+}
+
 /// ONNX Runtime execution providers, passed as `uint32_t`.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,6 +335,16 @@ mod tests {
             crate::OutputKind::Probabilities as u32
         );
         assert_eq!(resnext_backend::Ort as u32, crate::BackendKind::Ort as u32);
+        use crate::CpuKernels;
+        for (c, rust) in [
+            (resnext_cpu_kernels::Auto, CpuKernels::Auto),
+            (resnext_cpu_kernels::Off, CpuKernels::Off),
+            (resnext_cpu_kernels::Avx512Vnni, CpuKernels::Avx512Vnni),
+            (resnext_cpu_kernels::AmxInt8, CpuKernels::AmxInt8),
+            (resnext_cpu_kernels::Scalar, CpuKernels::Scalar),
+        ] {
+            assert_eq!(c as u32, rust as u32);
+        }
         use crate::backend::execution::{FallbackPolicy, ProviderKind};
         assert_eq!(resnext_provider::Cpu as u32, ProviderKind::Cpu as u32);
         assert_eq!(resnext_provider::Cuda as u32, ProviderKind::Cuda as u32);

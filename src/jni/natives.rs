@@ -13,7 +13,7 @@ use crate::backend::execution::{
 use crate::backend::BackendKind;
 use crate::classifier::Classifier;
 use crate::labels::LabelSource;
-use crate::options::ClassifierOptions;
+use crate::options::{ClassifierOptions, CpuKernels};
 use crate::preprocess::PreprocessConfig;
 use jni::objects::{
     JByteArray, JByteBuffer, JClass, JFloatArray, JIntArray, JObjectArray, JString,
@@ -63,7 +63,8 @@ fn label_list(env: &mut JNIEnv<'_>, labels: &JObjectArray<'_>) -> JniResult<Vec<
 }
 
 /// Applies the engine settings packed by `ClassifierOptions`: `ints` is backend, provider,
-/// device, fallback, fp16, int8, DLA core (-1: GPU), batch min, opt, max; `strings` is the ORT
+/// device, fallback, fp16, int8, DLA core (-1: GPU), batch min, opt, max, CPU kernels;
+/// `strings` is the ORT
 /// library, calibration table, engine cache dir, timing cache dir (each may be null).
 fn engine_options(
     env: &mut JNIEnv<'_>,
@@ -78,7 +79,7 @@ fn engine_options(
     if strings.is_null() {
         return Err(null("engineStrings"));
     }
-    let mut v = [0 as jint; 10];
+    let mut v = [0 as jint; 11];
     if env.get_array_length(ints)? != v.len() as i32 || env.get_array_length(strings)? != 4 {
         return Err(invalid("engine settings arrays have the wrong length"));
     }
@@ -94,6 +95,8 @@ fn engine_options(
     let code = |i: usize| u32::try_from(v[i]).unwrap_or(u32::MAX);
     let backend = BackendKind::from_u32(code(0))
         .ok_or_else(|| invalid(format!("unknown backend {}", v[0])))?;
+    let cpu_kernels = CpuKernels::from_u32(code(10))
+        .ok_or_else(|| invalid(format!("unknown CPU kernels {}", v[10])))?;
     let device_id = non_negative(v[2], "deviceId")?;
     let fallback = FallbackPolicy::from_u32(code(3))
         .ok_or_else(|| invalid(format!("unknown fallback policy {}", v[3])))?;
@@ -129,7 +132,11 @@ fn engine_options(
         Some(ProviderKind::TensorRt) => ExecutionProvider::TensorRt { device_id, options: trt },
         None => return Err(invalid(format!("unknown execution provider {}", v[1]))),
     };
-    let mut options = options.backend(backend).execution_provider(provider).fallback(fallback);
+    let mut options = options
+        .backend(backend)
+        .execution_provider(provider)
+        .fallback(fallback)
+        .cpu_kernels(cpu_kernels);
     if let Some(lib) = library {
         options = options.ort_library(lib);
     }

@@ -147,6 +147,62 @@ static void test_ort(void) {
     resnext_options_free(o);
 }
 
+/* The CPU kernels for INT8 models: every family this CPU runs gives the same predictions (the
+ * integer kernels are bit-identical), `info.compute` names the family, OFF is tract's float
+ * path, and an unknown value is refused. */
+static void test_cpu_kernels(void) {
+    static const float mean[3] = {0.485f, 0.456f, 0.406f};
+    static const float stdv[3] = {0.229f, 0.224f, 0.225f};
+    static const struct { uint32_t kernels; const char *compute; } cases[] = {
+        {RESNEXT_CPU_KERNELS_SCALAR, "int8 on scalar reference kernels: 17 of 17"},
+        {RESNEXT_CPU_KERNELS_AVX512_VNNI, "int8 on AVX512-VNNI: 17 of 17"},
+        {RESNEXT_CPU_KERNELS_AMX_INT8, "int8 on AMX: 17 of 17"},
+        {RESNEXT_CPU_KERNELS_OFF, "f32 (QDQ graph"},
+    };
+    resnext_prediction first[5], p[5];
+    size_t first_n = 0, n = 0, i, k;
+    resnext_options *o = resnext_options_new();
+    CHECK_RC(resnext_options_set_cpu_kernels(o, 99), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_cpu_kernels(NULL, RESNEXT_CPU_KERNELS_AUTO),
+             RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_model_path(o, path_of("models/tiny_int8.onnx")), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_preprocess(o, 73, 64, mean, stdv), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_threads(o, 2), RESNEXT_RESULT_OK);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        resnext_classifier *c = NULL;
+        resnext_model_info info;
+        resnext_result rc;
+        CHECK_RC(resnext_options_set_cpu_kernels(o, cases[i].kernels), RESNEXT_RESULT_OK);
+        rc = resnext_classifier_new(o, &c);
+        if (rc == RESNEXT_RESULT_BACKEND_UNAVAILABLE && getenv("RESNEXT_REQUIRE_CPU_KERNELS") == NULL) {
+            printf("CPU kernels %u not available here: %s\n", cases[i].kernels,
+                   resnext_last_error_message());
+            CHECK(c == NULL);
+            continue;
+        }
+        CHECK_RC(rc, RESNEXT_RESULT_OK);
+        if (!c) continue;
+        CHECK_RC(resnext_classifier_info(c, &info), RESNEXT_RESULT_OK);
+        CHECK(strncmp(info.compute, cases[i].compute, strlen(cases[i].compute)) == 0);
+        CHECK_RC(resnext_classify_file(c, path_of("preprocess/coffee.png"), p, 5, &n, NULL),
+                 RESNEXT_RESULT_OK);
+        if (cases[i].kernels == RESNEXT_CPU_KERNELS_SCALAR) {
+            memcpy(first, p, sizeof p);
+            first_n = n;
+        } else if (cases[i].kernels != RESNEXT_CPU_KERNELS_OFF) {
+            CHECK(n == first_n);
+            for (k = 0; k < n && k < first_n; k++) {
+                CHECK(p[k].class_id == first[k].class_id && p[k].score == first[k].score);
+            }
+        } else {
+            CHECK(n > 0 && p[0].class_id == first[0].class_id);
+        }
+        resnext_classifier_free(c);
+    }
+    resnext_options_free(o);
+}
+
 static void test_version_and_messages(void) {
     char expected[64];
     snprintf(expected, sizeof expected, "%d.%d.%d", RESNEXT_VERSION_MAJOR, RESNEXT_VERSION_MINOR,
@@ -527,6 +583,7 @@ int main(int argc, char **argv) {
         resnext_classifier_free(c);
     }
     test_threads();
+    test_cpu_kernels();
     if (!quick) test_ort();
     test_log_callback();
     printf("%d passed, %d failed\n", passed, failed);

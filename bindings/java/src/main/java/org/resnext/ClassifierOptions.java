@@ -43,6 +43,7 @@ public final class ClassifierOptions {
     final long maxPixels;
     final long maxModelBytes;
     final Backend backend;
+    final CpuKernels cpuKernels;
     final ExecutionProvider provider;
     final int deviceId;
     final FallbackPolicy fallback;
@@ -65,6 +66,7 @@ public final class ClassifierOptions {
         maxPixels = b.maxPixels;
         maxModelBytes = b.maxModelBytes;
         backend = b.backend;
+        cpuKernels = b.cpuKernels;
         provider = b.provider;
         deviceId = b.deviceId;
         fallback = b.fallback;
@@ -100,6 +102,7 @@ public final class ClassifierOptions {
         b.maxPixels = maxPixels;
         b.maxModelBytes = maxModelBytes;
         b.backend = backend;
+        b.cpuKernels = cpuKernels;
         b.provider = provider;
         b.deviceId = deviceId;
         b.fallback = fallback;
@@ -152,6 +155,11 @@ public final class ClassifierOptions {
         return backend;
     }
 
+    /** The CPU kernels for INT8 convolutions on the tract backend. */
+    public CpuKernels cpuKernels() {
+        return cpuKernels;
+    }
+
     public ExecutionProvider executionProvider() {
         return provider;
     }
@@ -165,11 +173,12 @@ public final class ClassifierOptions {
     }
 
     /** Engine settings packed for the native call: backend, provider, device, fallback, fp16,
-     * int8, DLA core, batch min, opt, max. */
+     * int8, DLA core, batch min, opt, max, CPU kernels. */
     int[] engineInts() {
         TensorRtOptions t = tensorRt;
         return new int[] {backend.value(), provider.value(), deviceId, fallback.value(),
-            t.fp16 ? 1 : 0, t.int8 ? 1 : 0, t.dlaCore, t.batchMin, t.batchOpt, t.batchMax};
+            t.fp16 ? 1 : 0, t.int8 ? 1 : 0, t.dlaCore, t.batchMin, t.batchOpt, t.batchMax,
+            cpuKernels.value()};
     }
 
     /** Engine strings for the native call: ORT library, calibration table, engine cache dir,
@@ -196,6 +205,7 @@ public final class ClassifierOptions {
         private long maxPixels = DEFAULT_MAX_PIXELS;
         private long maxModelBytes = DEFAULT_MAX_MODEL_BYTES;
         private Backend backend = Backend.TRACT;
+        private CpuKernels cpuKernels = CpuKernels.AUTO;
         private ExecutionProvider provider = ExecutionProvider.CPU;
         private int deviceId;
         private FallbackPolicy fallback = FallbackPolicy.FAIL;
@@ -299,6 +309,19 @@ public final class ClassifierOptions {
             this.labelMode = Native.LABELS_NONE;
             this.labelsFile = null;
             this.labels = null;
+            return this;
+        }
+
+        /**
+         * The SDK's own CPU kernels for the convolutions of INT8 models on the tract backend
+         * (default {@link CpuKernels#AUTO}). A family this CPU cannot run makes the
+         * {@code Classifier} constructor throw BACKEND_UNAVAILABLE.
+         */
+        public Builder cpuKernels(CpuKernels kernels) {
+            if (kernels == null) {
+                throw new ResnextException(ErrorCode.NULL_ARGUMENT.value(), "a required argument was null or empty: `kernels` is null");
+            }
+            this.cpuKernels = kernels;
             return this;
         }
 

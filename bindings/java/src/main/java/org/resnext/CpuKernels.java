@@ -1,0 +1,29 @@
+package org.resnext;
+
+/**
+ * The SDK's own CPU kernels for the convolutions of INT8 (QDQ) models on the tract backend; the
+ * same values as the C ABI's {@code resnext_cpu_kernels}. Float models are not affected.
+ */
+public enum CpuKernels {
+    /** AMX-INT8 where the CPU has it, else AVX512-VNNI, else tract's own path (the default). */
+    AUTO(0),
+    /** tract's own path for every model (the kernel layer off). */
+    OFF(1),
+    /** The AVX512-VNNI kernels, even on an AMX CPU; BACKEND_UNAVAILABLE where there is no VNNI. */
+    AVX512_VNNI(2),
+    /** The AMX-INT8 kernels; BACKEND_UNAVAILABLE where the CPU or the OS cannot run them. */
+    AMX_INT8(3),
+    /** The portable scalar reference kernels (slow: for checking the others). */
+    SCALAR(4);
+
+    private final int value;
+
+    CpuKernels(int value) {
+        this.value = value;
+    }
+
+    /** The stable numeric value. */
+    public int value() {
+        return value;
+    }
+}

@@ -1,0 +1,57 @@
+package org.resnext;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.util.List;
+import org.junit.Test;
+
+/** The CPU kernels option on an INT8 model: every family this CPU runs gives the same
+ * predictions, {@code info().compute()} names it, and OFF is tract's float path. */
+public class KernelLayerTest {
+    private static final String INT8 = "models/tiny_int8.onnx";
+
+    private static Classifier open(CpuKernels kernels) {
+        return new Classifier(TestSupport.tiny().modelPath(TestSupport.path(INT8))
+                .cpuKernels(kernels).threads(2).build());
+    }
+
+    @Test
+    public void everyKernelFamilyGivesTheScalarReferencesPredictions() {
+        List<Prediction> reference;
+        try (Classifier c = open(CpuKernels.SCALAR)) {
+            assertTrue(c.info().compute(), c.info().compute().startsWith("int8 on scalar"));
+            reference = c.classify(TestSupport.photo("coffee")).predictions();
+        }
+        boolean required = "1".equals(System.getenv("RESNEXT_REQUIRE_CPU_KERNELS"));
+        String[][] cases = {{"AVX512_VNNI", "int8 on AVX512-VNNI: "}, {"AMX_INT8", "int8 on AMX: "},
+            {"AUTO", "int8 on "}};
+        for (String[] k : cases) {
+            CpuKernels kernels = CpuKernels.valueOf(k[0]);
+            Classifier c;
+            try {
+                c = open(kernels);
+            } catch (ResnextException e) {
+                if (required || e.code() != ErrorCode.BACKEND_UNAVAILABLE) {
+                    throw e;
+                }
+                System.out.println(kernels + " not available here: " + e.getMessage());
+                continue;
+            }
+            try (Classifier owned = c) {
+                assertTrue(owned.info().compute(), owned.info().compute().startsWith(k[1]));
+                List<Prediction> got = owned.classify(TestSupport.photo("coffee")).predictions();
+                assertEquals(reference.size(), got.size());
+                for (int i = 0; i < got.size(); i++) {
+                    assertEquals(reference.get(i).classId(), got.get(i).classId());
+                    assertEquals(reference.get(i).score(), got.get(i).score(), 0.0f);
+                }
+            }
+        }
+        try (Classifier c = open(CpuKernels.OFF)) {
+            assertTrue(c.info().compute(), c.info().compute().startsWith("f32 (QDQ graph"));
+            assertEquals(reference.get(0).classId(),
+                    c.classify(TestSupport.photo("coffee")).predictions().get(0).classId());
+        }
+    }
+}
