@@ -743,6 +743,18 @@ resnext_result resnext_options_set_backend(struct resnext_options *options, uint
 resnext_result resnext_options_set_max_pixels(struct resnext_options *options, uint64_t max_pixels);
 
 /**
+ * Accepts (non-zero) or refuses (0, the default) truncated image data: a JPEG without its
+ * end-of-image marker, a PNG cut before its end. Refused, a classify call fails with
+ * `RESNEXT_RESULT_IMAGE_DECODE` and a message saying the data is truncated; accepted, the
+ * partial frame is classified (the missing rows grey). Data cut inside its headers fails
+ * either way.
+ *
+ * # Safety
+ * `options` must be valid.
+ */
+resnext_result resnext_options_set_allow_truncated_images(struct resnext_options *options, uint32_t allow);
+
+/**
  * Sets the largest accepted model size in bytes (checked before reading; at least 1).
  *
  * # Safety

@@ -384,6 +384,13 @@ class Options {
     detail::check(resnext_options_set_max_pixels(raw(), n));
     return *this;
   }
+  /// Classify truncated image data (a JPEG without its end-of-image marker, a PNG cut before its
+  /// end) as a partial frame, the missing rows grey; by default it is refused with
+  /// RESNEXT_RESULT_IMAGE_DECODE and a message saying it is truncated.
+  Options& allow_truncated_images(bool allow = true) {
+    detail::check(resnext_options_set_allow_truncated_images(raw(), allow ? 1u : 0u));
+    return *this;
+  }
   /// The largest accepted model size in bytes (at least 1).
   Options& max_model_bytes(uint64_t n) {
     detail::check(resnext_options_set_max_model_bytes(raw(), n));

@@ -156,7 +156,10 @@ impl Classifier {
             backend,
             labels,
             preprocess: options.preprocess,
-            limits: DecodeLimits { max_pixels: options.max_pixels },
+            limits: DecodeLimits {
+                max_pixels: options.max_pixels,
+                allow_truncated: options.allow_truncated_images,
+            },
         })
     }
 

@@ -138,9 +138,10 @@ fn engine_options(
 
 /// `long classifierNew(String modelPath, byte[] modelBytes, int resizeShort, int crop,
 /// float[] mean, float[] std, int topK, int threads, int labelMode, String labelsFile,
-/// String[] labels, boolean allowLabelMismatch, long maxPixels, long maxModelBytes,
-/// int[] engineInts, long trtWorkspaceBytes, String[] engineStrings)`; the engine arrays are
-/// laid out by `ClassifierOptions.engineInts` / `engineStrings` (see [`engine_options`]).
+/// String[] labels, boolean allowLabelMismatch, long maxPixels, boolean allowTruncatedImages,
+/// long maxModelBytes, int[] engineInts, long trtWorkspaceBytes, String[] engineStrings)`; the
+/// engine arrays are laid out by `ClassifierOptions.engineInts` / `engineStrings` (see
+/// [`engine_options`]).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_org_resnext_Native_classifierNew<'local>(
@@ -159,6 +160,7 @@ pub extern "system" fn Java_org_resnext_Native_classifierNew<'local>(
     labels: JObjectArray<'local>,
     allow_label_mismatch: jboolean,
     max_pixels: jlong,
+    allow_truncated_images: jboolean,
     max_model_bytes: jlong,
     engine_ints: JIntArray<'local>,
     trt_workspace_bytes: jlong,
@@ -202,6 +204,7 @@ pub extern "system" fn Java_org_resnext_Native_classifierNew<'local>(
             .labels(labels)
             .allow_label_mismatch(allow_label_mismatch != JNI_FALSE)
             .max_pixels(positive_u64(max_pixels, "maxPixels")?)
+            .allow_truncated_images(allow_truncated_images != JNI_FALSE)
             .max_model_bytes(max_model_bytes);
         let options =
             engine_options(env, options, &engine_ints, trt_workspace_bytes, &engine_strings)?;

@@ -306,7 +306,7 @@ pub fn rotate(rgb: RgbImage, rotation: Rotation) -> RgbImage {
 mod tests {
     use super::*;
 
-    const LIMITS: DecodeLimits = DecodeLimits { max_pixels: 1 << 20 };
+    const LIMITS: DecodeLimits = DecodeLimits { max_pixels: 1 << 20, allow_truncated: false };
 
     #[test]
     fn packed_formats_with_stride() {

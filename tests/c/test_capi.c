@@ -437,6 +437,58 @@ static void test_batch(resnext_classifier *c) {
     free(png);
 }
 
+/* Prefixes of real photographs (the first 3,000 bytes, half, all but 2 bytes) fail with
+ * IMAGE_DECODE and a message saying "truncated", from bytes and from a file; with
+ * resnext_options_set_allow_truncated_images the cuts past the headers classify. */
+static void test_truncated(resnext_classifier *strict) {
+    static const char *photos[] = {"preprocess/rocket.jpg", "preprocess/coffee.png"};
+    resnext_prediction preds[5];
+    size_t count, len, i, j;
+    resnext_options *o = resnext_options_new();
+    resnext_classifier *lenient = NULL;
+    static const float mean[3] = {0.485f, 0.456f, 0.406f};
+    static const float stdv[3] = {0.229f, 0.224f, 0.225f};
+    char file[8192];
+    CHECK_RC(resnext_options_set_allow_truncated_images(NULL, 1), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_model_path(o, path_of("models/tiny_torch.onnx")), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_preprocess(o, 73, 64, mean, stdv), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_threads(o, 1), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_allow_truncated_images(o, 1), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &lenient), RESNEXT_RESULT_OK);
+    resnext_options_free(o);
+    for (i = 0; i < sizeof photos / sizeof photos[0]; i++) {
+        unsigned char *data = read_file(photos[i], &len);
+        size_t cuts[3];
+        cuts[0] = 3000;
+        cuts[1] = len / 2;
+        cuts[2] = len - 2;
+        CHECK_RC(resnext_classify_encoded(strict, data, len, preds, 5, &count, NULL), RESNEXT_RESULT_OK);
+        for (j = 0; j < 3; j++) {
+            FILE *f;
+            CHECK_RC(resnext_classify_encoded(strict, data, cuts[j], preds, 5, &count, NULL),
+                     RESNEXT_RESULT_IMAGE_DECODE);
+            CHECK(strstr(resnext_last_error_message(), "truncated") != NULL);
+            snprintf(file, sizeof file, "%s/c-truncated-%u", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+                     (unsigned)j);
+            f = fopen(file, "wb");
+            CHECK(f != NULL);
+            if (f) {
+                CHECK(fwrite(data, 1, cuts[j], f) == cuts[j]);
+                fclose(f);
+                CHECK_RC(resnext_classify_file(strict, file, preds, 5, &count, NULL), RESNEXT_RESULT_IMAGE_DECODE);
+                CHECK(strstr(resnext_last_error_message(), "truncated") != NULL);
+                CHECK_RC(resnext_classify_file(lenient, file, preds, 5, &count, NULL), RESNEXT_RESULT_OK);
+                CHECK(count == 5);
+                remove(file);
+            }
+            CHECK_RC(resnext_classify_encoded(lenient, data, cuts[j], preds, 5, &count, NULL), RESNEXT_RESULT_OK);
+        }
+        free(data);
+    }
+    resnext_classifier_free(lenient);
+}
+
 struct thread_arg {
     resnext_classifier *classifier;
     const unsigned char *png;
@@ -524,6 +576,7 @@ int main(int argc, char **argv) {
         test_classify(c);
         test_classify_misuse(c);
         test_batch(c);
+        test_truncated(c);
         resnext_classifier_free(c);
     }
     test_threads();

@@ -169,6 +169,21 @@ int main(int argc, char** argv) {
     CHECK(r50.classify_batch({}).empty());
   });
 
+  run_test("allow_truncated_images: a cut JPEG is refused, then classified when allowed", [&] {
+    std::vector<uint8_t> jpeg = resnext_test::read_bytes(rocket);
+    CHECK(jpeg.size() > 3000);
+    jpeg.resize(jpeg.size() / 2);
+    CHECK_THROWS_CODE(r50.classify_encoded(jpeg), RESNEXT_RESULT_IMAGE_DECODE);
+    try {
+      r50.classify_encoded(jpeg);
+    } catch (const resnext::Error& e) {
+      CHECK(std::string(e.what()).find("truncated") != std::string::npos);
+    }
+    resnext::Classifier lenient(
+        resnext::Options().model_path(g_models + "/r50_torch.onnx").threads(1).allow_truncated_images());
+    check_result(lenient.classify_encoded(jpeg), 5, true);
+  });
+
   run_test("info() fields", [&] {
     const resnext::ModelInfo info = r50.info();
     CHECK(info.input_name == "input");

@@ -233,6 +233,35 @@ public class ErrorPathsTest {
         stillWorks();
     }
 
+    /**
+     * Prefixes of real photographs (the first 3,000 bytes, half, all but 2 bytes) fail with
+     * IMAGE_DECODE saying "truncated", as bytes and as files; with allowTruncatedImages the cuts
+     * past the headers classify.
+     */
+    @Test
+    public void truncatedPhotographsAreRefusedUnlessAllowed() throws Exception {
+        assertFalse(tiny().build().allowTruncatedImages());
+        try (Classifier lenient = new Classifier(tiny().allowTruncatedImages(true).build())) {
+            assertTrue(tiny().allowTruncatedImages(true).build().toBuilder().build().allowTruncatedImages());
+            for (String name : new String[] {"preprocess/rocket.jpg", "preprocess/coffee.png"}) {
+                byte[] whole = TestSupport.read(name);
+                assertEquals(classifier.classify(whole).predictions(), lenient.classify(whole).predictions());
+                for (int cut : new int[] {3000, whole.length / 2, whole.length - 2}) {
+                    byte[] prefix = Arrays.copyOf(whole, cut);
+                    String m = expect(ErrorCode.IMAGE_DECODE, () -> classifier.classify(prefix));
+                    assertTrue(m, m.contains("truncated"));
+                    File file = temp.newFile(cut + "-" + new File(name).getName());
+                    Files.write(file.toPath(), prefix);
+                    m = expect(ErrorCode.IMAGE_DECODE, () -> classifier.classify(file.getPath()));
+                    assertTrue(m, m.contains("truncated"));
+                    assertEquals(5, lenient.classify(prefix).predictions().size());
+                    assertEquals(5, lenient.classify(file.getPath()).predictions().size());
+                }
+            }
+        }
+        stillWorks();
+    }
+
     @Test
     public void badPixelBuffers() {
         byte[] rgb = new byte[8 * 8 * 3];
