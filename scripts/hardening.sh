@@ -169,7 +169,8 @@ if ! skipped java; then
       "${JAVA[@]}" Stress stress "$MODEL" $SIDE "$STRESS_THREADS" "$STRESS_TOTAL" "${IMAGES[@]}" \
         2>&1 | tee "$OUT/java-stress.log" | grep -v '^WARNING' ; grep '^Java stress' "$OUT/java-stress.log" >> "$SUMMARY"
       grep -q '^Java stress.* 0 divergent from serial, 0 failed' "$OUT/java-stress.log" || fail "Java stress"
-      grep -q 'WARNING in native method' "$OUT/java-stress.log" && fail "Java stress: -Xcheck:jni warning"
+      grep -qE 'WARNING in native method|WARNING: JNI|JNI local refs' "$OUT/java-stress.log" \
+        && fail "Java stress: -Xcheck:jni warning"
       "${JAVA[@]}" Stress leak "$MODEL" $SIDE "$LEAK_CYCLES" "$LEAK_IMAGE" 2>&1 | tee "$OUT/java-leak.log"
       [ "${PIPESTATUS[0]}" = 0 ] || fail "Java leak loop (RSS grew)"
       grep '^Java leak' "$OUT/java-leak.log" >> "$SUMMARY"

@@ -5,7 +5,8 @@ use super::boundary::{
 };
 use super::convert::{
     array_region, batch_image, classification, classification_array, direct_region, model_info,
-    model_too_big, string, whole_array, Bytes, HeldImage, PixelSpec, PARAMS_PER_IMAGE,
+    model_too_big, string, whole_array, Bytes, HeldImage, PixelSpec, LOCALS_PER_STEP,
+    PARAMS_PER_IMAGE,
 };
 use crate::backend::execution::{
     BatchProfile, ExecutionProvider, FallbackPolicy, ProviderKind, TensorRtOptions,
@@ -55,9 +56,11 @@ fn label_list(env: &mut JNIEnv<'_>, labels: &JObjectArray<'_>) -> JniResult<Vec<
     let n = env.get_array_length(labels)?;
     let mut out = Vec::with_capacity(n as usize);
     for i in 0..n {
-        let item = JString::from(env.get_object_array_element(labels, i)?);
-        out.push(string(env, &item, &format!("labels[{i}]"))?);
-        env.delete_local_ref(item)?;
+        // Each label in its own local frame: a call's references stay bounded for any length.
+        out.push(env.with_local_frame(LOCALS_PER_STEP, |env| {
+            let item = JString::from(env.get_object_array_element(labels, i)?);
+            string(env, &item, &format!("labels[{i}]"))
+        })?);
     }
     Ok(out)
 }
@@ -85,11 +88,13 @@ fn engine_options(
     env.get_int_array_region(ints, 0, &mut v)?;
     let mut s: [Option<String>; 4] = Default::default();
     for (i, slot) in s.iter_mut().enumerate() {
-        let item = JString::from(env.get_object_array_element(strings, i as i32)?);
-        if !item.is_null() {
-            *slot = Some(string(env, &item, "engine setting")?).filter(|x| !x.is_empty());
-        }
-        env.delete_local_ref(item)?;
+        *slot = env.with_local_frame(LOCALS_PER_STEP, |env| -> JniResult<Option<String>> {
+            let item = JString::from(env.get_object_array_element(strings, i as i32)?);
+            if item.is_null() {
+                return Ok(None);
+            }
+            Ok(Some(string(env, &item, "engine setting")?).filter(|x| !x.is_empty()))
+        })?;
     }
     let code = |i: usize| u32::try_from(v[i]).unwrap_or(u32::MAX);
     let backend = BackendKind::from_u32(code(0))
@@ -358,8 +363,11 @@ pub extern "system" fn Java_org_resnext_Native_classifyBatch<'local>(
         env.get_int_array_region(&params, 0, &mut param_values)?;
         let mut held = Vec::with_capacity(n as usize);
         for (i, kind) in kind_values.iter().enumerate() {
+            // Each image in its own local frame, so a batch's references stay bounded.
             // SAFETY: `held` lives only for this call; `payloads` keeps direct buffers alive.
-            held.push(unsafe { batch_image(env, *kind, &payloads, i, &param_values) }?);
+            held.push(env.with_local_frame(LOCALS_PER_STEP, |env| unsafe {
+                batch_image(env, *kind, &payloads, i, &param_values)
+            })?);
         }
         let inputs: Vec<_> = held.iter().map(HeldImage::input).collect();
         let results = c.classify_batch(&inputs)?;
