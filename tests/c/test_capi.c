@@ -544,6 +544,53 @@ static void test_threads(void) {
     resnext_classifier_free(c);
 }
 
+/* The process's thread count (Linux: /proc/self/status), or -1 when unknown. */
+static int thread_count(void) {
+    char line[256];
+    int n = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "Threads:", 8) == 0) {
+            n = atoi(line + 8);
+            break;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+/* resnext_classifier_free joins the classifier's worker threads: after each of 20
+ * create/classify/free cycles with 3 threads, the process has the threads it had before. */
+static void test_free_joins_threads(int before) {
+    resnext_prediction preds[5];
+    size_t count;
+    int cycle, after = before;
+    static const float mean[3] = {0.485f, 0.456f, 0.406f};
+    static const float stdv[3] = {0.229f, 0.224f, 0.225f};
+    if (before < 0) {
+        printf("thread count unknown (no /proc/self/status): skipping the free-joins-threads test\n");
+        return;
+    }
+    for (cycle = 0; cycle < 20 && after == before; cycle++) {
+        resnext_options *o = resnext_options_new();
+        resnext_classifier *c = NULL;
+        CHECK_RC(resnext_options_set_model_path(o, path_of("models/tiny_torch.onnx")), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_options_set_preprocess(o, 73, 64, mean, stdv), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_options_set_threads(o, 3), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_OK);
+        resnext_options_free(o);
+        CHECK(thread_count() > before); /* the pool is running */
+        CHECK_RC(resnext_classify_file(c, path_of("preprocess/chelsea.png"), preds, 5, &count, NULL),
+                 RESNEXT_RESULT_OK);
+        resnext_classifier_free(c);
+        after = thread_count();
+    }
+    if (after != before) fprintf(stderr, "cycle %d: %d threads after free, %d before\n", cycle, after, before);
+    CHECK(after == before);
+}
+
 static int log_records = 0;
 static void on_log(void *user_data, uint32_t level, const char *message) {
     (void)message;
@@ -565,6 +612,7 @@ static void test_log_callback(void) {
 int main(int argc, char **argv) {
     resnext_classifier *c;
     int quick = argc > 2 && strcmp(argv[2], "quick") == 0; /* valgrind: skip the 100 MB model */
+    int threads_at_start = thread_count();
     snprintf(dir, sizeof dir, "%s", argc > 1 ? argv[1] : "testdata");
     test_version_and_messages();
     test_options_misuse();
@@ -580,6 +628,7 @@ int main(int argc, char **argv) {
         resnext_classifier_free(c);
     }
     test_threads();
+    test_free_joins_threads(threads_at_start);
     if (!quick) test_ort();
     test_log_callback();
     printf("%d passed, %d failed\n", passed, failed);
