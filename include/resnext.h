@@ -826,7 +826,7 @@ resnext_result resnext_options_set_tensorrt_cache_dirs(struct resnext_options *o
 
 /**
  * Runs TensorRT on a Jetson deep-learning accelerator: `core` 0 or 1, or -1 for the GPU (the
- * default).
+ * default). Any other value is `RESNEXT_RESULT_INVALID_ARGUMENT` (the options unchanged).
  *
  * # Safety
  * `options` must be valid.

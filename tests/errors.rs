@@ -282,6 +282,23 @@ fn invalid_options_are_refused() {
         Classifier::new(base.clone().preprocess(bad)).unwrap_err().code(),
         ErrorCode::InvalidArgument
     );
+    // TensorRT's DLA cores are 0 and 1 (Jetson Xavier and Orin), as the C header says.
+    for (core, ok) in [(0, true), (1, true), (2, false), (1000, false)] {
+        let provider = resnext::ExecutionProvider::TensorRt {
+            device_id: 0,
+            options: resnext::TensorRtOptions::default().dla_core(core),
+        };
+        let result =
+            Classifier::new(base.clone().preprocess(tiny_config()).execution_provider(provider));
+        match result {
+            Ok(_) => assert!(ok, "DLA core {core} accepted"),
+            Err(e) => {
+                assert!(!ok, "DLA core {core}: {e}");
+                assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+                assert!(e.message().contains(&format!("DLA core {core}")), "{e}");
+            }
+        }
+    }
     let zero_k = base.clone().preprocess(tiny_config()).top_k(0);
     assert_eq!(Classifier::new(zero_k).unwrap_err().code(), ErrorCode::InvalidArgument);
     let big_k = Classifier::new(base.preprocess(tiny_config()).top_k(50)).unwrap();

@@ -121,11 +121,7 @@ fn engine_options(
         workspace_bytes: (workspace > 0).then_some(workspace as u64),
         engine_cache_dir: engines.map(PathBuf::from),
         timing_cache_dir: timing.map(PathBuf::from),
-        dla_core: match v[6] {
-            -1 => None,
-            c if c >= 0 => Some(c as u32),
-            other => return Err(invalid(format!("DLA core {other}: use -1 or >= 0"))),
-        },
+        dla_core: crate::backend::execution::dla_core_from_i32(v[6])?,
         batch_profile: profile,
     };
     let provider = match ProviderKind::from_u32(code(1)) {

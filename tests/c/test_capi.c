@@ -206,6 +206,13 @@ static void test_options_misuse(void) {
     CHECK_RC(resnext_options_set_execution_provider(o, 7, 0), RESNEXT_RESULT_INVALID_ARGUMENT);
     CHECK_RC(resnext_options_set_fallback(o, 2), RESNEXT_RESULT_INVALID_ARGUMENT);
     CHECK_RC(resnext_options_set_tensorrt_dla_core(o, -2), RESNEXT_RESULT_INVALID_ARGUMENT);
+    /* as the header says: DLA cores 0 and 1, or -1 for the GPU */
+    CHECK_RC(resnext_options_set_tensorrt_dla_core(o, 2), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK(strstr(resnext_last_error_message(), "DLA core 2") != NULL);
+    CHECK_RC(resnext_options_set_tensorrt_dla_core(o, 1000), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_tensorrt_dla_core(o, 1), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_tensorrt_dla_core(o, 0), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_tensorrt_dla_core(o, -1), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_options_set_tensorrt_batch_profile(o, 0, 1, 1), RESNEXT_RESULT_INVALID_ARGUMENT);
     CHECK_RC(resnext_options_set_tensorrt_batch_profile(o, 4, 2, 8), RESNEXT_RESULT_INVALID_ARGUMENT);
     CHECK_RC(resnext_options_set_execution_provider(NULL, 0, 0), RESNEXT_RESULT_NULL_ARGUMENT);

@@ -188,6 +188,15 @@ public class ErrorPathsTest {
         expect(ErrorCode.NULL_ARGUMENT, () -> new Classifier(tiny().labels(null).build()));
         expect(ErrorCode.NULL_ARGUMENT, () -> new Classifier(
                 tiny().labels(Collections.<String>singletonList(null)).build()));
+        // TensorRT's DLA cores are 0 and 1 (-1: the GPU), as the C header says.
+        for (int core : new int[] {2, 1000, -2}) {
+            m = expect(ErrorCode.INVALID_ARGUMENT, () -> new Classifier(
+                    tiny().tensorRt(TensorRtOptions.builder().dlaCore(core).build()).build()));
+            assertTrue(m, m.contains("DLA core " + core));
+        }
+        for (int core : new int[] {-1, 0, 1}) {
+            new Classifier(tiny().tensorRt(TensorRtOptions.builder().dlaCore(core).build()).build()).close();
+        }
         assertEquals("no classifier was leaked by the failures", 0, leakedBy(() -> {
             try {
                 new Classifier(tiny().topK(0).build());
