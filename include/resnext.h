@@ -143,11 +143,13 @@ enum resnext_pixel_format
    */
   RESNEXT_PIXEL_FORMAT_BGRA8 = 3,
   /**
-   * Y plane, then interleaved V/U at half resolution (Android camera default).
+   * Y plane, then interleaved V/U at half resolution (Android camera default). Width and
+   * height must be even: an odd one is `RESNEXT_RESULT_INVALID_ARGUMENT`.
    */
   RESNEXT_PIXEL_FORMAT_NV21 = 4,
   /**
-   * Y plane, then interleaved U/V at half resolution.
+   * Y plane, then interleaved U/V at half resolution. Width and height must be even: an odd
+   * one is `RESNEXT_RESULT_INVALID_ARGUMENT`.
    */
   RESNEXT_PIXEL_FORMAT_NV12 = 5,
 };
@@ -587,7 +589,8 @@ resnext_result resnext_classify_encoded(const struct resnext_classifier *classif
 
 /**
  * Classifies a raw pixel buffer (`pixel_format` one of `resnext_pixel_format`, `rotation`
- * 0/90/180/270 clockwise, `row_stride` 0 for tightly packed).
+ * 0/90/180/270 clockwise, `row_stride` 0 for tightly packed). NV21 and NV12 need an even
+ * `width` and `height` (an odd one is `RESNEXT_RESULT_INVALID_ARGUMENT`).
  *
  * # Safety
  * As `resnext_classify`; `data` `len` readable bytes.

@@ -104,8 +104,8 @@ enum class PixelFormat : uint32_t {
   Bgr8 = RESNEXT_PIXEL_FORMAT_BGR8,    ///< 3 bytes a pixel: B, G, R.
   Rgba8 = RESNEXT_PIXEL_FORMAT_RGBA8,  ///< 4 bytes a pixel: R, G, B, A (alpha ignored).
   Bgra8 = RESNEXT_PIXEL_FORMAT_BGRA8,  ///< 4 bytes a pixel: B, G, R, A (alpha ignored).
-  Nv21 = RESNEXT_PIXEL_FORMAT_NV21,    ///< Y plane, then interleaved V/U at half resolution.
-  Nv12 = RESNEXT_PIXEL_FORMAT_NV12,    ///< Y plane, then interleaved U/V at half resolution.
+  Nv21 = RESNEXT_PIXEL_FORMAT_NV21,    ///< Y plane, then interleaved V/U at half resolution; even width and height.
+  Nv12 = RESNEXT_PIXEL_FORMAT_NV12,    ///< Y plane, then interleaved U/V at half resolution; even width and height.
 };
 
 /// Preprocessing presets (`resnext_preset`).

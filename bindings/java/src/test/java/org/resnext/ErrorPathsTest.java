@@ -271,6 +271,24 @@ public class ErrorPathsTest {
         stillWorks();
     }
 
+    /** NV21/NV12 need an even width and height: requiredLength and the native library agree. */
+    @Test
+    public void oddYuvSizesAreRefusedByRequiredLengthToo() {
+        for (PixelFormat format : new PixelFormat[] {PixelFormat.NV21, PixelFormat.NV12}) {
+            assertEquals(8 * 8 * 3 / 2, format.requiredLength(8, 8, 0));
+            for (int[] size : new int[][] {{7, 8}, {8, 7}, {7, 7}}) {
+                byte[] frame = new byte[size[0] * size[1] * 2];
+                String m = expect(ErrorCode.INVALID_ARGUMENT,
+                        () -> classifier.classifyPixels(frame, size[0], size[1], 0, format, 0));
+                assertTrue(m, m.contains("even width and height"));
+                m = expect(ErrorCode.INVALID_ARGUMENT, () -> format.requiredLength(size[0], size[1], 0));
+                assertTrue(m, m.contains("even width and height"));
+            }
+        }
+        assertEquals(7 * 7 * 3, PixelFormat.RGB8.requiredLength(7, 7, 0));
+        stillWorks();
+    }
+
     @Test
     public void badPixelBuffers() {
         byte[] rgb = new byte[8 * 8 * 3];
