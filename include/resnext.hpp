@@ -516,11 +516,17 @@ class Classifier {
   }
 
   /// Classifies several images in one batched run; result `i` belongs to `images[i]`. The batch
-  /// fails as a whole (the message names the failing image's index). An empty batch returns an
-  /// empty vector without calling the library.
+  /// fails as a whole (the message names the failing image's index). An empty batch throws
+  /// `Error` with RESNEXT_RESULT_INVALID_ARGUMENT, as in C and Java.
   std::vector<Classification> classify_batch(const std::vector<Image>& images) const {
     const resnext_classifier* c = raw();
-    if (images.empty()) return {};
+    if (images.empty()) {
+      // The library's own check and message (its outputs are not touched for 0 images).
+      resnext_image none{};
+      resnext_prediction no_prediction{};
+      size_t no_count = 0;
+      detail::check(resnext_classify_batch(c, &none, 0, &no_prediction, 0, &no_count, nullptr));
+    }
     std::vector<resnext_image> raw_images;
     raw_images.reserve(images.size());
     for (const Image& image : images) raw_images.push_back(image.to_c());

@@ -166,7 +166,8 @@ int main(int argc, char** argv) {
       CHECK(class_ids(batch[i]) == class_ids(singles[i]));
       CHECK(same_ids_and_scores(batch[i], singles[i], 1e-3f));
     }
-    CHECK(r50.classify_batch({}).empty());
+    // An empty batch is INVALID_ARGUMENT, as in C and Java.
+    CHECK_THROWS_CODE(r50.classify_batch({}), RESNEXT_RESULT_INVALID_ARGUMENT);
   });
 
   run_test("allow_truncated_images: a cut JPEG is refused, then classified when allowed", [&] {
