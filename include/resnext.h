@@ -143,11 +143,13 @@ enum resnext_pixel_format
    */
   RESNEXT_PIXEL_FORMAT_BGRA8 = 3,
   /**
-   * Y plane, then interleaved V/U at half resolution (Android camera default).
+   * Y plane, then interleaved V/U at half resolution (Android camera default). Width and
+   * height must be even: an odd one is `RESNEXT_RESULT_INVALID_ARGUMENT`.
    */
   RESNEXT_PIXEL_FORMAT_NV21 = 4,
   /**
-   * Y plane, then interleaved U/V at half resolution.
+   * Y plane, then interleaved U/V at half resolution. Width and height must be even: an odd
+   * one is `RESNEXT_RESULT_INVALID_ARGUMENT`.
    */
   RESNEXT_PIXEL_FORMAT_NV12 = 5,
 };
@@ -623,7 +625,8 @@ resnext_result resnext_classify_encoded(const struct resnext_classifier *classif
 
 /**
  * Classifies a raw pixel buffer (`pixel_format` one of `resnext_pixel_format`, `rotation`
- * 0/90/180/270 clockwise, `row_stride` 0 for tightly packed).
+ * 0/90/180/270 clockwise, `row_stride` 0 for tightly packed). NV21 and NV12 need an even
+ * `width` and `height` (an odd one is `RESNEXT_RESULT_INVALID_ARGUMENT`).
  *
  * # Safety
  * As `resnext_classify`; `data` `len` readable bytes.
@@ -790,6 +793,18 @@ resnext_result resnext_options_set_cpu_kernels(struct resnext_options *options, 
 resnext_result resnext_options_set_max_pixels(struct resnext_options *options, uint64_t max_pixels);
 
 /**
+ * Accepts (non-zero) or refuses (0, the default) truncated image data: a JPEG without its
+ * end-of-image marker, a PNG cut before its end. Refused, a classify call fails with
+ * `RESNEXT_RESULT_IMAGE_DECODE` and a message saying the data is truncated; accepted, the
+ * partial frame is classified (the missing rows grey). Data cut inside its headers fails
+ * either way.
+ *
+ * # Safety
+ * `options` must be valid.
+ */
+resnext_result resnext_options_set_allow_truncated_images(struct resnext_options *options, uint32_t allow);
+
+/**
  * Sets the largest accepted model size in bytes (checked before reading; at least 1).
  *
  * # Safety
@@ -861,7 +876,7 @@ resnext_result resnext_options_set_tensorrt_cache_dirs(struct resnext_options *o
 
 /**
  * Runs TensorRT on a Jetson deep-learning accelerator: `core` 0 or 1, or -1 for the GPU (the
- * default).
+ * default). Any other value is `RESNEXT_RESULT_INVALID_ARGUMENT` (the options unchanged).
  *
  * # Safety
  * `options` must be valid.

@@ -104,8 +104,8 @@ enum class PixelFormat : uint32_t {
   Bgr8 = RESNEXT_PIXEL_FORMAT_BGR8,    ///< 3 bytes a pixel: B, G, R.
   Rgba8 = RESNEXT_PIXEL_FORMAT_RGBA8,  ///< 4 bytes a pixel: R, G, B, A (alpha ignored).
   Bgra8 = RESNEXT_PIXEL_FORMAT_BGRA8,  ///< 4 bytes a pixel: B, G, R, A (alpha ignored).
-  Nv21 = RESNEXT_PIXEL_FORMAT_NV21,    ///< Y plane, then interleaved V/U at half resolution.
-  Nv12 = RESNEXT_PIXEL_FORMAT_NV12,    ///< Y plane, then interleaved U/V at half resolution.
+  Nv21 = RESNEXT_PIXEL_FORMAT_NV21,    ///< Y plane, then interleaved V/U at half resolution; even width and height.
+  Nv12 = RESNEXT_PIXEL_FORMAT_NV12,    ///< Y plane, then interleaved U/V at half resolution; even width and height.
 };
 
 /// Preprocessing presets (`resnext_preset`).
@@ -399,6 +399,13 @@ class Options {
     detail::check(resnext_options_set_max_pixels(raw(), n));
     return *this;
   }
+  /// Classify truncated image data (a JPEG without its end-of-image marker, a PNG cut before its
+  /// end) as a partial frame, the missing rows grey; by default it is refused with
+  /// RESNEXT_RESULT_IMAGE_DECODE and a message saying it is truncated.
+  Options& allow_truncated_images(bool allow = true) {
+    detail::check(resnext_options_set_allow_truncated_images(raw(), allow ? 1u : 0u));
+    return *this;
+  }
   /// The largest accepted model size in bytes (at least 1).
   Options& max_model_bytes(uint64_t n) {
     detail::check(resnext_options_set_max_model_bytes(raw(), n));
@@ -524,11 +531,17 @@ class Classifier {
   }
 
   /// Classifies several images in one batched run; result `i` belongs to `images[i]`. The batch
-  /// fails as a whole (the message names the failing image's index). An empty batch returns an
-  /// empty vector without calling the library.
+  /// fails as a whole (the message names the failing image's index). An empty batch throws
+  /// `Error` with RESNEXT_RESULT_INVALID_ARGUMENT, as in C and Java.
   std::vector<Classification> classify_batch(const std::vector<Image>& images) const {
     const resnext_classifier* c = raw();
-    if (images.empty()) return {};
+    if (images.empty()) {
+      // The library's own check and message (its outputs are not touched for 0 images).
+      resnext_image none{};
+      resnext_prediction no_prediction{};
+      size_t no_count = 0;
+      detail::check(resnext_classify_batch(c, &none, 0, &no_prediction, 0, &no_count, nullptr));
+    }
     std::vector<resnext_image> raw_images;
     raw_images.reserve(images.size());
     for (const Image& image : images) raw_images.push_back(image.to_c());

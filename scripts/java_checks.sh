@@ -8,7 +8,8 @@
 #      target/java/{main,test};
 #   4. JUnit (org.junit.runner.JUnitCore) on every *Test class, with -Xcheck:jni, against
 #      target/release/libresnext.so, the CLI target/release/resnext (the Rust reference results)
-#      and the test data. Its closing line is `OK (N tests)` on success.
+#      and the test data. Its closing line is `OK (N tests)` on success. Any JNI warning the
+#      JVM prints (JNI misuse, "JNI local refs: N, exceeds capacity: M") fails the checks.
 #   scripts/java_checks.sh [TESTDATA_DIR]   (default: $RESNEXT_TESTDATA, else testdata/)
 # Needs a JDK (javac, java) >= 9 to compile with --release 8. Exits non-zero on any failure.
 set -euo pipefail
@@ -75,8 +76,12 @@ java -Xcheck:jni -Xmx256m \
 status=${PIPESTATUS[0]}
 set -e
 [ "$status" = 0 ] || fail "JUnit failed (exit $status; log: $LOG)"
-if grep -q "WARNING in native method" "$LOG"; then
-  fail "-Xcheck:jni reported JNI misuse (see $LOG)"
+# -Xcheck:jni prints "WARNING in native method: ..." for misuse and "WARNING: JNI local refs:
+# N, exceeds capacity: M" when a native method's local references outgrow its frame.
+JNI_WARNING='WARNING in native method|WARNING: JNI|JNI local refs'
+if grep -qE "$JNI_WARNING" "$LOG"; then
+  grep -E "$JNI_WARNING" "$LOG" | sort | uniq -c | sort -rn | head -20 >&2
+  fail "-Xcheck:jni printed $(grep -cE "$JNI_WARNING" "$LOG") JNI warnings (see $LOG)"
 fi
 grep -q '^OK (' "$LOG" || fail "no 'OK (N tests)' line in the JUnit output"
 echo

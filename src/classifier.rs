@@ -124,6 +124,9 @@ impl Classifier {
     /// labels that do not match its classes.
     pub fn new(options: ClassifierOptions) -> Result<Classifier> {
         options.preprocess.validate()?;
+        if let crate::ExecutionProvider::TensorRt { options: trt, .. } = &options.ort.provider {
+            trt.validate()?;
+        }
         let labels = crate::labels::Labels::load(&options.labels)?;
         let backend = load_backend(&options)?;
         let info = backend.info();
@@ -156,7 +159,10 @@ impl Classifier {
             backend,
             labels,
             preprocess: options.preprocess,
-            limits: DecodeLimits { max_pixels: options.max_pixels },
+            limits: DecodeLimits {
+                max_pixels: options.max_pixels,
+                allow_truncated: options.allow_truncated_images,
+            },
         })
     }
 

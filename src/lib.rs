@@ -47,14 +47,26 @@ pub use preprocess::{PixelBuffer, PixelFormat, PreprocessConfig, Preset, Rotatio
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Decodes (or converts) and preprocesses one image into a `1 x 3 x crop x crop` NCHW tensor,
-/// without a model: the same pipeline a [`Classifier`] runs.
+/// without a model: the same pipeline a [`Classifier`] runs. Truncated image data is refused
+/// (see [`preprocess_image_with_limits`] to accept it).
 pub fn preprocess_image(
     image: ImageInput<'_>,
     config: &PreprocessConfig,
     max_pixels: u64,
 ) -> Result<Vec<f32>> {
+    let limits = preprocess::DecodeLimits { max_pixels, ..Default::default() };
+    preprocess_image_with_limits(image, config, &limits)
+}
+
+/// [`preprocess_image`] with every decoding limit and setting given: the pixel limit, and
+/// whether truncated images decode to a partial frame.
+pub fn preprocess_image_with_limits(
+    image: ImageInput<'_>,
+    config: &PreprocessConfig,
+    limits: &preprocess::DecodeLimits,
+) -> Result<Vec<f32>> {
     config.validate()?;
-    let rgb = image.to_rgb(&preprocess::DecodeLimits { max_pixels })?;
+    let rgb = image.to_rgb(limits)?;
     let mut out = vec![0f32; config.image_len()];
     preprocess::rgb_to_chw(&rgb, config, &mut out)?;
     Ok(out)

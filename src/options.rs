@@ -84,6 +84,11 @@ pub struct ClassifierOptions {
     pub allow_label_mismatch: bool,
     /// Largest image (or raw buffer) `width * height` accepted.
     pub max_pixels: u64,
+    /// Decode truncated image files and bytes (a JPEG without its end-of-image marker, a PNG
+    /// cut before its end) to a partial frame, the missing rows grey (default false: they fail
+    /// with [`ErrorCode::ImageDecode`](crate::ErrorCode::ImageDecode), the message saying the
+    /// data is truncated). Data cut inside its headers fails either way.
+    pub allow_truncated_images: bool,
     /// Largest model file accepted, in bytes.
     pub max_model_bytes: u64,
     /// The inference engine.
@@ -117,6 +122,7 @@ impl ClassifierOptions {
             labels: LabelSource::ImageNet1k,
             allow_label_mismatch: false,
             max_pixels: DEFAULT_MAX_PIXELS,
+            allow_truncated_images: false,
             max_model_bytes: DEFAULT_MAX_MODEL_BYTES,
             backend: BackendKind::Tract,
             widen_fp16: true,
@@ -175,6 +181,13 @@ impl ClassifierOptions {
     /// Sets the largest accepted image pixel count.
     pub fn max_pixels(mut self, max_pixels: u64) -> Self {
         self.max_pixels = max_pixels;
+        self
+    }
+
+    /// Accepts truncated images as partial frames (see
+    /// [`ClassifierOptions::allow_truncated_images`]).
+    pub fn allow_truncated_images(mut self, allow: bool) -> Self {
+        self.allow_truncated_images = allow;
         self
     }
 

@@ -137,6 +137,54 @@ fn bad_images_are_refused() {
     assert_eq!(err.code(), ErrorCode::Io, "{err}");
 }
 
+/// Prefixes of real photographs (JPEG and PNG): the first 3,000 bytes, half, and all but the
+/// last 2 bytes. By default each fails with IMAGE_DECODE saying it is truncated, from bytes and
+/// from a file; with `allow_truncated_images` the cuts after the headers classify as partial
+/// frames, and a cut inside the headers still fails as truncated.
+#[test]
+fn truncated_photographs_are_refused_unless_allowed() {
+    let strict = tiny();
+    let lenient = Classifier::new(
+        ClassifierOptions::from_path(fixture("models/tiny_torch.onnx"))
+            .preprocess(tiny_config())
+            .labels(LabelSource::None)
+            .allow_truncated_images(true),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("resnext-truncated-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for photo in ["rocket.jpg", "retina.jpg", "hubble_deep_field.jpg", "chelsea.png", "coffee.png"]
+    {
+        let bytes = std::fs::read(fixture(&format!("preprocess/{photo}"))).unwrap();
+        let whole = strict.classify(ImageInput::Encoded(&bytes)).unwrap();
+        assert_eq!(
+            lenient.classify(ImageInput::Encoded(&bytes)).unwrap().predictions,
+            whole.predictions
+        );
+        for cut in [3000, bytes.len() / 2, bytes.len() - 2] {
+            let prefix = &bytes[..cut];
+            let err = strict.classify(ImageInput::Encoded(prefix)).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::ImageDecode, "{photo}[..{cut}]: {err}");
+            assert!(err.message().contains("truncated"), "{photo}[..{cut}]: {err}");
+            let file = dir.join(format!("{cut}-{photo}"));
+            std::fs::write(&file, prefix).unwrap();
+            let err = strict.classify(ImageInput::Path(&file)).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::ImageDecode, "{}: {err}", file.display());
+            assert!(err.message().contains("truncated"), "{}: {err}", file.display());
+            match lenient.classify(ImageInput::Path(&file)) {
+                Ok(partial) => assert_eq!(partial.predictions.len(), 5),
+                // 3,000 bytes can end inside the headers (hubble's 12 kB EXIF, chelsea's iTXt).
+                Err(e) if cut == 3000 => {
+                    assert_eq!(e.code(), ErrorCode::ImageDecode, "{photo}[..{cut}]: {e}");
+                    assert!(e.message().contains("truncated"), "{photo}[..{cut}]: {e}");
+                }
+                Err(e) => panic!("{photo}[..{cut}] with truncated images allowed: {e}"),
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn oversized_header_is_refused_without_allocating() {
     // PNG header claiming 100000 x 100000 (valid CRC): refused from the header alone.
@@ -234,6 +282,23 @@ fn invalid_options_are_refused() {
         Classifier::new(base.clone().preprocess(bad)).unwrap_err().code(),
         ErrorCode::InvalidArgument
     );
+    // TensorRT's DLA cores are 0 and 1 (Jetson Xavier and Orin), as the C header says.
+    for (core, ok) in [(0, true), (1, true), (2, false), (1000, false)] {
+        let provider = resnext::ExecutionProvider::TensorRt {
+            device_id: 0,
+            options: resnext::TensorRtOptions::default().dla_core(core),
+        };
+        let result =
+            Classifier::new(base.clone().preprocess(tiny_config()).execution_provider(provider));
+        match result {
+            Ok(_) => assert!(ok, "DLA core {core} accepted"),
+            Err(e) => {
+                assert!(!ok, "DLA core {core}: {e}");
+                assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+                assert!(e.message().contains(&format!("DLA core {core}")), "{e}");
+            }
+        }
+    }
     let zero_k = base.clone().preprocess(tiny_config()).top_k(0);
     assert_eq!(Classifier::new(zero_k).unwrap_err().code(), ErrorCode::InvalidArgument);
     let big_k = Classifier::new(base.preprocess(tiny_config()).top_k(50)).unwrap();

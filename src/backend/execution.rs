@@ -98,10 +98,31 @@ pub struct TensorRtOptions {
     pub engine_cache_dir: Option<PathBuf>,
     /// Where TensorRT's timing cache lives (it speeds up building engines for new shapes).
     pub timing_cache_dir: Option<PathBuf>,
-    /// Run on a Jetson's deep-learning accelerator (DLA) core; None: the GPU.
+    /// Run on a Jetson's deep-learning accelerator (DLA) core, 0 or 1 (at most
+    /// [`MAX_DLA_CORE`]; another value fails `Classifier::new` with
+    /// [`ErrorCode::InvalidArgument`](crate::ErrorCode::InvalidArgument)); None: the GPU.
     pub dla_core: Option<u32>,
     /// Smallest, typical and largest batch of the optimization profile (default 1, 4, 8).
     pub batch_profile: BatchProfile,
+}
+
+/// The highest DLA core number: Jetson Xavier and Orin have DLA cores 0 and 1.
+pub const MAX_DLA_CORE: u32 = 1;
+
+/// A DLA core as the C ABI and Java pass it: -1 for the GPU (None), 0 or 1 for a DLA core;
+/// anything else is an [`ErrorCode::InvalidArgument`](crate::ErrorCode::InvalidArgument) error.
+pub fn dla_core_from_i32(core: i32) -> crate::Result<Option<u32>> {
+    match core {
+        -1 => Ok(None),
+        c if (0..=MAX_DLA_CORE as i32).contains(&c) => Ok(Some(c as u32)),
+        other => Err(dla_core_error(other as i64)),
+    }
+}
+
+fn dla_core_error(core: i64) -> crate::Error {
+    crate::Error::invalid(format!(
+        "DLA core {core}: Jetson DLA cores are 0 to {MAX_DLA_CORE} (-1 runs on the GPU)"
+    ))
 }
 
 impl Default for TensorRtOptions {
@@ -151,7 +172,8 @@ impl TensorRtOptions {
         self
     }
 
-    /// Runs on DLA core `core` (Jetson Xavier and Orin).
+    /// Runs on DLA core `core`, 0 or 1 (Jetson Xavier and Orin have two; a larger value fails
+    /// `Classifier::new` with [`ErrorCode::InvalidArgument`](crate::ErrorCode::InvalidArgument)).
     pub fn dla_core(mut self, core: u32) -> Self {
         self.dla_core = Some(core);
         self
@@ -161,6 +183,14 @@ impl TensorRtOptions {
     pub fn batch_profile(mut self, profile: BatchProfile) -> Self {
         self.batch_profile = profile;
         self
+    }
+
+    /// Checks the settings that need no GPU: the DLA core is at most [`MAX_DLA_CORE`].
+    pub fn validate(&self) -> crate::Result<()> {
+        match self.dla_core {
+            Some(core) if core > MAX_DLA_CORE => Err(dla_core_error(core as i64)),
+            _ => Ok(()),
+        }
     }
 
     /// The precision TensorRT builds for: `int8`, `fp16` or `fp32`.

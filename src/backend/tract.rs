@@ -67,13 +67,102 @@ pub struct TractOptions {
 
 type Plan = Arc<TypedRunnableModel>;
 
+/// The classifier's private rayon pool for tract's multithreaded matrix products, whose threads
+/// are spawned here (not by rayon) so that dropping the pool joins them: freeing a classifier
+/// (a Rust drop, `resnext_classifier_free`, Java `close()`, a C++ destructor) returns once its
+/// worker threads have exited, and none outlives it.
+struct WorkerPool {
+    /// `Executor::MultiThread` over the pool, or `SingleThread` for one thread.
+    executor: Executor,
+    /// The pool's threads, joined on drop.
+    threads: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
+}
+
+impl WorkerPool {
+    /// A pool of `threads` workers named `resnext-tract-<i>` (no pool for one thread).
+    fn new(threads: usize) -> Result<WorkerPool> {
+        let handles = Arc::new(Mutex::new(Vec::with_capacity(threads)));
+        if threads <= 1 {
+            return Ok(WorkerPool { executor: Executor::SingleThread, threads: handles });
+        }
+        let spawned = handles.clone();
+        let built = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("resnext-tract-{i}"))
+            .spawn_handler(move |worker| {
+                let mut builder = std::thread::Builder::new();
+                if let Some(name) = worker.name() {
+                    builder = builder.name(name.to_string());
+                }
+                if let Some(size) = worker.stack_size() {
+                    builder = builder.stack_size(size);
+                }
+                let handle = builder.spawn(move || worker.run())?;
+                spawned.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+                Ok(())
+            })
+            .build();
+        match built {
+            Ok(pool) => {
+                Ok(WorkerPool { executor: Executor::MultiThread(Arc::new(pool)), threads: handles })
+            }
+            Err(e) => {
+                // rayon has told the threads it did start to exit.
+                join_all(&handles);
+                Err(Error::new(
+                    ErrorCode::Inference,
+                    format!("starting {threads} tract worker threads: {e}"),
+                ))
+            }
+        }
+    }
+}
+
+fn join_all(handles: &Mutex<Vec<std::thread::JoinHandle<()>>>) {
+    let handles = std::mem::take(&mut *handles.lock().unwrap_or_else(|p| p.into_inner()));
+    for handle in handles {
+        let _ = handle.join();
+    }
+    // Each worker registered with crossbeam-epoch's global collector (rayon's deques use it);
+    // an exited worker's registration is freed by a later collection. Run a few now, so that
+    // none is left pending (valgrind's "possibly lost") when the process exits right after.
+    for _ in 0..4 {
+        crossbeam_epoch::pin().flush();
+    }
+}
+
+impl Drop for WorkerPool {
+    fn drop(&mut self) {
+        let Executor::MultiThread(pool) = std::mem::take(&mut self.executor) else {
+            return;
+        };
+        match Arc::try_unwrap(pool) {
+            // A worker cannot join itself (it cannot drop the classifier either: no job does).
+            Ok(pool) if pool.current_thread_index().is_some() => {
+                log::warn!("tract worker pool freed from its own worker: not joining its threads");
+                return;
+            }
+            // Dropping the pool tells its workers to exit; then wait until they have.
+            Ok(pool) => drop(pool),
+            Err(_still_shared) => {
+                // A run still holds the pool (it cannot, with the classifier being dropped):
+                // joining would wait for it, so the threads exit on their own once it ends.
+                log::warn!("tract worker pool still in use while freed: not joining its threads");
+                return;
+            }
+        }
+        join_all(&self.threads);
+    }
+}
+
 /// A model loaded by tract.
 pub struct TractBackend {
     /// The decluttered model, kept only with `RESNEXT_TRACT_BATCH_PLANS=1` (plans per batch).
     model: Option<TypedModel>,
     batch: Symbol,
     plans: Mutex<HashMap<usize, Plan>>,
-    executor: Executor,
+    /// Declared after `plans` so the plans go first; its drop joins the worker threads.
+    pool: WorkerPool,
     threads: usize,
     input_is_f16: bool,
     info: ModelInfo,
@@ -272,8 +361,7 @@ impl TractBackend {
             output.shape = vec![Dim::Symbolic("N".into()), Dim::Fixed(classes as u64)];
         }
         let threads = options.threads.max(1);
-        let executor =
-            if threads > 1 { Executor::multithread(threads) } else { Executor::SingleThread };
+        let pool = WorkerPool::new(threads)?;
         let bf16 = bf16_kernel_if_requested(options.bf16_matmul);
         let mut info = ModelInfo {
             input: inspection.input.clone(),
@@ -319,7 +407,7 @@ impl TractBackend {
             model,
             batch,
             plans: Mutex::new(plans),
-            executor,
+            pool,
             threads,
             input_is_f16,
             info,
@@ -374,7 +462,7 @@ impl TractBackend {
         if workers <= 1 {
             let mut scores = Vec::with_capacity(batch * self.info.classes);
             for image in input.chunks_exact(per_image) {
-                scores.extend(self.run_plan(&plan, image, 1, self.executor.clone())?);
+                scores.extend(self.run_plan(&plan, image, 1, self.pool.executor.clone())?);
             }
             return Ok(scores);
         }
@@ -423,7 +511,7 @@ impl TractBackend {
             )));
         }
         let scores = if self.model.is_some() || batch == 1 {
-            self.run_plan(&self.plan(batch)?, input, batch, self.executor.clone())?
+            self.run_plan(&self.plan(batch)?, input, batch, self.pool.executor.clone())?
         } else {
             self.run_split(input, batch)?
         };
@@ -480,7 +568,7 @@ impl TractBackend {
             let mut state = plan.spawn().map_err(|e| engine_error("running", e))?;
             for _ in 0..runs.max(1) {
                 let mut times = vec![0f64; nodes];
-                multithread_tract_scope(self.executor.clone(), || {
+                multithread_tract_scope(self.pool.executor.clone(), || {
                     state.run_plan_with_eval(
                         tvec![input.clone().into_tvalue()],
                         |ctx, op_state, node, inputs| {

@@ -280,7 +280,8 @@ pub unsafe extern "C" fn resnext_classify_encoded(
 }
 
 /// Classifies a raw pixel buffer (`pixel_format` one of `resnext_pixel_format`, `rotation`
-/// 0/90/180/270 clockwise, `row_stride` 0 for tightly packed).
+/// 0/90/180/270 clockwise, `row_stride` 0 for tightly packed). NV21 and NV12 need an even
+/// `width` and `height` (an odd one is `RESNEXT_RESULT_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// As `resnext_classify`; `data` `len` readable bytes.

@@ -310,6 +310,25 @@ pub unsafe extern "C" fn resnext_options_set_max_pixels(
     })
 }
 
+/// Accepts (non-zero) or refuses (0, the default) truncated image data: a JPEG without its
+/// end-of-image marker, a PNG cut before its end. Refused, a classify call fails with
+/// `RESNEXT_RESULT_IMAGE_DECODE` and a message saying the data is truncated; accepted, the
+/// partial frame is classified (the missing rows grey). Data cut inside its headers fails
+/// either way.
+///
+/// # Safety
+/// `options` must be valid.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_allow_truncated_images(
+    options: *mut resnext_options,
+    allow: u32,
+) -> resnext_result {
+    with_options(options, |o| {
+        o.settings.allow_truncated_images = allow != 0;
+        Ok(())
+    })
+}
+
 /// Sets the largest accepted model size in bytes (checked before reading; at least 1).
 ///
 /// # Safety

@@ -139,7 +139,7 @@ pub unsafe extern "C" fn resnext_options_set_tensorrt_cache_dirs(
 }
 
 /// Runs TensorRT on a Jetson deep-learning accelerator: `core` 0 or 1, or -1 for the GPU (the
-/// default).
+/// default). Any other value is `RESNEXT_RESULT_INVALID_ARGUMENT` (the options unchanged).
 ///
 /// # Safety
 /// `options` must be valid.
@@ -149,11 +149,7 @@ pub unsafe extern "C" fn resnext_options_set_tensorrt_dla_core(
     core: i32,
 ) -> resnext_result {
     with_options(options, |o| {
-        o.tensorrt.dla_core = match core {
-            -1 => None,
-            c if c >= 0 => Some(c as u32),
-            other => return Err(Error::invalid(format!("DLA core {other}: use -1 or >= 0"))),
-        };
+        o.tensorrt.dla_core = crate::backend::execution::dla_core_from_i32(core)?;
         Ok(())
     })
 }

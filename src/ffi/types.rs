@@ -83,9 +83,11 @@ pub enum resnext_pixel_format {
     Rgba8 = 2,
     /// 4 bytes a pixel: B, G, R, A (alpha ignored).
     Bgra8 = 3,
-    /// Y plane, then interleaved V/U at half resolution (Android camera default).
+    /// Y plane, then interleaved V/U at half resolution (Android camera default). Width and
+    /// height must be even: an odd one is `RESNEXT_RESULT_INVALID_ARGUMENT`.
     Nv21 = 4,
-    /// Y plane, then interleaved U/V at half resolution.
+    /// Y plane, then interleaved U/V at half resolution. Width and height must be even: an odd
+    /// one is `RESNEXT_RESULT_INVALID_ARGUMENT`.
     Nv12 = 5,
 }
 

@@ -17,13 +17,19 @@ const CLASSIFICATION: &str = "org/resnext/Classification";
 const MODEL_INFO: &str = "org/resnext/ModelInfo";
 const STRING: &str = "java/lang/String";
 
-/// Reads a Java string argument; `null` fails with `NULL_ARGUMENT` naming it.
+/// Reads a Java string argument; `null` fails with `NULL_ARGUMENT` naming it. Leaves no local
+/// reference behind (jni's `get_string` creates two class references per call, which a loop
+/// would pile up): it runs in its own local frame.
 pub fn string(env: &mut JNIEnv<'_>, value: &JString<'_>, name: &str) -> JniResult<String> {
     if value.is_null() {
         return Err(null(name));
     }
-    Ok(env.get_string(value)?.into())
+    env.with_local_frame(LOCALS_PER_STEP, |env| Ok(env.get_string(value)?.into()))
 }
+
+/// Capacity of the local frame each step of a loop over Java objects runs in (its references
+/// are freed when the step ends, so a call's references stay bounded whatever the length).
+pub(crate) const LOCALS_PER_STEP: i32 = 8;
 
 /// Copies `length` bytes from `offset` of a Java `byte[]` (one copy, with no pinning of the
 /// array while the SDK works). `null` fails with `NULL_ARGUMENT`; a range outside the array with
@@ -265,9 +271,11 @@ fn string_array<'local>(
 ) -> JniResult<JObjectArray<'local>> {
     let array = env.new_object_array(items.len() as jint, STRING, JObject::null())?;
     for (i, item) in items.iter().enumerate() {
-        let s = env.new_string(item)?;
-        env.set_object_array_element(&array, i as jint, &s)?;
-        env.delete_local_ref(s)?;
+        env.with_local_frame(LOCALS_PER_STEP, |env| -> JniResult<()> {
+            let s = env.new_string(item)?;
+            env.set_object_array_element(&array, i as jint, &s)?;
+            Ok(())
+        })?;
     }
     Ok(array)
 }
@@ -317,9 +325,11 @@ pub fn classification_array<'local>(
 ) -> JniResult<JObjectArray<'local>> {
     let array = env.new_object_array(results.len() as jint, CLASSIFICATION, JObject::null())?;
     for (i, result) in results.iter().enumerate() {
-        let object = classification(env, result)?;
-        env.set_object_array_element(&array, i as jint, &object)?;
-        env.delete_local_ref(object)?;
+        env.with_local_frame(LOCALS_PER_STEP, |env| -> JniResult<()> {
+            let object = classification(env, result)?;
+            env.set_object_array_element(&array, i as jint, &object)?;
+            Ok(())
+        })?;
     }
     Ok(array)
 }

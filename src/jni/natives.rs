@@ -5,7 +5,8 @@ use super::boundary::{
 };
 use super::convert::{
     array_region, batch_image, classification, classification_array, direct_region, model_info,
-    model_too_big, string, whole_array, Bytes, HeldImage, PixelSpec, PARAMS_PER_IMAGE,
+    model_too_big, string, whole_array, Bytes, HeldImage, PixelSpec, LOCALS_PER_STEP,
+    PARAMS_PER_IMAGE,
 };
 use crate::backend::execution::{
     BatchProfile, ExecutionProvider, FallbackPolicy, ProviderKind, TensorRtOptions,
@@ -55,9 +56,11 @@ fn label_list(env: &mut JNIEnv<'_>, labels: &JObjectArray<'_>) -> JniResult<Vec<
     let n = env.get_array_length(labels)?;
     let mut out = Vec::with_capacity(n as usize);
     for i in 0..n {
-        let item = JString::from(env.get_object_array_element(labels, i)?);
-        out.push(string(env, &item, &format!("labels[{i}]"))?);
-        env.delete_local_ref(item)?;
+        // Each label in its own local frame: a call's references stay bounded for any length.
+        out.push(env.with_local_frame(LOCALS_PER_STEP, |env| {
+            let item = JString::from(env.get_object_array_element(labels, i)?);
+            string(env, &item, &format!("labels[{i}]"))
+        })?);
     }
     Ok(out)
 }
@@ -86,11 +89,13 @@ fn engine_options(
     env.get_int_array_region(ints, 0, &mut v)?;
     let mut s: [Option<String>; 4] = Default::default();
     for (i, slot) in s.iter_mut().enumerate() {
-        let item = JString::from(env.get_object_array_element(strings, i as i32)?);
-        if !item.is_null() {
-            *slot = Some(string(env, &item, "engine setting")?).filter(|x| !x.is_empty());
-        }
-        env.delete_local_ref(item)?;
+        *slot = env.with_local_frame(LOCALS_PER_STEP, |env| -> JniResult<Option<String>> {
+            let item = JString::from(env.get_object_array_element(strings, i as i32)?);
+            if item.is_null() {
+                return Ok(None);
+            }
+            Ok(Some(string(env, &item, "engine setting")?).filter(|x| !x.is_empty()))
+        })?;
     }
     let code = |i: usize| u32::try_from(v[i]).unwrap_or(u32::MAX);
     let backend = BackendKind::from_u32(code(0))
@@ -119,11 +124,7 @@ fn engine_options(
         workspace_bytes: (workspace > 0).then_some(workspace as u64),
         engine_cache_dir: engines.map(PathBuf::from),
         timing_cache_dir: timing.map(PathBuf::from),
-        dla_core: match v[6] {
-            -1 => None,
-            c if c >= 0 => Some(c as u32),
-            other => return Err(invalid(format!("DLA core {other}: use -1 or >= 0"))),
-        },
+        dla_core: crate::backend::execution::dla_core_from_i32(v[6])?,
         batch_profile: profile,
     };
     let provider = match ProviderKind::from_u32(code(1)) {
@@ -145,9 +146,10 @@ fn engine_options(
 
 /// `long classifierNew(String modelPath, byte[] modelBytes, int resizeShort, int crop,
 /// float[] mean, float[] std, int topK, int threads, int labelMode, String labelsFile,
-/// String[] labels, boolean allowLabelMismatch, long maxPixels, long maxModelBytes,
-/// int[] engineInts, long trtWorkspaceBytes, String[] engineStrings)`; the engine arrays are
-/// laid out by `ClassifierOptions.engineInts` / `engineStrings` (see [`engine_options`]).
+/// String[] labels, boolean allowLabelMismatch, long maxPixels, boolean allowTruncatedImages,
+/// long maxModelBytes, int[] engineInts, long trtWorkspaceBytes, String[] engineStrings)`; the
+/// engine arrays are laid out by `ClassifierOptions.engineInts` / `engineStrings` (see
+/// [`engine_options`]).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_org_resnext_Native_classifierNew<'local>(
@@ -166,6 +168,7 @@ pub extern "system" fn Java_org_resnext_Native_classifierNew<'local>(
     labels: JObjectArray<'local>,
     allow_label_mismatch: jboolean,
     max_pixels: jlong,
+    allow_truncated_images: jboolean,
     max_model_bytes: jlong,
     engine_ints: JIntArray<'local>,
     trt_workspace_bytes: jlong,
@@ -209,6 +212,7 @@ pub extern "system" fn Java_org_resnext_Native_classifierNew<'local>(
             .labels(labels)
             .allow_label_mismatch(allow_label_mismatch != JNI_FALSE)
             .max_pixels(positive_u64(max_pixels, "maxPixels")?)
+            .allow_truncated_images(allow_truncated_images != JNI_FALSE)
             .max_model_bytes(max_model_bytes);
         let options =
             engine_options(env, options, &engine_ints, trt_workspace_bytes, &engine_strings)?;
@@ -362,8 +366,11 @@ pub extern "system" fn Java_org_resnext_Native_classifyBatch<'local>(
         env.get_int_array_region(&params, 0, &mut param_values)?;
         let mut held = Vec::with_capacity(n as usize);
         for (i, kind) in kind_values.iter().enumerate() {
+            // Each image in its own local frame, so a batch's references stay bounded.
             // SAFETY: `held` lives only for this call; `payloads` keeps direct buffers alive.
-            held.push(unsafe { batch_image(env, *kind, &payloads, i, &param_values) }?);
+            held.push(env.with_local_frame(LOCALS_PER_STEP, |env| unsafe {
+                batch_image(env, *kind, &payloads, i, &param_values)
+            })?);
         }
         let inputs: Vec<_> = held.iter().map(HeldImage::input).collect();
         let results = c.classify_batch(&inputs)?;

@@ -18,9 +18,11 @@ pub enum PixelFormat {
     /// 4 bytes a pixel: B, G, R, A (alpha ignored; Android `Bitmap` on little-endian is RGBA).
     Bgra8 = 3,
     /// Android camera default: a Y plane, then interleaved V/U at half resolution.
-    /// BT.601 limited range, as OpenCV's `COLOR_YUV2RGB_NV21`.
+    /// BT.601 limited range, as OpenCV's `COLOR_YUV2RGB_NV21`. Width and height must be even
+    /// (an odd one is [`ErrorCode::InvalidArgument`]).
     Nv21 = 4,
-    /// A Y plane, then interleaved U/V at half resolution. BT.601 limited range.
+    /// A Y plane, then interleaved U/V at half resolution. BT.601 limited range. Width and
+    /// height must be even (an odd one is [`ErrorCode::InvalidArgument`]).
     Nv12 = 5,
 }
 
@@ -306,7 +308,7 @@ pub fn rotate(rgb: RgbImage, rotation: Rotation) -> RgbImage {
 mod tests {
     use super::*;
 
-    const LIMITS: DecodeLimits = DecodeLimits { max_pixels: 1 << 20 };
+    const LIMITS: DecodeLimits = DecodeLimits { max_pixels: 1 << 20, allow_truncated: false };
 
     #[test]
     fn packed_formats_with_stride() {

@@ -262,6 +262,13 @@ static void test_options_misuse(void) {
     CHECK_RC(resnext_options_set_execution_provider(o, 7, 0), RESNEXT_RESULT_INVALID_ARGUMENT);
     CHECK_RC(resnext_options_set_fallback(o, 2), RESNEXT_RESULT_INVALID_ARGUMENT);
     CHECK_RC(resnext_options_set_tensorrt_dla_core(o, -2), RESNEXT_RESULT_INVALID_ARGUMENT);
+    /* as the header says: DLA cores 0 and 1, or -1 for the GPU */
+    CHECK_RC(resnext_options_set_tensorrt_dla_core(o, 2), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK(strstr(resnext_last_error_message(), "DLA core 2") != NULL);
+    CHECK_RC(resnext_options_set_tensorrt_dla_core(o, 1000), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_tensorrt_dla_core(o, 1), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_tensorrt_dla_core(o, 0), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_tensorrt_dla_core(o, -1), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_options_set_tensorrt_batch_profile(o, 0, 1, 1), RESNEXT_RESULT_INVALID_ARGUMENT);
     CHECK_RC(resnext_options_set_tensorrt_batch_profile(o, 4, 2, 8), RESNEXT_RESULT_INVALID_ARGUMENT);
     CHECK_RC(resnext_options_set_execution_provider(NULL, 0, 0), RESNEXT_RESULT_NULL_ARGUMENT);
@@ -493,6 +500,58 @@ static void test_batch(resnext_classifier *c) {
     free(png);
 }
 
+/* Prefixes of real photographs (the first 3,000 bytes, half, all but 2 bytes) fail with
+ * IMAGE_DECODE and a message saying "truncated", from bytes and from a file; with
+ * resnext_options_set_allow_truncated_images the cuts past the headers classify. */
+static void test_truncated(resnext_classifier *strict) {
+    static const char *photos[] = {"preprocess/rocket.jpg", "preprocess/coffee.png"};
+    resnext_prediction preds[5];
+    size_t count, len, i, j;
+    resnext_options *o = resnext_options_new();
+    resnext_classifier *lenient = NULL;
+    static const float mean[3] = {0.485f, 0.456f, 0.406f};
+    static const float stdv[3] = {0.229f, 0.224f, 0.225f};
+    char file[8192];
+    CHECK_RC(resnext_options_set_allow_truncated_images(NULL, 1), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_model_path(o, path_of("models/tiny_torch.onnx")), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_preprocess(o, 73, 64, mean, stdv), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_threads(o, 1), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_allow_truncated_images(o, 1), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &lenient), RESNEXT_RESULT_OK);
+    resnext_options_free(o);
+    for (i = 0; i < sizeof photos / sizeof photos[0]; i++) {
+        unsigned char *data = read_file(photos[i], &len);
+        size_t cuts[3];
+        cuts[0] = 3000;
+        cuts[1] = len / 2;
+        cuts[2] = len - 2;
+        CHECK_RC(resnext_classify_encoded(strict, data, len, preds, 5, &count, NULL), RESNEXT_RESULT_OK);
+        for (j = 0; j < 3; j++) {
+            FILE *f;
+            CHECK_RC(resnext_classify_encoded(strict, data, cuts[j], preds, 5, &count, NULL),
+                     RESNEXT_RESULT_IMAGE_DECODE);
+            CHECK(strstr(resnext_last_error_message(), "truncated") != NULL);
+            snprintf(file, sizeof file, "%s/c-truncated-%u", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+                     (unsigned)j);
+            f = fopen(file, "wb");
+            CHECK(f != NULL);
+            if (f) {
+                CHECK(fwrite(data, 1, cuts[j], f) == cuts[j]);
+                fclose(f);
+                CHECK_RC(resnext_classify_file(strict, file, preds, 5, &count, NULL), RESNEXT_RESULT_IMAGE_DECODE);
+                CHECK(strstr(resnext_last_error_message(), "truncated") != NULL);
+                CHECK_RC(resnext_classify_file(lenient, file, preds, 5, &count, NULL), RESNEXT_RESULT_OK);
+                CHECK(count == 5);
+                remove(file);
+            }
+            CHECK_RC(resnext_classify_encoded(lenient, data, cuts[j], preds, 5, &count, NULL), RESNEXT_RESULT_OK);
+        }
+        free(data);
+    }
+    resnext_classifier_free(lenient);
+}
+
 struct thread_arg {
     resnext_classifier *classifier;
     const unsigned char *png;
@@ -548,6 +607,53 @@ static void test_threads(void) {
     resnext_classifier_free(c);
 }
 
+/* The process's thread count (Linux: /proc/self/status), or -1 when unknown. */
+static int thread_count(void) {
+    char line[256];
+    int n = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "Threads:", 8) == 0) {
+            n = atoi(line + 8);
+            break;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+/* resnext_classifier_free joins the classifier's worker threads: after each of 20
+ * create/classify/free cycles with 3 threads, the process has the threads it had before. */
+static void test_free_joins_threads(int before) {
+    resnext_prediction preds[5];
+    size_t count;
+    int cycle, after = before;
+    static const float mean[3] = {0.485f, 0.456f, 0.406f};
+    static const float stdv[3] = {0.229f, 0.224f, 0.225f};
+    if (before < 0) {
+        printf("thread count unknown (no /proc/self/status): skipping the free-joins-threads test\n");
+        return;
+    }
+    for (cycle = 0; cycle < 20 && after == before; cycle++) {
+        resnext_options *o = resnext_options_new();
+        resnext_classifier *c = NULL;
+        CHECK_RC(resnext_options_set_model_path(o, path_of("models/tiny_torch.onnx")), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_options_set_preprocess(o, 73, 64, mean, stdv), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_options_set_threads(o, 3), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_OK);
+        resnext_options_free(o);
+        CHECK(thread_count() > before); /* the pool is running */
+        CHECK_RC(resnext_classify_file(c, path_of("preprocess/chelsea.png"), preds, 5, &count, NULL),
+                 RESNEXT_RESULT_OK);
+        resnext_classifier_free(c);
+        after = thread_count();
+    }
+    if (after != before) fprintf(stderr, "cycle %d: %d threads after free, %d before\n", cycle, after, before);
+    CHECK(after == before);
+}
+
 static int log_records = 0;
 static void on_log(void *user_data, uint32_t level, const char *message) {
     (void)message;
@@ -569,6 +675,7 @@ static void test_log_callback(void) {
 int main(int argc, char **argv) {
     resnext_classifier *c;
     int quick = argc > 2 && strcmp(argv[2], "quick") == 0; /* valgrind: skip the 100 MB model */
+    int threads_at_start = thread_count();
     snprintf(dir, sizeof dir, "%s", argc > 1 ? argv[1] : "testdata");
     test_version_and_messages();
     test_options_misuse();
@@ -580,10 +687,12 @@ int main(int argc, char **argv) {
         test_classify(c);
         test_classify_misuse(c);
         test_batch(c);
+        test_truncated(c);
         resnext_classifier_free(c);
     }
     test_threads();
     test_cpu_kernels();
+    test_free_joins_threads(threads_at_start);
     if (!quick) test_ort();
     test_log_callback();
     printf("%d passed, %d failed\n", passed, failed);

@@ -166,7 +166,23 @@ int main(int argc, char** argv) {
       CHECK(class_ids(batch[i]) == class_ids(singles[i]));
       CHECK(same_ids_and_scores(batch[i], singles[i], 1e-3f));
     }
-    CHECK(r50.classify_batch({}).empty());
+    // An empty batch is INVALID_ARGUMENT, as in C and Java.
+    CHECK_THROWS_CODE(r50.classify_batch({}), RESNEXT_RESULT_INVALID_ARGUMENT);
+  });
+
+  run_test("allow_truncated_images: a cut JPEG is refused, then classified when allowed", [&] {
+    std::vector<uint8_t> jpeg = resnext_test::read_bytes(rocket);
+    CHECK(jpeg.size() > 3000);
+    jpeg.resize(jpeg.size() / 2);
+    CHECK_THROWS_CODE(r50.classify_encoded(jpeg), RESNEXT_RESULT_IMAGE_DECODE);
+    try {
+      r50.classify_encoded(jpeg);
+    } catch (const resnext::Error& e) {
+      CHECK(std::string(e.what()).find("truncated") != std::string::npos);
+    }
+    resnext::Classifier lenient(
+        resnext::Options().model_path(g_models + "/r50_torch.onnx").threads(1).allow_truncated_images());
+    check_result(lenient.classify_encoded(jpeg), 5, true);
   });
 
   run_test("info() fields", [&] {

@@ -130,6 +130,30 @@ def test_errors_are_one_line_and_nonzero(run_cli, testdata, args, needle):
     assert "panicked" not in proc.stderr and "RUST_BACKTRACE" not in proc.stderr
 
 
+@pytest.mark.parametrize("photo", ["rocket.jpg", "coffee.png"])
+def test_truncated_images_are_refused_unless_allowed(run_cli, testdata, tmp_path, photo):
+    """Prefixes of real photographs fail with IMAGE_DECODE saying "truncated" in classify and
+    preprocess; --allow-truncated-images classifies them as partial frames."""
+    data = (testdata / "preprocess" / photo).read_bytes()
+    model = testdata / "models" / "r50_torch.onnx"
+    cuts = [3000, len(data) // 2, len(data) - 2]
+    files = []
+    for cut in cuts:
+        f = tmp_path / f"{cut}-{photo}"
+        f.write_bytes(data[:cut])
+        files.append(f)
+        proc = run_cli("preprocess", "--image", f, "--out", tmp_path / "t.npy", check=False)
+        assert proc.returncode == 1 and "[IMAGE_DECODE]" in proc.stderr and "truncated" in proc.stderr, proc.stderr
+        run_cli("preprocess", "--allow-truncated-images", "--image", f, "--out", tmp_path / "t.npy")
+    proc = run_cli("classify", "--model", model, "--json", *files, check=False)
+    assert proc.returncode != 0 and proc.stdout.strip() == "", proc
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == len(files), proc.stderr
+    assert all("the image data is truncated" in l and l.endswith("[IMAGE_DECODE]") for l in lines), lines
+    proc = run_cli("classify", "--model", model, "--json", "--allow-truncated-images", *files)
+    assert len(proc.stdout.strip().splitlines()) == len(files)
+
+
 def test_usage_errors_exit_2(run_cli):
     proc = run_cli("classify", check=False)
     assert proc.returncode == 2

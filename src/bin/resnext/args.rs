@@ -46,6 +46,10 @@ pub struct PreprocessFlags {
     /// Largest accepted image, in pixels (width x height).
     #[arg(long, value_name = "N", default_value_t = resnext::preprocess::decode::DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
+    /// Decode truncated images (a JPEG without its end marker, a PNG cut short) to a partial
+    /// frame, the missing rows grey, instead of refusing them with IMAGE_DECODE.
+    #[arg(long)]
+    pub allow_truncated_images: bool,
 }
 
 #[derive(Args, Debug)]

@@ -94,7 +94,8 @@ fn classify(args: ClassifyArgs) -> Result<i32> {
         .threads(args.threads)
         .labels(labels)
         .allow_label_mismatch(args.allow_label_mismatch)
-        .max_pixels(args.preprocess.max_pixels);
+        .max_pixels(args.preprocess.max_pixels)
+        .allow_truncated_images(args.preprocess.allow_truncated_images);
     let classifier = Classifier::new(args.engine.apply(options)?)?;
     let mut failures = 0;
     if args.batch {
@@ -200,11 +201,12 @@ pub(crate) fn load_any_resolution(options: ClassifierOptions) -> Result<Classifi
 
 fn preprocess(args: PreprocessArgs) -> Result<i32> {
     let config = preprocess_config(&args.preprocess)?;
-    let tensor = resnext::preprocess_image(
-        ImageInput::Path(&args.image),
-        &config,
-        args.preprocess.max_pixels,
-    )?;
+    let limits = resnext::preprocess::DecodeLimits {
+        max_pixels: args.preprocess.max_pixels,
+        allow_truncated: args.preprocess.allow_truncated_images,
+    };
+    let tensor =
+        resnext::preprocess_image_with_limits(ImageInput::Path(&args.image), &config, &limits)?;
     let side = config.crop as u64;
     let io = |e: std::io::Error| {
         Error::new(ErrorCode::Io, format!("writing {}: {e}", args.out.display()))

@@ -48,7 +48,7 @@ pub struct EngineFlags {
     /// TensorRT: timing cache directory.
     #[arg(long, value_name = "DIR")]
     pub trt_timing_cache: Option<PathBuf>,
-    /// TensorRT: run on this DLA core (Jetson).
+    /// TensorRT: run on this DLA core (Jetson: 0 or 1).
     #[arg(long, value_name = "N")]
     pub dla_core: Option<u32>,
     /// TensorRT: optimization profile batch sizes min,opt,max.

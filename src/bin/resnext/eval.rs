@@ -91,7 +91,8 @@ pub fn eval(args: EvalArgs) -> Result<i32> {
                 .threads(args.threads)
                 .top_k(5)
                 .labels(LabelSource::None)
-                .max_pixels(args.preprocess.max_pixels),
+                .max_pixels(args.preprocess.max_pixels)
+                .allow_truncated_images(args.preprocess.allow_truncated_images),
         )?,
     )?;
     let progress = indicatif::ProgressBar::new(samples.len() as u64);

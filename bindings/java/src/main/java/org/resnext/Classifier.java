@@ -51,7 +51,8 @@ public final class Classifier implements AutoCloseable {
         long pointer = Native.classifierNew(options.modelPath, options.modelBytes,
                 options.resizeShort, options.crop, options.mean, options.std, options.topK,
                 options.threads, options.labelMode, options.labelsFile, options.labels,
-                options.allowLabelMismatch, options.maxPixels, options.maxModelBytes,
+                options.allowLabelMismatch, options.maxPixels, options.allowTruncatedImages,
+                options.maxModelBytes,
                 options.engineInts(), options.tensorRt.workspaceBytes, options.engineStrings());
         NativeHandle h = new NativeHandle(pointer);
         NativeCleaner.Cleanable c = NativeCleaner.register(this, h);

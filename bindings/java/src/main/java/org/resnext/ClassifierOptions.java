@@ -41,6 +41,7 @@ public final class ClassifierOptions {
     final String[] labels;
     final boolean allowLabelMismatch;
     final long maxPixels;
+    final boolean allowTruncatedImages;
     final long maxModelBytes;
     final Backend backend;
     final CpuKernels cpuKernels;
@@ -64,6 +65,7 @@ public final class ClassifierOptions {
         labels = b.labels != null ? b.labels.clone() : null;
         allowLabelMismatch = b.allowLabelMismatch;
         maxPixels = b.maxPixels;
+        allowTruncatedImages = b.allowTruncatedImages;
         maxModelBytes = b.maxModelBytes;
         backend = b.backend;
         cpuKernels = b.cpuKernels;
@@ -100,6 +102,7 @@ public final class ClassifierOptions {
         b.labels = labels != null ? labels.clone() : null;
         b.allowLabelMismatch = allowLabelMismatch;
         b.maxPixels = maxPixels;
+        b.allowTruncatedImages = allowTruncatedImages;
         b.maxModelBytes = maxModelBytes;
         b.backend = backend;
         b.cpuKernels = cpuKernels;
@@ -145,6 +148,11 @@ public final class ClassifierOptions {
 
     public long maxModelBytes() {
         return maxModelBytes;
+    }
+
+    /** Whether truncated images are classified as partial frames (see {@link Builder#allowTruncatedImages}). */
+    public boolean allowTruncatedImages() {
+        return allowTruncatedImages;
     }
 
     public boolean allowLabelMismatch() {
@@ -203,6 +211,7 @@ public final class ClassifierOptions {
         private String[] labels;
         private boolean allowLabelMismatch;
         private long maxPixels = DEFAULT_MAX_PIXELS;
+        private boolean allowTruncatedImages;
         private long maxModelBytes = DEFAULT_MAX_MODEL_BYTES;
         private Backend backend = Backend.TRACT;
         private CpuKernels cpuKernels = CpuKernels.AUTO;
@@ -383,6 +392,17 @@ public final class ClassifierOptions {
         /** Largest image accepted, in pixels (width x height), checked before decoding. */
         public Builder maxPixels(long pixels) {
             this.maxPixels = pixels;
+            return this;
+        }
+
+        /**
+         * Classify truncated image data (a JPEG without its end-of-image marker, a PNG cut before
+         * its end) as a partial frame, the missing rows grey. By default (false) it is refused
+         * with {@link ErrorCode#IMAGE_DECODE} and a message saying the data is truncated. Data cut
+         * inside its headers is refused either way.
+         */
+        public Builder allowTruncatedImages(boolean allow) {
+            this.allowTruncatedImages = allow;
             return this;
         }
 

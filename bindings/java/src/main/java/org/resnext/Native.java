@@ -19,7 +19,7 @@ final class Native {
     static native long classifierNew(String modelPath, byte[] modelBytes, int resizeShort,
             int crop, float[] mean, float[] std, int topK, int threads, int labelMode,
             String labelsFile, String[] labels, boolean allowLabelMismatch, long maxPixels,
-            long maxModelBytes, int[] engineInts, long trtWorkspaceBytes,
+            boolean allowTruncatedImages, long maxModelBytes, int[] engineInts, long trtWorkspaceBytes,
             String[] engineStrings);
 
     static native void classifierFree(long handle);

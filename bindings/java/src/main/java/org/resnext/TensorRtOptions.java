@@ -88,7 +88,10 @@ public final class TensorRtOptions {
             return this;
         }
 
-        /** Run on a Jetson DLA core (0 or 1); -1 (the default) runs on the GPU. */
+        /**
+         * Run on a Jetson DLA core (0 or 1); -1 (the default) runs on the GPU. Any other value is
+         * refused with {@link ErrorCode#INVALID_ARGUMENT} when the classifier is created.
+         */
         public Builder dlaCore(int core) {
             this.dlaCore = core;
             return this;

@@ -188,6 +188,15 @@ public class ErrorPathsTest {
         expect(ErrorCode.NULL_ARGUMENT, () -> new Classifier(tiny().labels(null).build()));
         expect(ErrorCode.NULL_ARGUMENT, () -> new Classifier(
                 tiny().labels(Collections.<String>singletonList(null)).build()));
+        // TensorRT's DLA cores are 0 and 1 (-1: the GPU), as the C header says.
+        for (int core : new int[] {2, 1000, -2}) {
+            m = expect(ErrorCode.INVALID_ARGUMENT, () -> new Classifier(
+                    tiny().tensorRt(TensorRtOptions.builder().dlaCore(core).build()).build()));
+            assertTrue(m, m.contains("DLA core " + core));
+        }
+        for (int core : new int[] {-1, 0, 1}) {
+            new Classifier(tiny().tensorRt(TensorRtOptions.builder().dlaCore(core).build()).build()).close();
+        }
         assertEquals("no classifier was leaked by the failures", 0, leakedBy(() -> {
             try {
                 new Classifier(tiny().topK(0).build());
@@ -230,6 +239,53 @@ public class ErrorPathsTest {
             expect(ErrorCode.LIMIT_EXCEEDED,
                     () -> small.classifyPixels(new byte[40 * 40 * 3], 40, 40, 0, PixelFormat.RGB8, 0));
         }
+        stillWorks();
+    }
+
+    /**
+     * Prefixes of real photographs (the first 3,000 bytes, half, all but 2 bytes) fail with
+     * IMAGE_DECODE saying "truncated", as bytes and as files; with allowTruncatedImages the cuts
+     * past the headers classify.
+     */
+    @Test
+    public void truncatedPhotographsAreRefusedUnlessAllowed() throws Exception {
+        assertFalse(tiny().build().allowTruncatedImages());
+        try (Classifier lenient = new Classifier(tiny().allowTruncatedImages(true).build())) {
+            assertTrue(tiny().allowTruncatedImages(true).build().toBuilder().build().allowTruncatedImages());
+            for (String name : new String[] {"preprocess/rocket.jpg", "preprocess/coffee.png"}) {
+                byte[] whole = TestSupport.read(name);
+                assertEquals(classifier.classify(whole).predictions(), lenient.classify(whole).predictions());
+                for (int cut : new int[] {3000, whole.length / 2, whole.length - 2}) {
+                    byte[] prefix = Arrays.copyOf(whole, cut);
+                    String m = expect(ErrorCode.IMAGE_DECODE, () -> classifier.classify(prefix));
+                    assertTrue(m, m.contains("truncated"));
+                    File file = temp.newFile(cut + "-" + new File(name).getName());
+                    Files.write(file.toPath(), prefix);
+                    m = expect(ErrorCode.IMAGE_DECODE, () -> classifier.classify(file.getPath()));
+                    assertTrue(m, m.contains("truncated"));
+                    assertEquals(5, lenient.classify(prefix).predictions().size());
+                    assertEquals(5, lenient.classify(file.getPath()).predictions().size());
+                }
+            }
+        }
+        stillWorks();
+    }
+
+    /** NV21/NV12 need an even width and height: requiredLength and the native library agree. */
+    @Test
+    public void oddYuvSizesAreRefusedByRequiredLengthToo() {
+        for (PixelFormat format : new PixelFormat[] {PixelFormat.NV21, PixelFormat.NV12}) {
+            assertEquals(8 * 8 * 3 / 2, format.requiredLength(8, 8, 0));
+            for (int[] size : new int[][] {{7, 8}, {8, 7}, {7, 7}}) {
+                byte[] frame = new byte[size[0] * size[1] * 2];
+                String m = expect(ErrorCode.INVALID_ARGUMENT,
+                        () -> classifier.classifyPixels(frame, size[0], size[1], 0, format, 0));
+                assertTrue(m, m.contains("even width and height"));
+                m = expect(ErrorCode.INVALID_ARGUMENT, () -> format.requiredLength(size[0], size[1], 0));
+                assertTrue(m, m.contains("even width and height"));
+            }
+        }
+        assertEquals(7 * 7 * 3, PixelFormat.RGB8.requiredLength(7, 7, 0));
         stillWorks();
     }
 

@@ -5,6 +5,8 @@ import static org.junit.Assert.assertTrue;
 import static org.resnext.TestSupport.photo;
 import static org.resnext.TestSupport.tiny;
 
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.Test;
@@ -14,6 +16,37 @@ public class LifecycleTest {
     private static final long MB = 1024;
     /** Keeps an owner strongly reachable across a GC. */
     private static Object keep;
+
+    /**
+     * Natives that loop over Java objects keep their local references bounded: a 1,000-label
+     * list and a 64-image batch (files, arrays, direct buffers). Under -Xcheck:jni an unbounded
+     * loop prints "JNI local refs: N, exceeds capacity" warnings, which scripts/java_checks.sh
+     * fails on.
+     */
+    @Test
+    public void longLabelListsAndBatchesKeepLocalReferencesBounded() {
+        List<String> labels = new ArrayList<>();
+        for (int i = 0; i < 1000; i++) {
+            labels.add("label " + i);
+        }
+        try (Classifier c = new Classifier(tiny().labels(labels).build())) {
+            List<Image> batch = new ArrayList<>();
+            byte[] encoded = TestSupport.read("preprocess/chelsea.png");
+            byte[] rgb = new byte[16 * 16 * 3];
+            ByteBuffer direct = ByteBuffer.allocateDirect(rgb.length);
+            for (int i = 0; i < 64; i++) {
+                switch (i % 4) {
+                    case 0: batch.add(Image.file(photo("chelsea"))); break;
+                    case 1: batch.add(Image.encoded(encoded)); break;
+                    case 2: batch.add(Image.pixels(rgb, 16, 16, 0, PixelFormat.RGB8, 0)); break;
+                    default: batch.add(Image.pixels(direct, 16, 16, 0, PixelFormat.RGB8, 0)); break;
+                }
+            }
+            List<Classification> results = c.classifyBatch(batch);
+            assertEquals(64, results.size());
+            assertTrue(results.get(0).predictions().get(0).label().startsWith("label "));
+        }
+    }
 
     @Test
     public void libraryLoadsAndReportsItsVersion() {
