@@ -328,6 +328,8 @@ fn batch_sizes_1_4_8_run_on_one_classifier() {
 #[test]
 fn bf16_matmul_mode_stays_close_to_onnxruntime_fp32() {
     let amx = resnext::backend::amx_bf16::amx_bf16_kernel().is_some();
+    let required = std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1");
+    assert!(amx || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1 but there is no AMX bf16 kernel");
     for case in cases(|c| model_is(c, "r50_torch") && c["precision"] == "fp32") {
         let classifier = classifier_with(&case, 2, |o| o.bf16_matmul(true));
         let compute = classifier.info().compute.clone();

@@ -395,6 +395,18 @@ fn pack_bf16_k2(
 
 #[cfg(test)]
 mod tests {
+    /// The AMX bf16 kernel; without it the test is reported as skipped, unless
+    /// `RESNEXT_REQUIRE_CPU_KERNELS=1` (CI, on a CPU with AMX) makes its absence a failure.
+    fn amx_bf16_kernel_or_skip() -> Option<Box<dyn MatMatMul>> {
+        let kernel = amx_bf16_kernel();
+        if kernel.is_none() {
+            let required = std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1");
+            assert!(!required, "RESNEXT_REQUIRE_CPU_KERNELS=1 but there is no AMX bf16 kernel");
+            eprintln!("skipped: no AMX bf16 kernel on this CPU or build");
+        }
+        kernel
+    }
+
     use super::*;
     use tract_core::optim::Optimizer;
 
@@ -466,10 +478,7 @@ mod tests {
 
     #[test]
     fn lowered_product_matches_a_bf16_reference() {
-        let Some(mmm) = amx_bf16_kernel() else {
-            eprintln!("skipped: no AMX bf16 kernel on this CPU or build");
-            return;
-        };
+        let Some(mmm) = amx_bf16_kernel_or_skip() else { return };
         // k = 40 is not a whole TDPBF16PS step (32): the padding rows must read as zeros.
         for (m, k, n) in [(48, 96, 40), (32, 40, 24)] {
             check_lowered_product(m, k, n, mmm.clone());
@@ -497,10 +506,7 @@ mod tests {
 
     #[test]
     fn products_below_the_tile_stay_on_tract_kernels() {
-        let Some(mmm) = amx_bf16_kernel() else {
-            eprintln!("skipped: no AMX bf16 kernel on this CPU or build");
-            return;
-        };
+        let Some(mmm) = amx_bf16_kernel_or_skip() else { return };
         // K 16 is below one TDPBF16PS step (32), M 8 below the 16-row tile.
         assert_eq!(plan(64, 16, 64, Some(mmm.clone())).1, 0);
         assert_eq!(plan(8, 64, 64, Some(mmm)).1, 0);
@@ -512,10 +518,7 @@ mod tests {
     /// multiple of 2, short of what the kernel reads).
     #[test]
     fn fast_packer_matches_tract_packer() {
-        let Some(mmm) = amx_bf16_kernel() else {
-            eprintln!("skipped: no AMX bf16 kernel on this CPU or build");
-            return;
-        };
+        let Some(mmm) = amx_bf16_kernel_or_skip() else { return };
         let format = mmm.packings()[BF16_PACKING].1.clone();
         assert!(is_bf16_k2_16(&*format), "{format}");
         let (k, n) = (37, 45);
