@@ -59,6 +59,10 @@ impl Geometry {
     }
 }
 
+/// Runs a closure for each of `n` bands (`parallel(n, f)` calls `f(0) .. f(n - 1)`), in any
+/// order, on any threads, returning when all are done.
+pub type Parallel<'a> = &'a dyn Fn(usize, &(dyn Fn(usize) + Sync));
+
 /// The fused residual addition's parameters (ONNX Runtime's QLinearAdd).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AddParams {
@@ -102,7 +106,7 @@ impl QConv {
         merge: Option<usize>,
     ) -> Result<Self, ShapeError> {
         let g = &geometry;
-        if g.groups == 0 || g.cin % g.groups != 0 || g.cout % g.groups != 0 {
+        if g.groups == 0 || !g.cin.is_multiple_of(g.groups) || !g.cout.is_multiple_of(g.groups) {
             return Err(format!(
                 "{} groups do not divide {} -> {} channels",
                 g.groups, g.cin, g.cout
@@ -122,7 +126,7 @@ impl QConv {
             ));
         }
         let merge = merge.unwrap_or_else(|| merge_for(g, gemm));
-        if merge == 0 || g.groups % merge != 0 {
+        if merge == 0 || !g.groups.is_multiple_of(merge) {
             return Err(format!("{merge} groups per GEMM do not divide {}", g.groups));
         }
         let (kh, kw, cin_g) = (g.kernel[0], g.kernel[1], g.cin_g());
@@ -184,7 +188,7 @@ impl QConv {
         residual: Option<&[u8]>,
         output: &mut [u8],
         workers: usize,
-        parallel: &dyn Fn(usize, &(dyn Fn(usize) + Sync)),
+        parallel: Parallel<'_>,
     ) -> Result<(), ShapeError> {
         let g = &self.geometry;
         let (ho, wo) = g.output_size(h, w).ok_or("the kernel is larger than the input")?;
@@ -381,7 +385,7 @@ fn merge_for(g: &Geometry, gemm: QGemm) -> usize {
         crate::kernels::cpu::Isa::Avx512Vnni if cin_g == 8 => 2,
         _ => 1,
     };
-    if g.groups > 1 && g.groups % merge == 0 && g.cin_g() == g.cout_g() {
+    if g.groups > 1 && g.groups.is_multiple_of(merge) && g.cin_g() == g.cout_g() {
         merge
     } else {
         1
