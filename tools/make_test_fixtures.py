@@ -7,6 +7,7 @@ Layout of ``--out DIR`` (default ``<repo>/testdata``, gitignored)::
       tiny_torch.onnx  tiny_paddle.onnx  tiny_fp16.onnx  tiny_fp16_io32.onnx  tiny_int8.onnx
       r50_torch.onnx   r50_paddle.onnx   r50_fp16.onnx   r50_fp16_io32.onnx   r50_int8.onnx
       {tiny,r50}_paddle_int8{,_s8}.onnx   (Paddle2ONNX export quantized, QUInt8 / QInt8)
+      r50_int8_s8.onnx                     (the torch export quantized with QInt8 activations)
       r101_32x8d.onnx                                   (only with --full; ~355 MB)
       truncated.onnx random.onnx not_classifier.onnx bad_input_rank.onnx unsupported_op.onnx
     parity/     NAME.bN.input.npy (float32 NCHW photographs) + NAME.bN.ort.npy (float32 ORT
@@ -82,6 +83,7 @@ DERIVED = {
     "r50_fp16": ("fp16", "r50_torch"),
     "r50_fp16_io32": ("fp16_io32", "r50_torch"),
     "r50_int8": ("int8", "r50_torch"),
+    "r50_int8_s8": ("int8_s8", "r50_torch"),
     # Paddle2ONNX exports (opset 11, Constant weights) quantized as ONNX Runtime's guide says:
     # pre-processing, opset 13, quantize_static with QUInt8 and with QInt8 activations. The
     # graph ends in Softmax -> QuantizeLinear -> DequantizeLinear.
@@ -228,6 +230,9 @@ def write_models(root: str, full: bool, calib_images: int, log: Log) -> tuple[li
             quantize_int8.quantize(p2o, dst, calib_images=calib_images, activation_type=act,
                                    opset=13)
             os.remove(p2o)
+        elif kind == "int8_s8":
+            quantize_int8.quantize(src_path, dst, calib_images=calib_images,
+                                   activation_type=QuantType.QInt8)
         else:
             quantize_int8.quantize(src_path, dst, calib_images=calib_images)
         names.append(name)
@@ -237,7 +242,7 @@ def write_models(root: str, full: bool, calib_images: int, log: Log) -> tuple[li
     order = [n for n in ("tiny_torch", "tiny_paddle", "tiny_fp16", "tiny_fp16_io32",
                          "tiny_int8", "tiny_paddle_int8", "tiny_paddle_int8_s8", "r50_torch",
                          "r50_paddle", "r50_fp16", "r50_fp16_io32", "r50_int8",
-                         "r50_paddle_int8", "r50_paddle_int8_s8", "r101_32x8d") if n in names]
+                         "r50_int8_s8", "r50_paddle_int8", "r50_paddle_int8_s8", "r101_32x8d") if n in names]
     manifest = [{"name": n, "file": f"models/{n}.onnx", **_model_info(
         os.path.join(mdir, f"{n}.onnx"))} for n in order]
     manifest += [{"name": n, "file": f"models/{n}.onnx", "expect_error": why}

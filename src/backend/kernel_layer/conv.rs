@@ -202,12 +202,15 @@ impl QConv {
             return Err("residual input does not match".into());
         }
         let pixels = ho * wo;
-        // About four bands per worker (balance), each a multiple of 32 rows (the AMX kernel's
-        // block of two tiles), so a 7x7 image still splits in two.
+        // A 1x1 convolution's GEMM streams all its weights once per band, so it gets one band
+        // per worker (more bands re-read the weights: at 14x14x1024, 7 bands of 32 rows took
+        // 2.6x one band's time); the others, whose weights per group are small, about four per
+        // worker for balance. Bands are multiples of 16 rows (the AMX tile height).
+        let per_worker = if g.is_pointwise() { 1 } else { 4 };
         let band_rows = if workers <= 1 {
             pixels
         } else {
-            pixels.div_ceil(4 * workers).div_ceil(32).max(1) * 32
+            pixels.div_ceil(per_worker * workers).div_ceil(16).max(1) * 16
         };
         let bands = pixels.div_ceil(band_rows.max(1));
         for image in 0..batch {
@@ -679,6 +682,58 @@ fn grouped_timings() {
                     ops / best / 1e9
                 );
             }
+        }
+    }
+}
+
+/// `cargo test --release --lib pointwise_scaling -- --ignored --nocapture`: ResNeXt101_32x8d's
+/// 1x1 convolutions on the best kernel with 1 and 2 threads of a rayon pool.
+#[cfg(test)]
+#[test]
+#[ignore]
+fn pointwise_scaling() {
+    use rayon::prelude::*;
+    for (side, cin, cout) in
+        [(56usize, 256usize, 256usize), (28, 512, 512), (14, 1024, 1024), (7, 2048, 2048)]
+    {
+        let g = Geometry {
+            cin,
+            cout,
+            groups: 1,
+            kernel: [1, 1],
+            strides: [1, 1],
+            pads: [0; 4],
+            dilations: [1, 1],
+        };
+        let x = vec![7u8; side * side * cin];
+        let weights: Vec<i8> = (0..cout * cin).map(|i| (i % 13) as i8 - 6).collect();
+        let gemm = QGemm::best();
+        let conv =
+            QConv::new(g, &weights, &vec![0; cout], &vec![1e-3; cout], 3, 9, None, gemm, None)
+                .unwrap();
+        let mut out = vec![0u8; side * side * cout];
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        for workers in [1usize, 2] {
+            let par = |bands: usize, f: &(dyn Fn(usize) + Sync)| {
+                if workers == 1 {
+                    (0..bands).for_each(f)
+                } else {
+                    pool.install(|| (0..bands).into_par_iter().for_each(f))
+                }
+            };
+            let mut best = f64::MAX;
+            for _ in 0..20 {
+                let t = std::time::Instant::now();
+                conv.run(&x, (1, side, side), None, &mut out, workers, &par).unwrap();
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            let ops = 2.0 * (side * side * cin * cout) as f64;
+            println!(
+                "{side}x{side} {cin}->{cout} {:?} {workers} threads: {:.3} ms, {:.0} GOP/s",
+                gemm.isa(),
+                best * 1e3,
+                ops / best / 1e9
+            );
         }
     }
 }
