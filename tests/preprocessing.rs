@@ -3,9 +3,9 @@
 //! both presets, every pixel format and every rotation.
 //!
 //! Tolerance: max absolute difference of the normalized tensor <= 0.02 (about one intensity
-//! level: 1 / 255 / 0.225 = 0.0174), for losslessly stored photographs and raw buffers. JPEG
-//! decoders differ from libjpeg-turbo by a few levels in places (IDCT and chroma upsampling),
-//! so JPEG cases are held to a mean absolute difference of 0.01 and a max of 0.1.
+//! level: 1 / 255 / 0.225 = 0.0174) for every case, JPEG included: JPEGs are decoded by
+//! libjpeg-turbo with OpenCV's settings, to the same pixels (`tests/jpeg_decoding.rs`), so what
+//! remains is the resize's rounding, as for PNG and raw buffers.
 
 mod common;
 
@@ -52,6 +52,7 @@ fn preprocessing_matches_opencv() {
     let mut seen_crops = std::collections::HashSet::new();
     let mut failures = Vec::new();
     let mut worst = 0f32;
+    let mut worst_jpeg = 0f32;
     for case in &cases {
         let ours = run_case(case);
         let reference_path = fixture(case["reference"].as_str().unwrap());
@@ -69,18 +70,22 @@ fn preprocessing_matches_opencv() {
             "{file} {format} rot{rotation} crop{}: max {diff:.4} mean {mean_diff:.5}",
             case["crop"]
         );
-        let ok = if is_jpeg { diff <= 0.1 && mean_diff <= 0.01 } else { diff <= 0.02 };
-        if !ok {
+        if diff > 0.02 {
             failures.push(format!("{file} {format} rot{rotation}: max {diff} mean {mean_diff}"));
         }
-        if !is_jpeg {
+        if is_jpeg {
+            worst_jpeg = worst_jpeg.max(diff);
+        } else {
             worst = worst.max(diff);
         }
         seen_formats.insert(format.to_string());
         seen_rotations.insert(rotation);
         seen_crops.insert(case["crop"].as_u64().unwrap());
     }
-    println!("{} cases; worst max abs difference (lossless inputs): {worst:.4}", cases.len());
+    println!(
+        "{} cases; worst max abs difference: lossless inputs {worst:.4}, JPEG {worst_jpeg:.4}",
+        cases.len()
+    );
     assert!(failures.is_empty(), "cases over tolerance:\n{}", failures.join("\n"));
     for f in ["encoded", "rgb8", "bgr8", "rgba8", "bgra8", "nv21", "nv12"] {
         assert!(seen_formats.contains(f), "no case for {f}");

@@ -15,6 +15,10 @@ Layout of ``--out DIR`` (default ``<repo>/testdata``, gitignored)::
                 models with the same resolution and batch get the same photographs
     preprocess/ skimage photographs, reference tensors for encoded images and for raw
                 pixel buffers (rgb8/bgr8/rgba8/bgra8/nv21/nv12 x rotations), manifest.json
+      jpeg/     JPEGs encoded from the lossless photographs in every mode the decoder must
+                match OpenCV in (NAME.MODE.jpg), and for them and for the skimage JPEG
+                photographs cv2.imread's decoded RGB (NAME[.MODE].rgb.npy, uint8 HWC);
+                jpeg/manifest.json
 
 Every record in parity/manifest.json::
 
@@ -33,6 +37,15 @@ Every record in preprocess/manifest.json::
      row stride of both planes), "rotation" (0/90/180/270, clockwise, to apply to the
      decoded/raw image before preprocessing), "preset", "resize_short", "crop", "mean",
      "std", "reference": (1,3,crop,crop) float32 .npy}
+
+Every record in preprocess/jpeg/manifest.json::
+
+    {"file", "mode": "photo|444|422|420|420_odd|420_prog|444_prog|420_rst|gray|gray_prog|
+     cmyk|exif6", "width", "height" (decoded, after EXIF orientation), "decoded": uint8
+     (H, W, 3) RGB .npy of cv2.imread(file, IMREAD_COLOR)[:, :, ::-1]}
+
+The generated JPEGs (not the ones already there) also get "encoded" records in
+preprocess/manifest.json.
 
 Paths in the manifests are relative to DIR. Usage::
 
@@ -93,6 +106,8 @@ DERIVED = {
     "r50_paddle_int8_s8": ("int8_p2o_s8", "r50_paddle"),
 }
 RAW_PHOTOS = ("chelsea.png", "coffee.png")
+# Lossless photographs encoded to JPEG in every mode (jpeg/ fixtures).
+JPEG_SOURCES = ("chelsea.png", "astronaut.png")
 RAW_FORMATS = ("rgb8", "bgr8", "rgba8", "bgra8", "nv21", "nv12")
 ROTATIONS = {0: None, 90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
              270: cv2.ROTATE_90_COUNTERCLOCKWISE}
@@ -316,6 +331,79 @@ def _raw_buffer(rgb: np.ndarray, fmt: str) -> tuple[bytes, int, np.ndarray]:
     return nv.tobytes(), w, cv2.cvtColor(nv, code)
 
 
+def _encode_jpeg(rgb: np.ndarray, mode: str) -> bytes:
+    """``rgb`` encoded as JPEG in ``mode`` (cv2.imencode; CMYK and EXIF through Pillow)."""
+    import io
+
+    from PIL import Image
+
+    if mode in ("cmyk", "exif6"):
+        img = Image.fromarray(rgb)
+        out = io.BytesIO()
+        if mode == "cmyk":  # Adobe (inverted) CMYK, as Photoshop writes it
+            img.convert("CMYK").save(out, "JPEG", quality=90)
+        else:  # EXIF orientation 6: the viewer rotates 90 degrees clockwise
+            exif = Image.Exif()
+            exif[0x0112] = 6
+            img.save(out, "JPEG", quality=90, exif=exif.tobytes())
+        return out.getvalue()
+    sampling = {"444": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+                "422": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422}.get(
+                    mode[:3], cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420)
+    params = [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, sampling]
+    if mode.endswith("_prog"):
+        params += [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]
+    if mode.endswith("_rst"):
+        params += [cv2.IMWRITE_JPEG_RST_INTERVAL, 3]
+    image = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if mode.startswith("gray") else rgb[:, :, ::-1]
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image), params)
+    if not ok:
+        raise RuntimeError(f"cv2.imencode failed for {mode}")
+    return buf.tobytes()
+
+
+JPEG_MODES = ("444", "422", "420", "420_odd", "420_prog", "444_prog", "420_rst", "gray",
+              "gray_prog", "cmyk", "exif6")
+
+
+def write_jpegs(root: str, ref_record, log: Log) -> list[dict]:
+    """jpeg/: generated JPEGs and cv2.imread's decoding of them and of the skimage JPEG
+    photographs; returns the preprocess records of the generated ones."""
+    jdir = os.path.join(root, "preprocess", "jpeg")
+    os.makedirs(jdir, exist_ok=True)
+    entries, records = [], []
+
+    def decoded(path: str, stem: str, mode: str) -> None:
+        rgb = cv2.imread(path, cv2.IMREAD_COLOR)[:, :, ::-1]
+        ref = f"preprocess/jpeg/{stem}.rgb.npy"
+        np.save(os.path.join(root, ref), np.ascontiguousarray(rgb))
+        entries.append({"file": _rel(path, root), "mode": mode, "width": rgb.shape[1],
+                        "height": rgb.shape[0], "decoded": ref})
+
+    for name in photos.PHOTOS:
+        if name.endswith(".jpg"):
+            decoded(os.path.join(root, "preprocess", name), name.rsplit(".", 1)[0], "photo")
+    for name in JPEG_SOURCES:
+        src = photos.load_rgb(name)
+        for mode in JPEG_MODES:
+            rgb = src[:299, :451] if mode == "420_odd" else src  # odd sizes: edge MCUs
+            stem = f"{name.rsplit('.', 1)[0]}.{mode}"
+            path = os.path.join(jdir, f"{stem}.jpg")
+            with open(path, "wb") as f:
+                f.write(_encode_jpeg(np.ascontiguousarray(rgb), mode))
+            decoded(path, stem, mode)
+            ref_rgb = preprocess_ref.decode_rgb(open(path, "rb").read())
+            for preset, (rs, crop) in preprocess_ref.PRESETS.items():
+                ref = f"preprocess/jpeg/{stem}.{preset}.encoded.npy"
+                np.save(os.path.join(root, ref), preprocess_ref.preprocess_rgb(ref_rgb, rs, crop))
+                records.append(ref_record("encoded", _rel(path, root), "jpeg", ref_rgb.shape[1],
+                                          ref_rgb.shape[0], None, 0, preset, ref))
+    with open(os.path.join(jdir, "manifest.json"), "w") as f:
+        json.dump(entries, f, indent=1)
+    log(f"preprocess/jpeg: {len(entries)} JPEGs with cv2.imread references")
+    return records
+
+
 def write_preprocess(root: str, log: Log) -> list[dict]:
     ddir = os.path.join(root, "preprocess")
     os.makedirs(ddir, exist_ok=True)
@@ -338,6 +426,8 @@ def write_preprocess(root: str, log: Log) -> list[dict]:
             np.save(os.path.join(root, ref), preprocess_ref.preprocess_rgb(rgb, rs, crop))
             records.append(ref_record("encoded", f"preprocess/{name}", fmt, rgb.shape[1],
                                       rgb.shape[0], None, 0, preset, ref))
+
+    records += write_jpegs(root, ref_record, log)
 
     written: dict[str, str] = {}  # sha1 of reference -> path (dedupe identical references)
     for name in RAW_PHOTOS:

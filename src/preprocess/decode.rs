@@ -1,5 +1,6 @@
 //! Decoding of encoded images (JPEG, PNG, BMP, WebP) to RGB8, with size limits checked before
-//! any pixel memory is allocated.
+//! any pixel memory is allocated. JPEG goes through libjpeg-turbo ([`super::jpeg`]), so its
+//! pixels equal OpenCV's; PNG, BMP and WebP through the `image` crate.
 
 use super::RgbImage;
 use crate::error::{catch_panic, Error, ErrorCode, Result};
@@ -249,7 +250,9 @@ fn decode_partial(
 }
 
 /// Decodes JPEG, PNG, BMP or WebP bytes to RGB8, applying the EXIF orientation (as OpenCV's
-/// `imdecode` does). Grey images are replicated to three channels; alpha is dropped.
+/// `imdecode` does). Grey images are replicated to three channels; alpha is dropped. JPEG
+/// pixels are libjpeg-turbo's at its defaults, identical to `cv2.imdecode`'s
+/// ([`super::jpeg::decode_jpeg`]); CMYK JPEGs are converted as OpenCV converts them.
 ///
 /// The header's dimensions are checked against `limits` before the pixels are decoded, so a
 /// crafted header claiming 100000 x 100000 pixels fails fast without allocating.
@@ -275,6 +278,31 @@ pub fn decode_rgb(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
                      partial frame)"
                 ),
             ));
+        }
+        if format == ImageFormat::Jpeg {
+            let (rgb, orientation) = super::jpeg::decode_jpeg(bytes, limits).map_err(|e| {
+                // Cut inside its headers (the decoder found no pixels): say where.
+                match &truncated {
+                    Some(what) if !e.message().contains(what.as_str()) => Error::new(
+                        e.code(),
+                        format!(
+                            "the image data is truncated ({what}) before its pixels: {}",
+                            e.message()
+                        ),
+                    ),
+                    _ => e,
+                }
+            })?;
+            if orientation == image::metadata::Orientation::NoTransforms {
+                return Ok(rgb);
+            }
+            let buffer = image::RgbImage::from_raw(rgb.width, rgb.height, rgb.data)
+                .expect("decode_jpeg returns width * height * 3 bytes");
+            let mut image = DynamicImage::ImageRgb8(buffer);
+            image.apply_orientation(orientation);
+            let rgb = image.into_rgb8();
+            let (width, height) = rgb.dimensions();
+            return Ok(RgbImage { width, height, data: rgb.into_raw() });
         }
         let header_error = |e: image::ImageError| {
             let e = decode_error(e);

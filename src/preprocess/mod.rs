@@ -1,7 +1,7 @@
 //! Image preprocessing: PaddleClas's evaluation pipeline, reproduced.
 //!
 //! The contract (SPEC.md, "Evaluation preprocessing"):
-//! 1. decode to RGB ([`decode`]) or convert a raw pixel buffer to RGB ([`pixels`]), applying
+//! 1. decode to RGB ([`decode`]; JPEG through libjpeg-turbo, [`jpeg`]) or convert a raw pixel buffer to RGB ([`pixels`]), applying
 //!    EXIF orientation or the caller's rotation;
 //! 2. resize the short side to `resize_short` with OpenCV `INTER_LINEAR` bilinear interpolation
 //!    (half-pixel centres, no antialiasing), new size rounded half-to-even like Python's `round`
@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod decode;
+pub mod jpeg;
 pub mod pixels;
 pub mod resize;
 pub mod tensor;
