@@ -300,8 +300,9 @@ def kernel_layer_section(files, fp32_o, colds) -> list[str]:
             "QuantizeLinear`) are fused into the epilogue of the convolution that feeds them. "
             "Every convolution is one u8 x i8 GEMM per group (src/kernels/qgemm: rows are output "
             "pixels, columns the group's output channels): the stride-1 1x1 convolutions read "
-            "their rows straight from the NHWC input; the grouped 3x3 convolutions (32 groups, "
-            "im2col per group), the strided 1x1 ones and the stem's 7x7 gather rows into a "
+            "their rows straight from the NHWC input; the grouped 3x3 convolutions (32 groups; "
+            "im2col in one pass over the input for all groups, narrow groups merged into "
+            "block-diagonal GEMMs), the strided 1x1 ones and the stem's 7x7 gather rows into a "
             "scratch block first. The GEMM's epilogue requantizes (bias with the input zero "
             "point folded in, per-channel scale, output zero point, clamp) and, where fused, "
             "adds the residual as ONNX Runtime's QLinearAdd does, then writes u8: between two "
@@ -718,10 +719,12 @@ def notes(fp32_o, fp32_t, plans_t, rss_t, rss_o, model_mb, colds_t, colds_o, mma
         "would let tract do this itself: the AMX tier choosing packing 1 (a one-line change in "
         "`mmm_tiers::preferred`) and a bf16 B packer for the lazy im2col.",
         "",
-        "**Preprocessing.** Decoding dominates a 1080p JPEG (the image crate's JPEG decoder vs "
-        "OpenCV's libjpeg-turbo); our resize + crop + normalize (a few ms) is slower than "
-        "OpenCV's (under 1 ms: it resizes straight to 455x256 with fixed-point SIMD), which "
-        "is the part to work on if decoding gets faster.",
+        "**Preprocessing.** Decoding dominates a 1080p JPEG. Both sides decode with "
+        "libjpeg-turbo's decoder (ours through `mozjpeg-sys`, src/preprocess/jpeg.rs, with the "
+        "same islow IDCT and fancy upsampling, so the pixels are identical: "
+        "tests/jpeg_decoding.rs); OpenCV's figure is measured from Python. Our resize + crop + "
+        "normalize is slower than OpenCV's (it resizes straight to 455x256 with fixed-point "
+        "SIMD), which is the part to work on next.",
         "",
     ]
 
