@@ -72,7 +72,13 @@ pub fn describe(isa: Isa, placement: &Placement) -> String {
         Isa::Scalar => "scalar reference kernels",
     };
     format!(
-        "int8 on {on}: {} of {} convolutions, {} residual additions fused",
-        placement.placed, placement.convolutions, placement.fused_adds
+        "int8 on {on}: {} of {} convolutions, {} residual additions fused{}",
+        placement.placed,
+        placement.convolutions,
+        placement.fused_adds,
+        match placement.max_pools {
+            0 => String::new(),
+            n => format!(", {n} max pool{} in NHWC", if n == 1 { "" } else { "s" }),
+        }
     )
 }

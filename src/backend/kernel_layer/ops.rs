@@ -18,12 +18,14 @@ use tract_onnx::tract_hir::ops::expandable::{expand, Expansion};
 pub const CONV_OP: &str = "ResnextInt8Conv";
 pub const TO_NHWC_OP: &str = "ResnextToNhwc";
 pub const TO_NCHW_OP: &str = "ResnextToNchw";
+pub const MAX_POOL_OP: &str = "ResnextMaxPool";
 
 /// Registers the layer's node types with `onnx`.
 pub fn register(onnx: &mut tract_onnx::Onnx) {
     onnx.op_register.insert(CONV_OP, parse_conv);
     onnx.op_register.insert(TO_NHWC_OP, parse_to_nhwc);
     onnx.op_register.insert(TO_NCHW_OP, parse_to_nchw);
+    onnx.op_register.insert(MAX_POOL_OP, parse_max_pool);
 }
 
 /// The `isa` attribute's values.
@@ -421,4 +423,189 @@ impl TypedOp for ConvertLayout {
     }
 
     as_op!();
+}
+
+/// A 2-D max pool on the layer's NHWC u8 tensors. Exact on quantized data: the pool's input and
+/// output share one quantization (the rewrite checks it), and max commutes with it. Padding is
+/// ignored, as ONNX pads a max pool with -inf.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NhwcMaxPool {
+    kernel: [usize; 2],
+    strides: [usize; 2],
+    /// top, left, bottom, right.
+    pads: [usize; 4],
+}
+
+fn parse_max_pool(
+    _ctx: &tract_onnx::model::ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let pool = NhwcMaxPool {
+        kernel: usizes(ints_attr(node, "kernel_shape")?)?,
+        strides: usizes(ints_attr(node, "strides")?)?,
+        pads: usizes(ints_attr(node, "pads")?)?,
+    };
+    ensure!(
+        pool.kernel.iter().chain(&pool.strides).all(|&v| v > 0),
+        "{}: zero kernel size or stride",
+        node.name
+    );
+    Ok((expand(pool), vec![]))
+}
+
+impl NhwcMaxPool {
+    /// Output height and width; `None` when the window does not fit.
+    fn output_size(&self, h: usize, w: usize) -> Option<(usize, usize)> {
+        let side = |size: usize, axis: usize| {
+            let padded = size + self.pads[axis] + self.pads[axis + 2];
+            (padded >= self.kernel[axis])
+                .then(|| (padded - self.kernel[axis]) / self.strides[axis] + 1)
+        };
+        Some((side(h, 0)?, side(w, 1)?))
+    }
+}
+
+impl Expansion for NhwcMaxPool {
+    fn name(&self) -> StaticName {
+        MAX_POOL_OP.into()
+    }
+
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        check_input_arity(inputs, 1)?;
+        check_output_arity(outputs, 1)?;
+        s.equals(&outputs[0].datum_type, u8::datum_type())?;
+        s.equals(&inputs[0].rank, 4)?;
+        s.equals(&outputs[0].rank, 4)?;
+        s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
+        s.equals(&outputs[0].shape[3], &inputs[0].shape[3])?;
+        s.given(&inputs[0].shape, move |s, x| {
+            let (Ok(h), Ok(w)) = (x[1].to_usize(), x[2].to_usize()) else { return Ok(()) };
+            let (ho, wo) = self.output_size(h, w).context("pool window larger than input")?;
+            s.equals(&outputs[0].shape[1], ho.to_dim())?;
+            s.equals(&outputs[0].shape[2], wo.to_dim())
+        })
+    }
+
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        model.wire_node(prefix, self.clone(), inputs)
+    }
+}
+
+impl Op for NhwcMaxPool {
+    fn name(&self) -> StaticName {
+        MAX_POOL_OP.into()
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for NhwcMaxPool {
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = &inputs[0];
+        ensure!(x.datum_type().size_of() == 1 && x.rank() == 4, "input is not 4-D 8-bit");
+        let [n, h, w, c] = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
+        let (ho, wo) = self.output_size(h, w).context("pool window larger than input")?;
+        let mut out = Tensor::zero::<u8>(&[n, ho, wo, c])?;
+        let src = x.try_as_plain_ram()?;
+        let src = src.as_bytes();
+        let dst = out.as_bytes_mut();
+        let window = |o: usize, axis: usize, size: usize| {
+            let start = (o * self.strides[axis]) as isize - self.pads[axis] as isize;
+            let end = (start + self.kernel[axis] as isize).min(size as isize);
+            (start.max(0) as usize)..(end.max(0) as usize)
+        };
+        for image in 0..n {
+            let src = &src[image * h * w * c..][..h * w * c];
+            let dst = &mut dst[image * ho * wo * c..][..ho * wo * c];
+            for oy in 0..ho {
+                let rows = window(oy, 0, h);
+                for ox in 0..wo {
+                    let cols = window(ox, 1, w);
+                    let out = &mut dst[(oy * wo + ox) * c..][..c];
+                    // Every window holds at least one input pixel (pads < kernel in practice;
+                    // an empty window leaves 0, the smallest u8).
+                    for iy in rows.clone() {
+                        for ix in cols.clone() {
+                            let pixel = &src[(iy * w + ix) * c..][..c];
+                            for (o, &v) in out.iter_mut().zip(pixel) {
+                                *o = (*o).max(v);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(tvec!(out.into_tvalue()))
+    }
+
+    op_out_of_plan!();
+}
+
+impl TypedOp for NhwcMaxPool {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let s = &inputs[0].shape;
+        ensure!(s.len() == 4, "input is not 4-D");
+        let (ho, wo) = self
+            .output_size(s[1].to_usize()?, s[2].to_usize()?)
+            .context("pool window larger than input")?;
+        Ok(tvec!(u8::fact([s[0].clone(), ho.to_dim(), wo.to_dim(), s[3].clone()])))
+    }
+
+    as_op!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pool against a direct max over each window (padding ignored), odd sizes and edges.
+    #[test]
+    fn nhwc_max_pool_matches_a_direct_max() {
+        for (h, w, c, k, s, p) in [
+            (9usize, 7usize, 5usize, 3usize, 2usize, 1usize),
+            (8, 8, 3, 2, 2, 0),
+            (5, 6, 16, 3, 1, 1),
+        ] {
+            let pool = NhwcMaxPool { kernel: [k, k], strides: [s, s], pads: [p; 4] };
+            let x: Vec<u8> = (0..h * w * c).map(|i| (i * 7919 % 251) as u8).collect();
+            let (ho, wo) = pool.output_size(h, w).unwrap();
+            let input = Tensor::from_shape(&[1, h, w, c], &x).unwrap();
+            let out = pool.eval(&EvalContext::out_of_plan(), tvec![input.into_tvalue()]).unwrap();
+            let got = out[0].try_as_plain_ram().unwrap().as_slice::<u8>().unwrap().to_vec();
+            assert_eq!(out[0].shape(), &[1, ho, wo, c]);
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    for ch in 0..c {
+                        let mut best = 0u8;
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let (iy, ix) = (
+                                    (oy * s + ky) as isize - p as isize,
+                                    (ox * s + kx) as isize - p as isize,
+                                );
+                                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                                    best = best.max(x[(iy as usize * w + ix as usize) * c + ch]);
+                                }
+                            }
+                        }
+                        assert_eq!(
+                            got[(oy * wo + ox) * c + ch],
+                            best,
+                            "{h}x{w}x{c} k{k} s{s} p{p}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -21,7 +21,7 @@
 //! our nodes stay NHWC u8 (i8 data is stored as u8 with 128 added, the zero point likewise);
 //! `ResnextToNhwc` / `ResnextToNchw` nodes convert where tract's nodes read or write them.
 
-use super::ops::{isa_code, CONV_OP, TO_NCHW_OP, TO_NHWC_OP};
+use super::ops::{isa_code, CONV_OP, MAX_POOL_OP, TO_NCHW_OP, TO_NHWC_OP};
 use crate::backend::onnx_rewrite::{
     axis_of, drop_unread_dequantize, drop_unused_initializers, float_values, initializers_by_name,
 };
@@ -38,6 +38,8 @@ pub struct Placement {
     pub placed: usize,
     /// Residual additions fused into a convolution's epilogue.
     pub fused_adds: usize,
+    /// Max pools on the layer's tensors run by the layer.
+    pub max_pools: usize,
     /// Layout conversions inserted between tract's nodes and ours.
     pub conversions: usize,
     /// Why each convolution left to tract was not matched (`name: reason`).
@@ -356,6 +358,71 @@ fn match_add(
     None
 }
 
+/// A `MaxPool` that the layer runs on its own tensor.
+struct Pool {
+    pool: usize,
+    quantize: usize,
+    signed: bool,
+    node: pb::NodeProto,
+}
+
+/// `x_q (one of ours) -> DequantizeLinear -> MaxPool -> QuantizeLinear` with the same
+/// quantization on both sides (ONNX Runtime's quantizer shares it): max commutes with it, so the
+/// pool runs on the quantized values.
+fn match_max_pool(index: &Index, i: usize, ours: &HashMap<String, bool>) -> Option<Pool> {
+    let g = index.graph;
+    let pool = &g.node[i];
+    if pool.op_type != "MaxPool" || !pool.domain.is_empty() || pool.output.len() != 1 {
+        return None;
+    }
+    let int = |name: &str, default: i64| {
+        pool.attribute.iter().find(|a| a.name == name).map_or(default, |a| a.i)
+    };
+    if int("ceil_mode", 0) != 0 || int("storage_order", 0) != 0 {
+        return None;
+    }
+    if pool.attribute.iter().any(|a| a.name == "auto_pad" && !a.s.is_empty() && a.s != b"NOTSET") {
+        return None;
+    }
+    let kernel = ints_attr(pool, "kernel_shape").filter(|k| k.len() == 2)?;
+    if ints_attr(pool, "dilations").is_some_and(|d| d.iter().any(|&v| v != 1)) {
+        return None;
+    }
+    let strides = ints_attr(pool, "strides").unwrap_or_else(|| vec![1, 1]);
+    let pads = ints_attr(pool, "pads").unwrap_or_else(|| vec![0; 4]);
+    if strides.len() != 2
+        || pads.len() != 4
+        || pads.iter().zip(kernel.iter().cycle()).any(|(p, k)| p >= k)
+    {
+        return None;
+    }
+    let dq = &g.node[index.produced_by(pool.input.first()?, "DequantizeLinear")?];
+    let signed = *ours.get(&dq.input[0])?;
+    let q = index.only_consumer(&pool.output[0])?;
+    let quantize = &g.node[q];
+    if quantize.op_type != "QuantizeLinear" {
+        return None;
+    }
+    let (a, b) = (index.quant_of(dq).ok()?, index.quant_of(quantize).ok()?);
+    if a != b {
+        return None;
+    }
+    let node = pb::NodeProto {
+        name: format!("{}__resnext_nhwc", pool.name),
+        op_type: MAX_POOL_OP.into(),
+        domain: super::DOMAIN.into(),
+        input: vec![dq.input[0].clone()],
+        output: vec![quantize.output[0].clone()],
+        attribute: vec![
+            attr_ints("kernel_shape", kernel),
+            attr_ints("strides", strides),
+            attr_ints("pads", pads),
+        ],
+        ..Default::default()
+    };
+    Some(Pool { pool: i, quantize: q, signed, node })
+}
+
 fn convert(op: &str, name: String, input: String, output: String, signed: bool) -> pb::NodeProto {
     pb::NodeProto {
         name,
@@ -374,7 +441,7 @@ fn convert(op: &str, name: String, input: String, output: String, signed: bool) 
 pub fn place_kernel_layer(model: &mut pb::ModelProto, isa: Isa) -> Placement {
     let Some(graph) = model.graph.as_mut() else { return Placement::default() };
     let mut report = Placement::default();
-    let (matched, adds) = {
+    let (matched, adds, pools) = {
         let index = Index::new(graph);
         let mut matched = Vec::new();
         for (i, node) in graph.node.iter().enumerate() {
@@ -397,10 +464,22 @@ pub fn place_kernel_layer(model: &mut pb::ModelProto, isa: Isa) -> Placement {
                 adds.push(a);
             }
         }
-        (matched, adds)
+        // The convolutions' final outputs (a fused addition's sum replaces the convolution's).
+        let mut outputs: HashMap<String, bool> =
+            matched.iter().map(|m| (m.y_q.clone(), m.y.signed)).collect();
+        for a in &adds {
+            outputs.remove(&matched[a.conv].y_q);
+            let q = index.quant_of(&graph.node[a.quantize]).expect("matched");
+            outputs.insert(a.out_q.clone(), q.signed);
+        }
+        let pools = (0..graph.node.len())
+            .filter_map(|i| match_max_pool(&index, i, &outputs))
+            .collect::<Vec<_>>();
+        (matched, adds, pools)
     };
     report.placed = matched.len();
     report.fused_adds = adds.len();
+    report.max_pools = pools.len();
     if matched.is_empty() {
         return report;
     }
@@ -460,6 +539,11 @@ pub fn place_kernel_layer(model: &mut pb::ModelProto, isa: Isa) -> Placement {
         removed.insert(m.quantize);
         replace.insert(m.conv, node);
     }
+    for p in &pools {
+        removed.insert(p.quantize);
+        produced.insert(p.node.output[0].clone(), p.signed);
+        replace.insert(p.pool, p.node.clone());
+    }
     graph.initializer.extend(zero_biases);
     let old = std::mem::take(&mut graph.node);
     graph.node = old
@@ -475,7 +559,12 @@ pub fn place_kernel_layer(model: &mut pb::ModelProto, isa: Isa) -> Placement {
 
     // Layouts: our nodes read and write `<name>__nhwc`; conversions bridge to tract's nodes.
     let nhwc = |name: &str| format!("{name}__nhwc");
-    let is_ours = |n: &pb::NodeProto| n.op_type == CONV_OP && n.domain == super::DOMAIN;
+    let is_ours = |n: &pb::NodeProto| {
+        (n.op_type == CONV_OP || n.op_type == MAX_POOL_OP) && n.domain == super::DOMAIN
+    };
+    // Inputs that are activations: a convolution's x and residual, a pool's x.
+    let activation =
+        |n: &pb::NodeProto, slot: usize| slot == 0 || (slot == 3 && n.op_type == CONV_OP);
     let graph_outputs: HashSet<String> = graph.output.iter().map(|o| o.name.clone()).collect();
     let mut needs_nchw: HashSet<String> = HashSet::new();
     let mut needs_nhwc: Vec<(String, bool)> = Vec::new();
@@ -483,8 +572,10 @@ pub fn place_kernel_layer(model: &mut pb::ModelProto, isa: Isa) -> Placement {
     for n in &nodes {
         if is_ours(n) {
             for (slot, input) in n.input.iter().enumerate() {
-                let activation = slot == 0 || slot == 3;
-                if activation && !produced.contains_key(input) && seen_nhwc.insert(input.clone()) {
+                if activation(n, slot)
+                    && !produced.contains_key(input)
+                    && seen_nhwc.insert(input.clone())
+                {
                     needs_nhwc.push((input.clone(), signed_input[input]));
                 }
             }
@@ -508,8 +599,9 @@ pub fn place_kernel_layer(model: &mut pb::ModelProto, isa: Isa) -> Placement {
     }
     for mut n in nodes.drain(..) {
         if is_ours(&n) {
+            let conv = n.op_type == CONV_OP;
             for (slot, input) in n.input.iter_mut().enumerate() {
-                if slot == 0 || slot == 3 {
+                if slot == 0 || (slot == 3 && conv) {
                     *input = nhwc(input);
                 }
             }
