@@ -21,6 +21,7 @@
 //! the same (every intermediate is a small integer, exact in float32); only tract's choice of
 //! softmax changes. The pair after the `Softmax` is left as it is: it runs as float there.
 
+use super::kernel_layer::rewrite::scalar_zero_point;
 use super::onnx_rewrite::{drop_unread_dequantize, float_values, initializers_by_name};
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
@@ -34,7 +35,6 @@ fn pair_parameters(
     dq: &pb::NodeProto,
     initializers: &HashMap<&str, &pb::TensorProto>,
 ) -> Option<(f32, f32, f32, f32)> {
-    use pb::tensor_proto::DataType;
     let name = |n: &pb::NodeProto, i: usize| n.input.get(i).filter(|s| !s.is_empty()).cloned();
     if name(q, 1) != name(dq, 1) || name(q, 2) != name(dq, 2) {
         return None;
@@ -44,24 +44,10 @@ fn pair_parameters(
     };
     let (zero, lo, hi) = match name(q, 2) {
         None => (0.0, 0.0, 255.0),
-        Some(zp) => {
-            let t = initializers.get(zp.as_str())?;
-            if t.dims.iter().product::<i64>() != 1 {
-                return None;
-            }
-            let dt = DataType::try_from(t.data_type).ok()?;
-            let stored = match (t.int32_data.first(), t.raw_data.first()) {
-                (Some(&v), _) => v,
-                (None, Some(&b)) if dt == DataType::Int8 => b as i8 as i32,
-                (None, Some(&b)) => b as i32,
-                (None, None) => return None,
-            };
-            match dt {
-                DataType::Uint8 => (stored as f32, 0.0, 255.0),
-                DataType::Int8 => (stored as f32, -128.0, 127.0),
-                _ => return None,
-            }
-        }
+        Some(zp) => match scalar_zero_point(initializers.get(zp.as_str())?)? {
+            (zero, false) => (zero as f32, 0.0, 255.0),
+            (zero, true) => (zero as f32, -128.0, 127.0),
+        },
     };
     (scale.is_finite() && scale > 0.0).then_some((scale, zero, lo, hi))
 }

@@ -61,7 +61,8 @@ impl Quant {
     }
 }
 
-fn scalar_zero_point(t: &pb::TensorProto) -> Option<(i32, bool)> {
+/// A one-element u8 or i8 zero point: its value and whether it is i8.
+pub(crate) fn scalar_zero_point(t: &pb::TensorProto) -> Option<(i32, bool)> {
     use pb::tensor_proto::DataType;
     if t.dims.iter().product::<i64>() != 1 {
         return None;
@@ -302,6 +303,9 @@ struct FusedAdd {
     conv: usize,
     r_q: String,
     out_q: String,
+    /// Whether the shortcut and the sum are i8 (stored +128 in the layer).
+    r_signed: bool,
+    out_signed: bool,
     attributes: Vec<pb::AttributeProto>,
 }
 
@@ -352,6 +356,8 @@ fn match_add(
             conv,
             r_q: other.input[0].clone(),
             out_q: quantize.output[0].clone(),
+            r_signed: r.signed,
+            out_signed: out.signed,
             attributes,
         });
     }
@@ -469,8 +475,7 @@ pub fn place_kernel_layer(model: &mut pb::ModelProto, isa: Isa) -> Placement {
             matched.iter().map(|m| (m.y_q.clone(), m.y.signed)).collect();
         for a in &adds {
             outputs.remove(&matched[a.conv].y_q);
-            let q = index.quant_of(&graph.node[a.quantize]).expect("matched");
-            outputs.insert(a.out_q.clone(), q.signed);
+            outputs.insert(a.out_q.clone(), a.out_signed);
         }
         let pools = (0..graph.node.len())
             .filter_map(|i| match_max_pool(&index, i, &outputs))
@@ -524,15 +529,8 @@ pub fn place_kernel_layer(model: &mut pb::ModelProto, isa: Isa) -> Placement {
             removed.insert(a.add);
             removed.insert(a.quantize);
             // The quantization of the sum's output decides how it is stored.
-            let index = Index::new(graph);
-            let q = index.quant_of(&graph.node[a.quantize]).expect("matched");
-            output_signed = q.signed;
-            let r_signed = graph.node.iter().any(|n| {
-                n.op_type == "DequantizeLinear"
-                    && n.input[0] == a.r_q
-                    && index.quant_of(n).is_ok_and(|q| q.signed)
-            });
-            signed_input.insert(a.r_q.clone(), r_signed);
+            output_signed = a.out_signed;
+            signed_input.insert(a.r_q.clone(), a.r_signed);
         }
         node.output = vec![output.clone()];
         produced.insert(output, output_signed);
