@@ -46,6 +46,7 @@ struct Args {
     min_ms: f64,
     min_reps: usize,
     isas: Option<Vec<String>>,
+    cold_weights: bool,
     shapes: Vec<(usize, usize, usize, String)>,
 }
 
@@ -54,6 +55,7 @@ fn parse_args() -> Result<Args, String> {
         min_ms: 200.0,
         min_reps: 3,
         isas: None,
+        cold_weights: false,
         shapes: SHAPES.iter().map(|&(m, k, n, d)| (m, k, n, d.to_string())).collect(),
     };
     let mut it = std::env::args().skip(1);
@@ -64,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
             "--min-reps" => {
                 a.min_reps = value()?.parse().map_err(|e| format!("--min-reps: {e}"))?
             }
+            "--cold-weights" => a.cold_weights = true,
             "--isa" => a.isas = Some(value()?.split(',').map(str::to_string).collect()),
             "--shapes" => {
                 a.shapes = value()?
@@ -82,7 +85,10 @@ fn parse_args() -> Result<Args, String> {
                     .collect::<Result<_, String>>()?
             }
             "-h" | "--help" => {
-                println!("qgemm_gops [--min-ms T] [--min-reps R] [--isa a,b] [--shapes M,K,N;...]");
+                println!(
+                    "qgemm_gops [--min-ms T] [--min-reps R] [--isa a,b] [--shapes M,K,N;...] \
+                     [--cold-weights]"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other}")),
@@ -91,14 +97,21 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// Best and median ms of `reps` (at least `min_reps`, and until `min_ms` has passed) calls.
-fn time_runs(min_ms: f64, min_reps: usize, mut run: impl FnMut()) -> (f64, f64, usize) {
+/// Best and median ms of `reps` (at least `min_reps`, and until `min_ms` has passed) calls;
+/// `before` runs untimed before each call.
+fn time_runs(
+    min_ms: f64,
+    min_reps: usize,
+    mut before: impl FnMut(),
+    mut run: impl FnMut(),
+) -> (f64, f64, usize) {
     run(); // warm-up: caches, AMX tile state, page faults of C
     let mut times = Vec::new();
     let started = Instant::now();
     while times.len() < min_reps
         || (started.elapsed().as_secs_f64() * 1000.0 < min_ms && times.len() < 10_000)
     {
+        before();
         let t = Instant::now();
         run();
         times.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -141,7 +154,20 @@ fn main() {
         for &isa in &isas {
             let gemm = QGemm::new(isa).expect("a supported ISA");
             let mut c = vec![0u8; m * n];
-            let (best, median, reps) = time_runs(args.min_ms, args.min_reps, || {
+            // --cold-weights: as in a model whose weights exceed the caches, the packed
+            // weights come from memory (a 512 MiB pass evicts them) while A, just written by
+            // the previous layer, is in cache.
+            let mut evict = if args.cold_weights { vec![1u8; 512 << 20] } else { Vec::new() };
+            let before = || {
+                if !evict.is_empty() {
+                    for line in evict.chunks_mut(64) {
+                        line[0] = line[0].wrapping_add(1);
+                    }
+                    black_box(&mut evict);
+                    black_box(a.iter().step_by(64).map(|&x| x as u32).sum::<u32>());
+                }
+            };
+            let (best, median, reps) = time_runs(args.min_ms, args.min_reps, before, || {
                 gemm.run(m, black_box(&a), k, &b, &requant, None, &mut c, n);
                 black_box(&mut c);
             });

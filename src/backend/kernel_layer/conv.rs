@@ -12,6 +12,10 @@
 
 use crate::kernels::qgemm::{PackedWeights, QGemm, Requant, Residual};
 
+/// Columns per slice of a pointwise convolution's weights (see `QConv::slices`).
+const SLICE_COLUMNS: usize = 256;
+/// Rows per worker under which a pointwise convolution's workers split columns, not rows.
+const SPLIT_COLUMNS_BELOW: usize = 128;
 /// Output pixels gathered per block at most.
 const BLOCK_ROWS: usize = 256;
 /// Bytes of im2col rows per block (all groups): about half of this CPU's 2 MiB L2 per core.
@@ -80,6 +84,10 @@ pub struct QConv {
     /// Groups computed by one GEMM (block-diagonal weights): fills the kernel's columns when a
     /// group has fewer output channels than the kernel's width.
     merge: usize,
+    /// Column slices of a pointwise convolution's GEMM (each with its own packed weights), so
+    /// that at small M the threads split the columns (and the weight stream) instead of the
+    /// rows; 1 for the others. `weights[unit * slices + slice]`.
+    slices: usize,
     weights: Vec<PackedWeights>,
     requant: Vec<Requant>,
     add: Option<AddParams>,
@@ -131,8 +139,10 @@ impl QConv {
         }
         let (kh, kw, cin_g) = (g.kernel[0], g.kernel[1], g.cin_g());
         let (units, k_u, n_u) = (g.groups / merge, merge * k_g, merge * cout_g);
-        let mut packed = Vec::with_capacity(units);
-        let mut requant = Vec::with_capacity(units);
+        let slices =
+            if g.is_pointwise() && g.groups == 1 { n_u.div_ceil(SLICE_COLUMNS) } else { 1 };
+        let mut packed = Vec::with_capacity(units * slices);
+        let mut requant = Vec::with_capacity(units * slices);
         for unit in 0..units {
             // Row r of B^T: output channel unit*n_u + r, of member group j = r / cout_g. K runs
             // over (ky, kx, the unit's input channels): member j's channels are the j-th
@@ -152,23 +162,27 @@ impl QConv {
                     }
                 }
             }
-            let w = PackedWeights::pack(&rows, n_u, k_u);
-            let channels = unit * n_u..(unit + 1) * n_u;
-            let bias = channels
-                .clone()
-                .zip(w.column_sums())
-                .map(|(c, &sum)| bias[c].wrapping_sub(x_zero as i32 * sum))
-                .collect();
-            requant.push(Requant {
-                bias,
-                scale: scales[channels].to_vec(),
-                out_zp: y_zero,
-                lo: 0,
-                hi: 255,
-            });
-            packed.push(w);
+            for slice in 0..slices {
+                let cols = slice * SLICE_COLUMNS..((slice + 1) * SLICE_COLUMNS).min(n_u);
+                let w =
+                    PackedWeights::pack(&rows[cols.start * k_u..cols.end * k_u], cols.len(), k_u);
+                let channels = unit * n_u + cols.start..unit * n_u + cols.end;
+                let bias = channels
+                    .clone()
+                    .zip(w.column_sums())
+                    .map(|(c, &sum)| bias[c].wrapping_sub(x_zero as i32 * sum))
+                    .collect();
+                requant.push(Requant {
+                    bias,
+                    scale: scales[channels].to_vec(),
+                    out_zp: y_zero,
+                    lo: 0,
+                    hi: 255,
+                });
+                packed.push(w);
+            }
         }
-        Ok(QConv { geometry, x_zero, merge, weights: packed, requant, add, gemm })
+        Ok(QConv { geometry, x_zero, merge, slices, weights: packed, requant, add, gemm })
     }
 
     /// Bytes of packed weights.
@@ -201,12 +215,14 @@ impl QConv {
         {
             return Err("residual input does not match".into());
         }
+        if g.is_pointwise() {
+            self.run_pointwise(input, batch * h * w, residual, output, workers, parallel);
+            return Ok(());
+        }
         let pixels = ho * wo;
-        // A 1x1 convolution's GEMM streams all its weights once per band, so it gets one band
-        // per worker (more bands re-read the weights: at 14x14x1024, 7 bands of 32 rows took
-        // 2.6x one band's time); the others, whose weights per group are small, about four per
-        // worker for balance. Bands are multiples of 16 rows (the AMX tile height).
-        let per_worker = if g.is_pointwise() { 1 } else { 4 };
+        // About four bands per worker for balance (the weights per group are small); bands
+        // are multiples of 16 rows (the AMX tile height).
+        let per_worker = 4;
         let band_rows = if workers <= 1 {
             pixels
         } else {
@@ -228,6 +244,95 @@ impl QConv {
         Ok(())
     }
 
+    /// A 1x1 convolution with stride 1: one GEMM over the pixels of all images. Its GEMM
+    /// streams all its weights once per row band, so with enough rows each worker gets one
+    /// band of rows (more bands re-read the weights: at 14x14x1024, 7 bands of 32 rows took
+    /// 2.6x one band's time); with fewer than `SPLIT_COLUMNS_BELOW` rows per worker the
+    /// workers split the column slices instead, each streaming only its slices' weights.
+    fn run_pointwise(
+        &self,
+        input: &[u8],
+        pixels: usize,
+        residual: Option<&[u8]>,
+        output: &mut [u8],
+        workers: usize,
+        parallel: Parallel<'_>,
+    ) {
+        let g = &self.geometry;
+        let out = SharedOut::new(output);
+        if workers > 1 && self.slices > 1 && pixels < SPLIT_COLUMNS_BELOW * workers {
+            parallel(self.slices, &|slice| {
+                for unit in 0..g.groups {
+                    // SAFETY: `out` covers `pixels` rows of `cout` bytes; each slice writes
+                    // only its own columns, disjoint from every other slice's.
+                    unsafe { self.gemm_slice(input, 0..pixels, unit, slice, residual, &out) };
+                }
+            });
+            return;
+        }
+        let band_rows = pixels.div_ceil(workers.max(1)).div_ceil(16).max(1) * 16;
+        let bands = pixels.div_ceil(band_rows);
+        parallel(bands, &|band| {
+            let rows = band * band_rows..((band + 1) * band_rows).min(pixels);
+            for unit in 0..g.groups {
+                for slice in 0..self.slices {
+                    // SAFETY: `out` covers `pixels` rows; bands cover disjoint rows.
+                    unsafe { self.gemm_slice(input, rows.clone(), unit, slice, residual, &out) };
+                }
+            }
+        });
+    }
+
+    /// Rows `rows` of a pointwise convolution for group `unit`'s column slice `slice`: A rows
+    /// from `x` (NHWC, `cin` bytes per pixel), C (`out`) and residual rows of `cout` bytes.
+    ///
+    /// # Safety
+    /// `out` must cover the rows `rows` and no other thread may access the columns of this
+    /// (unit, slice) in those rows during the call.
+    unsafe fn gemm_slice(
+        &self,
+        x: &[u8],
+        rows: std::ops::Range<usize>,
+        unit: usize,
+        slice: usize,
+        residual: Option<&[u8]>,
+        out: &SharedOut,
+    ) {
+        let g = &self.geometry;
+        let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
+        let index = unit * self.slices + slice;
+        let (weights, requant) = (&self.weights[index], &self.requant[index]);
+        let col = unit * cout_g + slice * SLICE_COLUMNS;
+        let residual = self.add.zip(residual).map(|(add, r)| Residual {
+            data: &r[rows.start * g.cout + col..],
+            ld: g.cout,
+            r_zp: add.r_zero,
+            ratio_a: add.ratio_a,
+            ratio_b: add.ratio_b,
+            add_zp: add.add_zero,
+            lo: 0,
+            hi: 255,
+        });
+        assert!(
+            rows.is_empty() || (rows.end - 1) * g.cout + col + weights.n() <= out.len,
+            "pointwise rows out of bounds"
+        );
+        // SAFETY: in bounds (asserted); exclusive access to these columns of these rows is the
+        // caller's contract.
+        unsafe {
+            self.gemm.run_raw_out(
+                rows.len(),
+                &x[rows.start * g.cin + unit * cin_g..],
+                g.cin,
+                weights,
+                requant,
+                residual.as_ref(),
+                out.ptr.add(rows.start * g.cout + col),
+                g.cout,
+            )
+        }
+    }
+
     /// Output pixels `first .. first + count` of one image.
     fn run_rows(
         &self,
@@ -239,7 +344,7 @@ impl QConv {
         out: &mut [u8],
     ) {
         let g = &self.geometry;
-        let (cin_g, cout_g, k_g) = (g.cin_g(), g.cout_g(), g.k_g());
+        let (cout_g, k_g) = (g.cout_g(), g.k_g());
         // The residual columns of GEMM `unit` (a group, or `merge` groups together).
         let residual_of = |rows: &std::ops::Range<usize>, unit: usize| {
             let add = self.add?;
@@ -255,25 +360,6 @@ impl QConv {
                 hi: 255,
             })
         };
-        if g.is_pointwise() {
-            for group in 0..g.groups {
-                let rows = 0..count;
-                let a = &x[first * g.cin + group * cin_g..];
-                let c = &mut out[group * cout_g..];
-                let residual = residual_of(&rows, group);
-                self.gemm.run(
-                    count,
-                    a,
-                    g.cin,
-                    &self.weights[group],
-                    &self.requant[group],
-                    residual.as_ref(),
-                    c,
-                    g.cout,
-                );
-            }
-            return;
-        }
         // Rows per block: every group's rows of a block together stay within the scratch
         // budget (a multiple of 16, the AMX tile height).
         let (units, k_u) = (g.groups / self.merge, self.merge * k_g);
@@ -574,6 +660,9 @@ mod tests {
             (geometry(256, 256, 32, 3, 1, 1), (5, 5), false),
             (geometry(3, 16, 1, 7, 2, 3), (21, 17), false),
             (geometry(128, 128, 4, 3, 1, 1), (20, 20), true),
+            // pointwise with column slices: split by slices (few rows), by rows (many)
+            (geometry(64, 600, 1, 1, 1, 0), (5, 7), true),
+            (geometry(32, 300, 1, 1, 1, 0), (20, 20), false),
         ];
         for isa in supported_isas() {
             for (i, (g, hw, add)) in cases.iter().enumerate() {

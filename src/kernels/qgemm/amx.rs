@@ -68,7 +68,7 @@ pub(super) fn run(
     b: &PackedWeights,
     rq: &Requant,
     res: Option<&Residual>,
-    c: &mut [u8],
+    c: *mut u8,
     ldc: usize,
 ) {
     if b.n() <= 8 {
@@ -79,7 +79,7 @@ pub(super) fn run(
     }
     let rp = res.map(|r| ResidualParams::new(r, rq.out_zp));
     let (r, rld) = res.map_or((core::ptr::null(), 0), |r| (r.data.as_ptr(), r.ld));
-    let x = Ctx { a: a.as_ptr(), lda, c: c.as_mut_ptr(), ldc, r, rld, m, n: b.n(), k: b.k() };
+    let x = Ctx { a: a.as_ptr(), lda, c, ldc, r, rld, m, n: b.n(), k: b.k() };
     // The last partial row block (m % 32 rows), copied whole and zero padded to 32 rows x
     // kpad, so its tile loads stay inside this buffer.
     let mfull = m / 32 * 32;
@@ -93,8 +93,9 @@ pub(super) fn run(
     }
     // SAFETY: reachable only through a `QGemm` built by `QGemm::new(Isa::AmxInt8)`, which
     // checked CPUID (AMX-TILE, AMX-INT8, AVX-512 F/BW/VL/DQ/VNNI), XCR0 and obtained the
-    // XTILEDATA permission for the process. `QGemm::run` asserted m, n >= 1, lda >= k,
-    // ldc >= n, residual ld >= n and that a, c and the residual cover rows 0..m. Tile loads of
+    // XTILEDATA permission for the process. `QGemm::run_raw_out` asserted m, n >= 1, lda >= k,
+    // ldc >= n, residual ld >= n and that a and the residual cover rows 0..m; its caller
+    // guarantees that C's rows 0..m (n bytes each, stride ldc) are writable and exclusive. Tile loads of
     // A in place touch only A[row][0..64*(k/64)] of rows of full 32-row blocks (< m); all other
     // A reads are masked to [0, k) or come from `mtail` (32 x kpad bytes); B tile loads stay
     // inside the packed panels (kpad/64 steps of 1 KiB per panel); C/residual accesses are

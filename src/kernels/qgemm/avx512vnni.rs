@@ -39,16 +39,17 @@ pub(super) fn run(
     b: &PackedWeights,
     rq: &Requant,
     res: Option<&Residual>,
-    c: &mut [u8],
+    c: *mut u8,
     ldc: usize,
 ) {
     let rp = res.map(|r| ResidualParams::new(r, rq.out_zp));
     let (r, rld) = res.map_or((core::ptr::null(), 0), |r| (r.data.as_ptr(), r.ld));
-    let x = Ctx { a: a.as_ptr(), lda, c: c.as_mut_ptr(), ldc, r, rld, m, n: b.n(), k: b.k() };
+    let x = Ctx { a: a.as_ptr(), lda, c, ldc, r, rld, m, n: b.n(), k: b.k() };
     // SAFETY: this kernel is only reachable through a `QGemm` built by `QGemm::new`, which
     // checked `cpu::supports(Avx512Vnni | AmxInt8)` (both imply AVX-512 F/BW/VL/DQ/VNNI).
-    // `QGemm::run` asserted m >= 1, n >= 1, lda >= k, ldc >= n, rd >= n and that `a`, `c` and
-    // the residual cover rows 0..m; the kernel reads only A[row][0..k], bias/scale[0..n],
+    // `QGemm::run_raw_out` asserted m >= 1, n >= 1, lda >= k, ldc >= n, rd >= n and that `a`
+    // and the residual cover rows 0..m, and its caller guarantees C's rows 0..m (n bytes each,
+    // stride ldc) writable and exclusive; the kernel reads only A[row][0..k], bias/scale[0..n],
     // residual[row][0..n] and writes only C[row][0..n] (masked loads/stores at the edges).
     unsafe {
         if res.is_some() {

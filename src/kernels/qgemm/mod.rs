@@ -162,6 +162,38 @@ impl QGemm {
         c: &mut [u8],
         ldc: usize,
     ) {
+        if m > 0 && b.n() > 0 {
+            assert!(ldc >= b.n(), "qgemm: ldc {ldc} < n {}", b.n());
+            assert!(
+                c.len() >= (m - 1) * ldc + b.n(),
+                "qgemm: C slice too short ({} < {})",
+                c.len(),
+                (m - 1) * ldc + b.n()
+            );
+        }
+        // SAFETY: `c` is an exclusive slice covering rows 0..m of n columns (asserted above).
+        unsafe { self.run_raw_out(m, a, lda, b, requant, residual, c.as_mut_ptr(), ldc) }
+    }
+
+    /// [`run`](Self::run) with C as a raw pointer, for callers whose threads write disjoint
+    /// columns of one buffer (which `&mut` slices cannot express). Every other argument is
+    /// checked as by `run`.
+    ///
+    /// # Safety
+    /// For every row `r < m` the bytes `c.add(r * ldc) .. c.add(r * ldc + n)` must be valid
+    /// for writes and neither read nor written by anyone else during the call.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn run_raw_out(
+        &self,
+        m: usize,
+        a: &[u8],
+        lda: usize,
+        b: &PackedWeights,
+        requant: &Requant,
+        residual: Option<&Residual>,
+        c: *mut u8,
+        ldc: usize,
+    ) {
         let (n, k) = (b.n(), b.k());
         assert_eq!(
             requant.bias.len(),
@@ -185,12 +217,6 @@ impl QGemm {
             "qgemm: A slice too short ({} < {})",
             a.len(),
             (m - 1) * lda + k
-        );
-        assert!(
-            c.len() >= (m - 1) * ldc + n,
-            "qgemm: C slice too short ({} < {})",
-            c.len(),
-            (m - 1) * ldc + n
         );
         if let Some(r) = residual {
             assert!(r.ld >= n, "qgemm: residual ld {} < n {n}", r.ld);

@@ -3,7 +3,8 @@
 use super::epilogue::{requant_scalar, residual_scalar, ResidualParams};
 use super::{PackedWeights, Requant, Residual};
 
-/// Same contract as [`super::QGemm::run`] (arguments already validated by the caller).
+/// Same contract as [`super::QGemm::run_raw_out`] (arguments already validated by the
+/// caller; `c` valid for writes of rows `0..m`, columns `0..n`).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run(
     m: usize,
@@ -12,7 +13,7 @@ pub(super) fn run(
     b: &PackedWeights,
     rq: &Requant,
     res: Option<&Residual>,
-    c: &mut [u8],
+    c: *mut u8,
     ldc: usize,
 ) {
     let (n, k) = (b.n(), b.k());
@@ -30,7 +31,9 @@ pub(super) fn run(
                 *x = x.wrapping_add(av * b.weight(kk, col) as i32);
             }
         }
-        let crow = &mut c[row * ldc..row * ldc + n];
+        // SAFETY: the caller guarantees row `row`'s columns 0..n of C are writable and not
+        // accessed by anyone else during the call.
+        let crow = unsafe { std::slice::from_raw_parts_mut(c.add(row * ldc), n) };
         for col in 0..n {
             let t = requant_scalar(acc[col], rq.bias[col], rq.scale[col], rq.out_zp, rq.lo, rq.hi);
             crow[col] = match (res, &rp) {
