@@ -10,7 +10,7 @@
 //!
 //! One image's output pixels are split into bands over the calling tract executor's threads.
 
-use crate::kernels::qgemm::{PackedWeights, QGemm, Requant, Residual};
+use crate::kernels::qgemm::{PackedWeights, QGemm, Requant, Residual, RowMap, ShiftedA};
 
 /// Columns per slice of a pointwise convolution's weights (see `QConv::slices`).
 const SLICE_COLUMNS: usize = 256;
@@ -84,6 +84,10 @@ pub struct QConv {
     /// Groups computed by one GEMM (block-diagonal weights): fills the kernel's columns when a
     /// group has fewer output channels than the kernel's width.
     merge: usize,
+    /// Whether the convolution runs as an implicit GEMM over a padded copy of the input
+    /// ([`QGemm::run_shifted`], no im2col): stride 1, no fused residual, a kernel with a
+    /// shifted variant, and GEMM units of a multiple of 64 input channels.
+    direct: bool,
     /// Column slices of a pointwise convolution's GEMM (each with its own packed weights), so
     /// that at small M the threads split the columns (and the weight stream) instead of the
     /// rows; 1 for the others. `weights[unit * slices + slice]`.
@@ -133,7 +137,9 @@ impl QConv {
                 g.cout
             ));
         }
-        let merge = merge.unwrap_or_else(|| merge_for(g, gemm));
+        let direct_merge =
+            if merge.is_none() { direct_merge_for(g, gemm, add.is_some()) } else { None };
+        let merge = direct_merge.or(merge).unwrap_or_else(|| merge_for(g, gemm));
         if merge == 0 || !g.groups.is_multiple_of(merge) {
             return Err(format!("{merge} groups per GEMM do not divide {}", g.groups));
         }
@@ -182,7 +188,8 @@ impl QConv {
                 packed.push(w);
             }
         }
-        Ok(QConv { geometry, x_zero, merge, slices, weights: packed, requant, add, gemm })
+        let direct = direct_merge.is_some();
+        Ok(QConv { geometry, x_zero, merge, direct, slices, weights: packed, requant, add, gemm })
     }
 
     /// Bytes of packed weights.
@@ -219,6 +226,10 @@ impl QConv {
             self.run_pointwise(input, batch * h * w, residual, output, workers, parallel);
             return Ok(());
         }
+        if self.direct {
+            self.run_direct(input, (batch, h, w), output, workers, parallel);
+            return Ok(());
+        }
         let pixels = ho * wo;
         // About four bands per worker for balance (the weights per group are small); bands
         // are multiples of 16 rows (the AMX tile height).
@@ -242,6 +253,75 @@ impl QConv {
             });
         }
         Ok(())
+    }
+
+    /// A stride-1 convolution as an implicit GEMM: each image is copied once into a buffer
+    /// padded with the input zero point (`wp` = padded width, plus slack rows so that whole
+    /// 32-row blocks at every tap's shift stay inside), then the GEMM rows are the padded
+    /// grid's pixels (`ho x wp`, the `wp - wo` padding columns of each row computed and
+    /// dropped) and each tap reads them in place `ky * wp + kx` pixels further. Work items
+    /// are (GEMM unit, block of grid rows) pairs, about four per worker.
+    fn run_direct(
+        &self,
+        input: &[u8],
+        (batch, h, w): (usize, usize, usize),
+        output: &mut [u8],
+        workers: usize,
+        parallel: Parallel<'_>,
+    ) {
+        let g = &self.geometry;
+        let [kh, kw] = g.kernel;
+        let [top, left, bottom, right] = g.pads;
+        let (hp, wp) = (h + top + bottom, w + left + right);
+        let (ho, wo) = g.output_size(h, w).expect("checked by run");
+        let grid = ho * wp;
+        let shifts: Vec<usize> = (0..kh)
+            .flat_map(|ky| (0..kw).map(move |kx| (ky, kx)))
+            .map(|(ky, kx)| ky * g.dilations[0] * wp + kx * g.dilations[1])
+            .collect();
+        let max_shift = shifts.iter().copied().max().unwrap_or(0);
+        let padded_pixels = (hp * wp).max(grid.next_multiple_of(32) + max_shift);
+        let mut padded = vec![self.x_zero; padded_pixels * g.cin];
+        let (units, k_u, n_u) =
+            (g.groups / self.merge, self.merge * g.cin_g(), self.merge * g.cout_g());
+        let chunk_rows = grid.div_ceil((4 * workers).div_ceil(units).max(1)).next_multiple_of(32);
+        let chunks = grid.div_ceil(chunk_rows);
+        let out_image = ho * wo * g.cout;
+        for image in 0..batch {
+            let x = &input[image * h * w * g.cin..][..h * w * g.cin];
+            for (y, row) in x.chunks_exact(w * g.cin).enumerate() {
+                padded[((y + top) * wp + left) * g.cin..][..w * g.cin].copy_from_slice(row);
+            }
+            let out = SharedOut::new(&mut output[image * out_image..][..out_image]);
+            let (padded, out) = (&padded, &out);
+            parallel(units * chunks, &|item| {
+                let (unit, chunk) = (item / chunks, item % chunks);
+                let first = chunk * chunk_rows;
+                let rows = chunk_rows.min(grid - first);
+                let a = ShiftedA {
+                    data: &padded[first * g.cin + unit * k_u..],
+                    lda: g.cin,
+                    shifts: &shifts,
+                    seg_k: k_u,
+                };
+                let map = RowMap { first, wp, wo };
+                assert!(out.len >= ho * wo * g.cout && (unit + 1) * n_u <= g.cout);
+                // SAFETY: `out` is this image's ho x wo x cout output; the mapped rows of
+                // grid rows first..first + rows are output pixels < ho * wo, and this item
+                // writes only unit `unit`'s columns of them: items write disjoint bytes.
+                unsafe {
+                    self.gemm.run_shifted(
+                        rows,
+                        a,
+                        &self.weights[unit],
+                        &self.requant[unit],
+                        map,
+                        out.ptr.add(unit * n_u),
+                        g.cout,
+                    )
+                }
+            });
+        }
     }
 
     /// A 1x1 convolution with stride 1: one GEMM over the pixels of all images. Its GEMM
@@ -481,6 +561,27 @@ fn merge_for(g: &Geometry, gemm: QGemm) -> usize {
     }
 }
 
+/// Groups per GEMM unit of a direct (implicit GEMM) convolution, when it can run as one:
+/// stride 1, not 1x1, no fused residual, an ISA with a shifted kernel (AMX-INT8), and units of
+/// a multiple of 64 input channels (the AMX K step; narrower groups merge block-diagonally, at
+/// most 256 channels per unit). None otherwise (im2col).
+fn direct_merge_for(g: &Geometry, gemm: QGemm, has_residual: bool) -> Option<usize> {
+    if gemm.isa() != crate::kernels::cpu::Isa::AmxInt8
+        || g.strides != [1, 1]
+        || g.kernel == [1, 1]
+        || has_residual
+    {
+        return None;
+    }
+    let cin_g = g.cin_g();
+    (1..=g.groups).find(|&m| {
+        g.groups.is_multiple_of(m)
+            && (m * cin_g).is_multiple_of(64)
+            && m * cin_g <= 256.max(cin_g)
+            && (m == 1 || cin_g == g.cout_g())
+    })
+}
+
 /// An output buffer handed to several bands that each write their own rows.
 struct SharedOut {
     ptr: *mut u8,
@@ -660,6 +761,14 @@ mod tests {
             (geometry(256, 256, 32, 3, 1, 1), (5, 5), false),
             (geometry(3, 16, 1, 7, 2, 3), (21, 17), false),
             (geometry(128, 128, 4, 3, 1, 1), (20, 20), true),
+            // direct (implicit GEMM) shapes on AMX: 64-, 16- and 8-channel groups, 5x5,
+            // dilation 2, asymmetric padding, a 1-wide output
+            (geometry(128, 128, 2, 3, 1, 1), (7, 7), false),
+            (geometry(64, 64, 4, 3, 1, 1), (13, 6), false),
+            (geometry(256, 256, 32, 5, 1, 2), (9, 13), false),
+            (Geometry { dilations: [2, 2], ..geometry(64, 64, 8, 3, 1, 2) }, (10, 11), false),
+            (Geometry { pads: [1, 0, 2, 1], ..geometry(64, 64, 8, 3, 1, 1) }, (6, 3), false),
+            (geometry(64, 64, 8, 3, 1, 0), (3, 5), false),
             // pointwise with column slices: split by slices (few rows), by rows (many)
             (geometry(64, 600, 1, 1, 1, 0), (5, 7), true),
             (geometry(32, 300, 1, 1, 1, 0), (20, 20), false),
@@ -669,6 +778,43 @@ mod tests {
                 check(g.clone(), *hw, *add, isa, None, 7 + i as u64);
             }
         }
+    }
+
+    #[test]
+    fn stride_one_grouped_convolutions_run_direct_on_amx() {
+        let Some(amx) = QGemm::new(Isa::AmxInt8) else {
+            assert!(
+                std::env::var_os("RESNEXT_REQUIRE_CPU_KERNELS").is_none(),
+                "AMX-INT8 required but not available"
+            );
+            return;
+        };
+        let direct = |g: Geometry, add: Option<AddParams>| {
+            let n = g.cout * g.kernel[0] * g.kernel[1] * g.cin / g.groups;
+            let conv = QConv::new(
+                g.clone(),
+                &vec![1; n],
+                &vec![0; g.cout],
+                &vec![1e-3; g.cout],
+                0,
+                0,
+                add,
+                amx,
+                None,
+            );
+            conv.unwrap().direct
+        };
+        for (cin_g, groups) in [(8, 32), (16, 32), (32, 32), (64, 32), (128, 2)] {
+            assert!(direct(geometry(cin_g * groups, cin_g * groups, groups, 3, 1, 1), None));
+        }
+        assert!(!direct(geometry(256, 256, 32, 3, 2, 1), None), "stride 2 uses im2col");
+        assert!(!direct(geometry(64, 64, 1, 1, 1, 0), None), "1x1 is a plain GEMM");
+        let add = AddParams { r_zero: 0, ratio_a: 1.0, ratio_b: 1.0, add_zero: 0 };
+        assert!(!direct(geometry(64, 64, 8, 3, 1, 1), Some(add)), "a fused residual uses im2col");
+        assert!(
+            !direct(geometry(24, 24, 8, 3, 1, 1), None),
+            "3-channel groups: no 64-channel unit"
+        );
     }
 
     #[test]
@@ -742,7 +888,8 @@ fn grouped_timings() {
         let x = vec![7u8; side * side * c];
         let weights: Vec<i8> = (0..c * 9 * cg).map(|i| (i % 13) as i8 - 6).collect();
         for isa in supported_isas().into_iter().filter(|i| *i != crate::kernels::cpu::Isa::Scalar) {
-            for merge in [1usize, 2, 4, 8] {
+            // None: the default choice (on AMX the direct implicit GEMM), then forced im2col
+            for merge in [None, Some(1usize), Some(2), Some(4), Some(8)] {
                 let gemm = QGemm::new(isa).unwrap();
                 let conv = QConv::new(
                     g.clone(),
@@ -753,20 +900,21 @@ fn grouped_timings() {
                     9,
                     None,
                     gemm,
-                    Some(merge),
+                    merge,
                 )
                 .unwrap();
                 let mut out = vec![0u8; side * side * c];
                 let serial = |bands: usize, f: &(dyn Fn(usize) + Sync)| (0..bands).for_each(f);
                 let mut best = f64::MAX;
-                for _ in 0..5 {
+                for _ in 0..20 {
                     let t = std::time::Instant::now();
                     conv.run(&x, (1, side, side), None, &mut out, 1, &serial).unwrap();
                     best = best.min(t.elapsed().as_secs_f64());
                 }
                 let ops = 2.0 * (side * side * c * 9 * cg) as f64;
                 println!(
-                    "cg {cg:2} {side}x{side} {isa:?} merge {merge}: {:.3} ms, {:.0} GOP/s",
+                    "cg {cg:2} {side}x{side} {isa:?} merge {merge:?} (direct {}): {:.3} ms, {:.0} GOP/s",
+                    conv.direct,
                     best * 1e3,
                     ops / best / 1e9
                 );

@@ -28,7 +28,7 @@ use super::epilogue::avx512::{
 };
 use super::epilogue::ResidualParams;
 use super::pack::Line;
-use super::{PackedWeights, Requant, Residual};
+use super::{PackedWeights, Requant, Residual, RowMap, ShiftedA};
 
 /// The 64-byte LDTILECFG memory operand (palette 1).
 #[repr(C, align(64))]
@@ -270,6 +270,134 @@ unsafe fn epilogue<const RES: bool>(
                 c1,
             );
             r += 2;
+        }
+    }
+}
+
+/// The implicit GEMM of [`super::QGemm::run_shifted`]: for each panel pair (outer: its B,
+/// `taps x seg_k x 32` bytes, stays in L1/L2) and each 32-row block of grid rows, one K step
+/// loop per segment with A tiles loaded in place at the segment's row shift (stride `lda`),
+/// then the epilogue writes the mapped rows.
+pub(super) fn run_shifted(
+    m: usize,
+    a: ShiftedA<'_>,
+    b: &PackedWeights,
+    rq: &Requant,
+    map: RowMap,
+    c: *mut u8,
+    ldc: usize,
+) {
+    // SAFETY: reachable only through a `QGemm` of `Isa::AmxInt8` (CPUID, XCR0 and the
+    // XTILEDATA permission checked by `QGemm::new`). `run_shifted` asserted m, n >= 1,
+    // seg_k % 64 == 0, K = segments x seg_k, and that `a.data` holds every row of whole
+    // 32-row blocks at every shift (all A tile loads, 16 rows x 64 bytes at stride lda, stay
+    // inside it); B tile loads stay inside the packed panels (K = kpad, no padding); the
+    // epilogue writes only mapped rows < m, columns < n, which the caller guarantees writable.
+    unsafe { drive_shifted(m, &a, b, rq, &map, c, ldc) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")]
+unsafe fn drive_shifted(
+    m: usize,
+    a: &ShiftedA<'_>,
+    b: &PackedWeights,
+    rq: &Requant,
+    map: &RowMap,
+    c: *mut u8,
+    ldc: usize,
+) {
+    let kc = rq_const(rq);
+    let ksteps = a.seg_k / 64;
+    let lps = b.lines_per_panel();
+    let np = b.panel_count();
+    let bp = b.panels.as_ptr();
+    let n = b.n();
+    let mut bias = vec![0i32; np * 16];
+    bias[..n].copy_from_slice(&rq.bias);
+    let mut cs = [CScratch([0; 1024]), CScratch([0; 1024])];
+    let mut pending: Option<(usize, usize, usize, usize, usize)> = None; // (buf, m0, mr, p, nt)
+    let mut cur = 0usize;
+    let cfg = TileCfg {
+        palette: 1,
+        start_row: 0,
+        _reserved: [0; 14],
+        colsb: [64, 64, 64, 64, 64, 64, 64, 64, 0, 0, 0, 0, 0, 0, 0, 0],
+        rows: [16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0],
+    };
+    // SAFETY: AMX is enabled (see `run_shifted`); `cfg` is a valid palette-1 configuration.
+    asm!("ldtilecfg [{0}]", in(reg) &cfg as *const TileCfg, options(nostack, readonly));
+    let base = a.data.as_ptr();
+    let mut p = 0;
+    while p < np {
+        let two_b = np - p >= 2;
+        let nt = if two_b { 2 } else { 1 };
+        let b0 = bp.add(p * lps);
+        let b1 = if two_b { bp.add((p + 1) * lps) } else { b0 };
+        let mut m0 = 0;
+        while m0 < m {
+            let mr = (m - m0).min(32);
+            let two_a = mr > 16;
+            tiles_bias(
+                two_a,
+                two_b,
+                bias.as_ptr().add(16 * p),
+                bias.as_ptr().add(16 * p + if two_b { 16 } else { 0 }),
+            );
+            for (seg, &shift) in a.shifts.iter().enumerate() {
+                let o = seg * ksteps * 16;
+                let arow = base.add((m0 + shift) * a.lda);
+                compute(two_a, two_b, arow, a.lda, b0.add(o), b1.add(o), ksteps);
+            }
+            if let Some((buf, pm0, pmr, pp, pnt)) = pending {
+                epilogue_mapped(rq, &kc, &cs[buf], map, c, ldc, n, pm0, pmr, pp, pnt);
+            }
+            tiles_store(two_a, two_b, &mut cs[cur]);
+            pending = Some((cur, m0, mr, p, nt));
+            cur ^= 1;
+            m0 += mr;
+        }
+        p += nt;
+    }
+    if let Some((buf, pm0, pmr, pp, pnt)) = pending {
+        epilogue_mapped(rq, &kc, &cs[buf], map, c, ldc, n, pm0, pmr, pp, pnt);
+    }
+    // SAFETY: releases this thread's tile state (always valid after ldtilecfg).
+    asm!("tilerelease", options(nostack, nomem));
+}
+
+/// The epilogue of one block of [`drive_shifted`]: rows `m0 .. m0 + mr` of the scratch's
+/// tiles, each written to its mapped C row (dropped when it is a padding column).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn epilogue_mapped(
+    rq: &Requant,
+    kc: &RqConst,
+    cs: &CScratch,
+    map: &RowMap,
+    c: *mut u8,
+    ldc: usize,
+    n: usize,
+    m0: usize,
+    mr: usize,
+    p: usize,
+    nt: usize,
+) {
+    let col0 = 16 * p;
+    let cc0 = col_const(rq, col0, (n - col0).min(16));
+    let cc1 = if nt == 2 { col_const(rq, col0 + 16, (n - col0 - 16).min(16)) } else { cc0 };
+    let rk = no_res();
+    let at = |r: usize, j: usize| {
+        cs.0.as_ptr().add((2 * (r / 16) + j) * 256 + 16 * (r % 16)) as *const __m512i
+    };
+    for r in 0..mr {
+        let Some(dest) = map.dest(m0 + r) else { continue };
+        let cp = c.add(dest * ldc + col0);
+        let acc0 = _mm512_load_si512(at(r, 0) as *const _);
+        finish16::<false>(acc0, &cc0, kc, &rk, core::ptr::null(), cp);
+        if nt == 2 {
+            let acc1 = _mm512_load_si512(at(r, 1) as *const _);
+            finish16::<false>(acc1, &cc1, kc, &rk, core::ptr::null(), cp.add(16));
         }
     }
 }

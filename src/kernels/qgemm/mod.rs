@@ -124,6 +124,38 @@ pub struct Residual<'a> {
     pub hi: u8,
 }
 
+/// The A operand of an implicit GEMM over a padded image: a stride-1 convolution without
+/// im2col. K is `shifts.len()` segments (the kernel's taps) of `seg_k` bytes; row `r` of
+/// segment `s` is `data[(r + shifts[s]) * lda ..][..seg_k]` (the input pixel `shifts[s]`
+/// pixels after grid pixel `r`, where the grid is the padded image's rows of `lda`-byte
+/// pixels). B's K runs over the segments in the same order.
+#[derive(Clone, Copy, Debug)]
+pub struct ShiftedA<'a> {
+    pub data: &'a [u8],
+    pub lda: usize,
+    pub shifts: &'a [usize],
+    pub seg_k: usize,
+}
+
+/// Where the rows of an implicit GEMM go: grid row `r` is the padded-width pixel
+/// `q = first + r` (`q / wp`, `q % wp`); it is an output pixel when `q % wp < wo`, written
+/// to C row `(q / wp) * wo + q % wp`; the other rows (the padding columns) are dropped.
+#[derive(Clone, Copy, Debug)]
+pub struct RowMap {
+    pub first: usize,
+    pub wp: usize,
+    pub wo: usize,
+}
+
+impl RowMap {
+    /// The C row of grid row `r`, if it is an output pixel.
+    #[inline]
+    pub fn dest(&self, r: usize) -> Option<usize> {
+        let q = self.first + r;
+        (q % self.wp < self.wo).then(|| (q / self.wp) * self.wo + q % self.wp)
+    }
+}
+
 /// The kernel selected once (e.g. at model load).
 #[derive(Clone, Copy, Debug)]
 pub struct QGemm {
@@ -173,6 +205,64 @@ impl QGemm {
         }
         // SAFETY: `c` is an exclusive slice covering rows 0..m of n columns (asserted above).
         unsafe { self.run_raw_out(m, a, lda, b, requant, residual, c.as_mut_ptr(), ldc) }
+    }
+
+    /// Whether [`run_shifted`](Self::run_shifted) has a kernel of this ISA (AMX-INT8 and the
+    /// scalar reference); the others use im2col and [`run`](Self::run).
+    pub fn has_shifted_kernel(&self) -> bool {
+        matches!(self.isa, Isa::AmxInt8 | Isa::Scalar)
+    }
+
+    /// C = epilogue(A x B) for the `m` grid rows of an implicit GEMM (see [`ShiftedA`],
+    /// [`RowMap`]); no residual. `a.seg_k` must be a multiple of 64, `b.k()` equal to
+    /// `shifts.len() * seg_k`, and `a.data` must hold the rows read by whole 32-row blocks:
+    /// `(m.next_multiple_of(32) - 1 + max(shifts)) * lda + seg_k` bytes (the kernel reads padded
+    /// rows; only mapped rows `< m` are written). Panics when a check fails or the ISA has no
+    /// shifted kernel.
+    ///
+    /// # Safety
+    /// For every row `r < m` with `map.dest(r) == Some(d)`, the bytes
+    /// `c.add(d * ldc) .. c.add(d * ldc + n)` must be valid for writes and neither read nor
+    /// written by anyone else during the call.
+    pub unsafe fn run_shifted(
+        &self,
+        m: usize,
+        a: ShiftedA<'_>,
+        b: &PackedWeights,
+        requant: &Requant,
+        map: RowMap,
+        c: *mut u8,
+        ldc: usize,
+    ) {
+        let n = b.n();
+        assert!(self.has_shifted_kernel(), "qgemm: no shifted kernel for {:?}", self.isa);
+        assert_eq!(requant.bias.len(), n, "qgemm: requant.bias has the wrong length");
+        assert_eq!(requant.scale.len(), n, "qgemm: requant.scale has the wrong length");
+        assert!(
+            a.seg_k > 0 && a.seg_k.is_multiple_of(64),
+            "qgemm: seg_k {} not a multiple of 64",
+            a.seg_k
+        );
+        assert_eq!(a.shifts.len() * a.seg_k, b.k(), "qgemm: segments do not cover K");
+        assert!(a.lda >= a.seg_k, "qgemm: lda {} < seg_k {}", a.lda, a.seg_k);
+        assert!(ldc >= n && map.wp > 0 && map.wo <= map.wp, "qgemm: bad ldc or row map");
+        if m == 0 || n == 0 {
+            return;
+        }
+        let max_shift = a.shifts.iter().copied().max().unwrap_or(0);
+        let rows = m.next_multiple_of(32) + max_shift;
+        assert!(
+            a.data.len() >= (rows - 1) * a.lda + a.seg_k,
+            "qgemm: shifted A too short ({} < {})",
+            a.data.len(),
+            (rows - 1) * a.lda + a.seg_k
+        );
+        match self.isa {
+            Isa::Scalar => reference::run_shifted(m, a, b, requant, map, c, ldc),
+            #[cfg(target_arch = "x86_64")]
+            Isa::AmxInt8 => amx::run_shifted(m, a, b, requant, map, c, ldc),
+            _ => unreachable!("checked by has_shifted_kernel"),
+        }
     }
 
     /// [`run`](Self::run) with C as a raw pointer, for callers whose threads write disjoint

@@ -452,3 +452,89 @@ fn epilogue_simd_matches_scalar_on_edge_values() {
         }
     }
 }
+
+/// A direct computation of one shifted-GEMM output (from the unpacked weights).
+fn shifted_direct(
+    a: &ShiftedA<'_>,
+    w: &[i8],
+    k: usize,
+    rq: &Requant,
+    row: usize,
+    col: usize,
+) -> u8 {
+    let mut acc = 0i32;
+    for (seg, &shift) in a.shifts.iter().enumerate() {
+        for kk in 0..a.seg_k {
+            let x = a.data[(row + shift) * a.lda + kk] as i32;
+            acc = acc.wrapping_add(x * w[col * k + seg * a.seg_k + kk] as i32);
+        }
+    }
+    requant_scalar(acc, rq.bias[col], rq.scale[col], rq.out_zp, rq.lo, rq.hi)
+}
+
+#[test]
+fn shifted_kernels_match_a_direct_computation() {
+    let mut rng = Rng(0x5eed_0f_5417);
+    let isas: Vec<Isa> = cpu::supported_isas()
+        .into_iter()
+        .filter(|&i| QGemm::new(i).is_some_and(|g| g.has_shifted_kernel()))
+        .collect();
+    let required = std::env::var_os("RESNEXT_REQUIRE_CPU_KERNELS").is_some();
+    assert!(!required || isas.contains(&Isa::AmxInt8), "AMX-INT8 required but not available");
+    // (m, n, seg_k, shifts, wp, wo): 3x3 taps over a padded width, odd sizes, several K steps
+    let cases: [(usize, usize, usize, Vec<usize>, usize, usize); 6] = [
+        (7 * 9, 64, 64, vec![0, 1, 2, 9, 10, 11, 18, 19, 20], 9, 7),
+        (14 * 16, 64, 64, vec![0, 1, 2, 16, 17, 18, 32, 33, 34], 16, 14),
+        (5 * 8, 48, 128, vec![0, 1, 2, 8, 9, 10, 16, 17, 18], 8, 6),
+        (33, 16, 64, vec![0, 3], 11, 11),
+        (17, 100, 192, vec![0, 1, 5], 5, 4),
+        (3, 32, 64, vec![2], 4, 1),
+    ];
+    for isa in isas {
+        let gemm = QGemm::new(isa).unwrap();
+        for (case, (m, n, seg_k, shifts, wp, wo)) in cases.iter().enumerate() {
+            let (m, n, seg_k) = (*m, *n, *seg_k);
+            let k = shifts.len() * seg_k;
+            let lda = seg_k + [0, 64, 7][case % 3];
+            let rows = m.next_multiple_of(32) + shifts.iter().max().unwrap();
+            let data: Vec<u8> = (0..rows * lda).map(|_| rng.u8()).collect();
+            let w: Vec<i8> = (0..n * k).map(|_| rng.i8()).collect();
+            let b = PackedWeights::pack(&w, n, k);
+            let typical = (k as f32).sqrt() * 128.0 * 74.0;
+            let rq = Requant {
+                bias: (0..n).map(|_| rng.below(40000) as i32 - 20000).collect(),
+                scale: (0..n).map(|_| (0.3 + rng.f32()) * 128.0 / typical).collect(),
+                out_zp: rng.u8(),
+                lo: 0,
+                hi: 255,
+            };
+            let a = ShiftedA { data: &data, lda, shifts, seg_k };
+            let map = RowMap { first: 0, wp: *wp, wo: *wo };
+            let ldc = n + 3;
+            let out_rows = m.div_ceil(*wp) * wo;
+            let mut c = vec![GUARD; out_rows * ldc];
+            // SAFETY: `c` holds every mapped row (m rows of the grid map into out_rows).
+            unsafe { gemm.run_shifted(m, a, &b, &rq, map, c.as_mut_ptr(), ldc) };
+            for row in 0..m {
+                let Some(d) = map.dest(row) else { continue };
+                for col in 0..n {
+                    let want = shifted_direct(&a, &w, k, &rq, row, col);
+                    assert_eq!(c[d * ldc + col], want, "{isa:?} case {case} row {row} col {col}");
+                }
+                assert!(
+                    c[d * ldc + n..(d + 1) * ldc].iter().all(|&x| x == GUARD),
+                    "{isa:?} case {case}: wrote past n"
+                );
+            }
+            // rows that map nowhere stay untouched
+            let written: std::collections::HashSet<usize> =
+                (0..m).filter_map(|r| map.dest(r)).collect();
+            for d in (0..out_rows).filter(|d| !written.contains(d)) {
+                assert!(
+                    c[d * ldc..(d + 1) * ldc].iter().all(|&x| x == GUARD),
+                    "{isa:?} case {case}: row {d} written"
+                );
+            }
+        }
+    }
+}
