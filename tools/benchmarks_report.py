@@ -773,9 +773,10 @@ def python_rows(target, py_int8, py_fp32) -> None:
         o = py_int8["overhead"]
         target(f"Python `classify(path)` overhead over the Rust API ({o['image']}, small model, 1 thread)",
                f(o["python_ms"], 3, " ms"), f(o["rust_ms"], 3, " ms") + " (Rust API)",
-               o["overhead_ms"], 0.2,
-               f"ratio column: the difference in ms; the binding's own share (wall - Timings) "
-               f"{f(o['binding_ms'], 3)} ms")
+               o["binding_ms"], 0.2,
+               "ratio column: the overhead in ms, Python's wall time per call minus the call's "
+               "own stage times (an upper bound of the binding's cost, measured in one process); "
+               f"the two per-call medians, run in turn, differ by {f(o['overhead_ms'], 3)} ms")
     for label, d in (("INT8 (QUInt8)", py_int8), ("FP32", py_fp32)):
         if not d:
             continue

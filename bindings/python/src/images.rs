@@ -137,7 +137,7 @@ pub fn take<'py>(image: &Bound<'py, PyAny>, args: &PixelArgs) -> PyResult<HeldIm
     }
     if let Ok(bytes) = image.cast::<PyBytes>() {
         return if args.is_raw() {
-            Ok(HeldImage::Bytes(bytes.clone(), flat_layout(py, bytes.as_bytes().len(), args)?))
+            Ok(HeldImage::Bytes(bytes.clone(), flat_layout(py, args)?))
         } else {
             Ok(HeldImage::Encoded(bytes.clone()))
         };
@@ -146,7 +146,7 @@ pub fn take<'py>(image: &Bound<'py, PyAny>, args: &PixelArgs) -> PyResult<HeldIm
         let copied = py.import("builtins")?.getattr("bytes")?.call1((image,))?;
         let data = copied.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes().to_vec();
         return if args.is_raw() {
-            let layout = flat_layout(py, data.len(), args)?;
+            let layout = flat_layout(py, args)?;
             Ok(HeldImage::Owned(data, layout))
         } else {
             Ok(HeldImage::EncodedOwned(data))
@@ -172,12 +172,11 @@ pub fn take<'py>(image: &Bound<'py, PyAny>, args: &PixelArgs) -> PyResult<HeldIm
 }
 
 /// The layout of a raw frame given as flat bytes: `width` and `height` are required, the format
-/// defaults to NV21 (the camera's).
-fn flat_layout(py: Python<'_>, len: usize, args: &PixelArgs) -> PyResult<Layout> {
+/// defaults to NV21 (the camera's). The SDK checks the length against it (`BUFFER_SIZE`).
+fn flat_layout(py: Python<'_>, args: &PixelArgs) -> PyResult<Layout> {
     let (Some(width), Some(height)) = (args.width, args.height) else {
         return Err(invalid(py, "a raw frame given as bytes needs width= and height="));
     };
-    let _ = len; // the SDK checks the length against the layout (BUFFER_SIZE)
     Ok(Layout {
         width,
         height,
@@ -229,13 +228,15 @@ fn take_array<'py>(
             }
             (rows / 3 * 2, w, 1, f)
         }
-        (shape, _) => return Err(invalid(
-            py,
-            format!(
+        (shape, _) => {
+            return Err(invalid(
+                py,
+                format!(
                 "image arrays are H x W x 3 (RGB, or BGR with pixel_format=\"bgr\"), H x W x 4, \
                      or (H * 3 / 2) x W with pixel_format=\"nv21\"/\"nv12\"; got shape {shape:?}"
             ),
-        )),
+            ))
+        }
     };
     let layout_with = |row_stride: usize| -> PyResult<Layout> {
         Ok(Layout {

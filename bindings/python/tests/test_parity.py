@@ -91,33 +91,36 @@ def test_views_are_read_in_place_or_copied_with_the_same_result(tiny, photos):
                                       tiny.preprocess(np.ascontiguousarray(np.rot90(rgb, k))))
 
 
-def test_camera_frames_match_the_opencv_reference(photos, testdata):
-    """NV21/NV12 frames as bytes (with width/height) and as (H * 3 / 2) x W arrays, every
-    rotation, against the fixtures' OpenCV conversion (the Rust tests' tolerance)."""
+@pytest.fixture(scope="module")
+def wsl224(models):
+    """A 224 x 224 classifier, used for its WSL-224 preprocessing."""
+    return resnext.Classifier(models / "r50_int8.onnx", threads=1)
+
+
+def test_raw_frames_match_the_opencv_reference(photos, testdata, wsl224):
+    """The fixtures' raw frames (RGB/BGR/RGBA/BGRA with padded rows, NV21/NV12), every
+    rotation, as bytes with width/height/row_stride and as numpy views of the padded buffer,
+    against the fixtures' OpenCV conversion (the Rust tests' tolerance)."""
     import json
     manifest = json.loads((photos / "manifest.json").read_text())
-    cases = [c for c in manifest if c["format"] in ("nv21", "nv12") and c["preset"] == "wsl-224"]
-    assert len(cases) >= 8
-    pre = _preprocessor(testdata)
+    cases = [c for c in manifest if c["kind"] == "raw" and c["preset"] == "wsl-224"]
+    assert {c["format"] for c in cases} >= {"rgb8", "bgr8", "rgba8", "bgra8", "nv21", "nv12"}
     for case in cases:
         frame = (testdata / case["file"]).read_bytes()
-        w, h, stride = case["width"], case["height"], case["stride"]
+        fmt, w, h, stride = case["format"], case["width"], case["height"], case["stride"]
         reference = np.load(testdata / case["reference"])
-        ours = pre.preprocess(frame, pixel_format=case["format"], width=w, height=h,
-                              rotation=case["rotation"], row_stride=stride)
+        ours = wsl224.preprocess(frame, pixel_format=fmt, width=w, height=h, rotation=case["rotation"],
+                                 row_stride=stride)
         assert np.abs(ours.reshape(reference.shape) - reference).max() <= 0.02, case
-        array = np.frombuffer(frame, np.uint8)[: stride * h * 3 // 2].reshape(h * 3 // 2, stride)[:, :w]
-        np.testing.assert_array_equal(pre.preprocess(array, pixel_format=case["format"], rotation=case["rotation"]), ours)
-
-
-_PRE = {}
-
-
-def _preprocessor(testdata):
-    """A classifier used for its preprocessing only (WSL-224 on the 224 model)."""
-    if "c" not in _PRE:
-        _PRE["c"] = resnext.Classifier(testdata / "models" / "r50_int8.onnx", threads=1)
-    return _PRE["c"]
+        flat = np.frombuffer(frame, np.uint8)
+        if fmt in ("nv21", "nv12"):
+            view = flat[: stride * h * 3 // 2].reshape(h * 3 // 2, stride)[:, :w]
+        else:
+            c = 4 if fmt.endswith("a8") else 3
+            view = np.lib.stride_tricks.as_strided(flat, (h, w, c), (stride, c, 1))
+        np.testing.assert_array_equal(
+            wsl224.preprocess(view, pixel_format=fmt[:-1] if fmt.endswith("8") else fmt,
+                              rotation=case["rotation"]), ours)
 
 
 def test_tensor_paths_agree(tiny, photos):
