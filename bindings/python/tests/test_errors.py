@@ -43,6 +43,14 @@ def test_every_code_has_its_family():
             assert issubclass(cls, resnext.Error) and cls is not resnext.Error, code
 
 
+def test_panics_become_internal_errors(tiny, photos):
+    from resnext import _native
+    for released in (False, True):
+        err = _raises(resnext.InternalError, ErrorCode.PANIC, _native._panic_for_test, "boom 17", released)
+        assert "boom 17" in str(err)
+    assert len(tiny.classify(photos / "coffee.png")) == 5  # the interpreter and the classifier carry on
+
+
 def test_model_errors(models):
     _raises(resnext.IoError, ErrorCode.IO, resnext.Classifier, models / "does_not_exist.onnx")
     for name in ["random.onnx", "truncated.onnx"]:
