@@ -18,11 +18,13 @@ cd "$ROOT"
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 ensure_venv
+export_ort_library
 build_release
-echo "== cargo build --release ${CARGO_FEATURES[*]} --example qgemm_gops"
-cargo build --release --locked "${CARGO_FEATURES[@]}" --example qgemm_gops
+echo "== cargo build --release ${CARGO_FEATURES[*]} --example qgemm_gops --example classify_loop"
+cargo build --release --locked "${CARGO_FEATURES[@]}" --example qgemm_gops --example classify_loop
 BIN="$ROOT/target/release/resnext"
 QGEMM="$ROOT/target/release/examples/qgemm_gops"
+CLASSIFY_LOOP="$ROOT/target/release/examples/classify_loop"
 PY="$VENV/bin/python"
 DATA="${RESNEXT_BENCHDATA:-$ROOT/benchdata}"
 RES="$DATA/results"
@@ -51,6 +53,9 @@ m8s="$DATA/r101_32x8d_int8_s8.onnx"
   "$PY" tools/quantize_int8.py --model "$m32x8" --out "$m8s" --activation-type int8; }
 [ -f "$DATA/r101_32x16d.onnx" ] || { echo "== generating ResNeXt101_32x16d (seeded)";
   "$PY" tools/resnext_onnx.py --depth 101 --width-per-group 16 --seed 4 --out "$DATA/r101_32x16d.onnx"; }
+[ -f "$DATA/tiny.onnx" ] || { echo "== generating the small model of the Python overhead row";
+  "$PY" tools/resnext_onnx.py --stages 1,1,1,1 --base-planes 16 --resolution 64 --classes 10 \
+    --seed 11 --out "$DATA/tiny.onnx"; }
 [ -f "$DATA/photo_1080p.jpg" ] || "$PY" tools/bench_peers.py --write-jpeg "$DATA/photo_1080p.jpg" >/dev/null
 
 if [ "$QUICK" = 1 ]; then
@@ -93,6 +98,23 @@ step "preprocessing a 1920x1080 JPEG (OpenCV, then resnext), one thread"
 "$PY" tools/bench_peers.py --preprocess-image "$DATA/photo_1080p.jpg" --iters 30 --json > "$RES/pre_opencv.json"
 "$BIN" bench --model "$m32x8" --batch 1 --warmup 0 --iters 1 --threads 1 --json \
   --image "$DATA/photo_1080p.jpg" > "$RES/pre_tract.json"
+
+step "Python package: classify(path) overhead over the Rust API (small model), end to end vs cv2 + numpy + onnxruntime (INT8 and FP32)"
+# The wheel (scripts/python_wheel.sh: the extension only, the rest of the build is shared),
+# unpacked beside the venv's packages instead of installed into it.
+wheel="$(bash scripts/python_wheel.sh | tail -1)"
+PY_SITE="$ROOT/target/python-bench-site"
+rm -rf "$PY_SITE"
+"$PY" -m pip install --quiet --no-deps --target "$PY_SITE" "$wheel"
+if [ "$QUICK" = 1 ]; then PY_ITERS=(--small-iters 200 --iters 5 --rounds 1); else PY_ITERS=(--small-iters 400 --iters 8 --rounds 2); fi
+small_image="$("$PY" -c 'import os, skimage.data; print(os.path.dirname(skimage.data.__file__))')/rocket.jpg"
+for q in int8:"$m8" fp32:"$m32x8"; do
+  IFS=: read -r name model <<< "$q"
+  PYTHONPATH="$PY_SITE" ORT_DYLIB_PATH="$ORT_DYLIB_PATH" "$PY" tools/python_bench.py \
+    --rust-loop "$CLASSIFY_LOOP" --small-model "$DATA/tiny.onnx" --small-resize-short 73 \
+    --small-crop 64 --image-small "$small_image" --model "$model" \
+    --image "$DATA/photo_1080p.jpg" --threads "$THREADS" "${PY_ITERS[@]}" > "$RES/python_$name.json"
+done
 
 step "ResNeXt101_32x8d FP32, batches $BATCHES"
 ort --model "$m32x8" --batch "$BATCHES" --warmup "$WARMUP" --iters "$ITERS" > "$RES/fp32_ort.json"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: sets up the Python tooling, builds once in release, generates the test models
 # and fixtures, then runs the Rust tests (unit, parity, preprocessing, errors, concurrency, C ABI
-# parity), the Python tests (CLI contract, model tooling), the C header freshness check, the C
+# parity), the Python tests (CLI contract, model tooling), the Python package (its wheel built
+# and installed into a fresh venv, then its pytest suite), the C header freshness check, the C
 # tests (plain, ASan+UBSan, valgrind), the C++ checks (wrapper, cpp_demo, install) and the Java
 # API checks (JUnit on the host JVM against the JNI natives).
 #   scripts/test.sh            # fixtures without the 355 MB ResNeXt101_32x8d
@@ -21,6 +22,8 @@ echo "== cargo test --release"
 cargo test --release --locked "${CARGO_FEATURES[@]}" -- --nocapture --test-threads=1
 echo "== pytest"
 "$VENV/bin/python" -m pytest -q tests/python
+echo "== Python package (wheel, fresh venv, pytest)"
+bash scripts/python_tests.sh
 echo "== C header"
 bash scripts/check_header.sh
 bash tests/c/run.sh

@@ -765,6 +765,34 @@ def svg(cases: list[tuple[str, float | None, float | None]]) -> str:
 
 # --- report ----------------------------------------------------------------------------
 
+def python_rows(target, py_int8, py_fp32) -> None:
+    """The Python package's rows (tools/python_bench.py): the per-call overhead of
+    `classify(path)` over the Rust API on the small model, and end to end (JPEG file to top 5)
+    against cv2.imread + numpy + onnxruntime on the INT8 and FP32 files, for each backend."""
+    if py_int8:
+        o = py_int8["overhead"]
+        target(f"Python `classify(path)` overhead over the Rust API ({o['image']}, small model, 1 thread)",
+               f(o["python_ms"], 3, " ms"), f(o["rust_ms"], 3, " ms") + " (Rust API)",
+               o["binding_ms"], 0.2,
+               "ratio column: the overhead in ms, Python's wall time per call minus the call's "
+               "own stage times (an upper bound of the binding's cost, measured in one process); "
+               f"the two per-call medians, run in turn, differ by {f(o['overhead_ms'], 3)} ms")
+    for label, d in (("INT8 (QUInt8)", py_int8), ("FP32", py_fp32)):
+        if not d:
+            continue
+        e = d["end_to_end"]
+        peer = e["median_ms"].get("python_ort")
+        for engine, name in (("resnext_tract", "tract"), ("resnext_ort", "ort")):
+            ours = e["median_ms"].get(engine)
+            if ours is None:
+                continue
+            same = e["top1"].get(engine) == e["top1"].get("python_ort")
+            target(f"Python end to end, {e['image']} -> top 5, {label}, {e['threads']} threads: "
+                   f"`resnext.Classifier(backend=\"{name}\")` vs cv2 + numpy + onnxruntime",
+                   f(ours, 1, " ms"), f(peer, 1, " ms") + " (cv2 + numpy + ORT)", ratio(ours, peer), 1.0,
+                   "same top-1" if same else "top-1 differs")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--results", required=True)
@@ -905,6 +933,7 @@ def main(argv: Sequence[str] | None = None) -> int:
            f(pre_ms_cv, 1, " ms") + " (OpenCV)", ratio(pre_ms_t, pre_ms_cv), 1.0,
            "decode " + f(pre_t["preprocess"]["decode_ms"] if pre_ms_t else None, 1) + " vs "
            + f(pre_cv["preprocess"]["decode_median_ms"] if pre_cv else None, 1) + " ms")
+    python_rows(target, R("python_int8.json"), R("python_fp32.json"))
     bf16_t, bf16_ref = R("bf16_tract.json"), R("bf16_ref_tract.json")
     agree = bf16_agreement(a.results)
     engaged = bool(bf16_t) and "bf16 on AMX" in bf16_t.get("compute", "")
