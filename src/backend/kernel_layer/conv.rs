@@ -85,7 +85,7 @@ pub struct QConv {
     /// group has fewer output channels than the kernel's width.
     merge: usize,
     /// Whether the convolution runs as an implicit GEMM over a padded copy of the input
-    /// ([`QGemm::run_shifted`], no im2col): stride 1, no fused residual, a kernel with a
+    /// ([`QGemm::run_shifted`], no im2col): no fused residual, a kernel with a
     /// shifted variant, and GEMM units of a multiple of 64 input channels.
     direct: bool,
     /// Column slices of a pointwise convolution's GEMM (each with its own packed weights), so
@@ -168,8 +168,9 @@ impl QConv {
                     }
                 }
             }
+            let width = if slices > 1 { SLICE_COLUMNS } else { n_u };
             for slice in 0..slices {
-                let cols = slice * SLICE_COLUMNS..((slice + 1) * SLICE_COLUMNS).min(n_u);
+                let cols = slice * width..((slice + 1) * width).min(n_u);
                 let w =
                     PackedWeights::pack(&rows[cols.start * k_u..cols.end * k_u], cols.len(), k_u);
                 let channels = unit * n_u + cols.start..unit * n_u + cols.end;
@@ -197,8 +198,8 @@ impl QConv {
         self.weights.iter().map(PackedWeights::packed_bytes).sum()
     }
 
-    /// Runs the convolution on `batch` NHWC images of `h x w` (`input`), writing
-    /// `batch x ho x wo x cout` bytes to `output`; `residual` has the output's shape. Each
+    /// Runs the convolution on `batch` NHWC images of `h x w` (`input`), writing every one of
+    /// the `batch x ho x wo x cout` bytes of `output` (which may start uninitialized); `residual` has the output's shape. Each
     /// image's output pixels are split into bands for `workers` threads: `parallel` is called
     /// with the number of bands and a closure to run for each band index, in any order and on
     /// any thread.
@@ -255,12 +256,15 @@ impl QConv {
         Ok(())
     }
 
-    /// A stride-1 convolution as an implicit GEMM: each image is copied once into a buffer
-    /// padded with the input zero point (`wp` = padded width, plus slack rows so that whole
-    /// 32-row blocks at every tap's shift stay inside), then the GEMM rows are the padded
-    /// grid's pixels (`ho x wp`, the `wp - wo` padding columns of each row computed and
-    /// dropped) and each tap reads them in place `ky * wp + kx` pixels further. Work items
-    /// are (GEMM unit, block of grid rows) pairs, about four per worker.
+    /// A convolution as an implicit GEMM. Each image is copied once, padded with the input
+    /// zero point, into `s x s` phase images (stride `s`; one for stride 1): phase `(a, b)`
+    /// holds the padded pixels `(s*i + a, s*j + b)` in rows of `wq = ceil(wp / s)` pixels.
+    /// The GEMM rows are the grid `ho x wq` (its `wq - wo` extra columns computed and dropped
+    /// by the row map), and tap `(ky, kx)` reads them in place in phase
+    /// `(d*ky mod s, d*kx mod s)`, `(d*ky / s) * wq + d*kx / s` pixels further (`d` the
+    /// dilation): no im2col. Slack pixels at the end keep whole 32-row blocks at every shift
+    /// inside the buffer. Work items are (GEMM unit, block of grid rows) pairs, about four
+    /// per worker.
     fn run_direct(
         &self,
         input: &[u8],
@@ -272,15 +276,18 @@ impl QConv {
         let g = &self.geometry;
         let [kh, kw] = g.kernel;
         let [top, left, bottom, right] = g.pads;
+        let [sy, sx] = g.strides;
         let (hp, wp) = (h + top + bottom, w + left + right);
+        let (hq, wq) = (hp.div_ceil(sy), wp.div_ceil(sx));
+        let phase_pixels = hq * wq;
         let (ho, wo) = g.output_size(h, w).expect("checked by run");
-        let grid = ho * wp;
+        let grid = ho * wq;
         let shifts: Vec<usize> = (0..kh)
-            .flat_map(|ky| (0..kw).map(move |kx| (ky, kx)))
-            .map(|(ky, kx)| ky * g.dilations[0] * wp + kx * g.dilations[1])
+            .flat_map(|ky| (0..kw).map(move |kx| (ky * g.dilations[0], kx * g.dilations[1])))
+            .map(|(dy, dx)| ((dy % sy) * sx + dx % sx) * phase_pixels + (dy / sy) * wq + dx / sx)
             .collect();
         let max_shift = shifts.iter().copied().max().unwrap_or(0);
-        let padded_pixels = (hp * wp).max(grid.next_multiple_of(32) + max_shift);
+        let padded_pixels = (sy * sx * phase_pixels).max(grid.next_multiple_of(32) + max_shift);
         let mut padded = vec![self.x_zero; padded_pixels * g.cin];
         let (units, k_u, n_u) =
             (g.groups / self.merge, self.merge * g.cin_g(), self.merge * g.cout_g());
@@ -290,7 +297,18 @@ impl QConv {
         for image in 0..batch {
             let x = &input[image * h * w * g.cin..][..h * w * g.cin];
             for (y, row) in x.chunks_exact(w * g.cin).enumerate() {
-                padded[((y + top) * wp + left) * g.cin..][..w * g.cin].copy_from_slice(row);
+                let (py, px) = (y + top, left);
+                if sx == 1 {
+                    let at = (((py % sy) * sx) * phase_pixels + (py / sy) * wq + px) * g.cin;
+                    padded[at..][..w * g.cin].copy_from_slice(row);
+                    continue;
+                }
+                for (x, pixel) in row.chunks_exact(g.cin).enumerate() {
+                    let (py, px) = (py, px + x);
+                    let phase = (py % sy) * sx + px % sx;
+                    let at = (phase * phase_pixels + (py / sy) * wq + px / sx) * g.cin;
+                    padded[at..][..g.cin].copy_from_slice(pixel);
+                }
             }
             let out = SharedOut::new(&mut output[image * out_image..][..out_image]);
             let (padded, out) = (&padded, &out);
@@ -304,7 +322,7 @@ impl QConv {
                     shifts: &shifts,
                     seg_k: k_u,
                 };
-                let map = RowMap { first, wp, wo };
+                let map = RowMap { first, wp: wq, wo };
                 assert!(out.len >= ho * wo * g.cout && (unit + 1) * n_u <= g.cout);
                 // SAFETY: `out` is this image's ho x wo x cout output; the mapped rows of
                 // grid rows first..first + rows are output pixels < ho * wo, and this item
@@ -562,12 +580,12 @@ fn merge_for(g: &Geometry, gemm: QGemm) -> usize {
 }
 
 /// Groups per GEMM unit of a direct (implicit GEMM) convolution, when it can run as one:
-/// stride 1, not 1x1, no fused residual, an ISA with a shifted kernel (AMX-INT8), and units of
+/// strides up to 4 (the phase images), not 1x1, no fused residual, an ISA with a shifted kernel (AMX-INT8), and units of
 /// a multiple of 64 input channels (the AMX K step; narrower groups merge block-diagonally, at
 /// most 256 channels per unit). None otherwise (im2col).
 fn direct_merge_for(g: &Geometry, gemm: QGemm, has_residual: bool) -> Option<usize> {
     if gemm.isa() != crate::kernels::cpu::Isa::AmxInt8
-        || g.strides != [1, 1]
+        || g.strides.iter().any(|&s| s > 4)
         || g.kernel == [1, 1]
         || has_residual
     {
@@ -729,13 +747,24 @@ mod tests {
             y_zero,
             add.map(|p| (p, &r[..])),
         );
-        let mut out = vec![0u8; expected.len()];
+        // A guard value, so bytes the convolution fails to write show up as differences
+        // (`Int8Conv` hands `run` an uninitialized output).
+        let mut out = vec![0xA5u8; expected.len()];
         conv.run(&x, (1, h, w), with_add.then_some(&r[..]), &mut out, 2, &serial).unwrap();
         let wrong = out.iter().zip(&expected).filter(|(a, b)| a != b).count();
         assert_eq!(
             wrong, 0,
             "{g:?} {h}x{w} add={with_add} {isa:?} merge {merge:?}: {wrong} outputs differ"
         );
+        // A batch of three images (the same image thrice) gives the same output per image.
+        let x3 = x.repeat(3);
+        let r3 = r.repeat(3);
+        let mut out3 = vec![0xA5u8; 3 * expected.len()];
+        conv.run(&x3, (3, h, w), with_add.then_some(&r3[..]), &mut out3, 2, &serial).unwrap();
+        for (image, chunk) in out3.chunks_exact(expected.len()).enumerate() {
+            let wrong = chunk.iter().zip(&expected).filter(|(a, b)| a != b).count();
+            assert_eq!(wrong, 0, "{g:?} {h}x{w} {isa:?} batch image {image}: {wrong} differ");
+        }
     }
 
     fn geometry(cin: usize, cout: usize, groups: usize, k: usize, s: usize, p: usize) -> Geometry {
@@ -769,6 +798,14 @@ mod tests {
             (Geometry { dilations: [2, 2], ..geometry(64, 64, 8, 3, 1, 2) }, (10, 11), false),
             (Geometry { pads: [1, 0, 2, 1], ..geometry(64, 64, 8, 3, 1, 1) }, (6, 3), false),
             (geometry(64, 64, 8, 3, 1, 0), (3, 5), false),
+            // strided direct shapes (phase images): even and odd sizes, stride 3, 5x5
+            (geometry(512, 512, 32, 3, 2, 1), (8, 8), false),
+            (geometry(128, 128, 8, 3, 2, 1), (9, 7), false),
+            (geometry(64, 64, 4, 3, 3, 1), (10, 8), false),
+            (Geometry { pads: [2, 1, 0, 2], ..geometry(128, 128, 2, 5, 2, 0) }, (11, 12), false),
+            // strided 1x1 (im2col) wider than one slice, with and without the residual
+            (geometry(256, 512, 1, 1, 2, 0), (56, 56), false),
+            (geometry(256, 512, 1, 1, 2, 0), (20, 18), true),
             // pointwise with column slices: split by slices (few rows), by rows (many)
             (geometry(64, 600, 1, 1, 1, 0), (5, 7), true),
             (geometry(32, 300, 1, 1, 1, 0), (20, 20), false),
@@ -781,7 +818,7 @@ mod tests {
     }
 
     #[test]
-    fn stride_one_grouped_convolutions_run_direct_on_amx() {
+    fn grouped_convolutions_run_direct_on_amx() {
         let Some(amx) = QGemm::new(Isa::AmxInt8) else {
             assert!(
                 std::env::var_os("RESNEXT_REQUIRE_CPU_KERNELS").is_none(),
@@ -807,7 +844,7 @@ mod tests {
         for (cin_g, groups) in [(8, 32), (16, 32), (32, 32), (64, 32), (128, 2)] {
             assert!(direct(geometry(cin_g * groups, cin_g * groups, groups, 3, 1, 1), None));
         }
-        assert!(!direct(geometry(256, 256, 32, 3, 2, 1), None), "stride 2 uses im2col");
+        assert!(direct(geometry(256, 256, 32, 3, 2, 1), None), "stride 2 runs on phase images");
         assert!(!direct(geometry(64, 64, 1, 1, 1, 0), None), "1x1 is a plain GEMM");
         let add = AddParams { r_zero: 0, ratio_a: 1.0, ratio_b: 1.0, add_zero: 0 };
         assert!(!direct(geometry(64, 64, 8, 3, 1, 1), Some(add)), "a fused residual uses im2col");
