@@ -3,7 +3,8 @@
 //! - [`cpu`]: ISA detection and the AMX tile-data permission.
 //! - [`qgemm`]: the u8 x i8 -> requantized u8 GEMM family (scalar reference, AVX512-VNNI,
 //!   AMX-INT8), with a fused MLAS-compatible requantization epilogue and an optional fused
-//!   QLinearAdd residual.
+//!   QLinearAdd residual; and its implicit-GEMM variant (`QGemm::run_shifted`: a convolution
+//!   read in place from a padded image, AMX-INT8 and the scalar reference).
 
 pub mod cpu;
 pub mod qgemm;

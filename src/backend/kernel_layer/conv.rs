@@ -24,13 +24,19 @@ const SCRATCH_BYTES: usize = 512 << 10;
 /// The shape of a convolution.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Geometry {
+    /// Input channels.
     pub cin: usize,
+    /// Output channels.
     pub cout: usize,
+    /// Groups (both channel counts are multiples of it).
     pub groups: usize,
+    /// Kernel height and width.
     pub kernel: [usize; 2],
+    /// Vertical and horizontal strides.
     pub strides: [usize; 2],
     /// top, left, bottom, right.
     pub pads: [usize; 4],
+    /// Vertical and horizontal dilations.
     pub dilations: [usize; 2],
 }
 
@@ -70,15 +76,20 @@ pub type Parallel<'a> = &'a dyn Fn(usize, &(dyn Fn(usize) + Sync));
 /// The fused residual addition's parameters (ONNX Runtime's QLinearAdd).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AddParams {
+    /// The shortcut's zero point.
     pub r_zero: u8,
+    /// `conv_scale / add_scale`.
     pub ratio_a: f32,
+    /// `shortcut_scale / add_scale`.
     pub ratio_b: f32,
+    /// The sum's zero point.
     pub add_zero: u8,
 }
 
 /// A convolution with its weights packed for the GEMM.
 #[derive(Debug)]
 pub struct QConv {
+    /// The convolution's shape.
     pub geometry: Geometry,
     x_zero: u8,
     /// Groups computed by one GEMM (block-diagonal weights): fills the kernel's columns when a

@@ -3,7 +3,7 @@
 //!
 //! - `ResnextInt8Conv(x_nhwc, w, b[, r_nhwc])`: [`Int8Conv`], a quantized convolution with its
 //!   requantization (and the fused residual addition) in NHWC u8.
-//! - `ResnextToNhwc(x)` / `ResnextToNchw(x)`: [`ToNhwc`] / [`ToNchw`], layout and i8 <-> u8
+//! - `ResnextToNhwc(x)` / `ResnextToNchw(x)`: [`ConvertLayout`], layout and i8 <-> u8
 //!   conversions where tract's nodes meet ours.
 
 use super::conv::{AddParams, Geometry, QConv};
@@ -15,9 +15,13 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::expandable::{expand, Expansion};
 
+/// The op type of the layer's quantized convolution nodes.
 pub const CONV_OP: &str = "ResnextInt8Conv";
+/// The op type of the NCHW -> NHWC u8 conversion nodes.
 pub const TO_NHWC_OP: &str = "ResnextToNhwc";
+/// The op type of the NHWC u8 -> NCHW conversion nodes.
 pub const TO_NCHW_OP: &str = "ResnextToNchw";
+/// The op type of the NHWC u8 max pool nodes.
 pub const MAX_POOL_OP: &str = "ResnextMaxPool";
 
 /// Registers the layer's node types with `onnx`.

@@ -4,11 +4,16 @@
 //! [`epilogue`]: `t = clamp(requant(acc + bias[n], scale[n], out_zp), lo, hi)` and, with a
 //! [`Residual`], a fused QLinearAdd of `t` and the shortcut `r[m][n]`.
 //!
-//! Kernels: [`reference`] (portable scalar; the definition), `avx512vnni` (AVX512-VNNI
+//! Kernels: [`reference`](mod@reference) (portable scalar; the definition), `avx512vnni` (AVX512-VNNI
 //! `vpdpbusd`, register-blocked, 8-column GEMMs with two K groups per zmm) and `amx`
 //! (AMX-INT8 `tdpbusd`, 32x32 C blocks held in 4 tiles over the whole K, epilogue from a
 //! 4 KiB L1 scratch). All are single-threaded and thread safe; the SIMD kernels give results
 //! bit-identical to the reference.
+//!
+//! [`QGemm::run_shifted`] is the implicit-GEMM variant for convolutions without im2col: K is
+//! split into segments (the kernel's taps) whose A rows are read in place, each shifted by a
+//! fixed number of pixels in a padded image ([`ShiftedA`]), and the epilogue drops the grid
+//! rows that are padding ([`RowMap`]). AMX-INT8 and the scalar reference implement it.
 
 pub mod epilogue;
 mod pack;
@@ -63,7 +68,7 @@ impl PackedWeights {
         self.k
     }
 
-    /// Sum over k of B[k][n], per column (for the caller's zero-point folding).
+    /// Sum over k of `B[k][n]`, per column (for the caller's zero-point folding).
     pub fn column_sums(&self) -> &[i32] {
         &self.col_sums
     }
@@ -102,10 +107,15 @@ impl std::fmt::Debug for PackedWeights {
 /// The requantization of the epilogue; `bias` and `scale` hold one entry per column.
 #[derive(Clone, Debug)]
 pub struct Requant {
+    /// Added to each column's accumulator (the zero-point folding included).
     pub bias: Vec<i32>,
+    /// Multiplies each column's biased accumulator (`x_scale * w_scale[n] / y_scale`).
     pub scale: Vec<f32>,
+    /// The output zero point.
     pub out_zp: u8,
+    /// Lower clamp of the output (0, or the zero point for a fused ReLU).
     pub lo: u8,
+    /// Upper clamp of the output.
     pub hi: u8,
 }
 
@@ -114,13 +124,21 @@ pub struct Requant {
 /// (see [`epilogue`]). `data` row m is `data[m*ld .. m*ld + n]`.
 #[derive(Clone, Copy, Debug)]
 pub struct Residual<'a> {
+    /// The shortcut's rows (u8, quantized with `r_zp`).
     pub data: &'a [u8],
+    /// Bytes from one row of `data` to the next.
     pub ld: usize,
+    /// The shortcut's zero point.
     pub r_zp: u8,
+    /// `conv_scale / add_scale`.
     pub ratio_a: f32,
+    /// `shortcut_scale / add_scale`.
     pub ratio_b: f32,
+    /// The sum's zero point.
     pub add_zp: u8,
+    /// Lower clamp of the sum.
     pub lo: u8,
+    /// Upper clamp of the sum.
     pub hi: u8,
 }
 
@@ -131,9 +149,13 @@ pub struct Residual<'a> {
 /// pixels). B's K runs over the segments in the same order.
 #[derive(Clone, Copy, Debug)]
 pub struct ShiftedA<'a> {
+    /// The padded image's pixels, from grid row 0 on.
     pub data: &'a [u8],
+    /// Bytes per pixel of `data` (the image's channels).
     pub lda: usize,
+    /// Per segment (tap), the pixel offset of its rows from the grid row.
     pub shifts: &'a [usize],
+    /// Bytes of K per segment (a multiple of 64).
     pub seg_k: usize,
 }
 
@@ -142,8 +164,11 @@ pub struct ShiftedA<'a> {
 /// to C row `(q / wp) * wo + q % wp`; the other rows (the padding columns) are dropped.
 #[derive(Clone, Copy, Debug)]
 pub struct RowMap {
+    /// The grid pixel of row 0.
     pub first: usize,
+    /// Grid pixels per grid row (the padded width).
     pub wp: usize,
+    /// Output pixels per output row (`<= wp`).
     pub wo: usize,
 }
 
@@ -173,6 +198,7 @@ impl QGemm {
         QGemm { isa: cpu::best() }
     }
 
+    /// The instruction set this kernel runs on.
     pub fn isa(&self) -> Isa {
         self.isa
     }
@@ -224,6 +250,7 @@ impl QGemm {
     /// For every row `r < m` with `map.dest(r) == Some(d)`, the bytes
     /// `c.add(d * ldc) .. c.add(d * ldc + n)` must be valid for writes and neither read nor
     /// written by anyone else during the call.
+    #[allow(clippy::too_many_arguments)]
     pub unsafe fn run_shifted(
         &self,
         m: usize,
