@@ -663,7 +663,7 @@ def notes(fp32_o, fp32_t, plans_t, rss_t, rss_o, model_mb, colds_t, colds_o, mma
         "kept each freed weight-sized block mapped in the middle of its heap, so the heap grew "
         "by a second copy of the weights over the pass although only one copy was alive at any "
         "moment. It costs load time, since the returned pages are faulted in again as later "
-        "tensors are allocated (README: 1.81 vs 1.50 s over four alternating runs). What "
+        "tensors are allocated (docs/cpu.md: 1.81 vs 1.50 s over four alternating runs). What "
         "remains above the file size is one weight tensor being rewritten at a "
         "time, the packed weights' padding, and activations"
         + (f"; with glibc's mmap threshold fixed (`MALLOC_MMAP_THRESHOLD_=131072` in the "
