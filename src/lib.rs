@@ -27,11 +27,13 @@ pub mod jni;
 pub mod kernels;
 pub mod labels;
 pub mod model_info;
+#[cfg(feature = "tract")]
+pub mod onnx;
 pub mod options;
 pub mod postprocess;
 pub mod preprocess;
 
-pub use backend::execution::{
+pub use backend::ort::execution::{
     BatchProfile, ExecutionProvider, FallbackPolicy, OrtOptions, ProviderKind, TensorRtOptions,
 };
 pub use backend::BackendKind;

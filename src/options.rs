@@ -1,6 +1,6 @@
 //! Options a [`Classifier`](crate::Classifier) is built from.
 
-use crate::backend::execution::{ExecutionProvider, FallbackPolicy, OrtOptions};
+use crate::backend::ort::execution::{ExecutionProvider, FallbackPolicy, OrtOptions};
 use crate::backend::BackendKind;
 use crate::labels::LabelSource;
 use crate::preprocess::decode::DEFAULT_MAX_PIXELS;

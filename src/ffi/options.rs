@@ -7,7 +7,7 @@
 
 use super::boundary::{bytes, guard, guard_value, reference, reference_mut, string};
 use super::types::{resnext_preset, resnext_result};
-use crate::backend::execution::{ExecutionProvider, ProviderKind, TensorRtOptions};
+use crate::backend::ort::execution::{ExecutionProvider, ProviderKind, TensorRtOptions};
 use crate::backend::BackendKind;
 use crate::error::Error;
 use crate::labels::LabelSource;

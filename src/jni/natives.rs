@@ -8,7 +8,7 @@ use super::convert::{
     model_too_big, string, whole_array, Bytes, HeldImage, PixelSpec, LOCALS_PER_STEP,
     PARAMS_PER_IMAGE,
 };
-use crate::backend::execution::{
+use crate::backend::ort::execution::{
     BatchProfile, ExecutionProvider, FallbackPolicy, ProviderKind, TensorRtOptions,
 };
 use crate::backend::BackendKind;
@@ -124,7 +124,7 @@ fn engine_options(
         workspace_bytes: (workspace > 0).then_some(workspace as u64),
         engine_cache_dir: engines.map(PathBuf::from),
         timing_cache_dir: timing.map(PathBuf::from),
-        dla_core: crate::backend::execution::dla_core_from_i32(v[6])?,
+        dla_core: crate::backend::ort::execution::dla_core_from_i32(v[6])?,
         batch_profile: profile,
     };
     let provider = match ProviderKind::from_u32(code(1)) {

@@ -156,21 +156,11 @@ fn xml_escape(s: &str) -> String {
 
 /// `--profile N`: the tract plan's per-operator times for one batch size.
 fn profile(args: &BenchArgs, crop: u32, threads: usize, runs: usize) -> Result<serde_json::Value> {
-    use resnext::backend::tract::{Fp16Compute, TractBackend, TractOptions};
-    let bytes = std::fs::read(&args.model)
-        .map_err(|e| Error::new(ErrorCode::Io, format!("{}: {e}", args.model.display())))?;
-    let len = bytes.len() as u64;
-    let proto = TractBackend::decode(&bytes)?;
-    drop(bytes);
-    let dir = args.model.parent().and_then(|d| d.to_str()).map(str::to_string);
-    let options = TractOptions {
-        threads,
-        fp16: Fp16Compute::WidenToF32,
-        fallback_side: crop,
-        bf16_matmul: false,
-        cpu_kernels: args.engine.cpu_kernels()?,
-    };
-    let backend = TractBackend::load(proto, dir.as_deref(), len, &options)?;
+    use resnext::backend::tract::{TractBackend, TractOptions};
+    let options = args.engine.apply(ClassifierOptions::from_path(&args.model).threads(threads))?;
+    let mut tract_options = TractOptions::from_options(&options);
+    tract_options.fallback_side = crop;
+    let backend = TractBackend::open(&options.model, options.max_model_bytes, &tract_options)?;
     let batch = args.batch[0];
     let p = backend.profile(batch, runs)?;
     let row = |o: &resnext::backend::tract::OpTime| {

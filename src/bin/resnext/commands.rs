@@ -153,7 +153,7 @@ fn info(args: InfoArgs) -> Result<i32> {
         println!("{}", info_json(info));
         return Ok(0);
     }
-    let dims = |d: &[resnext::Dim]| resnext::backend::onnx_inspect::shape_string(d);
+    let dims = |d: &[resnext::Dim]| resnext::onnx::inspect::shape_string(d);
     println!("model:        {}", args.model.display());
     println!(
         "input:        {} [{}] {}",

@@ -19,17 +19,21 @@
 //! comparison: a concrete plan per batch size, optimized on first use, the decluttered model
 //! kept for it, the whole batch run with tract's multithreaded matrix products.
 
-use super::amx_bf16::{amx_bf16_kernel, Bf16Lowering};
-use super::heap_trim::{declutter, release_freed_memory, trimming};
-use super::kernel_layer::{self, place_kernel_layer};
-use super::onnx_inspect::{inspect, shape_string};
-use super::onnx_rewrite::{fold_constant_dequantize, split_gemm_bias, widen_float16};
-use super::softmax_input::dequantize_softmax_inputs;
-use super::Backend;
+pub mod amx_bf16;
+pub mod heap_trim;
+pub mod softmax_input;
+
+use crate::backend::kernel_layer::{self, place_kernel_layer};
+use crate::backend::Backend;
 use crate::error::{catch_panic, Error, ErrorCode, Result};
 use crate::model_info::{DType, Dim, ModelInfo, Precision};
-use crate::options::CpuKernels;
-use prost::Message;
+use crate::onnx::inspect::{inspect, shape_string};
+use crate::onnx::rewrite::{fold_constant_dequantize, split_gemm_bias, widen_float16};
+use crate::onnx::DecodedModel;
+use crate::options::{ClassifierOptions, CpuKernels, ModelSource};
+use amx_bf16::{amx_bf16_kernel, Bf16Lowering};
+use heap_trim::{declutter, release_freed_memory, trimming};
+use softmax_input::dequantize_softmax_inputs;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tract_core::optim::Optimizer;
@@ -63,6 +67,19 @@ pub struct TractOptions {
     pub fallback_side: u32,
     /// The crate's own kernels for the convolutions of INT8 QDQ models.
     pub cpu_kernels: CpuKernels,
+}
+
+impl TractOptions {
+    /// The tract settings of a classifier's options.
+    pub fn from_options(options: &ClassifierOptions) -> Self {
+        TractOptions {
+            threads: options.effective_threads(),
+            fp16: if options.widen_fp16 { Fp16Compute::WidenToF32 } else { Fp16Compute::Native },
+            fallback_side: options.preprocess.crop,
+            bf16_matmul: options.bf16_matmul,
+            cpu_kernels: options.cpu_kernels,
+        }
+    }
 }
 
 type Plan = Arc<TypedRunnableModel>;
@@ -189,10 +206,6 @@ fn bf16_kernel_if_requested(requested: bool) -> Option<Box<dyn tract_linalg::mmm
     kernel
 }
 
-fn decode_error(e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorCode::ModelDecode, format!("decoding the ONNX protobuf: {e}"))
-}
-
 fn engine_error(stage: &str, e: TractError) -> Error {
     let detail = format!("{e:#}");
     let code = if stage == "running" { ErrorCode::Inference } else { ErrorCode::ModelUnsupported };
@@ -237,14 +250,16 @@ fn optimized_plan(
 }
 
 impl TractBackend {
-    /// Decodes ONNX bytes (a protobuf `ModelProto`).
-    pub fn decode(bytes: &[u8]) -> Result<pb::ModelProto> {
-        if bytes.is_empty() {
-            return Err(Error::new(ErrorCode::ModelDecode, "the model is empty (0 bytes)"));
-        }
-        // prost straight from the slice: tract's `proto_model_for_read` would first copy the
-        // whole file into a buffer of its own (one more copy of the weights at the peak).
-        catch_panic(|| pb::ModelProto::decode(bytes).map_err(decode_error))
+    /// Reads the model (see [`crate::onnx::read_decoded`]: FP32 files have their weights
+    /// streamed from the file) and loads it.
+    pub fn open(
+        source: &ModelSource,
+        max_model_bytes: u64,
+        options: &TractOptions,
+    ) -> Result<Self> {
+        let DecodedModel { proto, model_dir, file_bytes } =
+            crate::onnx::read_decoded(source, max_model_bytes, true)?;
+        Self::load(proto, model_dir.as_deref(), file_bytes, options)
     }
 
     /// Loads a decoded model: inspects it, types and declutters it, prepares batch 1.
@@ -297,7 +312,7 @@ impl TractBackend {
         let mut onnx =
             tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
         kernel_layer::register(&mut onnx);
-        // External data (models over 2 GB, and the weights `onnx_stream` leaves in the file) is
+        // External data (models over 2 GB, and the weights `onnx::stream` leaves in the file) is
         // read with plain reads, not tract's default memory map: a file truncated meanwhile is
         // then an error instead of a SIGBUS in the caller's process.
         onnx.provider = Arc::new(tract_onnx::data_resolver::FopenDataResolver);
