@@ -66,7 +66,8 @@ fn label_list(env: &mut JNIEnv<'_>, labels: &JObjectArray<'_>) -> JniResult<Vec<
 }
 
 /// Applies the engine settings packed by `ClassifierOptions`: `ints` is backend, provider,
-/// device, fallback, fp16, int8, DLA core (-1: GPU), batch min, opt, max, CPU kernels;
+/// device, fallback, fp16, int8, DLA core (-1: GPU), batch min, opt, max, CPU kernels, bf16
+/// products, float16 widening;
 /// `strings` is the ORT
 /// library, calibration table, engine cache dir, timing cache dir (each may be null).
 fn engine_options(
@@ -82,7 +83,7 @@ fn engine_options(
     if strings.is_null() {
         return Err(null("engineStrings"));
     }
-    let mut v = [0 as jint; 11];
+    let mut v = [0 as jint; 13];
     if env.get_array_length(ints)? != v.len() as i32 || env.get_array_length(strings)? != 4 {
         return Err(invalid("engine settings arrays have the wrong length"));
     }
@@ -137,7 +138,9 @@ fn engine_options(
         .backend(backend)
         .execution_provider(provider)
         .fallback(fallback)
-        .cpu_kernels(cpu_kernels);
+        .cpu_kernels(cpu_kernels)
+        .bf16_matmul(v[11] != 0)
+        .widen_fp16(v[12] != 0);
     if let Some(lib) = library {
         options = options.ort_library(lib);
     }

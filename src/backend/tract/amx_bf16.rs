@@ -1,4 +1,4 @@
-//! Opt-in bf16 matrix products on Intel AMX for the tract backend (`RESNEXT_TRACT_BF16=1`).
+//! Opt-in bf16 matrix products on Intel AMX for the tract backend (the `bf16_matmul` option).
 //!
 //! tract 0.23.9 ships an AMX kernel, `avx512amx_mmm_f32_16x16`, whose second packing
 //! (`f32f32_bf16`) rounds both operands to bf16 while packing and multiplies them with
