@@ -17,6 +17,8 @@
 //! Errors are one type, [`Error`], with stable numeric [`ErrorCode`]s shared with the C ABI and
 //! the Java API. A [`Classifier`] is `Send + Sync`.
 
+#![warn(missing_docs)]
+
 pub mod backend;
 pub mod classifier;
 pub mod error;

@@ -152,7 +152,7 @@ fn engine_options(
 /// String[] labels, boolean allowLabelMismatch, long maxPixels, boolean allowTruncatedImages,
 /// long maxModelBytes, int[] engineInts, long trtWorkspaceBytes, String[] engineStrings)`; the
 /// engine arrays are laid out by `ClassifierOptions.engineInts` / `engineStrings` (see
-/// [`engine_options`]).
+/// `engine_options`).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_org_resnext_Native_classifierNew<'local>(
