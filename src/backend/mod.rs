@@ -19,6 +19,9 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::model_info::ModelInfo;
 use crate::options::ClassifierOptions;
 
+/// Largest batch the SDK accepts in one call (every backend and surface).
+pub const MAX_BATCH: usize = 256;
+
 /// Which engine runs the model. The numeric values are part of the C ABI.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -37,8 +37,7 @@ use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
-/// Largest batch the SDK accepts in one call.
-pub const MAX_BATCH: usize = 256;
+pub use crate::backend::MAX_BATCH;
 
 /// How the tract backend should treat float16 weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
