@@ -77,7 +77,7 @@ mod report {
                 .proto_model_for_path(&path)
                 .map_err(|e| e.context(path.clone()))?;
             // What the SDK does for float16 compute (tract 0.23 cannot type a float16 Gemm bias).
-            resnext::backend::onnx_rewrite::split_gemm_bias(&mut proto);
+            resnext::onnx::rewrite::split_gemm_bias(&mut proto);
             let onnx =
                 tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
             let mut model = onnx.model_for_proto_model(&proto)?;

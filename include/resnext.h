@@ -785,6 +785,26 @@ resnext_result resnext_options_set_backend(struct resnext_options *options, uint
 resnext_result resnext_options_set_cpu_kernels(struct resnext_options *options, uint32_t kernels);
 
 /**
+ * tract backend, opt-in: runs the float32 matrix products with constant weights (1x1
+ * convolutions, the classifier) in bf16 on Intel AMX (non-zero) or in float32 (0, the
+ * default). Ignored with a warning on a CPU without AMX-BF16; `resnext_model_info.compute`
+ * says how many products run in bf16, or that they are not available.
+ *
+ * # Safety
+ * `options` must be valid.
+ */
+resnext_result resnext_options_set_bf16_matmul(struct resnext_options *options, uint32_t enable);
+
+/**
+ * tract backend: widens float16 weights to float32 at load (non-zero, the default) or keeps
+ * float16 arithmetic (0; for CPUs with native fp16). `resnext_model_info.compute` says which.
+ *
+ * # Safety
+ * `options` must be valid.
+ */
+resnext_result resnext_options_set_widen_fp16(struct resnext_options *options, uint32_t widen);
+
+/**
  * Sets the largest accepted image `width * height` (checked before decoding; at least 1).
  *
  * # Safety

@@ -353,6 +353,17 @@ class Options {
     detail::check(resnext_options_set_cpu_kernels(raw(), static_cast<uint32_t>(value)));
     return *this;
   }
+  /// tract, opt-in: the float32 matrix products with constant weights in bf16 on Intel AMX
+  /// (ignored with a warning without AMX-BF16; `info().compute` says which ran).
+  Options& bf16_matmul(bool enable = true) {
+    detail::check(resnext_options_set_bf16_matmul(raw(), enable ? 1u : 0u));
+    return *this;
+  }
+  /// tract: widen float16 weights to float32 at load (the default), or keep float16 (false).
+  Options& widen_fp16(bool widen) {
+    detail::check(resnext_options_set_widen_fp16(raw(), widen ? 1u : 0u));
+    return *this;
+  }
   /// ONNX Runtime's shared library (empty: `$ORT_DYLIB_PATH`).
   Options& ort_library(const std::string& path) {
     detail::check(resnext_options_set_ort_library(raw(), path.c_str()));

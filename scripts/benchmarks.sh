@@ -120,9 +120,6 @@ step "ResNeXt101_32x8d FP32, batches $BATCHES"
 ort --model "$m32x8" --batch "$BATCHES" --warmup "$WARMUP" --iters "$ITERS" > "$RES/fp32_ort.json"
 ours --model "$m32x8" --batch "$BATCHES" --warmup "$WARMUP" --iters "$ITERS" \
   --plot "$RES/fp32_tract.svg" > "$RES/fp32_tract.json"
-step "ResNeXt101_32x8d FP32, tract's previous strategy (a plan per batch size), batches 1,8"
-RESNEXT_TRACT_BATCH_PLANS=1 ours --model "$m32x8" --batch 1,8 --warmup 1 --iters 2 \
-  > "$RES/fp32_tract_batchplans.json"
 
 # INT8 on the kernel layer: both quantization flavours, engines alternated, $ROUNDS rounds (the
 # report keeps each configuration's round with the best batch-1 median, as for FP16).
@@ -159,16 +156,16 @@ step "ResNeXt101_32x16d FP32, batch 1"
 ort --model "$DATA/r101_32x16d.onnx" --batch 1 --warmup "$WARMUP" --iters "$ITERS" > "$RES/x16_ort.json"
 ours --model "$DATA/r101_32x16d.onnx" --batch 1 --warmup "$WARMUP" --iters "$ITERS" > "$RES/x16_tract.json"
 
-step "bf16 matrix products on AMX (opt-in RESNEXT_TRACT_BF16=1) vs FP32: latency, then outputs on photographs"
+step "bf16 matrix products on AMX (opt-in --bf16-matmul) vs FP32: latency, then outputs on photographs"
 ours --model "$m32x8" --batch 1,8 --warmup "$WARMUP" --iters "$ITERS" > "$RES/bf16_ref_tract.json"
-RESNEXT_TRACT_BF16=1 ours --model "$m32x8" --batch 1,8 --warmup "$WARMUP" --iters "$ITERS" > "$RES/bf16_tract.json"
+ours --bf16-matmul --model "$m32x8" --batch 1,8 --warmup "$WARMUP" --iters "$ITERS" > "$RES/bf16_tract.json"
 photos_dir="$("$PY" -c 'import os, skimage.data; print(os.path.dirname(skimage.data.__file__))')"
 photos=("$photos_dir/chelsea.png" "$photos_dir/coffee.png" "$photos_dir/motorcycle_left.png"
         "$photos_dir/rocket.jpg" "$photos_dir/astronaut.png" "$DATA/photo_1080p.jpg")
 "$BIN" classify --model "$m32x8" --threads "$THREADS" --top-k 5 --json "${photos[@]}" > "$RES/bf16_ref_classify.jsonl"
-RESNEXT_TRACT_BF16=1 "$BIN" classify --model "$m32x8" --threads "$THREADS" --top-k 5 --json "${photos[@]}" \
+"$BIN" classify --bf16-matmul --model "$m32x8" --threads "$THREADS" --top-k 5 --json "${photos[@]}" \
   > "$RES/bf16_classify.jsonl"
-RESNEXT_TRACT_BF16=1 "$BIN" bench --model "$m32x8" --batch 1 --threads "$THREADS" --profile 3 --json \
+"$BIN" bench --bf16-matmul --model "$m32x8" --batch 1 --threads "$THREADS" --profile 3 --json \
   > "$RES/profile_bf16.json"
 
 step "tract per-operator profile, ResNeXt101_32x8d FP32 batch 1 (1 and $THREADS threads)"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The test command: sets up the Python tooling, builds once in release, generates the test models
-# and fixtures, then runs the Rust tests (unit, parity, preprocessing, errors, concurrency, C ABI
-# parity), the Python tests (CLI contract, model tooling), the Python package (its wheel built
-# and installed into a fresh venv, then its pytest suite), the C header freshness check, the C
+# The test command: sets up the Python tooling, builds once in release, runs the lints (clippy and
+# rustdoc, warnings as errors: scripts/lint.sh), generates the test models and fixtures, then
+# runs the Rust tests (unit, parity, preprocessing, errors, concurrency, C ABI parity), the
+# Python tests (CLI contract, model tooling), the Python package (its wheel built and installed
+# into a fresh venv, then its pytest suite), the C header freshness check, the C
 # tests (plain, ASan+UBSan, valgrind), the C++ checks (wrapper, cpp_demo, install) and the Java
 # API checks (JUnit on the host JVM against the JNI natives).
 #   scripts/test.sh            # fixtures without the 355 MB ResNeXt101_32x8d
@@ -13,6 +14,7 @@ started=$(date +%s)
 ensure_venv
 export_ort_library
 build_release
+bash scripts/lint.sh
 export RESNEXT_TESTDATA="${RESNEXT_TESTDATA:-$ROOT/testdata}"
 full=()
 if [ "${RESNEXT_FULL:-0}" = 1 ]; then full=(--full); export RESNEXT_REQUIRE_FULL=1; fi

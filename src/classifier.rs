@@ -1,11 +1,11 @@
 //! The [`Classifier`]: a loaded model plus preprocessing, post-processing and labels.
 
-use crate::backend::{Backend, BackendKind};
+use crate::backend::Backend;
 use crate::error::{Error, ErrorCode, Result};
 use crate::image_input::ImageInput;
 use crate::labels::Labels;
 use crate::model_info::{ModelInfo, OutputKind};
-use crate::options::{ClassifierOptions, ModelSource};
+use crate::options::ClassifierOptions;
 use crate::postprocess::{softmax_in_place, top_k};
 use crate::preprocess::{rgb_to_chw, DecodeLimits, PreprocessConfig};
 use std::time::Instant;
@@ -68,56 +68,6 @@ impl std::fmt::Debug for Classifier {
     }
 }
 
-/// A model's serialized bytes: shared with the caller (`ModelSource::Bytes`), or read from its
-/// file and owned here, so that a backend that decodes them can free them before it builds its
-/// own copy of the weights.
-enum ModelBytes {
-    Shared(std::sync::Arc<[u8]>),
-    Owned(Vec<u8>),
-}
-
-impl std::ops::Deref for ModelBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            ModelBytes::Shared(bytes) => bytes,
-            ModelBytes::Owned(bytes) => bytes,
-        }
-    }
-}
-
-/// The model's bytes, its size, and the directory of its file (for external tensor data).
-fn read_model(source: &ModelSource, max_bytes: u64) -> Result<(ModelBytes, u64, Option<String>)> {
-    let too_big = |len: u64| {
-        Error::new(
-            ErrorCode::LimitExceeded,
-            format!("the model is {len} bytes, over the limit of {max_bytes} bytes"),
-        )
-    };
-    match source {
-        ModelSource::Bytes(bytes) => {
-            if bytes.len() as u64 > max_bytes {
-                return Err(too_big(bytes.len() as u64));
-            }
-            Ok((ModelBytes::Shared(bytes.clone()), bytes.len() as u64, None))
-        }
-        ModelSource::Path(path) => {
-            let bytes = crate::image_input::read_bounded(path, max_bytes).map_err(|e| {
-                let code = e.code();
-                let detail = if code == ErrorCode::LimitExceeded {
-                    format!("the model is over the limit of {max_bytes} bytes")
-                } else {
-                    e.message().to_string()
-                };
-                Error::new(code, format!("reading model {}: {detail}", path.display()))
-            })?;
-            let len = bytes.len() as u64;
-            let dir = path.parent().and_then(|d| d.to_str()).map(str::to_string);
-            Ok((ModelBytes::Owned(bytes), len, dir))
-        }
-    }
-}
-
 impl Classifier {
     /// Loads the model and prepares it for batch 1. Fails with a clear error for a missing,
     /// corrupt or non-classifier model, preprocessing that does not fit the model's input, or
@@ -128,7 +78,7 @@ impl Classifier {
             trt.validate()?;
         }
         let labels = crate::labels::Labels::load(&options.labels)?;
-        let backend = load_backend(&options)?;
+        let backend = crate::backend::load(&options)?;
         let info = backend.info();
         if info.height != options.preprocess.crop || info.width != options.preprocess.crop {
             return Err(Error::invalid(format!(
@@ -271,96 +221,6 @@ impl Classifier {
             results.push(Classification { predictions, timings: *t });
         }
         Ok(results)
-    }
-}
-
-/// An FP32 model file decoded without its weights, which tract then reads one tensor at a time
-/// (see `backend::onnx_stream`); `None` when the walk fails or the model needs its weights in
-/// memory for a rewrite (float16 widening, INT8 folding and fusion), so that the caller decodes
-/// it the ordinary way.
-#[cfg(feature = "tract")]
-fn streamed_fp32(
-    path: &std::path::Path,
-    max_bytes: u64,
-) -> Option<crate::backend::onnx_stream::StreamedModel> {
-    let streamed = crate::backend::onnx_stream::read_without_weights(path, max_bytes)
-        .map_err(|e| log::debug!("tract: reading {} in one piece ({e})", path.display()))
-        .ok()?;
-    let inspection = crate::backend::onnx_inspect::inspect(&streamed.proto).ok()?;
-    (inspection.precision == crate::model_info::Precision::Fp32).then(|| {
-        log::debug!(
-            "tract: {} initializers are read from {} one at a time",
-            streamed.streamed_initializers,
-            path.display()
-        );
-        streamed
-    })
-}
-
-fn load_backend(options: &ClassifierOptions) -> Result<Box<dyn Backend>> {
-    match options.backend {
-        #[cfg(feature = "tract")]
-        BackendKind::Tract => {
-            use crate::backend::tract::{Fp16Compute, TractBackend, TractOptions};
-            let tract_options = TractOptions {
-                threads: options.effective_threads(),
-                fp16: if options.widen_fp16 {
-                    Fp16Compute::WidenToF32
-                } else {
-                    Fp16Compute::Native
-                },
-                fallback_side: options.preprocess.crop,
-                bf16_matmul: options.bf16_matmul,
-                cpu_kernels: options.cpu_kernels,
-            };
-            if let ModelSource::Path(path) = &options.model {
-                if let Some(s) = streamed_fp32(path, options.max_model_bytes) {
-                    let backend = TractBackend::load(
-                        s.proto,
-                        Some(&s.model_dir),
-                        s.file_bytes,
-                        &tract_options,
-                    )?;
-                    return Ok(Box::new(backend));
-                }
-            }
-            let (bytes, model_bytes, model_dir) =
-                read_model(&options.model, options.max_model_bytes)?;
-            let proto = TractBackend::decode(&bytes)?;
-            // The weights now live in `proto`: free the file's copy before tract makes its own.
-            drop(bytes);
-            let backend =
-                TractBackend::load(proto, model_dir.as_deref(), model_bytes, &tract_options)?;
-            Ok(Box::new(backend))
-        }
-        #[cfg(feature = "ort")]
-        BackendKind::Ort => {
-            use crate::backend::ort::{OrtBackend, OrtBackendOptions};
-            let (bytes, model_bytes, _) = read_model(&options.model, options.max_model_bytes)?;
-            let name = match &options.model {
-                crate::options::ModelSource::Path(p) => p.display().to_string(),
-                crate::options::ModelSource::Bytes(_) => "the model bytes".to_string(),
-            };
-            let ort_options = OrtBackendOptions {
-                ort: &options.ort,
-                threads: options.effective_threads(),
-                fallback_side: options.preprocess.crop,
-                model_name: &name,
-            };
-            Ok(Box::new(OrtBackend::load(&bytes, model_bytes, &ort_options)?))
-        }
-        #[allow(unreachable_patterns)]
-        other => {
-            // Still checks that the model can be read, so that a missing file is reported first.
-            read_model(&options.model, options.max_model_bytes)?;
-            Err(Error::new(
-                ErrorCode::BackendUnavailable,
-                format!(
-                    "the {} backend is not compiled into this build of libresnext",
-                    other.name()
-                ),
-            ))
-        }
     }
 }
 

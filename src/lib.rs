@@ -17,6 +17,8 @@
 //! Errors are one type, [`Error`], with stable numeric [`ErrorCode`]s shared with the C ABI and
 //! the Java API. A [`Classifier`] is `Send + Sync`.
 
+#![warn(missing_docs)]
+
 pub mod backend;
 pub mod classifier;
 pub mod error;
@@ -27,11 +29,13 @@ pub mod jni;
 pub mod kernels;
 pub mod labels;
 pub mod model_info;
+#[cfg(feature = "tract")]
+pub mod onnx;
 pub mod options;
 pub mod postprocess;
 pub mod preprocess;
 
-pub use backend::execution::{
+pub use backend::ort::execution::{
     BatchProfile, ExecutionProvider, FallbackPolicy, OrtOptions, ProviderKind, TensorRtOptions,
 };
 pub use backend::BackendKind;

@@ -1,6 +1,6 @@
 //! Options a [`Classifier`](crate::Classifier) is built from.
 
-use crate::backend::execution::{ExecutionProvider, FallbackPolicy, OrtOptions};
+use crate::backend::ort::execution::{ExecutionProvider, FallbackPolicy, OrtOptions};
 use crate::backend::BackendKind;
 use crate::labels::LabelSource;
 use crate::preprocess::decode::DEFAULT_MAX_PIXELS;
@@ -100,9 +100,9 @@ pub struct ClassifierOptions {
     /// 1x1 convolutions and the classifier of a ResNeXt) in bf16 on Intel AMX, both operands
     /// rounded to bf16 when packed, accumulating in float32 (default false). About 2x faster
     /// on ResNeXt101_32x8d at batch 1 on an AMX Xeon, with bf16's rounding in the scores
-    /// (BENCHMARKS.md measures it). Ignored with a warning where the CPU has no AMX-BF16. The
-    /// environment variable `RESNEXT_TRACT_BF16=1` turns it on for every classifier of the
-    /// process (the way in from C, C++, Java and the CLI).
+    /// (BENCHMARKS.md measures it). Ignored with a warning where the CPU has no AMX-BF16;
+    /// [`ModelInfo::compute`](crate::ModelInfo::compute) says how many products run in bf16,
+    /// or that they were asked for and are not available.
     pub bf16_matmul: bool,
     /// tract only: which of the SDK's own CPU kernels run the quantized convolutions of INT8
     /// QDQ models (default [`CpuKernels::Auto`]: AMX-INT8 or AVX512-VNNI where the CPU has

@@ -153,10 +153,9 @@ fn rust_api_and_c_abi_behave_the_same() {
         }
         println!(
             "{name}: {}",
-            if a.is_ok() {
-                "ok on both".to_string()
-            } else {
-                format!("code {:?} on both", a.unwrap_err())
+            match &a {
+                Ok(_) => "ok on both".to_string(),
+                Err(code) => format!("code {code:?} on both"),
             }
         );
     }

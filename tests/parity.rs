@@ -327,7 +327,7 @@ fn batch_sizes_1_4_8_run_on_one_classifier() {
 /// tolerance.
 #[test]
 fn bf16_matmul_mode_stays_close_to_onnxruntime_fp32() {
-    let amx = resnext::backend::amx_bf16::amx_bf16_kernel().is_some();
+    let amx = resnext::backend::tract::amx_bf16::amx_bf16_kernel().is_some();
     let required = std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1");
     assert!(amx || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1 but there is no AMX bf16 kernel");
     for case in cases(|c| model_is(c, "r50_torch") && c["precision"] == "fp32") {

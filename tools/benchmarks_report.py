@@ -477,14 +477,14 @@ def qgemm_section(results: str, effective: list[tuple], int8_t) -> list[str]:
     return lines
 
 
-def op_profile_section(results: str, name: str, title: str, env: str) -> list[str]:
-    """A per-operator-kind table from one `resnext bench --profile` JSON run with `env` set."""
+def op_profile_section(results: str, name: str, title: str, flags: str) -> list[str]:
+    """A per-operator-kind table from one `resnext bench --profile` JSON run with `flags`."""
     p = load(os.path.join(results, name))
     if not p:
         return []
     p = p["profile"]
     lines = [f"## {title}", "",
-             f"`{env} resnext bench --profile {p['runs']}`, "
+             f"`resnext bench {flags} --profile {p['runs']}`, "
              f"{p['threads']} threads: {f(p['total_ms'])} ms in nodes.", "",
              "| operator | nodes | ms | share |", "|---|---|---|---|"]
     for o in p["by_op"]:
@@ -609,7 +609,7 @@ def int8_notes(i) -> list[str]:
     return out
 
 
-def notes(fp32_o, fp32_t, plans_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t, bf16_t,
+def notes(fp32_o, fp32_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t, bf16_t,
           int8):
     """What each unmet target is blocked by, and what would remove it (figures from this run)."""
     b1 = ratio(med(fp32_t, 1), med(fp32_o, 1))
@@ -640,30 +640,27 @@ def notes(fp32_o, fp32_t, plans_t, rss_t, rss_o, model_mb, colds_t, colds_o, mma
         "(layers 3-4); see the per-kind speed-up column of the profile. MLAS keeps activations "
         "in its blocked NCHWc layout end to end, so it never re-packs between convolutions.",
         "",
-        "What this crate changed (src/backend/tract.rs): a batch now runs image by image on the "
+        "What this crate changed (src/backend/tract/mod.rs): a batch now runs image by image on the "
         "batch-1 plan with one image per thread (each single-threaded), instead of a concrete "
-        "batch-N plan with tract's multithreaded products"
-        + (f": batch 8 takes {f(ratio(med(fp32_t, 8), med(plans_t, 8)), 2)}x the time of the "
-           "previous strategy in this run" if plans_t else "")
-        + ", with one set of packed weights for every batch size. Batch 1 still depends on "
+        "batch-N plan with tract's multithreaded products, with one set of packed weights for every batch size. Batch 1 still depends on "
         "tract's intra-product threading.",
         "",
         *int8_notes(int8),
         f"**Memory: peak {f(rss_t, 0)} MB for a {f(model_mb, 0)} MB file "
         f"({f(ratio(rss_t, model_mb), 2)}x; ONNX Runtime {f(ratio(rss_o, model_mb), 2)}x).** "
         "Where it came from (3.52x three reports ago): an FP32 file is read without its "
-        "weights (src/backend/onnx_stream.rs walks the protobuf and turns each initializer into "
+        "weights (src/onnx/stream.rs walks the protobuf and turns each initializer into "
         "an external-data reference into the file, which tract reads one tensor at a time), so "
         "parsing holds one copy of the weights instead of three; the plan is optimized from the "
         "model by value; and the heap that loading frees is handed back to the system as it is "
-        "freed (src/backend/heap_trim.rs wraps every pass of tract's declutter and codegen "
+        "freed (src/backend/tract/heap_trim.rs wraps every pass of tract's declutter and codegen "
         "optimizers and calls `malloc_trim` every 16 patches). That last step took the default "
         "peak from 2.4x to this report's figure: tract's decluttering (its `ChangeAxes` pass) "
         "replaces the weight constants with re-laid-out copies one patch at a time, and glibc "
         "kept each freed weight-sized block mapped in the middle of its heap, so the heap grew "
         "by a second copy of the weights over the pass although only one copy was alive at any "
         "moment. It costs load time, since the returned pages are faulted in again as later "
-        "tensors are allocated (README: 1.81 vs 1.50 s over four alternating runs). What "
+        "tensors are allocated (docs/cpu.md: 1.81 vs 1.50 s over four alternating runs). What "
         "remains above the file size is one weight tensor being rewritten at a "
         "time, the packed weights' padding, and activations"
         + (f"; with glibc's mmap threshold fixed (`MALLOC_MMAP_THRESHOLD_=131072` in the "
@@ -698,8 +695,8 @@ def notes(fp32_o, fp32_t, plans_t, rss_t, rss_o, model_mb, colds_t, colds_o, mma
         "that packing: its AMX tier answers kernel selection with the kernel's name, and "
         "`suitable_named` returns the kernel's first (kernel, packing) pair, packing 0, the plain "
         "f32 panels; the previous report measured bit-identical outputs with it. The crate now "
-        "lowers the products itself (src/backend/amx_bf16.rs, `bf16_matmul(true)` or "
-        "`RESNEXT_TRACT_BF16=1`): an optimizer pass placed before tract's code generation turns "
+        "lowers the products itself (src/backend/tract/amx_bf16.rs, `bf16_matmul(true)`, "
+        "CLI `--bf16-matmul`): an optimizer pass placed before tract's code generation turns "
         "every float32 product with constant weights and M, N >= 16, K >= 32 (the 1x1 "
         "convolutions and the classifier: "
         + (bf16_t.get("compute", "").split(" with ")[-1] if bf16_t else "?")
@@ -808,7 +805,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = open(os.path.join(a.results, "seconds.txt")).read().strip() \
         if os.path.exists(os.path.join(a.results, "seconds.txt")) else "?"
     fp32_o, fp32_t = R("fp32_ort.json"), R("fp32_tract.json")
-    plans_t = R("fp32_tract_batchplans.json")
     mmap_t = R("mmapfixed_tract.json")
 
     def fastest(prefix):
@@ -937,7 +933,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bf16_t, bf16_ref = R("bf16_tract.json"), R("bf16_ref_tract.json")
     agree = bf16_agreement(a.results)
     engaged = bool(bf16_t) and "bf16 on AMX" in bf16_t.get("compute", "")
-    target("bf16 on AMX (opt-in `RESNEXT_TRACT_BF16=1`) vs our FP32, batch 1",
+    target("bf16 on AMX (opt-in `--bf16-matmul`) vs our FP32, batch 1",
            f(med(bf16_t, 1), 0, " ms"), f(med(bf16_ref, 1), 0, " ms") + " (ours FP32)",
            ratio(med(bf16_t, 1), med(bf16_ref, 1)), 1.0,
            (f"top-1 agreement {agree[0]}/{agree[1]}, max top-5 score difference "
@@ -1006,22 +1002,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                          f"(bs{rs[-1]['batch']}) | {f(d.get('peak_rss_mb'), 0)} |")
     lines.append("")
 
-    if plans_t and fp32_t:
-        lines += ["## Batches: one batch-1 plan split over the threads vs a plan per batch size",
-                  "",
-                  "resnext now runs a batch image by image on its batch-1 plan, one image per "
-                  "thread at a time (each single-threaded); before, it optimized a concrete "
-                  "plan per batch size and ran the whole batch with tract's multithreaded matrix "
-                  "products (`RESNEXT_TRACT_BATCH_PLANS=1` restores that, for this comparison).",
-                  "", "| strategy | bs1 ms | bs8 ms | bs8 ms per image | peak RSS MB |",
-                  "|---|---|---|---|---|"]
-        for name, d in (("batch-1 plan, images split over threads (now)", fp32_t),
-                        ("plan per batch size (before)", plans_t)):
-            b8 = med(d, 8)
-            lines.append(f"| {name} | {f(med(d, 1))} | {f(b8)} | {f(b8 / 8 if b8 else None)} | "
-                         f"{f(d.get('peak_rss_mb'), 0)} |")
-        lines += ["", f"Batch 8: {f(ratio(med(fp32_t, 8), med(plans_t, 8)), 2)}x the time of "
-                  "the previous strategy, measured in the same run.", ""]
     if pre_t and pre_t.get("preprocess") and pre_cv:
         pt, pc = pre_t["preprocess"], pre_cv["preprocess"]
         lines += ["## Preprocessing a 1920x1080 JPEG", "",
@@ -1042,8 +1022,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines += profile_section(a.results, a.model)
     lines += op_profile_section(a.results, "profile_bf16.json",
                                 "Where the time goes in the bf16 mode (FP32 file, batch 1)",
-                                "RESNEXT_TRACT_BF16=1")
-    lines += notes(fp32_o, fp32_t, plans_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t,
+                                "--bf16-matmul")
+    lines += notes(fp32_o, fp32_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t,
                    bf16_t, int8=dict(o=int8_o, t=int8_t, v=int8v_t, off=int8off_t, s8_o=s8_o,
                                      s8_t=s8_t, s8_v=s8v_t, rows=int8_rows,
                                      best=best_ort_int8, results=a.results,

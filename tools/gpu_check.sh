@@ -12,7 +12,7 @@
 #   ENGINE_CACHE     TensorRT engine cache directory (default: ~/.cache/resnext/trt)
 #   ITERS            timed runs per batch size (default 20)
 #   DEVICE           GPU ordinal (default 0)
-# Not run by the authors: the machine the SDK is developed on has no GPU (see the README).
+# Not run by the authors: the machine the SDK is developed on has no GPU (see docs/gpu.md).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MODEL="${1:?usage: tools/gpu_check.sh MODEL.onnx [PHOTO...]}"
@@ -28,7 +28,7 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,m
 
 if [ -z "${ORT_DYLIB_PATH:-}" ]; then
   if [ "$(uname -m)" != x86_64 ]; then
-    echo "set ORT_DYLIB_PATH to the aarch64 ONNX Runtime GPU build's libonnxruntime.so (README: Jetson)"
+    echo "set ORT_DYLIB_PATH to the aarch64 ONNX Runtime GPU build's libonnxruntime.so (docs/gpu.md: Jetson)"
     exit 1
   fi
   VENV_GPU="$ROOT/.venv-gpu"

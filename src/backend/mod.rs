@@ -1,28 +1,26 @@
-//! Inference backends. Each one turns an NCHW float32 batch into an N x C float32 score matrix;
-//! everything else (preprocessing, softmax, top-k, labels, errors) is shared.
+//! Inference backends, one folder per engine: [`tract`] (pure Rust, CPU) and [`ort`] (ONNX
+//! Runtime: CPU, CUDA, TensorRT). Each one turns an NCHW float32 batch into an N x C float32
+//! score matrix; everything else (reading and inspecting the ONNX model in [`crate::onnx`],
+//! preprocessing, softmax, top-k, labels, errors) is shared. [`load`] builds the engine a
+//! classifier's options ask for.
 
 #[cfg(feature = "tract")]
-pub mod amx_bf16;
-pub mod execution;
-#[cfg(feature = "tract")]
-pub mod heap_trim;
-#[cfg(feature = "tract")]
 pub mod kernel_layer;
-#[cfg(feature = "tract")]
-pub mod onnx_inspect;
-#[cfg(feature = "tract")]
-pub mod onnx_rewrite;
-#[cfg(feature = "tract")]
-pub mod onnx_stream;
-#[cfg(feature = "ort")]
 pub mod ort;
-#[cfg(feature = "tract")]
-pub mod softmax_input;
 #[cfg(feature = "tract")]
 pub mod tract;
 
-use crate::error::Result;
+/// The ONNX rewrite helpers under their former path, which the kernel layer still imports.
+#[cfg(feature = "tract")]
+#[doc(hidden)]
+pub use crate::onnx::rewrite as onnx_rewrite;
+
+use crate::error::{Error, ErrorCode, Result};
 use crate::model_info::ModelInfo;
+use crate::options::ClassifierOptions;
+
+/// Largest batch the SDK accepts in one call (every backend and surface).
+pub const MAX_BATCH: usize = 256;
 
 /// Which engine runs the model. The numeric values are part of the C ABI.
 #[repr(u32)]
@@ -58,4 +56,61 @@ pub trait Backend: Send + Sync {
 
     /// What the model is.
     fn info(&self) -> &ModelInfo;
+}
+
+/// Loads the model into the engine `options.backend` names. A backend that is not compiled in
+/// is [`ErrorCode::BackendUnavailable`], after checking that the model can be read (so that a
+/// missing file is reported first).
+pub fn load(options: &ClassifierOptions) -> Result<Box<dyn Backend>> {
+    match options.backend {
+        #[cfg(feature = "tract")]
+        BackendKind::Tract => {
+            let tract_options = tract::TractOptions::from_options(options);
+            let backend =
+                tract::TractBackend::open(&options.model, options.max_model_bytes, &tract_options)?;
+            Ok(Box::new(backend))
+        }
+        #[cfg(feature = "ort")]
+        BackendKind::Ort => {
+            let (bytes, model_bytes, _) =
+                crate::onnx::read_bytes(&options.model, options.max_model_bytes)?;
+            let name = crate::onnx::read::source_name(&options.model);
+            let ort_options = ort::OrtBackendOptions {
+                ort: &options.ort,
+                threads: options.effective_threads(),
+                fallback_side: options.preprocess.crop,
+                model_name: &name,
+            };
+            Ok(Box::new(ort::OrtBackend::load(&bytes, model_bytes, &ort_options)?))
+        }
+        #[allow(unreachable_patterns)]
+        other => {
+            check_readable(options)?;
+            Err(Error::new(
+                ErrorCode::BackendUnavailable,
+                format!(
+                    "the {} backend is not compiled into this build of libresnext",
+                    other.name()
+                ),
+            ))
+        }
+    }
+}
+
+/// Fails as reading the model would (missing file, over the size limit), without the ONNX
+/// module (a build without engines).
+fn check_readable(options: &ClassifierOptions) -> Result<()> {
+    let max = options.max_model_bytes;
+    match &options.model {
+        crate::options::ModelSource::Bytes(bytes) if bytes.len() as u64 > max => Err(Error::new(
+            ErrorCode::LimitExceeded,
+            format!("the model is {} bytes, over the limit of {max} bytes", bytes.len()),
+        )),
+        crate::options::ModelSource::Bytes(_) => Ok(()),
+        crate::options::ModelSource::Path(path) => {
+            crate::image_input::read_bounded(path, max).map(drop).map_err(|e| {
+                Error::new(e.code(), format!("reading model {}: {}", path.display(), e.message()))
+            })
+        }
+    }
 }

@@ -348,10 +348,10 @@ pub unsafe extern "C" fn resnext_classify_batch(
         if image_count == 0 {
             return Err(Error::invalid("`image_count` is 0"));
         }
-        if image_count > crate::backend::tract::MAX_BATCH {
+        if image_count > crate::backend::MAX_BATCH {
             return Err(Error::new(
                 ErrorCode::LimitExceeded,
-                format!("at most {} images a batch", crate::backend::tract::MAX_BATCH),
+                format!("at most {} images a batch", crate::backend::MAX_BATCH),
             ));
         }
         let k = c.top_k();

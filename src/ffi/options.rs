@@ -7,7 +7,7 @@
 
 use super::boundary::{bytes, guard, guard_value, reference, reference_mut, string};
 use super::types::{resnext_preset, resnext_result};
-use crate::backend::execution::{ExecutionProvider, ProviderKind, TensorRtOptions};
+use crate::backend::ort::execution::{ExecutionProvider, ProviderKind, TensorRtOptions};
 use crate::backend::BackendKind;
 use crate::error::Error;
 use crate::labels::LabelSource;
@@ -288,6 +288,40 @@ pub unsafe extern "C" fn resnext_options_set_cpu_kernels(
     with_options(options, |o| {
         o.settings.cpu_kernels = CpuKernels::from_u32(kernels)
             .ok_or_else(|| Error::invalid(format!("unknown CPU kernels {kernels}")))?;
+        Ok(())
+    })
+}
+
+/// tract backend, opt-in: runs the float32 matrix products with constant weights (1x1
+/// convolutions, the classifier) in bf16 on Intel AMX (non-zero) or in float32 (0, the
+/// default). Ignored with a warning on a CPU without AMX-BF16; `resnext_model_info.compute`
+/// says how many products run in bf16, or that they are not available.
+///
+/// # Safety
+/// `options` must be valid.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_bf16_matmul(
+    options: *mut resnext_options,
+    enable: u32,
+) -> resnext_result {
+    with_options(options, |o| {
+        o.settings.bf16_matmul = enable != 0;
+        Ok(())
+    })
+}
+
+/// tract backend: widens float16 weights to float32 at load (non-zero, the default) or keeps
+/// float16 arithmetic (0; for CPUs with native fp16). `resnext_model_info.compute` says which.
+///
+/// # Safety
+/// `options` must be valid.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_widen_fp16(
+    options: *mut resnext_options,
+    widen: u32,
+) -> resnext_result {
+    with_options(options, |o| {
+        o.settings.widen_fp16 = widen != 0;
         Ok(())
     })
 }

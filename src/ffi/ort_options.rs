@@ -7,7 +7,7 @@
 use super::boundary::string;
 use super::options::{resnext_options, with_options};
 use super::types::resnext_result;
-use crate::backend::execution::{BatchProfile, FallbackPolicy, ProviderKind};
+use crate::backend::ort::execution::{BatchProfile, FallbackPolicy, ProviderKind};
 use crate::error::Error;
 use std::os::raw::c_char;
 use std::path::PathBuf;
@@ -149,7 +149,7 @@ pub unsafe extern "C" fn resnext_options_set_tensorrt_dla_core(
     core: i32,
 ) -> resnext_result {
     with_options(options, |o| {
-        o.tensorrt.dla_core = crate::backend::execution::dla_core_from_i32(core)?;
+        o.tensorrt.dla_core = crate::backend::ort::execution::dla_core_from_i32(core)?;
         Ok(())
     })
 }

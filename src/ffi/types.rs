@@ -347,7 +347,7 @@ mod tests {
         ] {
             assert_eq!(c as u32, rust as u32);
         }
-        use crate::backend::execution::{FallbackPolicy, ProviderKind};
+        use crate::backend::ort::execution::{FallbackPolicy, ProviderKind};
         assert_eq!(resnext_provider::Cpu as u32, ProviderKind::Cpu as u32);
         assert_eq!(resnext_provider::Cuda as u32, ProviderKind::Cuda as u32);
         assert_eq!(resnext_provider::Tensorrt as u32, ProviderKind::TensorRt as u32);

@@ -8,7 +8,7 @@ use super::convert::{
     model_too_big, string, whole_array, Bytes, HeldImage, PixelSpec, LOCALS_PER_STEP,
     PARAMS_PER_IMAGE,
 };
-use crate::backend::execution::{
+use crate::backend::ort::execution::{
     BatchProfile, ExecutionProvider, FallbackPolicy, ProviderKind, TensorRtOptions,
 };
 use crate::backend::BackendKind;
@@ -66,7 +66,8 @@ fn label_list(env: &mut JNIEnv<'_>, labels: &JObjectArray<'_>) -> JniResult<Vec<
 }
 
 /// Applies the engine settings packed by `ClassifierOptions`: `ints` is backend, provider,
-/// device, fallback, fp16, int8, DLA core (-1: GPU), batch min, opt, max, CPU kernels;
+/// device, fallback, fp16, int8, DLA core (-1: GPU), batch min, opt, max, CPU kernels, bf16
+/// products, float16 widening;
 /// `strings` is the ORT
 /// library, calibration table, engine cache dir, timing cache dir (each may be null).
 fn engine_options(
@@ -82,7 +83,7 @@ fn engine_options(
     if strings.is_null() {
         return Err(null("engineStrings"));
     }
-    let mut v = [0 as jint; 11];
+    let mut v = [0 as jint; 13];
     if env.get_array_length(ints)? != v.len() as i32 || env.get_array_length(strings)? != 4 {
         return Err(invalid("engine settings arrays have the wrong length"));
     }
@@ -124,7 +125,7 @@ fn engine_options(
         workspace_bytes: (workspace > 0).then_some(workspace as u64),
         engine_cache_dir: engines.map(PathBuf::from),
         timing_cache_dir: timing.map(PathBuf::from),
-        dla_core: crate::backend::execution::dla_core_from_i32(v[6])?,
+        dla_core: crate::backend::ort::execution::dla_core_from_i32(v[6])?,
         batch_profile: profile,
     };
     let provider = match ProviderKind::from_u32(code(1)) {
@@ -137,7 +138,9 @@ fn engine_options(
         .backend(backend)
         .execution_provider(provider)
         .fallback(fallback)
-        .cpu_kernels(cpu_kernels);
+        .cpu_kernels(cpu_kernels)
+        .bf16_matmul(v[11] != 0)
+        .widen_fp16(v[12] != 0);
     if let Some(lib) = library {
         options = options.ort_library(lib);
     }
@@ -149,7 +152,7 @@ fn engine_options(
 /// String[] labels, boolean allowLabelMismatch, long maxPixels, boolean allowTruncatedImages,
 /// long maxModelBytes, int[] engineInts, long trtWorkspaceBytes, String[] engineStrings)`; the
 /// engine arrays are laid out by `ClassifierOptions.engineInts` / `engineStrings` (see
-/// [`engine_options`]).
+/// `engine_options`).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_org_resnext_Native_classifierNew<'local>(

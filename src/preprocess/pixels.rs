@@ -188,7 +188,7 @@ impl<'a> PixelBuffer<'a> {
             )));
         }
         if matches!(self.format, PixelFormat::Nv21 | PixelFormat::Nv12)
-            && (self.width % 2 != 0 || self.height % 2 != 0)
+            && (!self.width.is_multiple_of(2) || !self.height.is_multiple_of(2))
         {
             return Err(Error::invalid(format!(
                 "{} frames need an even width and height, got {}x{}",

@@ -203,6 +203,50 @@ static void test_cpu_kernels(void) {
     resnext_options_free(o);
 }
 
+/* The tract engine options reach the classifier: `info.compute` reports the effective bf16 and
+ * float16 settings (bf16 products run only on a CPU with AMX-BF16; elsewhere compute says they
+ * were asked for and are not available, and RESNEXT_REQUIRE_CPU_KERNELS makes that a failure). */
+static const char *engine_compute(const char *model, uint32_t bf16, uint32_t widen,
+                                  char *out, size_t cap) {
+    static const float mean[3] = {0.485f, 0.456f, 0.406f};
+    static const float stdv[3] = {0.229f, 0.224f, 0.225f};
+    resnext_options *o = resnext_options_new();
+    resnext_classifier *c = NULL;
+    resnext_model_info info;
+    out[0] = '\0';
+    CHECK_RC(resnext_options_set_model_path(o, path_of(model)), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_preprocess(o, 73, 64, mean, stdv), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_threads(o, 2), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_bf16_matmul(o, bf16), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_widen_fp16(o, widen), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_OK);
+    if (c && resnext_classifier_info(c, &info) == RESNEXT_RESULT_OK) {
+        snprintf(out, cap, "%s", info.compute);
+    }
+    resnext_classifier_free(c);
+    resnext_options_free(o);
+    return out;
+}
+
+static void test_engine_options(void) {
+    char compute[256];
+    CHECK_RC(resnext_options_set_bf16_matmul(NULL, 1), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_widen_fp16(NULL, 1), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK(strcmp(engine_compute("models/tiny_torch.onnx", 0, 1, compute, sizeof compute),
+                 "f32") == 0);
+    engine_compute("models/tiny_torch.onnx", 1, 1, compute, sizeof compute);
+    if (strstr(compute, "not available") == NULL || getenv("RESNEXT_REQUIRE_CPU_KERNELS") != NULL) {
+        CHECK(strcmp(compute, "f32 with 8 matrix products in bf16 on AMX") == 0);
+    } else {
+        printf("bf16 products not available here: %s\n", compute);
+    }
+    CHECK(strcmp(engine_compute("models/tiny_fp16.onnx", 0, 1, compute, sizeof compute),
+                 "f32 (float16 weights widened at load)") == 0);
+    CHECK(strcmp(engine_compute("models/tiny_fp16.onnx", 0, 0, compute, sizeof compute),
+                 "f16") == 0);
+}
+
 static void test_version_and_messages(void) {
     char expected[64];
     snprintf(expected, sizeof expected, "%d.%d.%d", RESNEXT_VERSION_MAJOR, RESNEXT_VERSION_MINOR,
@@ -692,6 +736,7 @@ int main(int argc, char **argv) {
     }
     test_threads();
     test_cpu_kernels();
+    test_engine_options();
     test_free_joins_threads(threads_at_start);
     if (!quick) test_ort();
     test_log_callback();

@@ -309,6 +309,26 @@ int main(int argc, char** argv) {
     check_result(again.classify_file(coffee), 3, false);
   });
 
+  run_test("tract engine options: float16 widening and bf16 products reported by info()", [&] {
+    auto tiny = [&](const char* model) {
+      return std::move(resnext::Options()
+                           .model_path(g_models + "/" + model)
+                           .preprocess(73, 64, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f})
+                           .no_labels()
+                           .threads(1));
+    };
+    CHECK(resnext::Classifier(tiny("tiny_fp16.onnx")).info().compute ==
+          "f32 (float16 weights widened at load)");
+    CHECK(resnext::Classifier(tiny("tiny_fp16.onnx").widen_fp16(false)).info().compute == "f16");
+    const std::string bf16 = resnext::Classifier(tiny("tiny_torch.onnx").bf16_matmul()).info().compute;
+    if (bf16.find("not available") == std::string::npos || std::getenv("RESNEXT_REQUIRE_CPU_KERNELS")) {
+      CHECK(bf16 == "f32 with 8 matrix products in bf16 on AMX");
+    } else {
+      std::printf("    bf16 products not available here: %s\n", bf16.c_str());
+    }
+    CHECK(resnext::Classifier(tiny("tiny_torch.onnx").bf16_matmul(false)).info().compute == "f32");
+  });
+
   run_test("ONNX Runtime backend: CPU provider, GPU fail and fallback policies", [&] {
     const char* lib = std::getenv("ORT_DYLIB_PATH");
     if (!lib || !*lib) {

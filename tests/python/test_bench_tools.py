@@ -114,5 +114,6 @@ def test_benchmarks_report_int8_kernel_layer(tmp_path):
     assert "ONNX Runtime on the QInt8-activation file, batch 1 (informational)" in text
     assert "## Where the time goes on INT8 (kernel layer" in text
     assert "| 3136x72x8 | one group | 1.0 | 383.0 (50.0%) | 588.0 (10.0%) |" in text
-    for stale in ("integer path", "RESNEXT_TRACT_INT8", "QLinearConv", "int8_integer_conv"):
+    for stale in ("integer path", "RESNEXT_TRACT_INT8", "RESNEXT_TRACT_BF16", "RESNEXT_TRACT_BATCH_PLANS",
+                  "QLinearConv", "int8_integer_conv"):
         assert stale not in text

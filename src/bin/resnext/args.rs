@@ -131,7 +131,8 @@ pub struct BenchArgs {
     /// least 20 runs).
     #[arg(long, value_name = "IMG")]
     pub image: Option<PathBuf>,
-    /// Print a per-operator profile of the tract plan for the first batch size (N runs).
+    /// Print a per-operator profile of the tract plan (the batch-1 plan every batch runs on;
+    /// N runs).
     #[arg(long, value_name = "N")]
     pub profile: Option<usize>,
     /// Draw the latency chart (median and p90 per batch size) as SVG.

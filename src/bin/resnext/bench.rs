@@ -5,7 +5,7 @@
 //! same sequence `tools/bench_peers.py` feeds ONNX Runtime.
 
 use super::args::BenchArgs;
-use super::commands::load_any_resolution;
+use super::loading::load_any_resolution;
 use resnext::preprocess::decode::DecodeLimits;
 use resnext::preprocess::rgb_to_chw;
 use resnext::{ClassifierOptions, Error, ErrorCode, ImageInput, LabelSource, Result};
@@ -154,25 +154,16 @@ fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// `--profile N`: the tract plan's per-operator times for one batch size.
+/// `--profile N`: the per-operator times of the tract plan (the batch-1 plan every batch runs
+/// on, image by image).
 fn profile(args: &BenchArgs, crop: u32, threads: usize, runs: usize) -> Result<serde_json::Value> {
-    use resnext::backend::tract::{Fp16Compute, TractBackend, TractOptions};
-    let bytes = std::fs::read(&args.model)
-        .map_err(|e| Error::new(ErrorCode::Io, format!("{}: {e}", args.model.display())))?;
-    let len = bytes.len() as u64;
-    let proto = TractBackend::decode(&bytes)?;
-    drop(bytes);
-    let dir = args.model.parent().and_then(|d| d.to_str()).map(str::to_string);
-    let options = TractOptions {
-        threads,
-        fp16: Fp16Compute::WidenToF32,
-        fallback_side: crop,
-        bf16_matmul: false,
-        cpu_kernels: args.engine.cpu_kernels()?,
-    };
-    let backend = TractBackend::load(proto, dir.as_deref(), len, &options)?;
-    let batch = args.batch[0];
-    let p = backend.profile(batch, runs)?;
+    use resnext::backend::tract::{TractBackend, TractOptions};
+    let options = args.engine.apply(ClassifierOptions::from_path(&args.model).threads(threads))?;
+    let mut tract_options = TractOptions::from_options(&options);
+    tract_options.fallback_side = crop;
+    let backend = TractBackend::open(&options.model, options.max_model_bytes, &tract_options)?;
+    let batch = 1;
+    let p = backend.profile(runs)?;
     let row = |o: &resnext::backend::tract::OpTime| {
         json!({"name": o.name, "op": o.op, "count": o.count, "ms": o.ms,
                "share": o.ms / p.total_ms})

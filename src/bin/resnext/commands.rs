@@ -1,52 +1,12 @@
-//! The subcommands.
+//! The `classify`, `info` and `preprocess` subcommands.
 
-use super::args::{ClassifyArgs, Cli, Command, InfoArgs, PreprocessArgs, PreprocessFlags};
+use super::args::{ClassifyArgs, InfoArgs, PreprocessArgs};
+use super::loading::{load_any_resolution, preprocess_config};
 use resnext::{
     Classification, Classifier, ClassifierOptions, Error, ErrorCode, ImageInput, LabelSource,
-    ModelInfo, PreprocessConfig, Preset, Result,
+    ModelInfo, Result,
 };
 use serde_json::json;
-
-pub fn run(cli: Cli) -> Result<i32> {
-    match cli.command {
-        Command::Classify(args) => classify(args),
-        Command::Info(args) => info(args),
-        Command::Preprocess(args) => preprocess(args),
-        Command::Bench(args) => super::bench::bench(args),
-        Command::Eval(args) => super::eval::eval(args),
-    }
-}
-
-fn parse_triple(flag: &str, text: &str) -> Result<[f32; 3]> {
-    let values: Vec<f32> = text
-        .split(',')
-        .map(|v| v.trim().parse::<f32>())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| {
-            Error::invalid(format!("--{flag} expects three numbers like 0.5,0.5,0.5, got '{text}'"))
-        })?;
-    values.try_into().map_err(|_| {
-        Error::invalid(format!("--{flag} expects exactly three numbers, got '{text}'"))
-    })
-}
-
-pub(crate) fn preprocess_config(flags: &PreprocessFlags) -> Result<PreprocessConfig> {
-    let mut config = Preset::from_name(&flags.preset)?.config();
-    if let Some(n) = flags.resize_short {
-        config.resize_short = n;
-    }
-    if let Some(n) = flags.crop {
-        config.crop = n;
-    }
-    if let Some(m) = &flags.mean {
-        config.mean = parse_triple("mean", m)?;
-    }
-    if let Some(s) = &flags.std {
-        config.std = parse_triple("std", s)?;
-    }
-    config.validate()?;
-    Ok(config)
-}
 
 fn result_json(image: &str, result: &Classification) -> serde_json::Value {
     let predictions: Vec<_> = result
@@ -83,7 +43,7 @@ fn print_result(image: &str, result: &Classification, as_json: bool) {
     );
 }
 
-fn classify(args: ClassifyArgs) -> Result<i32> {
+pub fn classify(args: ClassifyArgs) -> Result<i32> {
     let labels = match &args.labels {
         Some(path) => LabelSource::File(path.clone()),
         None => LabelSource::ImageNet1k,
@@ -145,7 +105,7 @@ fn info_json(info: &ModelInfo) -> serde_json::Value {
     })
 }
 
-fn info(args: InfoArgs) -> Result<i32> {
+pub fn info(args: InfoArgs) -> Result<i32> {
     let options = ClassifierOptions::from_path(&args.model).labels(LabelSource::None).threads(1);
     let classifier = load_any_resolution(args.engine.apply(options)?)?;
     let info = classifier.info();
@@ -153,7 +113,7 @@ fn info(args: InfoArgs) -> Result<i32> {
         println!("{}", info_json(info));
         return Ok(0);
     }
-    let dims = |d: &[resnext::Dim]| resnext::backend::onnx_inspect::shape_string(d);
+    let dims = |d: &[resnext::Dim]| resnext::onnx::inspect::shape_string(d);
     println!("model:        {}", args.model.display());
     println!(
         "input:        {} [{}] {}",
@@ -177,29 +137,7 @@ fn info(args: InfoArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// `info` does not know the model's resolution in advance: when the default crop does not fit,
-/// retry with the resolution the error reports.
-pub(crate) fn load_any_resolution(options: ClassifierOptions) -> Result<Classifier> {
-    match Classifier::new(options.clone()) {
-        Err(e)
-            if e.code() == ErrorCode::InvalidArgument
-                && e.message().contains("model's input is") =>
-        {
-            let side = e
-                .message()
-                .split("model's input is ")
-                .nth(1)
-                .and_then(|s| s.split('x').next())
-                .and_then(|s| s.parse::<u32>().ok())
-                .ok_or(e)?;
-            let config = PreprocessConfig { resize_short: side, crop: side, ..Default::default() };
-            Classifier::new(options.preprocess(config))
-        }
-        other => other,
-    }
-}
-
-fn preprocess(args: PreprocessArgs) -> Result<i32> {
+pub fn preprocess(args: PreprocessArgs) -> Result<i32> {
     let config = preprocess_config(&args.preprocess)?;
     let limits = resnext::preprocess::DecodeLimits {
         max_pixels: args.preprocess.max_pixels,

@@ -17,6 +17,14 @@ pub struct EngineFlags {
     /// AVX512-VNNI where the CPU has them; off: tract's own path).
     #[arg(long, value_name = "auto|off|avx512-vnni|amx-int8|scalar", default_value = "auto")]
     pub cpu_kernels: String,
+    /// tract, opt-in: run the float32 matrix products with constant weights in bf16 on Intel
+    /// AMX (faster, with bf16's rounding in the scores; ignored with a warning without AMX-BF16).
+    #[arg(long)]
+    pub bf16_matmul: bool,
+    /// tract: keep float16 weights in float16 instead of widening them to float32 at load
+    /// (for CPUs with native fp16 arithmetic).
+    #[arg(long)]
+    pub keep_fp16: bool,
     /// ONNX Runtime execution provider.
     #[arg(long, value_name = "cpu|cuda|tensorrt", default_value = "cpu")]
     pub ep: String,
@@ -119,7 +127,9 @@ impl EngineFlags {
             .backend(backend)
             .execution_provider(provider)
             .fallback(fallback)
-            .cpu_kernels(cpu_kernels);
+            .cpu_kernels(cpu_kernels)
+            .bf16_matmul(self.bf16_matmul)
+            .widen_fp16(!self.keep_fp16);
         if let Some(lib) = &self.ort_lib {
             options = options.ort_library(lib);
         }

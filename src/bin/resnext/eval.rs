@@ -1,7 +1,7 @@
 //! `resnext eval`: top-1 / top-5 accuracy over a labelled image set.
 
 use super::args::EvalArgs;
-use super::commands::preprocess_config;
+use super::loading::preprocess_config;
 use resnext::{Classifier, ClassifierOptions, Error, ErrorCode, ImageInput, LabelSource, Result};
 use serde_json::json;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,7 @@
-//! The `resnext` command line: `classify`, `info` and `preprocess`.
+//! The `resnext` command line: `classify`, `info`, `preprocess`, `bench` and `eval`.
+//!
+//! Modules: `args` and `engine_flags` (the flags), `loading` (what the subcommands share),
+//! `commands` (classify, info, preprocess), `bench`, `eval`; only this file dispatches to them.
 //!
 //! Output contract: human-readable text by default; with `--json`, one JSON object per line.
 //! Errors print one line to stderr (`resnext: error: ...`) and exit with status 1 (2 for usage
@@ -11,6 +14,7 @@ mod bench;
 mod commands;
 mod engine_flags;
 mod eval;
+mod loading;
 
 use clap::Parser;
 
@@ -46,6 +50,18 @@ fn init_log() {
     }
 }
 
+/// Runs one subcommand; returns the exit status.
+fn dispatch(cli: args::Cli) -> resnext::Result<i32> {
+    use args::Command;
+    match cli.command {
+        Command::Classify(args) => commands::classify(args),
+        Command::Info(args) => commands::info(args),
+        Command::Preprocess(args) => commands::preprocess(args),
+        Command::Bench(args) => bench::bench(args),
+        Command::Eval(args) => eval::eval(args),
+    }
+}
+
 /// Runs the CLI with the process arguments and returns the exit status.
 fn run_cli() -> i32 {
     // Panics are reported once, as one line, by the catch below (no backtrace).
@@ -58,7 +74,7 @@ fn run_cli() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    match std::panic::catch_unwind(|| commands::run(cli)) {
+    match std::panic::catch_unwind(|| dispatch(cli)) {
         Ok(Ok(status)) => status,
         Ok(Err(e)) => {
             eprintln!("resnext: error: {} [{}]", e.message(), e.code().name());

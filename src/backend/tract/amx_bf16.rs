@@ -1,4 +1,4 @@
-//! Opt-in bf16 matrix products on Intel AMX for the tract backend (`RESNEXT_TRACT_BF16=1`).
+//! Opt-in bf16 matrix products on Intel AMX for the tract backend (the `bf16_matmul` option).
 //!
 //! tract 0.23.9 ships an AMX kernel, `avx512amx_mmm_f32_16x16`, whose second packing
 //! (`f32f32_bf16`) rounds both operands to bf16 while packing and multiplies them with
@@ -19,7 +19,7 @@
 //! too (an im2col of each group packed straight to bf16, one batched product over the groups)
 //! was tried and measured no faster, the gather and packing costing what the products saved.
 //!
-//! The activations are packed by the crate's own [`pack_bf16_k2`], which writes tract's
+//! The activations are packed by the crate's own `pack_bf16_k2`, which writes tract's
 //! `PackedBf16K2` layout but pads k to a multiple of 32 with zero rows: the kernel reads B in
 //! steps of 32 rows (as tract's A packing is padded), and tract's own B packer pads to 2 only,
 //! so for a k that is not a multiple of 32 the kernel read past the packed data (a crash,

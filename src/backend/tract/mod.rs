@@ -14,22 +14,22 @@
 //!
 //! A single image (or one image per worker left) runs with tract's matrix products split over
 //! a private rayon pool of `threads` workers owned by the classifier.
-//!
-//! `RESNEXT_TRACT_BATCH_PLANS=1` (read at load) restores the previous strategy, for
-//! comparison: a concrete plan per batch size, optimized on first use, the decluttered model
-//! kept for it, the whole batch run with tract's multithreaded matrix products.
 
-use super::amx_bf16::{amx_bf16_kernel, Bf16Lowering};
-use super::heap_trim::{declutter, release_freed_memory, trimming};
-use super::kernel_layer::{self, place_kernel_layer};
-use super::onnx_inspect::{inspect, shape_string};
-use super::onnx_rewrite::{fold_constant_dequantize, split_gemm_bias, widen_float16};
-use super::softmax_input::dequantize_softmax_inputs;
-use super::Backend;
+pub mod amx_bf16;
+pub mod heap_trim;
+pub mod softmax_input;
+
+use crate::backend::kernel_layer::{self, place_kernel_layer};
+use crate::backend::Backend;
 use crate::error::{catch_panic, Error, ErrorCode, Result};
 use crate::model_info::{DType, Dim, ModelInfo, Precision};
-use crate::options::CpuKernels;
-use prost::Message;
+use crate::onnx::inspect::{inspect, shape_string};
+use crate::onnx::rewrite::{fold_constant_dequantize, split_gemm_bias, widen_float16};
+use crate::onnx::DecodedModel;
+use crate::options::{ClassifierOptions, CpuKernels, ModelSource};
+use amx_bf16::{amx_bf16_kernel, Bf16Lowering};
+use heap_trim::{declutter, release_freed_memory, trimming};
+use softmax_input::dequantize_softmax_inputs;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tract_core::optim::Optimizer;
@@ -37,8 +37,7 @@ use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
-/// Largest batch the SDK accepts in one call.
-pub const MAX_BATCH: usize = 256;
+pub use crate::backend::MAX_BATCH;
 
 /// How the tract backend should treat float16 weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,13 +55,26 @@ pub struct TractOptions {
     pub threads: usize,
     /// Float16 handling.
     pub fp16: Fp16Compute,
-    /// Lower the constant-weight float32 matrix products to the AMX bf16 kernel (also turned on
-    /// by the environment variable `RESNEXT_TRACT_BF16=1`, read at load).
+    /// Lower the constant-weight float32 matrix products to the AMX bf16 kernel where the CPU
+    /// has it (see [`ClassifierOptions::bf16_matmul`]).
     pub bf16_matmul: bool,
     /// Input height and width to use when the model declares them symbolically.
     pub fallback_side: u32,
     /// The crate's own kernels for the convolutions of INT8 QDQ models.
     pub cpu_kernels: CpuKernels,
+}
+
+impl TractOptions {
+    /// The tract settings of a classifier's options.
+    pub fn from_options(options: &ClassifierOptions) -> Self {
+        TractOptions {
+            threads: options.effective_threads(),
+            fp16: if options.widen_fp16 { Fp16Compute::WidenToF32 } else { Fp16Compute::Native },
+            fallback_side: options.preprocess.crop,
+            bf16_matmul: options.bf16_matmul,
+            cpu_kernels: options.cpu_kernels,
+        }
+    }
 }
 
 type Plan = Arc<TypedRunnableModel>;
@@ -157,40 +169,29 @@ impl Drop for WorkerPool {
 
 /// A model loaded by tract.
 pub struct TractBackend {
-    /// The decluttered model, kept only with `RESNEXT_TRACT_BATCH_PLANS=1` (plans per batch).
-    model: Option<TypedModel>,
-    batch: Symbol,
-    plans: Mutex<HashMap<usize, Plan>>,
+    /// The batch-1 plan every batch runs on.
+    plan: Plan,
     /// Declared after `plans` so the plans go first; its drop joins the worker threads.
     pool: WorkerPool,
     threads: usize,
     input_is_f16: bool,
     info: ModelInfo,
-    /// The AMX bf16 kernel, when the options or `RESNEXT_TRACT_BF16=1` asked for it and the
-    /// CPU has it.
-    bf16: Option<Box<dyn tract_linalg::mmm::MatMatMul>>,
 }
 
-/// The AMX bf16 kernel when the options or the environment ask for bf16 products
-/// (`RESNEXT_TRACT_BF16=1`, read at load) and this CPU, kernel and build can run it; a warning
-/// when asked for but not available (the model then runs in f32).
+/// The AMX bf16 kernel when the options ask for bf16 products and this CPU, kernel and build
+/// can run it; a warning when asked for but not available (the model then runs in f32).
 fn bf16_kernel_if_requested(requested: bool) -> Option<Box<dyn tract_linalg::mmm::MatMatMul>> {
-    if !requested && !std::env::var("RESNEXT_TRACT_BF16").is_ok_and(|v| v == "1") {
+    if !requested {
         return None;
     }
     let kernel = amx_bf16_kernel();
     if kernel.is_none() {
         log::warn!(
-            "bf16 matrix products (bf16_matmul / RESNEXT_TRACT_BF16=1) are ignored: this CPU \
-             or build has no AMX bf16 kernel (needs AMX-BF16 and the kernel's permission for \
-             AMX tile state); running f32"
+            "bf16 matrix products (bf16_matmul) are ignored: this CPU or build has no AMX bf16 \
+             kernel (needs AMX-BF16 and the kernel's permission for AMX tile state); running f32"
         );
     }
     kernel
-}
-
-fn decode_error(e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorCode::ModelDecode, format!("decoding the ONNX protobuf: {e}"))
 }
 
 fn engine_error(stage: &str, e: TractError) -> Error {
@@ -199,20 +200,19 @@ fn engine_error(stage: &str, e: TractError) -> Error {
     Error::new(code, format!("tract failed while {stage} the model: {detail}"))
 }
 
-/// The runnable plan of `model` with its batch symbol bound to `batch` images. Given the model
-/// by value, the decluttered weights are released while the optimizer packs them (only the
-/// packed copy stays); given a reference, the caller keeps them for other batch sizes.
-/// `bf16` lowers the eligible matrix products to the AMX bf16 kernel (see `amx_bf16`); the
-/// second value is how many were.
+/// The runnable plan of `model` with its batch symbol bound to `batch` images. The model is
+/// taken by value, so the decluttered weights are released while the optimizer packs them
+/// (only the packed copy stays). `bf16` lowers the eligible matrix products to the AMX bf16
+/// kernel (see `amx_bf16`); the second value is how many were.
 fn optimized_plan(
-    model: impl std::borrow::Borrow<TypedModel>,
+    model: TypedModel,
     batch_symbol: &Symbol,
     batch: usize,
     bf16: Option<Box<dyn tract_linalg::mmm::MatMatMul>>,
 ) -> Result<(Plan, usize)> {
     let started = std::time::Instant::now();
     let values = HashMap::from([(batch_symbol.clone(), TDim::from(batch as i64))]);
-    let concrete = model.borrow().set_symbols(&values);
+    let concrete = model.set_symbols(&values);
     drop(model);
     let lowered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let plan = concrete
@@ -237,14 +237,16 @@ fn optimized_plan(
 }
 
 impl TractBackend {
-    /// Decodes ONNX bytes (a protobuf `ModelProto`).
-    pub fn decode(bytes: &[u8]) -> Result<pb::ModelProto> {
-        if bytes.is_empty() {
-            return Err(Error::new(ErrorCode::ModelDecode, "the model is empty (0 bytes)"));
-        }
-        // prost straight from the slice: tract's `proto_model_for_read` would first copy the
-        // whole file into a buffer of its own (one more copy of the weights at the peak).
-        catch_panic(|| pb::ModelProto::decode(bytes).map_err(decode_error))
+    /// Reads the model (see [`crate::onnx::read_decoded`]: FP32 files have their weights
+    /// streamed from the file) and loads it.
+    pub fn open(
+        source: &ModelSource,
+        max_model_bytes: u64,
+        options: &TractOptions,
+    ) -> Result<Self> {
+        let DecodedModel { proto, model_dir, file_bytes } =
+            crate::onnx::read_decoded(source, max_model_bytes, true)?;
+        Self::load(proto, model_dir.as_deref(), file_bytes, options)
     }
 
     /// Loads a decoded model: inspects it, types and declutters it, prepares batch 1.
@@ -297,7 +299,7 @@ impl TractBackend {
         let mut onnx =
             tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
         kernel_layer::register(&mut onnx);
-        // External data (models over 2 GB, and the weights `onnx_stream` leaves in the file) is
+        // External data (models over 2 GB, and the weights `onnx::stream` leaves in the file) is
         // read with plain reads, not tract's default memory map: a file truncated meanwhile is
         // then an error instead of a SIGBUS in the caller's process.
         onnx.provider = Arc::new(tract_onnx::data_resolver::FopenDataResolver);
@@ -387,46 +389,21 @@ impl TractBackend {
             info.classes,
             info.compute
         );
-        let batch_plans = std::env::var("RESNEXT_TRACT_BATCH_PLANS").is_ok_and(|v| v == "1");
-        let mut plans = HashMap::new();
-        let (model, (plan, lowered)) = if batch_plans {
-            let plan = optimized_plan(&typed, &batch, 1, bf16.clone())?;
-            (Some(typed), plan)
-        } else {
-            // Every batch runs on the batch-1 plan: the decluttered model is not needed again,
-            // and dropping it before optimizing lets its weights go as they are packed.
-            (None, optimized_plan(typed, &batch, 1, bf16.clone())?)
-        };
-        plans.insert(1, plan);
+        // Every batch runs on the batch-1 plan: the decluttered model is not needed again, and
+        // dropping it before optimizing lets its weights go as they are packed.
+        let requested_bf16 = bf16.is_some();
+        let (plan, lowered) = optimized_plan(typed, &batch, 1, bf16)?;
         if lowered > 0 {
             info.compute =
                 format!("{} with {lowered} matrix products in bf16 on AMX", info.compute);
+        } else if options.bf16_matmul && !requested_bf16 {
+            info.compute = format!(
+                "{} (bf16 products asked for, not available: this CPU or build has no AMX-BF16)",
+                info.compute
+            );
         }
         release_freed_memory();
-        Ok(TractBackend {
-            model,
-            batch,
-            plans: Mutex::new(plans),
-            pool,
-            threads,
-            input_is_f16,
-            info,
-            bf16,
-        })
-    }
-
-    /// The optimized plan for `batch` images, built on first use and cached.
-    fn plan(&self, batch: usize) -> Result<Plan> {
-        let mut plans = self.plans.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(plan) = plans.get(&batch) {
-            return Ok(plan.clone());
-        }
-        let model = self.model.as_ref().ok_or_else(|| {
-            Error::new(ErrorCode::Inference, format!("no plan for batch {batch} (internal)"))
-        })?;
-        let (plan, _) = optimized_plan(model, &self.batch, batch, self.bf16.clone())?;
-        plans.insert(batch, plan.clone());
-        Ok(plan)
+        Ok(TractBackend { plan, pool, threads, input_is_f16, info })
     }
 
     /// Runs `plan` (optimized for `batch` images) on `input` with `executor`.
@@ -456,13 +433,13 @@ impl TractBackend {
     /// images in turn, each running single-threaded (the calling thread is one of them). With
     /// one worker the images run one after the other with the multithreaded executor.
     fn run_split(&self, input: &[f32], batch: usize) -> Result<Vec<f32>> {
-        let plan = self.plan(1)?;
+        let plan = &self.plan;
         let per_image = input.len() / batch;
         let workers = self.threads.min(batch);
         if workers <= 1 {
             let mut scores = Vec::with_capacity(batch * self.info.classes);
             for image in input.chunks_exact(per_image) {
-                scores.extend(self.run_plan(&plan, image, 1, self.pool.executor.clone())?);
+                scores.extend(self.run_plan(plan, image, 1, self.pool.executor.clone())?);
             }
             return Ok(scores);
         }
@@ -475,7 +452,7 @@ impl TractBackend {
                     return Ok(done);
                 }
                 let image = &input[i * per_image..(i + 1) * per_image];
-                done.push((i, self.run_plan(&plan, image, 1, Executor::SingleThread)?));
+                done.push((i, self.run_plan(plan, image, 1, Executor::SingleThread)?));
             }
         };
         let mut rows: Vec<Option<Vec<f32>>> = vec![None; batch];
@@ -510,8 +487,8 @@ impl TractBackend {
                 input.len()
             )));
         }
-        let scores = if self.model.is_some() || batch == 1 {
-            self.run_plan(&self.plan(batch)?, input, batch, self.pool.executor.clone())?
+        let scores = if batch == 1 {
+            self.run_plan(&self.plan, input, 1, self.pool.executor.clone())?
         } else {
             self.run_split(input, batch)?
         };
@@ -554,11 +531,13 @@ pub struct Profile {
 }
 
 impl TractBackend {
-    /// Runs the optimized plan for `batch` images `runs` times, timing every node, on this
-    /// classifier's thread pool. Input values are a constant (timing only).
-    pub fn profile(&self, batch: usize, runs: usize) -> Result<Profile> {
+    /// Runs the batch-1 plan (the one every batch runs on, image by image) `runs` times,
+    /// timing every node, on this classifier's thread pool. Input values are a constant
+    /// (timing only).
+    pub fn profile(&self, runs: usize) -> Result<Profile> {
         catch_panic(|| {
-            let plan = self.plan(batch)?;
+            let plan = &self.plan;
+            let batch = 1;
             let (h, w) = (self.info.height as usize, self.info.width as usize);
             let dt = if self.input_is_f16 { f16::datum_type() } else { f32::datum_type() };
             let input =

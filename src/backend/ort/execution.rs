@@ -79,7 +79,7 @@ impl FallbackPolicy {
 }
 
 /// TensorRT engine options. Build with [`TensorRtOptions::default`] and the setters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TensorRtOptions {
     /// Build FP16 kernels where TensorRT finds them faster (default false).
     pub fp16: bool,
@@ -123,21 +123,6 @@ fn dla_core_error(core: i64) -> crate::Error {
     crate::Error::invalid(format!(
         "DLA core {core}: Jetson DLA cores are 0 to {MAX_DLA_CORE} (-1 runs on the GPU)"
     ))
-}
-
-impl Default for TensorRtOptions {
-    fn default() -> Self {
-        TensorRtOptions {
-            fp16: false,
-            int8: false,
-            int8_calibration_table: None,
-            workspace_bytes: None,
-            engine_cache_dir: None,
-            timing_cache_dir: None,
-            dla_core: None,
-            batch_profile: BatchProfile::default(),
-        }
-    }
 }
 
 impl TensorRtOptions {

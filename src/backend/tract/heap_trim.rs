@@ -48,7 +48,7 @@ const CAN_TRIM: bool = cfg!(all(target_os = "linux", target_env = "gnu"));
 const PATCHES_PER_TRIM: usize = 16;
 
 /// `optimizer` with every pass wrapped so that freed heap pages are released every
-/// [`PATCHES_PER_TRIM`] patches. Returned unchanged where trimming does nothing.
+/// `PATCHES_PER_TRIM` (16) patches. Returned unchanged where trimming does nothing.
 pub fn trimming(mut optimizer: Optimizer) -> Optimizer {
     if CAN_TRIM {
         let patches = Arc::new(AtomicUsize::new(0));

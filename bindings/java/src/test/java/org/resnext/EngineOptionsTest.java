@@ -1,0 +1,48 @@
+package org.resnext;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+
+import org.junit.Test;
+
+/** The tract engine options reach the native classifier: {@code info().compute()} reports the
+ * effective bf16 and float16 settings. */
+public class EngineOptionsTest {
+    private static final String FP16 = "models/tiny_fp16.onnx";
+    /** Where bf16 products run (the CPU has AMX-BF16), the tiny model lowers 8 of them. */
+    private static final String BF16_RAN = "with 8 matrix products in bf16 on AMX";
+    private static final String BF16_UNAVAILABLE = "bf16 products asked for, not available";
+
+    private static String compute(ClassifierOptions.Builder options) {
+        try (Classifier c = new Classifier(options.threads(2).build())) {
+            return c.info().compute();
+        }
+    }
+
+    @Test
+    public void bf16MatmulLowersTheProductsOrSaysWhyNot() {
+        assertFalse(ClassifierOptions.builder().build().bf16Matmul());
+        String off = compute(TestSupport.tiny().modelPath(TestSupport.path(TestSupport.TINY)));
+        assertEquals("f32", off);
+        String on = compute(TestSupport.tiny().modelPath(TestSupport.path(TestSupport.TINY))
+                .bf16Matmul(true));
+        boolean required = "1".equals(System.getenv("RESNEXT_REQUIRE_CPU_KERNELS"));
+        if (required || !on.contains(BF16_UNAVAILABLE)) {
+            assertEquals("f32 " + BF16_RAN, on);
+        }
+    }
+
+    @Test
+    public void widenFp16FalseKeepsFloat16() {
+        assertTrue(ClassifierOptions.builder().build().widenFp16());
+        String widened = compute(TestSupport.tiny().modelPath(TestSupport.path(FP16)));
+        assertEquals("f32 (float16 weights widened at load)", widened);
+        String kept = compute(TestSupport.tiny().modelPath(TestSupport.path(FP16)).widenFp16(false));
+        assertEquals("f16", kept);
+        ClassifierOptions rebuilt = TestSupport.tiny().widenFp16(false).bf16Matmul(true)
+                .modelPath(TestSupport.path(FP16)).build().toBuilder().build();
+        assertFalse(rebuilt.widenFp16());
+        assertTrue(rebuilt.bf16Matmul());
+    }
+}

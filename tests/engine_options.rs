@@ -1,0 +1,43 @@
+//! The tract engine options take effect and `info().compute` reports their effective values:
+//! float16 widening on and off, bf16 products on and off (they run only where the CPU has
+//! AMX-BF16; elsewhere compute says they are not available, and `RESNEXT_REQUIRE_CPU_KERNELS=1`
+//! makes that a failure).
+
+mod common;
+
+use common::fixture;
+use resnext::{Classifier, ClassifierOptions, LabelSource, PreprocessConfig};
+
+fn compute(model: &str, configure: impl FnOnce(ClassifierOptions) -> ClassifierOptions) -> String {
+    let options = ClassifierOptions::from_path(fixture(model))
+        .preprocess(PreprocessConfig { resize_short: 64, crop: 64, ..Default::default() })
+        .labels(LabelSource::None)
+        .threads(2);
+    let classifier = Classifier::new(configure(options)).unwrap_or_else(|e| panic!("{model}: {e}"));
+    classifier.info().compute.clone()
+}
+
+#[test]
+fn widen_fp16_chooses_float32_or_float16_compute() {
+    assert_eq!(compute("models/tiny_fp16.onnx", |o| o), "f32 (float16 weights widened at load)");
+    assert_eq!(compute("models/tiny_fp16.onnx", |o| o.widen_fp16(false)), "f16");
+    assert_eq!(compute("models/tiny_torch.onnx", |o| o.widen_fp16(false)), "f32");
+}
+
+#[test]
+fn bf16_matmul_lowers_the_products_or_says_it_cannot() {
+    assert_eq!(compute("models/tiny_torch.onnx", |o| o), "f32");
+    assert_eq!(compute("models/tiny_torch.onnx", |o| o.bf16_matmul(false)), "f32");
+    let on = compute("models/tiny_torch.onnx", |o| o.bf16_matmul(true));
+    let amx = resnext::backend::tract::amx_bf16::amx_bf16_kernel().is_some();
+    let required = std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1");
+    assert!(amx || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1 but there is no AMX bf16 kernel");
+    if amx {
+        assert_eq!(on, "f32 with 8 matrix products in bf16 on AMX");
+    } else {
+        assert_eq!(
+            on,
+            "f32 (bf16 products asked for, not available: this CPU or build has no AMX-BF16)"
+        );
+    }
+}
