@@ -176,7 +176,7 @@ static void test_ort(void) {
     CHECK_RC(resnext_options_set_execution_provider(o, RESNEXT_PROVIDER_CUDA, 0), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_PROVIDER_UNAVAILABLE);
     CHECK(strstr(resnext_last_error_message(), "CUDA") != NULL);
-    CHECK(c == (resnext_classifier *)(void *)0x1);
+    CHECK(c == SENTINEL_HANDLE);
     /* TensorRT with the fallback policy: runs, on the CPU */
     CHECK_RC(resnext_options_set_execution_provider(o, RESNEXT_PROVIDER_TENSORRT, 0), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_options_set_tensorrt_precision(o, 1, 0, NULL), RESNEXT_RESULT_OK);
@@ -305,8 +305,9 @@ static void test_options_misuse(void) {
     CHECK_RC(resnext_options_set_allow_label_mismatch(o, 0), RESNEXT_RESULT_OK);
     /* no model set */
     CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_NULL_ARGUMENT);
-    CHECK(c == (resnext_classifier *)(void *)0x1); /* output untouched on failure */
+    CHECK(c == SENTINEL_HANDLE); /* output untouched on failure */
     CHECK_RC(resnext_classifier_new(NULL, &c), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK(c == SENTINEL_HANDLE);
     CHECK_RC(resnext_options_set_model_path(o, path_of("models/tiny_torch.onnx")), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_classifier_new(o, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
     /* ONNX Runtime settings: bad values are refused, outputs untouched */
@@ -331,7 +332,7 @@ static void test_options_misuse(void) {
     CHECK_RC(resnext_options_set_ort_library(o, "/nonexistent/libonnxruntime.so"), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_BACKEND_UNAVAILABLE);
     CHECK(strstr(resnext_last_error_message(), "/nonexistent/libonnxruntime.so") != NULL);
-    CHECK(c == (resnext_classifier *)(void *)0x1);
+    CHECK(c == SENTINEL_HANDLE);
     resnext_options_free(o);
     resnext_options_free(NULL);
     resnext_classifier_free(NULL);
@@ -433,16 +434,14 @@ static void test_classify(resnext_classifier *c) {
 
 static void test_classify_misuse(resnext_classifier *c) {
     resnext_prediction preds[5];
-    resnext_prediction sentinel;
-    size_t count = 77, len;
+    size_t count = SENTINEL_COUNT, len;
     unsigned char *png = read_file("preprocess/chelsea.png", &len);
     static unsigned char pixels[64 * 64 * 3];
     resnext_image image;
     resnext_model_info info;
     resnext_timings timings;
     memset(pixels, 128, sizeof pixels);
-    memset(&sentinel, 0xAB, sizeof sentinel);
-    preds[0] = sentinel;
+    fill_sentinel(preds, sizeof preds);
     /* NULL arguments */
     CHECK_RC(resnext_classify_file(NULL, "x.png", preds, 5, &count, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
     CHECK_RC(resnext_classify_file(c, NULL, preds, 5, &count, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
@@ -495,8 +494,8 @@ static void test_classify_misuse(resnext_classifier *c) {
     image.kind = 17;
     CHECK_RC(resnext_classify(c, &image, preds, 5, &count, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
     /* outputs untouched by all those failures */
-    CHECK(count == 77);
-    CHECK(memcmp(&preds[0], &sentinel, sizeof sentinel) == 0);
+    CHECK(count == SENTINEL_COUNT);
+    CHECK(is_sentinel(preds, sizeof preds));
     /* valid pixel buffers of every format and rotation */
     {
         unsigned char rgba[48 * 32 * 4];
@@ -604,9 +603,12 @@ static void test_truncated(resnext_classifier *strict) {
         CHECK_RC(resnext_classify_encoded(strict, data, len, preds, 5, &count, NULL), RESNEXT_RESULT_OK);
         for (j = 0; j < 3; j++) {
             FILE *f;
+            count = SENTINEL_COUNT;
+            fill_sentinel(preds, sizeof preds);
             CHECK_RC(resnext_classify_encoded(strict, data, cuts[j], preds, 5, &count, NULL),
                      RESNEXT_RESULT_IMAGE_DECODE);
             CHECK(strstr(resnext_last_error_message(), "truncated") != NULL);
+            CHECK(count == SENTINEL_COUNT && is_sentinel(preds, sizeof preds));
             snprintf(file, sizeof file, "%s/c-truncated-%u", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
                      (unsigned)j);
             f = fopen(file, "wb");
@@ -616,6 +618,7 @@ static void test_truncated(resnext_classifier *strict) {
                 fclose(f);
                 CHECK_RC(resnext_classify_file(strict, file, preds, 5, &count, NULL), RESNEXT_RESULT_IMAGE_DECODE);
                 CHECK(strstr(resnext_last_error_message(), "truncated") != NULL);
+                CHECK(count == SENTINEL_COUNT && is_sentinel(preds, sizeof preds));
                 CHECK_RC(resnext_classify_file(lenient, file, preds, 5, &count, NULL), RESNEXT_RESULT_OK);
                 CHECK(count == 5);
                 remove(file);
@@ -751,9 +754,12 @@ static void *classify_loop(void *p) {
             n != 5 || preds[0].class_id != arg->expected_class) {
             arg->failures++;
         }
-        /* errors on one thread do not disturb the others */
+        /* errors on one thread do not disturb the others (nor write the outputs) */
+        n = SENTINEL_COUNT;
+        fill_sentinel(preds, sizeof preds);
         if (resnext_classify_encoded(arg->classifier, arg->png, 8, preds, 5, &n, NULL) !=
-            RESNEXT_RESULT_IMAGE_DECODE) {
+                RESNEXT_RESULT_IMAGE_DECODE ||
+            n != SENTINEL_COUNT || !is_sentinel(preds, sizeof preds)) {
             arg->failures++;
         }
     }
