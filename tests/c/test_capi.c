@@ -58,6 +58,8 @@ static int is_sentinel(const void *p, size_t size) {
     return 1;
 }
 
+static int thread_count(void);
+
 static unsigned char *read_file(const char *relative, size_t *len) {
     FILE *f = fopen(path_of(relative), "rb");
     unsigned char *data;
@@ -733,6 +735,23 @@ static void test_panic(void) {
     CHECK(count == SENTINEL_COUNT && is_sentinel(preds, sizeof preds));
     CHECK(is_sentinel(t, sizeof t) && is_sentinel(counts, sizeof counts));
     resnext_classifier_free(c);
+    /* with a pool of 3 worker threads: a panic does not keep the pool alive, free joins it */
+    {
+        int before = thread_count();
+        o = tiny_options("models/fails_at_run.onnx");
+        c = NULL;
+        CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_options_set_threads(o, 3), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_OK);
+        resnext_options_free(o);
+        for (i = 0; i < 3; i++) {
+            CHECK_RC(resnext_classify_file(c, path_of("preprocess/chelsea.png"), preds, 5, &count, NULL),
+                     RESNEXT_RESULT_PANIC);
+        }
+        resnext_classifier_free(c);
+        if (thread_count() != before) fprintf(stderr, "%d threads before, %d after\n", before, thread_count());
+        CHECK(thread_count() == before);
+    }
 }
 
 struct thread_arg {
