@@ -72,7 +72,7 @@ FUZZ_TARGETS=(image_decode pixel_buffer model_load c_abi qgemm)
 source "$ROOT/scripts/asan_build.sh"
 fuzz() {
   step "sanitizer build (stable, RUSTC_BOOTSTRAP=1, AddressSanitizer; its own target dir, fuzz/target)"
-  local t0=$(date +%s) fresh="rebuilt"
+  local t0=$(date +%s) fresh="incremental"
   [ -d "$ROOT/fuzz/target" ] || fresh="from scratch"
   asan_build || { fail "sanitizer build (scripts/asan_build.sh)"; return 1; }
   note "fuzz build: $(( $(date +%s) - t0 )) s ($fresh)"
