@@ -174,7 +174,7 @@ def main():
     write("model_load", "unsupported_op.onnx", unsupported_op())
     write("model_load", "truncated.onnx", good[: len(good) // 2])
 
-    # c_abi: the target embeds tiny.onnx; seeds are call sequences (see fuzz_targets/c_abi.rs).
+    # c_abi: the target embeds tiny.onnx; seeds are call sequences (see src/targets/c_abi.rs).
     os.makedirs(os.path.join(HERE, "models"), exist_ok=True)
     with open(os.path.join(HERE, "models", "tiny.onnx"), "wb") as f:
         f.write(good)
@@ -183,6 +183,34 @@ def main():
     write("c_abi", "png_classify.bin", bytes([0x00, 0x03, 0x05, 0x06, 0x0A]) + png)
     for i in range(4):
         write("c_abi", f"random{i}.bin", rng.integers(0, 256, 64 + 32 * i, dtype=np.uint8).tobytes())
+    # Every ONNX Runtime / TensorRT setter and the kernel choice on valid options, then the
+    # ONNX Runtime backend (from a path that is not a runtime) and a classifier_new.
+    u32 = lambda v: int(v).to_bytes(4, "little")
+    write("c_abi", "ort_setters.bin", b"".join([
+        bytes([0, 0]), bytes([2, 0]),
+        bytes([25, 0]) + u32(2) + u32(0),             # execution_provider TensorRT, device 0
+        bytes([26, 0]) + u32(1),                      # fallback: next provider
+        bytes([27, 0]) + u32(1) + u32(0) + bytes([0]),  # tensorrt_precision fp16, no table
+        bytes([28, 0]) + (1 << 30).to_bytes(8, "little") + u32(1),  # workspace 1 GiB, DLA 1
+        bytes([29, 0, 0, 0]),                         # cache dirs NULL, NULL
+        bytes([30, 0]) + u32(1) + u32(2) + u32(4),    # batch profile 1/2/4
+        bytes([31, 0]) + u32(4) + u32(1),             # scalar kernels, truncated images allowed
+        bytes([13, 0, 1, 0]),                         # classifier_new (tract): loads
+        bytes([11, 0]) + u32(1), bytes([24, 0, 1]),   # backend ORT, library "/nonexistent/..."
+        bytes([13, 0, 1, 1]),                         # classifier_new: BACKEND_UNAVAILABLE
+    ]))
+
+    # qgemm: a 12-byte header (m, n, k lo/hi, A and C padding, out zero point, clamp mode,
+    # clamp bounds, flags, residual padding) and values (see fuzz/src/targets/qgemm.rs).
+    def qgemm_seed(m, n, k, pad_a, pad_c, zp, clamp, flags, count):
+        header = bytes([m - 1, n - 1, (k - 1) & 0xFF, (k - 1) >> 8, pad_a, pad_c, zp, clamp, 10, 200,
+                        flags, 1])
+        return header + rng.integers(0, 256, count, dtype=np.uint8).tobytes()
+    write("qgemm", "one.bin", qgemm_seed(1, 1, 1, 0, 0, 0, 0, 0, 16))
+    write("qgemm", "panels.bin", qgemm_seed(33, 17, 65, 1, 3, 128, 1, 0, 4096))
+    write("qgemm", "narrow_deep.bin", qgemm_seed(40, 8, 300, 4, 0, 7, 2, 0, 4096))
+    write("qgemm", "residual.bin", qgemm_seed(32, 64, 128, 0, 2, 99, 0, 2, 4096))
+    write("qgemm", "saturating.bin", qgemm_seed(5, 80, 320, 2, 1, 255, 0, 1, 2048))
     for name in sorted(os.listdir(SEEDS)):
         files = os.listdir(os.path.join(SEEDS, name))
         size = sum(os.path.getsize(os.path.join(SEEDS, name, f)) for f in files)

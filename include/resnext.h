@@ -101,7 +101,9 @@ enum resnext_result
    */
   RESNEXT_RESULT_PANIC = 13,
   /**
-   * The handle is closed.
+   * The handle is closed: thrown by the C++ wrapper (`resnext.hpp`) for a moved-from object.
+   * The C functions never return it (they cannot tell a freed handle from a live one: pass
+   * only live handles); Java throws `IllegalStateException` for a closed `Classifier`.
    */
   RESNEXT_RESULT_CLOSED = 14,
   /**

@@ -6,31 +6,36 @@
 #   bash scripts/hardening.sh --short    # CI: 20 s per fuzz target, 2000-call stress runs,
 #                                        # 200-cycle leak loops, valgrind on a few cycles
 #
-# 1. Fuzzing (cargo-fuzz, nightly, AddressSanitizer): image_decode, pixel_buffer, model_load and
-#    c_abi (fuzz/fuzz_targets/), each for a bounded time from the checked-in seeds
-#    (fuzz/seeds/<target>/) plus the working corpus fuzz/corpus/<target>/ (kept between runs,
-#    not checked in). Prints the executions of each (libFuzzer's final stats) and the contained
-#    panics (panics in dependencies the SDK caught and returned as ErrorCode::Panic). A crash,
-#    a leak, a timeout (> 10 s) or an allocation over 512 MB fails the run; the input is in
-#    fuzz/artifacts/<target>/. No nightly toolchain: fuzzing is skipped with a message.
+# 1. Fuzzing (libFuzzer, AddressSanitizer, on the stable toolchain: scripts/asan_build.sh):
+#    image_decode, pixel_buffer, model_load, c_abi and qgemm (fuzz/src/targets/), each for a
+#    bounded time from the checked-in seeds (fuzz/seeds/<target>/) plus the working corpus
+#    fuzz/corpus/<target>/ (kept between runs, not checked in). Prints the executions of each
+#    (libFuzzer's final stats) and the contained panics (panics in dependencies the SDK caught
+#    and returned as ErrorCode::Panic). A crash, a leak, a timeout (> 10 s) or an allocation
+#    over 512 MB fails the run; the input is in fuzz/artifacts/<target>/.
+#    Then the C and C++ tests against the same ASan build of the library (scripts/asan_tests.sh).
 # 2. Concurrency: one classifier shared by THREADS threads (8) for thousands of classifications
 #    from Rust (tests/stress.rs), C (tests/c/stress.c) and Java (tests/java/Stress.java); every
 #    result compared bit for bit with the serial run. Prints throughput and divergences.
 # 3. Leaks: create/classify/free loops in C and Java with the resident memory printed after a
 #    warm-up, at the middle and at the end; valgrind (definite leaks are errors) on the C stress
 #    program's leak and stress modes, and on the C tests (tests/c/run.sh) in the full run.
+#    tests/c/stress.c exits 2 (usage), 4 (a call failed), 5 (divergence), 6 (RSS grew); 3 is
+#    valgrind's own error code. Under valgrind only 6 is accepted (its allocator holds memory).
+# 4. The report: RELIABILITY.md (full run; target/hardening/RELIABILITY.md for --short, or
+#    RELIABILITY_OUT), every figure from this run's summary (tools/reliability_report.py).
 #
 # Environment: FUZZ_SECONDS, STRESS_THREADS, STRESS_TOTAL, LEAK_CYCLES override the figures;
-# HARDENING_SKIP="fuzz java ..." skips steps (fuzz, rust, c, java, valgrind).
-# Needs: Rust (stable + nightly for fuzzing), gcc, valgrind, a JDK, Python 3 (scripts/env.sh's
-# venv, only to generate the stress model when testdata/ has none). Output: target/hardening/,
+# HARDENING_SKIP="fuzz java ..." skips steps (fuzz, asan, rust, c, java, valgrind).
+# Needs: Rust (stable), gcc/g++, valgrind, a JDK, Python 3 (scripts/env.sh's venv, to generate
+# the stress model when testdata/ has none and for ONNX Runtime). Output: target/hardening/,
 # with the summary in target/hardening/summary.txt.
 set -uo pipefail
 SHORT=0
 for arg in "$@"; do
   case "$arg" in
     --short) SHORT=1 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -62,30 +67,24 @@ note "hardening run ($([ "$SHORT" = 1 ] && echo short || echo full)), $(date -u 
 
 # ---------------------------------------------------------------------------------------------
 # 1. Fuzzing
-FUZZ_TARGETS=(image_decode pixel_buffer model_load c_abi)
+FUZZ_TARGETS=(image_decode pixel_buffer model_load c_abi qgemm)
+# shellcheck source=asan_build.sh
+source "$ROOT/scripts/asan_build.sh"
 fuzz() {
-  if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-    echo "no nightly toolchain; trying: rustup toolchain install nightly --profile minimal"
-    rustup toolchain install nightly --profile minimal \
-      || { note "fuzzing: SKIPPED (no nightly Rust toolchain; cargo-fuzz needs one)"; return 0; }
-  fi
-  if ! cargo fuzz --version >/dev/null 2>&1; then
-    step "installing cargo-fuzz"
-    cargo install cargo-fuzz --locked || { fail "cargo install cargo-fuzz"; return 1; }
-  fi
-  step "cargo +nightly fuzz build (AddressSanitizer; its own target dir, fuzz/target)"
-  local t0=$(date +%s)
-  (cd "$ROOT" && cargo +nightly fuzz build) || { fail "fuzz build"; return 1; }
-  echo "fuzz build: $(( $(date +%s) - t0 )) s"
+  step "sanitizer build (stable, RUSTC_BOOTSTRAP=1, AddressSanitizer; its own target dir, fuzz/target)"
+  local t0=$(date +%s) fresh="incremental"
+  [ -d "$ROOT/fuzz/target" ] || fresh="from scratch"
+  asan_build || { fail "sanitizer build (scripts/asan_build.sh)"; return 1; }
+  note "fuzz build: $(( $(date +%s) - t0 )) s ($fresh)"
   for t in "${FUZZ_TARGETS[@]}"; do
     step "fuzz $t for $FUZZ_SECONDS s"
-    mkdir -p "fuzz/corpus/$t"
+    mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
     local log="$OUT/fuzz-$t.log"
     # -malloc_limit_mb: any single allocation over 512 MB is a finding (the limits must stop
     # bombs before that); -timeout: one input over 10 s is a hang.
-    cargo +nightly fuzz run "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
-      -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -timeout=10 \
-      -rss_limit_mb=2048 -malloc_limit_mb=512 > "$log" 2>&1
+    "$ASAN_OUT/$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -max_total_time="$FUZZ_SECONDS" \
+      -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
+      -artifact_prefix="fuzz/artifacts/$t/" > "$log" 2>&1
     local rc=$?
     local execs panics corpus
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
@@ -101,6 +100,18 @@ fuzz() {
   done
 }
 skipped fuzz || fuzz
+
+# The C and C++ tests against the ASan library (the same build; a no-op rebuild after fuzz).
+if ! skipped asan; then
+  if [ -f "$ROOT/testdata/parity/manifest.json" ] || [ -n "${RESNEXT_TESTDATA:-}" ]; then
+    step "C and C++ tests against the AddressSanitizer build of the library"
+    ensure_venv && export_ort_library
+    bash scripts/asan_tests.sh > "$OUT/asan-tests.log" 2>&1 || fail "tests against the ASan library (see $OUT/asan-tests.log)"
+    grep -E '^asan (C|C\+\+) tests' "$OUT/asan-tests.log" | tee -a "$SUMMARY"
+  else
+    note "asan: SKIPPED (no testdata/; scripts/test.sh generates it)"
+  fi
+fi
 
 # ---------------------------------------------------------------------------------------------
 # The release library (build_release from scripts/env.sh: a no-op when up to date).
@@ -147,13 +158,27 @@ if ! skipped c || ! skipped valgrind; then
   gcc -std=c99 -Wall -Wextra -Werror -pedantic -pthread -g -I"$ROOT/include" "$ROOT/tests/c/stress.c" \
     -L"$LIB" -Wl,-rpath,"$LIB" -lresnext -lpthread -lm -o "$C_BIN" || fail "compiling tests/c/stress.c"
 fi
+# tests/c/stress.c's exit codes, one per outcome (3 is valgrind's --error-exitcode below).
+stress_outcome() {
+  case "$1" in
+    0) echo "passed" ;;
+    2) echo "usage error or unreadable input (exit 2)" ;;
+    3) echo "valgrind: a memory error or a lost block (exit 3)" ;;
+    4) echo "a call that must succeed failed, or one that must fail succeeded (exit 4)" ;;
+    5) echo "a result diverged from the serial run or a concurrent call failed (exit 5)" ;;
+    6) echo "RSS grew by more than 20 MB (exit 6)" ;;
+    *) echo "unexpected exit $1 (a crash?)" ;;
+  esac
+}
 if ! skipped c; then
   step "C stress: $STRESS_THREADS threads, $STRESS_TOTAL calls"
   "$C_BIN" stress "$MODEL" $SIDE "$STRESS_THREADS" "$STRESS_TOTAL" "${IMAGES[@]}" | tee -a "$SUMMARY"
-  [ "${PIPESTATUS[0]}" = 0 ] || fail "C stress"
+  rc=${PIPESTATUS[0]}
+  [ "$rc" = 0 ] || fail "C stress: $(stress_outcome "$rc")"
   step "C leak loop: $LEAK_CYCLES cycles"
   "$C_BIN" leak "$MODEL" $SIDE "$LEAK_CYCLES" "$LEAK_IMAGE" | tee -a "$SUMMARY"
-  [ "${PIPESTATUS[0]}" = 0 ] || fail "C leak loop (RSS grew)"
+  rc=${PIPESTATUS[0]}
+  [ "$rc" = 0 ] || fail "C leak loop: $(stress_outcome "$rc")"
 fi
 
 # Java: the same two programs over the JNI API
@@ -192,14 +217,18 @@ if ! skipped valgrind; then
     VG=(valgrind --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,possible
         --show-leak-kinds=definite,possible)
     step "valgrind: C leak loop ($VALGRIND_CYCLES cycles) and C stress (4 threads x 10 calls)"
-    # Exit 3 is valgrind's (an error or a lost block); the loop's own RSS check (exit 1) means
-    # nothing under valgrind, whose allocator keeps freed memory quarantined.
+    # Exit 3 is valgrind's (an error or a lost block). The loop's own RSS check (exit 6) means
+    # nothing under valgrind, whose allocator keeps freed memory quarantined, so it alone is
+    # accepted there; a functional failure (exit 4) fails as everywhere else.
     "${VG[@]}" --log-file="$OUT/valgrind-leak.log" "$C_BIN" leak "$MODEL" $SIDE "$VALGRIND_CYCLES" "$LEAK_IMAGE" \
       > "$OUT/valgrind-leak.out"
     rc=$?
-    [ "$rc" = 0 ] || [ "$rc" = 1 ] || fail "valgrind: C leak loop, exit $rc (see $OUT/valgrind-leak.log)"
+    [ "$rc" = 0 ] || [ "$rc" = 6 ] \
+      || fail "valgrind: C leak loop: $(stress_outcome "$rc") (see $OUT/valgrind-leak.log)"
     "${VG[@]}" --log-file="$OUT/valgrind-stress.log" "$C_BIN" stress "$MODEL" $SIDE 4 40 "${IMAGES[@]}" \
-      > /dev/null || fail "valgrind: C stress (see $OUT/valgrind-stress.log)"
+      > /dev/null
+    rc=$?
+    [ "$rc" = 0 ] || fail "valgrind: C stress: $(stress_outcome "$rc") (see $OUT/valgrind-stress.log)"
     for v in leak stress; do
       note "valgrind C $v: $(grep -hoE 'definitely lost: [0-9,]+ bytes in [0-9,]+ blocks' "$OUT/valgrind-$v.log" | head -1 || echo 'definitely lost: 0 bytes'); $(grep -hoE 'possibly lost: [0-9,]+ bytes in [0-9,]+ blocks' "$OUT/valgrind-$v.log" | head -1 || echo 'possibly lost: 0 bytes'); $(grep -hoE 'ERROR SUMMARY: [0-9]+ errors' "$OUT/valgrind-$v.log")"
       if grep -qE '(definitely|possibly) lost: [1-9]' "$OUT/valgrind-$v.log"; then
@@ -209,6 +238,7 @@ if ! skipped valgrind; then
     if [ "$SHORT" = 0 ]; then
       if [ -f "$ROOT/testdata/parity/manifest.json" ]; then
         step "C tests (plain, ASan+UBSan, valgrind): tests/c/run.sh"
+        ensure_venv && export_ort_library
         bash tests/c/run.sh > "$OUT/c-tests.log" 2>&1 || { tail -20 "$OUT/c-tests.log"; fail "tests/c/run.sh"; }
         note "valgrind C tests (tests/c/run.sh): $(grep -E 'definitely lost|possibly lost|ERROR SUMMARY' "$OUT/c-tests.log" | sed 's/==[0-9]*== *//' | tr '\n' ' ')"
       else
@@ -221,8 +251,16 @@ if ! skipped valgrind; then
 fi
 
 echo
-echo "== summary ($(( $(date +%s) - STARTED )) s)"
+ELAPSED=$(( $(date +%s) - STARTED ))
+echo "== summary ($ELAPSED s)"
 cat "$SUMMARY"
+# The report: every figure in it is one of this run's summary lines.
+if [ "$SHORT" = 1 ]; then REPORT="${RELIABILITY_OUT:-$OUT/RELIABILITY.md}"; else REPORT="${RELIABILITY_OUT:-$ROOT/RELIABILITY.md}"; fi
+failed_args=()
+for f in "${FAILED[@]}"; do failed_args+=(--failed "$f"); done
+python3 tools/reliability_report.py "$SUMMARY" --out "$REPORT" --seconds "$ELAPSED" \
+  --commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" "${failed_args[@]}" \
+  || fail "writing $REPORT (tools/reliability_report.py)"
 if [ ${#FAILED[@]} -gt 0 ]; then
   echo
   printf 'FAILED: %s\n' "${FAILED[@]}"

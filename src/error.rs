@@ -41,7 +41,10 @@ pub enum ErrorCode {
     BackendUnavailable = 12,
     /// A panic was caught at the API boundary; the process is intact, the call failed.
     Panic = 13,
-    /// The handle was already freed or closed.
+    /// The handle is closed. Only the C++ wrapper (`include/resnext.hpp`) reports it, for a
+    /// moved-from object; the Rust API has no closable handle, the C ABI cannot detect a freed
+    /// one (never returned there), and JNI throws `IllegalStateException` for a closed
+    /// `Classifier`. Kept in the table so the numbering stays stable.
     Closed = 14,
     /// A string argument is not valid UTF-8.
     Utf8 = 15,

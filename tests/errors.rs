@@ -3,6 +3,57 @@
 mod common;
 
 use common::fixture;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+/// The system allocator, recording the largest single allocation made by the calling thread
+/// while [`largest_allocation`] watches it: "refused before allocating" is checked as a limit
+/// that is hit or not, whatever the machine's speed or load.
+struct PeakAllocator;
+
+thread_local! {
+    static WATCHING: Cell<bool> = const { Cell::new(false) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for PeakAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        record(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        record(layout.size());
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        record(new_size);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+fn record(size: usize) {
+    // `try_with`: allocations during thread teardown, after the thread-locals are gone.
+    let _ = WATCHING.try_with(|watching| {
+        if watching.get() {
+            let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
+        }
+    });
+}
+
+#[global_allocator]
+static ALLOCATOR: PeakAllocator = PeakAllocator;
+
+/// Runs `f` and returns its result with the largest single allocation it made on this thread.
+fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    LARGEST.with(|largest| largest.set(0));
+    WATCHING.with(|watching| watching.set(true));
+    let out = f();
+    WATCHING.with(|watching| watching.set(false));
+    (out, LARGEST.with(|largest| largest.get()))
+}
 use resnext::{
     Classifier, ClassifierOptions, ErrorCode, ImageInput, LabelSource, PixelBuffer, PixelFormat,
     PreprocessConfig, Rotation,
@@ -199,10 +250,13 @@ fn oversized_header_is_refused_without_allocating() {
         }
     }
     bytes[29..33].copy_from_slice(&(!crc).to_be_bytes());
-    let started = std::time::Instant::now();
-    let err = tiny().classify(ImageInput::Encoded(&bytes)).unwrap_err();
+    let classifier = tiny();
+    // Decoding 100000 x 100000 RGB would take 30 GB; refused from the header, the call's
+    // largest allocation stays far below even one decoded row block of such an image.
+    let (result, largest) = largest_allocation(|| classifier.classify(ImageInput::Encoded(&bytes)));
+    let err = result.unwrap_err();
     assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
-    assert!(started.elapsed().as_secs() < 2);
+    assert!(largest < 4 << 20, "refusing the header allocated {largest} bytes at once");
 }
 
 /// Found by fuzzing (issue #8): an image within the pixel limit but with an extreme aspect
@@ -212,18 +266,65 @@ fn oversized_header_is_refused_without_allocating() {
 fn extreme_aspect_ratio_is_refused_not_a_crash() {
     let data = vec![128u8; 2_000_000 * 3];
     let thin = PixelBuffer::new(&data, 1, 2_000_000, PixelFormat::Rgb8);
-    let started = std::time::Instant::now();
-    let err = tiny().classify(ImageInput::Pixels(thin)).unwrap_err();
+    let classifier = tiny();
+    // The resized image would be 256 x 512000000 pixels (393 GB); the refusal comes before the
+    // resize allocates: nothing larger than a copy of the 6 MB input is allocated at once.
+    let bound = 2 * data.len();
+    let (result, largest) = largest_allocation(|| classifier.classify(ImageInput::Pixels(thin)));
+    let err = result.unwrap_err();
     assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
     assert!(err.message().contains("aspect ratio"), "{err}");
-    let err = resnext::preprocess_image(
-        ImageInput::Pixels(thin.with_rotation(Rotation::R90)),
-        &PreprocessConfig::default(),
+    assert!(largest <= bound, "the refused resize allocated {largest} bytes at once");
+    let (result, largest) = largest_allocation(|| {
+        resnext::preprocess_image(
+            ImageInput::Pixels(thin.with_rotation(Rotation::R90)),
+            &PreprocessConfig::default(),
+            100_000_000,
+        )
+    });
+    let err = result.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
+    assert!(largest <= bound, "the refused rotated resize allocated {largest} bytes at once");
+}
+
+/// `Classifier::preprocess` gives the tensor the classifier feeds its model: `3 x crop x crop`
+/// values, equal to `preprocess_image` with the classifier's own configuration; its failures
+/// carry the same codes as `classify`.
+#[test]
+fn classifier_preprocess_matches_preprocess_image() {
+    let classifier = tiny();
+    let bytes = std::fs::read(fixture("preprocess/chelsea.png")).unwrap();
+    let tensor = classifier.preprocess(ImageInput::Encoded(&bytes)).unwrap();
+    assert_eq!(tensor.len(), 3 * 64 * 64);
+    let expected = resnext::preprocess_image(
+        ImageInput::Encoded(&bytes),
+        classifier.preprocess_config(),
         100_000_000,
     )
-    .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
-    assert!(started.elapsed().as_secs() < 5);
+    .unwrap();
+    assert_eq!(tensor, expected);
+    assert!(tensor.iter().any(|v| *v != 0.0) && tensor.iter().all(|v| v.is_finite()));
+    let err = classifier.preprocess(ImageInput::Encoded(&bytes[..100])).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ImageDecode, "{err}");
+}
+
+/// A model that loads but whose Gather indexes out of range while running (fixture
+/// `fails_at_run.onnx`): tract panics inside the call; the SDK returns `Panic`, the process and
+/// the classifier carry on (the same call fails the same way again).
+#[test]
+fn a_panic_while_running_is_the_panic_code() {
+    let classifier = Classifier::new(
+        ClassifierOptions::from_path(fixture("models/fails_at_run.onnx"))
+            .preprocess(tiny_config())
+            .labels(LabelSource::None),
+    )
+    .unwrap();
+    let photo = fixture("preprocess/chelsea.png");
+    for _ in 0..2 {
+        let err = classifier.classify(ImageInput::Path(&photo)).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Panic, "{err}");
+        assert!(err.message().contains("panic"), "{err}");
+    }
 }
 
 #[test]

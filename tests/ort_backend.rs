@@ -249,3 +249,26 @@ fn one_ort_classifier_serves_many_threads_with_identical_results() {
         h.join().unwrap();
     }
 }
+
+/// A model that loads and then fails while running (fixture `fails_at_run.onnx`: a Gather
+/// index out of range): ONNX Runtime refuses it with `Inference`, call after call, and the
+/// session stays usable (tract panics on the same model: `Panic`, see tests/errors.rs).
+#[test]
+fn a_model_failing_while_running_is_an_inference_error() {
+    let config = PreprocessConfig { resize_short: 73, crop: 64, ..Default::default() };
+    let classifier = Classifier::new(
+        ClassifierOptions::from_path(fixture("models/fails_at_run.onnx"))
+            .preprocess(config)
+            .labels(LabelSource::None)
+            .backend(BackendKind::Ort)
+            .ort_library(ort_library())
+            .threads(1),
+    )
+    .unwrap();
+    let photo = fixture("preprocess/chelsea.png");
+    for _ in 0..2 {
+        let err = classifier.classify(ImageInput::Path(&photo)).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Inference, "{err}");
+        assert!(err.message().contains("Gather"), "{err}");
+    }
+}

@@ -10,6 +10,7 @@ Layout of ``--out DIR`` (default ``<repo>/testdata``, gitignored)::
       r50_int8_s8.onnx                     (the torch export quantized with QInt8 activations)
       r101_32x8d.onnx                                   (only with --full; ~355 MB)
       truncated.onnx random.onnx not_classifier.onnx bad_input_rank.onnx unsupported_op.onnx
+      fails_at_run.onnx
     parity/     NAME.bN.input.npy (float32 NCHW photographs) + NAME.bN.ort.npy (float32 ORT
                 output), N in {1, 4} (r101: 1 only), and parity/manifest.json; all
                 models with the same resolution and batch get the same photographs
@@ -207,6 +208,26 @@ def write_error_models(mdir: str, tiny_path: str) -> dict[str, str]:
     _save_small(g, os.path.join(mdir, "unsupported_op.onnx"),
                 extra_opsets=[helper.make_opsetid("com.example", 1)])
     out["unsupported_op"] = "custom op com.example::Foo (no implementation anywhere)"
+
+    # Loads (a valid N x 3 x 64 x 64 -> N x 10 classifier) but fails while running: the image's
+    # mean times 1e6, cast to an index, gathers from a 2-row table, out of range for any real
+    # image. ONNX Runtime refuses the index (INFERENCE); tract's Gather panics on it, which the
+    # SDK's boundary returns as PANIC. The one fixture that produces both codes.
+    table = np.arange(20, dtype=np.float32).reshape(2, 10)
+    g = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["input"], ["p"]),
+         helper.make_node("Flatten", ["p"], ["f"], axis=1),
+         helper.make_node("Mul", ["f", "k"], ["m"]),
+         helper.make_node("Cast", ["m"], ["i"], to=TensorProto.INT64),
+         helper.make_node("ReduceMax", ["i"], ["idx"], axes=[1], keepdims=0),
+         helper.make_node("Gather", ["table", "idx"], ["output"], axis=0)],
+        "fails_at_run",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, 64, 64])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 10])],
+        initializer=[onnx.numpy_helper.from_array(table, "table"),
+                     onnx.numpy_helper.from_array(np.array([1e6], np.float32), "k")])
+    _save_small(g, os.path.join(mdir, "fails_at_run.onnx"))
+    out["fails_at_run"] = "loads, then gathers out of range while running (ORT: INFERENCE, tract: PANIC)"
     return out
 
 

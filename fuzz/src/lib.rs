@@ -63,13 +63,27 @@ pub fn expect_code(err: &Error, allowed: &[ErrorCode], context: &str) {
     if err.code() == ErrorCode::Panic {
         return;
     }
-    check!(allowed.contains(&err.code()), "{context}: unexpected error code {:?}: {err}", err.code());
+    check!(
+        allowed.contains(&err.code()),
+        "{context}: unexpected error code {:?}: {err}",
+        err.code()
+    );
     check!(!err.message().is_empty(), "{context}: empty error message for {:?}", err.code());
 }
 
 /// Checks a preprocessed tensor: the right length, every value finite.
 pub fn check_tensor(tensor: &[f32], crop: u32, context: &str) {
     let expected = 3 * crop as usize * crop as usize;
-    check!(tensor.len() == expected, "{context}: tensor has {} values, expected {expected}", tensor.len());
+    check!(
+        tensor.len() == expected,
+        "{context}: tensor has {} values, expected {expected}",
+        tensor.len()
+    );
     check!(tensor.iter().all(|v| v.is_finite()), "{context}: non-finite value in the tensor");
 }
+
+/// The targets' bodies, one module each: `run(data)` takes one input and aborts (after printing
+/// why) when an invariant fails. `fuzz_targets/*.rs` hand them to libFuzzer; the main crate's
+/// `tests/fuzz_replay.rs` includes this crate's source and replays the checked-in seeds
+/// through the same functions on the stable toolchain, in every CI run.
+pub mod targets;

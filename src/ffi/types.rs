@@ -38,7 +38,9 @@ pub enum resnext_result {
     BackendUnavailable = 12,
     /// A panic was caught; the call failed, the process is intact.
     Panic = 13,
-    /// The handle is closed.
+    /// The handle is closed: thrown by the C++ wrapper (`resnext.hpp`) for a moved-from object.
+    /// The C functions never return it (they cannot tell a freed handle from a live one: pass
+    /// only live handles); Java throws `IllegalStateException` for a closed `Classifier`.
     Closed = 14,
     /// A string argument is not valid UTF-8.
     Utf8 = 15,

@@ -5,12 +5,19 @@
  *       One classifier shared by THREADS threads doing TOTAL classifications (files, encoded
  *       bytes, and synthetic raw buffers in every pixel format and rotation; every 8th call a
  *       batch of two). Each result must equal, bit for bit, the serial run's result for the same
- *       input. Prints throughput and the number of divergent results; exits 1 on any divergence
- *       or failure.
+ *       input. Prints throughput and the number of divergent results.
  *   stress leak MODEL SIDE CYCLES IMAGE
  *       CYCLES x (options new, set up, classifier new, classify a file, bytes and a raw buffer,
  *       free everything). Prints the resident memory (VmRSS) after a warm-up, at the middle and
- *       at the end; exits 1 if it grew by more than 20 MB.
+ *       at the end.
+ *
+ * Exit codes, one per outcome (scripts/hardening.sh tells them apart; 3 is left to valgrind's
+ * --error-exitcode):
+ *   0  passed
+ *   2  usage error, or an input file that cannot be read
+ *   4  a call that must succeed failed (load, classify), or a call that must fail succeeded
+ *   5  stress: a result diverged from the serial run, or a concurrent call failed
+ *   6  leak: the resident memory grew by more than 20 MB
  *
  * SIDE is the model's input size: preprocessing resizes the short side to SIDE + SIDE / 8 and
  * crops SIDE. Compiled with -std=c99 -Wall -Wextra -Werror -pedantic -pthread.
@@ -27,12 +34,14 @@
 #define K 5
 #define MAX_INPUTS 64
 
+enum stress_exit { STRESS_PASSED = 0, STRESS_USAGE = 2, STRESS_FUNCTIONAL = 4, STRESS_DIVERGED = 5, STRESS_RSS_GREW = 6 };
+
 static const float MEAN[3] = {0.485f, 0.456f, 0.406f};
 static const float STD[3] = {0.229f, 0.224f, 0.225f};
 
 static void die(const char *what) {
     fprintf(stderr, "stress: %s: %s\n", what, resnext_last_error_message());
-    exit(1);
+    exit(STRESS_FUNCTIONAL);
 }
 
 static unsigned char *read_file(const char *path, size_t *len) {
@@ -41,7 +50,7 @@ static unsigned char *read_file(const char *path, size_t *len) {
     long size;
     if (!f) {
         fprintf(stderr, "stress: cannot open %s\n", path);
-        exit(2);
+        exit(STRESS_USAGE);
     }
     fseek(f, 0, SEEK_END);
     size = ftell(f);
@@ -49,7 +58,7 @@ static unsigned char *read_file(const char *path, size_t *len) {
     data = (unsigned char *)malloc(size > 0 ? (size_t)size : 1);
     if (!data || fread(data, 1, (size_t)size, f) != (size_t)size) {
         fprintf(stderr, "stress: cannot read %s\n", path);
-        exit(2);
+        exit(STRESS_USAGE);
     }
     fclose(f);
     *len = (size_t)size;
@@ -108,7 +117,7 @@ static unsigned char *synthetic(unsigned h, uint32_t format, size_t stride, size
     size_t x, y;
     *len = stride * rows;
     p = (unsigned char *)malloc(*len);
-    if (!p) exit(2);
+    if (!p) die("malloc");
     for (y = 0; y < rows; y++)
         for (x = 0; x < stride; x++)
             p[y * stride + x] = (unsigned char)((x * 7 + y * 13 + seed * 31 + ((x / 16 + y / 16) % 2) * 90) & 0xff);
@@ -265,7 +274,7 @@ static int run_stress(const char *model, unsigned side, size_t threads, size_t t
            threads, per_thread, done, calls, n_inputs, secs, (double)calls / secs, divergent, failures);
     resnext_classifier_free(c);
     free_inputs();
-    return divergent == 0 && failures == 0 ? 0 : 1;
+    return divergent == 0 && failures == 0 ? STRESS_PASSED : STRESS_DIVERGED;
 }
 
 static void cycle(const char *model, unsigned side, size_t i, const char *image) {
@@ -302,7 +311,7 @@ static int run_leak(const char *model, unsigned side, size_t cycles, const char 
            "after %zu cycles %.1f MB, after %zu cycles %.1f MB (growth %+ld kB)\n",
            cycles, now() - began, before / 1024.0, cycles / 2 + 1, middle / 1024.0, cycles,
            after / 1024.0, after - before);
-    return after - before > 20 * 1024 ? 1 : 0;
+    return after - before > 20 * 1024 ? STRESS_RSS_GREW : STRESS_PASSED;
 }
 
 int main(int argc, char **argv) {
@@ -315,5 +324,5 @@ int main(int argc, char **argv) {
             "usage: %s stress MODEL SIDE THREADS TOTAL IMAGE...\n"
             "       %s leak MODEL SIDE CYCLES IMAGE\n",
             argv[0], argv[0]);
-    return 2;
+    return STRESS_USAGE;
 }

@@ -45,6 +45,21 @@ static const char *path_of(const char *relative) {
     return buf;
 }
 
+/* Sentinels: what an output holds before a call that must fail, and must still hold after it
+ * (the header: outputs are written only on success). */
+#define SENTINEL_HANDLE ((resnext_classifier *)(void *)0x1)
+#define SENTINEL_COUNT ((size_t)77)
+static void fill_sentinel(void *p, size_t size) { memset(p, 0xAB, size); }
+static int is_sentinel(const void *p, size_t size) {
+    const unsigned char *b = (const unsigned char *)p;
+    size_t i;
+    for (i = 0; i < size; i++)
+        if (b[i] != 0xAB) return 0;
+    return 1;
+}
+
+static int thread_count(void);
+
 static unsigned char *read_file(const char *relative, size_t *len) {
     FILE *f = fopen(path_of(relative), "rb");
     unsigned char *data;
@@ -88,7 +103,19 @@ static resnext_classifier *make_classifier(const char *model, int tiny) {
     return c;
 }
 
-/* The ONNX Runtime backend on its CPU provider (ORT_DYLIB_PATH names the library): the same
+/* The tiny 64 x 64 model's options, without labels chosen yet. */
+static resnext_options *tiny_options(const char *model) {
+    static const float mean[3] = {0.485f, 0.456f, 0.406f};
+    static const float stdv[3] = {0.229f, 0.224f, 0.225f};
+    resnext_options *o = resnext_options_new();
+    CHECK(o != NULL);
+    CHECK_RC(resnext_options_set_model_path(o, path_of(model)), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_preprocess(o, 73, 64, mean, stdv), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_threads(o, 1), RESNEXT_RESULT_OK);
+    return o;
+}
+
+/* The ONNX Runtime backend on its CPU provider (ORT_DYLIB_PATH names the library, required): the same
  * top-5 as tract on a photograph; CUDA under the fail policy is PROVIDER_UNAVAILABLE; TensorRT
  * under the fallback policy runs on the CPU and says so. */
 static void test_ort(void) {
@@ -99,10 +126,9 @@ static void test_ort(void) {
     resnext_classifier *ort = NULL, *tract = NULL, *c = (resnext_classifier *)(void *)0x1;
     resnext_model_info info;
     size_t i;
-    if (!lib || !*lib) {
-        printf("ORT_DYLIB_PATH not set: skipping the ONNX Runtime backend checks\n");
-        return;
-    }
+    /* as in the Rust and Java tests, a missing runtime is a failure, not a skip */
+    CHECK(lib != NULL && *lib != '\0'); /* ORT_DYLIB_PATH names libonnxruntime.so */
+    if (!lib || !*lib) return;
     o = resnext_options_new();
     CHECK_RC(resnext_options_set_model_path(o, path_of("models/tiny_torch.onnx")), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_options_set_preprocess(o, 73, 64, mean, stdv), RESNEXT_RESULT_OK);
@@ -128,11 +154,31 @@ static void test_ort(void) {
             CHECK(fabsf(a[i].score - b[i].score) < 1e-4f);
         }
     }
+    /* a model that fails while running: ONNX Runtime refuses the Gather's index (INFERENCE) */
+    {
+        resnext_options *fo = tiny_options("models/fails_at_run.onnx");
+        resnext_classifier *f = NULL;
+        resnext_prediction p[5];
+        size_t n = SENTINEL_COUNT;
+        fill_sentinel(p, sizeof p);
+        CHECK_RC(resnext_options_set_no_labels(fo), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_options_set_backend(fo, RESNEXT_BACKEND_ORT), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_options_set_ort_library(fo, lib), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_classifier_new(fo, &f), RESNEXT_RESULT_OK);
+        resnext_options_free(fo);
+        if (f) {
+            CHECK_RC(resnext_classify_file(f, path_of("preprocess/chelsea.png"), p, 5, &n, NULL),
+                     RESNEXT_RESULT_INFERENCE);
+            CHECK(strstr(resnext_last_error_message(), "Gather") != NULL);
+            CHECK(n == SENTINEL_COUNT && is_sentinel(p, sizeof p));
+            resnext_classifier_free(f);
+        }
+    }
     /* CUDA on a CPU-only runtime under the default (fail) policy */
     CHECK_RC(resnext_options_set_execution_provider(o, RESNEXT_PROVIDER_CUDA, 0), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_PROVIDER_UNAVAILABLE);
     CHECK(strstr(resnext_last_error_message(), "CUDA") != NULL);
-    CHECK(c == (resnext_classifier *)(void *)0x1);
+    CHECK(c == SENTINEL_HANDLE);
     /* TensorRT with the fallback policy: runs, on the CPU */
     CHECK_RC(resnext_options_set_execution_provider(o, RESNEXT_PROVIDER_TENSORRT, 0), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_options_set_tensorrt_precision(o, 1, 0, NULL), RESNEXT_RESULT_OK);
@@ -170,7 +216,7 @@ static void test_cpu_kernels(void) {
     CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_options_set_threads(o, 2), RESNEXT_RESULT_OK);
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        resnext_classifier *c = NULL;
+        resnext_classifier *c = SENTINEL_HANDLE;
         resnext_model_info info;
         resnext_result rc;
         CHECK_RC(resnext_options_set_cpu_kernels(o, cases[i].kernels), RESNEXT_RESULT_OK);
@@ -178,11 +224,11 @@ static void test_cpu_kernels(void) {
         if (rc == RESNEXT_RESULT_BACKEND_UNAVAILABLE && getenv("RESNEXT_REQUIRE_CPU_KERNELS") == NULL) {
             printf("CPU kernels %u not available here: %s\n", cases[i].kernels,
                    resnext_last_error_message());
-            CHECK(c == NULL);
+            CHECK(c == SENTINEL_HANDLE);
             continue;
         }
         CHECK_RC(rc, RESNEXT_RESULT_OK);
-        if (!c) continue;
+        if (rc != RESNEXT_RESULT_OK) continue;
         CHECK_RC(resnext_classifier_info(c, &info), RESNEXT_RESULT_OK);
         CHECK(strncmp(info.compute, cases[i].compute, strlen(cases[i].compute)) == 0);
         CHECK_RC(resnext_classify_file(c, path_of("preprocess/coffee.png"), p, 5, &n, NULL),
@@ -281,6 +327,13 @@ static void test_options_misuse(void) {
     CHECK_RC(resnext_options_set_backend(NULL, 0), RESNEXT_RESULT_NULL_ARGUMENT);
     CHECK_RC(resnext_options_set_max_pixels(NULL, 1), RESNEXT_RESULT_NULL_ARGUMENT);
     CHECK_RC(resnext_options_set_max_model_bytes(NULL, 1), RESNEXT_RESULT_NULL_ARGUMENT);
+    /* strings that are not UTF-8 */
+    CHECK_RC(resnext_options_set_model_path(o, "\xff\xfe.onnx"), RESNEXT_RESULT_UTF8);
+    CHECK(strstr(resnext_last_error_message(), "UTF-8") != NULL);
+    CHECK_RC(resnext_options_set_labels_file(o, "labels\xc3\x28.txt"), RESNEXT_RESULT_UTF8);
+    CHECK_RC(resnext_options_set_ort_library(o, "\x80libonnxruntime.so"), RESNEXT_RESULT_UTF8);
+    CHECK_RC(resnext_options_set_tensorrt_cache_dirs(o, "\xfe", NULL), RESNEXT_RESULT_UTF8);
+    CHECK_RC(resnext_options_set_tensorrt_precision(o, 0, 1, "\xfe.cache"), RESNEXT_RESULT_UTF8);
     /* invalid values */
     CHECK_RC(resnext_options_set_preset(o, 7), RESNEXT_RESULT_INVALID_ARGUMENT);
     CHECK_RC(resnext_options_set_backend(o, 42), RESNEXT_RESULT_INVALID_ARGUMENT);
@@ -298,8 +351,9 @@ static void test_options_misuse(void) {
     CHECK_RC(resnext_options_set_allow_label_mismatch(o, 0), RESNEXT_RESULT_OK);
     /* no model set */
     CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_NULL_ARGUMENT);
-    CHECK(c == (resnext_classifier *)(void *)0x1); /* output untouched on failure */
+    CHECK(c == SENTINEL_HANDLE); /* output untouched on failure */
     CHECK_RC(resnext_classifier_new(NULL, &c), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK(c == SENTINEL_HANDLE);
     CHECK_RC(resnext_options_set_model_path(o, path_of("models/tiny_torch.onnx")), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_classifier_new(o, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
     /* ONNX Runtime settings: bad values are refused, outputs untouched */
@@ -324,7 +378,7 @@ static void test_options_misuse(void) {
     CHECK_RC(resnext_options_set_ort_library(o, "/nonexistent/libonnxruntime.so"), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_BACKEND_UNAVAILABLE);
     CHECK(strstr(resnext_last_error_message(), "/nonexistent/libonnxruntime.so") != NULL);
-    CHECK(c == (resnext_classifier *)(void *)0x1);
+    CHECK(c == SENTINEL_HANDLE);
     resnext_options_free(o);
     resnext_options_free(NULL);
     resnext_classifier_free(NULL);
@@ -332,19 +386,19 @@ static void test_options_misuse(void) {
 
 static void expect_load_error(const char *model, resnext_result expected) {
     resnext_options *o = resnext_options_new();
-    resnext_classifier *c = NULL;
+    resnext_classifier *c = SENTINEL_HANDLE;
     static const float mean[3] = {0.485f, 0.456f, 0.406f};
     static const float stdv[3] = {0.229f, 0.224f, 0.225f};
     CHECK_RC(resnext_options_set_model_path(o, path_of(model)), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_options_set_preprocess(o, 73, 64, mean, stdv), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_classifier_new(o, &c), expected);
-    CHECK(c == NULL);
+    CHECK(c == SENTINEL_HANDLE);
     resnext_options_free(o);
 }
 
 static void test_bad_models(void) {
     resnext_options *o = resnext_options_new();
-    resnext_classifier *c = NULL;
+    resnext_classifier *c = SENTINEL_HANDLE;
     size_t len;
     unsigned char *bytes;
     expect_load_error("models/no_such_model.onnx", RESNEXT_RESULT_IO);
@@ -360,10 +414,11 @@ static void test_bad_models(void) {
     CHECK_RC(resnext_options_set_model_bytes(o, bytes, len), RESNEXT_RESULT_OK);
     free(bytes); /* the options copied them */
     CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_MODEL_DECODE);
+    CHECK(c == SENTINEL_HANDLE);
     CHECK_RC(resnext_options_set_model_path(o, path_of("models/tiny_torch.onnx")), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_options_set_max_model_bytes(o, 1000), RESNEXT_RESULT_OK);
     CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_LIMIT_EXCEEDED);
-    CHECK(c == NULL);
+    CHECK(c == SENTINEL_HANDLE);
     resnext_options_free(o);
 }
 
@@ -425,14 +480,14 @@ static void test_classify(resnext_classifier *c) {
 
 static void test_classify_misuse(resnext_classifier *c) {
     resnext_prediction preds[5];
-    resnext_prediction sentinel;
-    size_t count = 77, len;
+    size_t count = SENTINEL_COUNT, len;
     unsigned char *png = read_file("preprocess/chelsea.png", &len);
     static unsigned char pixels[64 * 64 * 3];
     resnext_image image;
+    resnext_model_info info;
+    resnext_timings timings;
     memset(pixels, 128, sizeof pixels);
-    memset(&sentinel, 0xAB, sizeof sentinel);
-    preds[0] = sentinel;
+    fill_sentinel(preds, sizeof preds);
     /* NULL arguments */
     CHECK_RC(resnext_classify_file(NULL, "x.png", preds, 5, &count, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
     CHECK_RC(resnext_classify_file(c, NULL, preds, 5, &count, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
@@ -445,7 +500,19 @@ static void test_classify_misuse(resnext_classifier *c) {
     CHECK_RC(resnext_classify_encoded(c, NULL, 10, preds, 5, &count, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
     CHECK_RC(resnext_classify(c, NULL, preds, 5, &count, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
     CHECK_RC(resnext_classifier_info(NULL, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classifier_info(c, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    fill_sentinel(&info, sizeof info);
+    CHECK_RC(resnext_classifier_info(NULL, &info), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK(is_sentinel(&info, sizeof info));
     CHECK(resnext_classifier_top_k(NULL) == 0);
+    /* timings: untouched by a failing call too */
+    fill_sentinel(&timings, sizeof timings);
+    CHECK_RC(resnext_classify_encoded(c, png, len / 3, preds, 5, &count, &timings), RESNEXT_RESULT_IMAGE_DECODE);
+    CHECK(is_sentinel(&timings, sizeof timings));
+    /* a path that is not UTF-8 */
+    CHECK_RC(resnext_classify_file(c, "\xff\xfe.png", preds, 5, &count, &timings), RESNEXT_RESULT_UTF8);
+    CHECK(strstr(resnext_last_error_message(), "UTF-8") != NULL);
+    CHECK(is_sentinel(&timings, sizeof timings));
     /* bad files and bytes */
     CHECK_RC(resnext_classify_file(c, path_of("no/such.png"), preds, 5, &count, NULL), RESNEXT_RESULT_IO);
     CHECK_RC(resnext_classify_file(c, path_of("models/random.onnx"), preds, 5, &count, NULL),
@@ -473,8 +540,8 @@ static void test_classify_misuse(resnext_classifier *c) {
     image.kind = 17;
     CHECK_RC(resnext_classify(c, &image, preds, 5, &count, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
     /* outputs untouched by all those failures */
-    CHECK(count == 77);
-    CHECK(memcmp(&preds[0], &sentinel, sizeof sentinel) == 0);
+    CHECK(count == SENTINEL_COUNT);
+    CHECK(is_sentinel(preds, sizeof preds));
     /* valid pixel buffers of every format and rotation */
     {
         unsigned char rgba[48 * 32 * 4];
@@ -530,17 +597,26 @@ static void test_batch(resnext_classifier *c) {
         CHECK(fabsf(single[0].score - preds[i * 5].score) < 1e-4f);
         CHECK(t[i].inference_ms > 0.0);
     }
-    /* misuse */
-    CHECK_RC(resnext_classify_batch(c, images, 3, preds, 14, counts, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
-    CHECK_RC(resnext_classify_batch(c, images, 0, preds, 15, counts, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
-    CHECK_RC(resnext_classify_batch(c, NULL, 3, preds, 15, counts, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
-    CHECK_RC(resnext_classify_batch(c, images, 3, NULL, 15, counts, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
-    CHECK_RC(resnext_classify_batch(c, images, 3, preds, 15, NULL, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
-    CHECK_RC(resnext_classify_batch(NULL, images, 3, preds, 15, counts, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
-    CHECK_RC(resnext_classify_batch(c, images, 100000, preds, 15, counts, NULL), RESNEXT_RESULT_LIMIT_EXCEEDED);
+    /* misuse: every failure leaves the predictions, counts and timings as they were */
+    fill_sentinel(preds, sizeof preds);
+    fill_sentinel(counts, sizeof counts);
+    fill_sentinel(t, sizeof t);
+    CHECK_RC(resnext_classify_batch(c, images, 3, preds, 14, counts, t), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_classify_batch(c, images, 0, preds, 15, counts, t), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_classify_batch(c, NULL, 3, preds, 15, counts, t), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classify_batch(c, images, 3, NULL, 15, counts, t), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classify_batch(c, images, 3, preds, 15, NULL, t), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classify_batch(NULL, images, 3, preds, 15, counts, t), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classify_batch(c, images, 100000, preds, 15, counts, t), RESNEXT_RESULT_LIMIT_EXCEEDED);
     images[1].len = 10; /* a corrupt image fails the batch and names it */
-    CHECK_RC(resnext_classify_batch(c, images, 3, preds, 15, counts, NULL), RESNEXT_RESULT_IMAGE_DECODE);
+    CHECK_RC(resnext_classify_batch(c, images, 3, preds, 15, counts, t), RESNEXT_RESULT_IMAGE_DECODE);
     CHECK(strstr(resnext_last_error_message(), "image 1") != NULL);
+    images[1].len = len;
+    images[0].path = "\xff\xfe.png"; /* not UTF-8 */
+    CHECK_RC(resnext_classify_batch(c, images, 3, preds, 15, counts, t), RESNEXT_RESULT_UTF8);
+    CHECK(is_sentinel(preds, sizeof preds));
+    CHECK(is_sentinel(counts, sizeof counts));
+    CHECK(is_sentinel(t, sizeof t));
     free(png);
 }
 
@@ -573,9 +649,12 @@ static void test_truncated(resnext_classifier *strict) {
         CHECK_RC(resnext_classify_encoded(strict, data, len, preds, 5, &count, NULL), RESNEXT_RESULT_OK);
         for (j = 0; j < 3; j++) {
             FILE *f;
+            count = SENTINEL_COUNT;
+            fill_sentinel(preds, sizeof preds);
             CHECK_RC(resnext_classify_encoded(strict, data, cuts[j], preds, 5, &count, NULL),
                      RESNEXT_RESULT_IMAGE_DECODE);
             CHECK(strstr(resnext_last_error_message(), "truncated") != NULL);
+            CHECK(count == SENTINEL_COUNT && is_sentinel(preds, sizeof preds));
             snprintf(file, sizeof file, "%s/c-truncated-%u", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
                      (unsigned)j);
             f = fopen(file, "wb");
@@ -585,6 +664,7 @@ static void test_truncated(resnext_classifier *strict) {
                 fclose(f);
                 CHECK_RC(resnext_classify_file(strict, file, preds, 5, &count, NULL), RESNEXT_RESULT_IMAGE_DECODE);
                 CHECK(strstr(resnext_last_error_message(), "truncated") != NULL);
+                CHECK(count == SENTINEL_COUNT && is_sentinel(preds, sizeof preds));
                 CHECK_RC(resnext_classify_file(lenient, file, preds, 5, &count, NULL), RESNEXT_RESULT_OK);
                 CHECK(count == 5);
                 remove(file);
@@ -594,6 +674,128 @@ static void test_truncated(resnext_classifier *strict) {
         free(data);
     }
     resnext_classifier_free(lenient);
+}
+
+/* resnext_options_set_labels_file: a 10-line file names the tiny model's classes (each
+ * prediction's label is its class's line); a 9-line file is LABELS; NULL restores the ImageNet
+ * labels (1000 for 10 classes: LABELS again). */
+static void test_labels_file(void) {
+    char file[8192], short_file[8192];
+    resnext_options *o = tiny_options("models/tiny_torch.onnx");
+    resnext_classifier *c = NULL, *bad = SENTINEL_HANDLE;
+    resnext_prediction preds[5];
+    size_t count = 0, i;
+    FILE *f;
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(file, sizeof file, "%s/c-labels-10.txt", tmp);
+    snprintf(short_file, sizeof short_file, "%s/c-labels-9.txt", tmp);
+    f = fopen(file, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    for (i = 0; i < 10; i++) fprintf(f, "class number %u\n", (unsigned)i);
+    fclose(f);
+    f = fopen(short_file, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    for (i = 0; i < 9; i++) fprintf(f, "class number %u\n", (unsigned)i);
+    fclose(f);
+    CHECK_RC(resnext_options_set_labels_file(o, file), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classify_file(c, path_of("preprocess/chelsea.png"), preds, 5, &count, NULL),
+             RESNEXT_RESULT_OK);
+    CHECK(count == 5);
+    for (i = 0; i < count; i++) {
+        char expected[64];
+        snprintf(expected, sizeof expected, "class number %u", preds[i].class_id);
+        CHECK(strcmp(preds[i].label, expected) == 0);
+    }
+    resnext_classifier_free(c);
+    CHECK_RC(resnext_options_set_labels_file(o, short_file), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &bad), RESNEXT_RESULT_LABELS);
+    CHECK(strstr(resnext_last_error_message(), "9") != NULL);
+    CHECK(bad == SENTINEL_HANDLE);
+    CHECK_RC(resnext_options_set_labels_file(o, NULL), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &bad), RESNEXT_RESULT_LABELS);
+    CHECK(strstr(resnext_last_error_message(), "1000") != NULL);
+    CHECK(bad == SENTINEL_HANDLE);
+    remove(file);
+    remove(short_file);
+    resnext_options_free(o);
+}
+
+/* resnext_options_set_max_pixels: an image of exactly the limit classifies, one row more is
+ * LIMIT_EXCEEDED (raw pixels and an encoded photograph), outputs untouched. */
+static void test_max_pixels(void) {
+    static unsigned char pixels[48 * 34 * 3];
+    resnext_options *o = tiny_options("models/tiny_torch.onnx");
+    resnext_classifier *c = NULL;
+    resnext_prediction preds[5];
+    size_t count = 0;
+    memset(pixels, 100, sizeof pixels);
+    CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_max_pixels(o, 48 * 32), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_OK);
+    resnext_options_free(o);
+    if (!c) return;
+    CHECK_RC(resnext_classify_pixels(c, pixels, 48 * 32 * 3, 48, 32, 0, RESNEXT_PIXEL_FORMAT_RGB8, 0, preds,
+                                     5, &count, NULL), RESNEXT_RESULT_OK);
+    CHECK(count == 5);
+    count = SENTINEL_COUNT;
+    fill_sentinel(preds, sizeof preds);
+    CHECK_RC(resnext_classify_pixels(c, pixels, sizeof pixels, 48, 33, 0, RESNEXT_PIXEL_FORMAT_RGB8, 0, preds,
+                                     5, &count, NULL), RESNEXT_RESULT_LIMIT_EXCEEDED);
+    CHECK_RC(resnext_classify_file(c, path_of("preprocess/chelsea.png"), preds, 5, &count, NULL),
+             RESNEXT_RESULT_LIMIT_EXCEEDED);
+    CHECK(count == SENTINEL_COUNT && is_sentinel(preds, sizeof preds));
+    resnext_classifier_free(c);
+}
+
+/* A model that loads and then panics inside tract while running (fails_at_run.onnx: a Gather
+ * out of range): the call returns PANIC with the outputs untouched, again on the next call and
+ * in a batch, and the process and other classifiers carry on. */
+static void test_panic(void) {
+    resnext_options *o = tiny_options("models/fails_at_run.onnx");
+    resnext_classifier *c = NULL;
+    resnext_prediction preds[10];
+    resnext_timings t[2];
+    resnext_image images[2];
+    size_t count = SENTINEL_COUNT, counts[2], i;
+    CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_OK);
+    resnext_options_free(o);
+    if (!c) return;
+    fill_sentinel(preds, sizeof preds);
+    fill_sentinel(t, sizeof t);
+    fill_sentinel(counts, sizeof counts);
+    for (i = 0; i < 2; i++) {
+        CHECK_RC(resnext_classify_file(c, path_of("preprocess/chelsea.png"), preds, 5, &count, t),
+                 RESNEXT_RESULT_PANIC);
+        CHECK(strstr(resnext_last_error_message(), "panic") != NULL);
+    }
+    memset(images, 0, sizeof images);
+    images[0].kind = images[1].kind = RESNEXT_IMAGE_KIND_FILE;
+    images[0].path = images[1].path = path_of("preprocess/chelsea.png");
+    CHECK_RC(resnext_classify_batch(c, images, 2, preds, 10, counts, t), RESNEXT_RESULT_PANIC);
+    CHECK(count == SENTINEL_COUNT && is_sentinel(preds, sizeof preds));
+    CHECK(is_sentinel(t, sizeof t) && is_sentinel(counts, sizeof counts));
+    resnext_classifier_free(c);
+    /* with a pool of 3 worker threads: a panic does not keep the pool alive, free joins it */
+    {
+        int before = thread_count();
+        o = tiny_options("models/fails_at_run.onnx");
+        c = NULL;
+        CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_options_set_threads(o, 3), RESNEXT_RESULT_OK);
+        CHECK_RC(resnext_classifier_new(o, &c), RESNEXT_RESULT_OK);
+        resnext_options_free(o);
+        for (i = 0; i < 3; i++) {
+            CHECK_RC(resnext_classify_file(c, path_of("preprocess/chelsea.png"), preds, 5, &count, NULL),
+                     RESNEXT_RESULT_PANIC);
+        }
+        resnext_classifier_free(c);
+        if (thread_count() != before) fprintf(stderr, "%d threads before, %d after\n", before, thread_count());
+        CHECK(thread_count() == before);
+    }
 }
 
 struct thread_arg {
@@ -615,9 +817,12 @@ static void *classify_loop(void *p) {
             n != 5 || preds[0].class_id != arg->expected_class) {
             arg->failures++;
         }
-        /* errors on one thread do not disturb the others */
+        /* errors on one thread do not disturb the others (nor write the outputs) */
+        n = SENTINEL_COUNT;
+        fill_sentinel(preds, sizeof preds);
         if (resnext_classify_encoded(arg->classifier, arg->png, 8, preds, 5, &n, NULL) !=
-            RESNEXT_RESULT_IMAGE_DECODE) {
+                RESNEXT_RESULT_IMAGE_DECODE ||
+            n != SENTINEL_COUNT || !is_sentinel(preds, sizeof preds)) {
             arg->failures++;
         }
     }
@@ -698,21 +903,47 @@ static void test_free_joins_threads(int before) {
     CHECK(after == before);
 }
 
-static int log_records = 0;
+/* Records received, by level (index 0: out-of-range levels). */
+static int log_records[RESNEXT_LOG_LEVEL_TRACE + 1];
 static void on_log(void *user_data, uint32_t level, const char *message) {
+    int *records = (int *)user_data;
     (void)message;
-    if (level >= RESNEXT_LOG_LEVEL_ERROR && level <= RESNEXT_LOG_LEVEL_TRACE) {
-        (*(int *)user_data)++;
-    }
+    records[level >= RESNEXT_LOG_LEVEL_ERROR && level <= RESNEXT_LOG_LEVEL_TRACE ? level : 0]++;
 }
 
-static void test_log_callback(void) {
+/* Loads the tiny model with the callback at `max_level`, with log_records zeroed first. */
+static void load_logging(uint32_t max_level) {
     resnext_classifier *c;
-    CHECK_RC(resnext_set_log_callback(on_log, &log_records, 99), RESNEXT_RESULT_INVALID_ARGUMENT);
-    CHECK_RC(resnext_set_log_callback(on_log, &log_records, RESNEXT_LOG_LEVEL_DEBUG), RESNEXT_RESULT_OK);
+    memset(log_records, 0, sizeof log_records);
+    CHECK_RC(resnext_set_log_callback(on_log, log_records, max_level), RESNEXT_RESULT_OK);
     c = make_classifier("models/tiny_torch.onnx", 1);
-    CHECK(log_records > 0); /* loading logs at debug level */
     resnext_classifier_free(c);
+}
+
+/* The level filter: loading logs at debug level; at INFO the same load delivers no DEBUG or
+ * TRACE record (and the INFO-and-above ones still arrive); OFF and a removed callback deliver
+ * nothing. */
+static void test_log_callback(void) {
+    int at_debug[RESNEXT_LOG_LEVEL_TRACE + 1];
+    int level;
+    CHECK_RC(resnext_set_log_callback(on_log, log_records, 99), RESNEXT_RESULT_INVALID_ARGUMENT);
+    load_logging(RESNEXT_LOG_LEVEL_DEBUG);
+    memcpy(at_debug, log_records, sizeof at_debug);
+    CHECK(at_debug[RESNEXT_LOG_LEVEL_DEBUG] > 0); /* loading logs at debug level */
+    CHECK(at_debug[RESNEXT_LOG_LEVEL_TRACE] == 0 && at_debug[0] == 0);
+    load_logging(RESNEXT_LOG_LEVEL_INFO);
+    CHECK(log_records[RESNEXT_LOG_LEVEL_DEBUG] == 0 && log_records[RESNEXT_LOG_LEVEL_TRACE] == 0);
+    for (level = RESNEXT_LOG_LEVEL_ERROR; level <= RESNEXT_LOG_LEVEL_INFO; level++) {
+        CHECK(log_records[level] == at_debug[level]);
+    }
+    load_logging(RESNEXT_LOG_LEVEL_TRACE);
+    CHECK(log_records[RESNEXT_LOG_LEVEL_DEBUG] == at_debug[RESNEXT_LOG_LEVEL_DEBUG]);
+    load_logging(RESNEXT_LOG_LEVEL_OFF);
+    for (level = 0; level <= RESNEXT_LOG_LEVEL_TRACE; level++) CHECK(log_records[level] == 0);
+    CHECK_RC(resnext_set_log_callback(NULL, NULL, RESNEXT_LOG_LEVEL_DEBUG), RESNEXT_RESULT_OK);
+    memset(log_records, 0, sizeof log_records);
+    resnext_classifier_free(make_classifier("models/tiny_torch.onnx", 1));
+    for (level = 0; level <= RESNEXT_LOG_LEVEL_TRACE; level++) CHECK(log_records[level] == 0);
     CHECK_RC(resnext_set_log_callback(NULL, NULL, RESNEXT_LOG_LEVEL_OFF), RESNEXT_RESULT_OK);
 }
 
@@ -734,6 +965,9 @@ int main(int argc, char **argv) {
         test_truncated(c);
         resnext_classifier_free(c);
     }
+    test_labels_file();
+    test_max_pixels();
+    test_panic();
     test_threads();
     test_cpu_kernels();
     test_engine_options();

@@ -2,11 +2,13 @@
 # Builds and runs the C++ wrapper test (include/resnext.hpp) under AddressSanitizer,
 # LeakSanitizer and UndefinedBehaviorSanitizer, against target/release/libresnext.so.
 #   tests/cpp/run.sh [TESTDATA_DIR]     (default: $RESNEXT_TESTDATA, else <repo>/testdata)
-# Needs g++ (C++17) and a release build (`cargo build --release`). Env: CXX overrides g++.
+# Needs g++ (C++17) and a release build (`cargo build --release`). Env: CXX overrides g++;
+# RESNEXT_LIB_DIR the directory of the libresnext.so to test (scripts/asan_tests.sh passes the
+# AddressSanitizer build); RESNEXT_CPP_TEST_BUILD where to build.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-LIBDIR="$ROOT/target/release"
+LIBDIR="${RESNEXT_LIB_DIR:-$ROOT/target/release}"
 DATA="${1:-${RESNEXT_TESTDATA:-$ROOT/testdata}}"
 CXX="${CXX:-g++}"
 if [ ! -f "$LIBDIR/libresnext.so" ]; then

@@ -329,12 +329,81 @@ int main(int argc, char** argv) {
     CHECK(resnext::Classifier(tiny("tiny_torch.onnx").bf16_matmul(false)).info().compute == "f32");
   });
 
+  run_test("Options setters with valid input take effect", [&] {
+    auto tiny = [&] {
+      return std::move(resnext::Options()
+                           .model_path(g_models + "/tiny_torch.onnx")
+                           .preprocess(73, 64, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f})
+                           .threads(1));
+    };
+    const std::string labels = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+                               "/cpp-labels-10.txt";
+    {
+      std::FILE* f = std::fopen(labels.c_str(), "w");
+      CHECK(f != nullptr);
+      if (!f) return;
+      for (int i = 0; i < 10; ++i) std::fprintf(f, "tiny class %d\n", i);
+      std::fclose(f);
+    }
+    // labels_file: each prediction's label is its class's line
+    resnext::Classifier named(tiny().labels_file(labels));
+    const auto by_file = named.classify_file(chelsea);
+    check_result(by_file, 5, true);
+    for (const auto& p : by_file.predictions) CHECK(p.label == "tiny class " + std::to_string(p.class_id));
+    std::remove(labels.c_str());
+    // imagenet_labels after labels_file: back to the 1000 ImageNet labels, a mismatch for 10
+    // classes, which allow_label_mismatch accepts (class i gets ImageNet label i)
+    CHECK_THROWS_CODE(resnext::Classifier(tiny().labels_file(labels).imagenet_labels()), RESNEXT_RESULT_LABELS);
+    CHECK_THROWS_CODE(resnext::Classifier(tiny().allow_label_mismatch(true).allow_label_mismatch(false)),
+                      RESNEXT_RESULT_LABELS);
+    resnext::Classifier imagenet(tiny().imagenet_labels().allow_label_mismatch());
+    const auto by_imagenet = imagenet.classify_file(chelsea);
+    CHECK(class_ids(by_imagenet) == class_ids(by_file));
+    check_result(by_imagenet, 5, true);
+    for (const auto& p : by_imagenet.predictions) CHECK(p.label.rfind("tiny class", 0) != 0);
+    // model_bytes: the same model from memory, the same results
+    const std::vector<uint8_t> model = resnext_test::read_bytes(g_models + "/tiny_torch.onnx");
+    CHECK(!model.empty());
+    resnext::Classifier from_bytes(std::move(resnext::Options()
+                                                 .model_bytes(model)
+                                                 .preprocess(73, 64, {0.485f, 0.456f, 0.406f},
+                                                             {0.229f, 0.224f, 0.225f})
+                                                 .threads(1)
+                                                 .labels_file(labels + ".missing")
+                                                 .no_labels()));
+    const auto by_bytes = from_bytes.classify_file(chelsea);
+    CHECK(class_ids(by_bytes) == class_ids(by_file));  // the same model, bit for bit
+    for (size_t i = 0; i < by_bytes.predictions.size() && i < by_file.predictions.size(); ++i) {
+      CHECK(by_bytes.predictions[i].score == by_file.predictions[i].score);
+      CHECK(by_bytes.predictions[i].label.empty());  // no_labels() after labels_file() wins
+    }
+    // max_model_bytes: one byte under the model's size is LIMIT_EXCEEDED, its size loads
+    CHECK_THROWS_CODE(resnext::Classifier(tiny().no_labels().max_model_bytes(model.size() - 1)),
+                      RESNEXT_RESULT_LIMIT_EXCEEDED);
+    resnext::Classifier exact(tiny().no_labels().max_model_bytes(model.size()));
+    CHECK(exact.info().classes == 10);
+    // max_pixels: an image of the limit classifies, one row more is LIMIT_EXCEEDED
+    resnext::Classifier small(tiny().no_labels().max_pixels(48 * 32));
+    const std::vector<uint8_t> pixels(48 * 33 * 3, 100);
+    check_result(small.classify_pixels(pixels.data(), 48 * 32 * 3, 48, 32, resnext::PixelFormat::Rgb8), 5, false);
+    CHECK_THROWS_CODE(small.classify_pixels(pixels, 48, 33, resnext::PixelFormat::Rgb8), RESNEXT_RESULT_LIMIT_EXCEEDED);
+    CHECK_THROWS_CODE(small.classify_file(chelsea), RESNEXT_RESULT_LIMIT_EXCEEDED);
+    // UTF8 and PANIC reach C++ callers as resnext::Error with their codes
+    CHECK_THROWS_CODE(small.classify_file("\xff\xfe.png"), RESNEXT_RESULT_UTF8);
+    resnext::Classifier panics(std::move(resnext::Options()
+                                             .model_path(g_models + "/fails_at_run.onnx")
+                                             .preprocess(73, 64, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f})
+                                             .threads(1)
+                                             .no_labels()));
+    CHECK_THROWS_CODE(panics.classify_file(chelsea), RESNEXT_RESULT_PANIC);
+    check_result(small.classify_pixels(pixels.data(), 48 * 32 * 3, 48, 32, resnext::PixelFormat::Rgb8), 5, false);
+  });
+
   run_test("ONNX Runtime backend: CPU provider, GPU fail and fallback policies", [&] {
     const char* lib = std::getenv("ORT_DYLIB_PATH");
-    if (!lib || !*lib) {
-      std::printf("    ORT_DYLIB_PATH not set: skipped\n");
-      return;
-    }
+    // As in the Rust and Java tests, a missing runtime is a failure, not a skip.
+    CHECK(lib != nullptr && *lib != '\0');  // ORT_DYLIB_PATH must name libonnxruntime.so
+    if (!lib || !*lib) return;
     auto ort = [&] {
       return std::move(resnext::Options()
                            .model_path(g_models + "/tiny_torch.onnx")

@@ -95,3 +95,15 @@ def test_tract_refuses_gpu_providers(run_cli, testdata):
     proc = run_cli("info", "--model", testdata / "models" / "r50_torch.onnx", "--ep", "cuda",
                    check=False)
     assert proc.returncode == 1 and "[INVALID_ARGUMENT]" in proc.stderr
+
+
+@pytest.mark.parametrize("backend,code", [("ort", "[INFERENCE]"), ("tract", "[PANIC]")])
+def test_a_model_failing_while_running(run_cli, testdata, ort_lib, backend, code):
+    """fails_at_run.onnx loads, then gathers out of range: ONNX Runtime refuses it (INFERENCE),
+    tract panics and the SDK's boundary reports PANIC; the CLI exits 1 with that code."""
+    proc = run_cli("classify", "--model", testdata / "models" / "fails_at_run.onnx",
+                   "--resize-short", "73", "--crop", "64", "--allow-label-mismatch",
+                   "--backend", backend, "--ort-lib", ort_lib,
+                   testdata / "preprocess" / "chelsea.png", check=False)
+    assert proc.returncode == 1, proc
+    assert code in proc.stderr, proc.stderr

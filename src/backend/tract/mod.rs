@@ -130,6 +130,19 @@ impl WorkerPool {
     }
 }
 
+/// `multithread_tract_scope` made safe against a panic in `f`. tract-linalg restores the
+/// thread's previous executor only when `f` returns: a panic unwinding through it (tract's
+/// Gather on an out-of-range index, say) would leave this classifier's pool installed on the
+/// calling thread, so `Drop for WorkerPool` could never join its threads (they leaked with
+/// every such call) and later tract work on that thread would run on a freed classifier's
+/// pool. The panic is caught inside the scope and resumed once the executor is restored.
+fn in_pool<R>(executor: Executor, f: impl FnOnce() -> R) -> R {
+    let caught = multithread_tract_scope(executor, || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+    });
+    caught.unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+}
+
 fn join_all(handles: &Mutex<Vec<std::thread::JoinHandle<()>>>) {
     let handles = std::mem::take(&mut *handles.lock().unwrap_or_else(|p| p.into_inner()));
     for handle in handles {
@@ -422,7 +435,7 @@ impl TractBackend {
             Tensor::from_shape(&shape, input)
         }
         .map_err(|e| engine_error("running", e))?;
-        let outputs = multithread_tract_scope(executor, || plan.run(tvec![tensor.into_tvalue()]))
+        let outputs = in_pool(executor, || plan.run(tvec![tensor.into_tvalue()]))
             .map_err(|e| engine_error("running", e))?;
         let output = outputs[0].cast_to::<f32>().map_err(|e| engine_error("running", e))?;
         let view = output.to_plain_array_view::<f32>().map_err(|e| engine_error("running", e))?;
@@ -547,7 +560,7 @@ impl TractBackend {
             let mut state = plan.spawn().map_err(|e| engine_error("running", e))?;
             for _ in 0..runs.max(1) {
                 let mut times = vec![0f64; nodes];
-                multithread_tract_scope(self.pool.executor.clone(), || {
+                in_pool(self.pool.executor.clone(), || {
                     state.run_plan_with_eval(
                         tvec![input.clone().into_tvalue()],
                         |ctx, op_state, node, inputs| {

@@ -33,7 +33,11 @@ public enum ErrorCode {
     BACKEND_UNAVAILABLE(12),
     /** A panic (an internal error) was caught in the native library; the process is intact. */
     PANIC(13),
-    /** The handle is closed. */
+    /**
+     * The handle is closed: reported only by the C++ wrapper (a moved-from object). A closed
+     * {@link Classifier} throws {@link IllegalStateException} instead, never this code; it is kept
+     * so that the numbers match the C ABI's.
+     */
     CLOSED(14),
     /** A string is not valid UTF-8. */
     UTF8(15),

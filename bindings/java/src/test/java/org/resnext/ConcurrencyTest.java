@@ -112,6 +112,9 @@ public class ConcurrencyTest {
             final AtomicInteger late = new AtomicInteger();
             ExecutorService pool = Executors.newFixedThreadPool(THREADS);
             final CountDownLatch started = new CountDownLatch(THREADS);
+            // close() comes after a fixed amount of completed work (more each round), not after
+            // a sleep: the calls in progress at close() then exist on any machine, at any load.
+            final CountDownLatch progress = new CountDownLatch(THREADS * (round + 1));
             List<Future<Void>> futures = new ArrayList<Future<Void>>();
             for (int t = 0; t < THREADS; t++) {
                 futures.add(pool.submit(new Callable<Void>() {
@@ -124,6 +127,7 @@ public class ConcurrencyTest {
                                 List<Prediction> got = classifier.classify(path).predictions();
                                 assertEquals(expected, got);
                                 successes.incrementAndGet();
+                                progress.countDown();
                                 if (before > closedAt.get()) {
                                     late.incrementAndGet();
                                 }
@@ -136,7 +140,11 @@ public class ConcurrencyTest {
                 }));
             }
             started.await();
-            Thread.sleep(30 + round * 10);
+            // A worker that failed an assertion stops counting: then close at once and let
+            // f.get() below report its failure instead of waiting for progress forever.
+            while (!progress.await(100, TimeUnit.MILLISECONDS) && !anyDone(futures)) {
+                // waiting for the work, not for time: the loop only re-checks the workers
+            }
             classifier.close();
             closedAt.set(System.nanoTime());
             for (Future<Void> f : futures) {
@@ -144,9 +152,18 @@ public class ConcurrencyTest {
             }
             pool.shutdown();
             assertTrue(classifier.isClosed());
-            assertTrue("some calls ran before close", successes.get() > 0);
+            assertTrue("the calls counted before close", successes.get() >= THREADS * (round + 1));
             assertEquals("calls started after close() returned and succeeded", 0, late.get());
         }
+    }
+
+    private static boolean anyDone(List<Future<Void>> futures) {
+        for (Future<Void> f : futures) {
+            if (f.isDone()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Test

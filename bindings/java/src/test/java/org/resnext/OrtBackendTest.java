@@ -64,6 +64,29 @@ public class OrtBackendTest {
         }
     }
 
+    /**
+     * A model that loads and then fails while running (fails_at_run.onnx: a Gather index out of
+     * range): ONNX Runtime refuses it with INFERENCE; on tract, whose Gather panics on it, the
+     * native boundary turns the panic into PANIC. Both classifiers stay usable.
+     */
+    @Test
+    public void aModelFailingWhileRunningIsInferenceOnOrtAndPanicOnTract() {
+        ClassifierOptions.Builder failing = ClassifierOptions.builder()
+                .modelPath(TestSupport.path("models/fails_at_run.onnx")).resizeShort(73).crop(64)
+                .allowLabelMismatch(true).threads(1);
+        try (Classifier ort = new Classifier(failing.backend(Backend.ORT).ortLibrary(ortLibrary())
+                        .build());
+                Classifier tract = new Classifier(failing.backend(Backend.TRACT).build())) {
+            for (int round = 0; round < 2; round++) {
+                String m = ErrorPathsTest.expect(ErrorCode.INFERENCE,
+                        () -> ort.classify(photo("chelsea")));
+                assertTrue(m, m.contains("Gather"));
+                m = ErrorPathsTest.expect(ErrorCode.PANIC, () -> tract.classify(photo("chelsea")));
+                assertTrue(m, m.contains("panic"));
+            }
+        }
+    }
+
     @Test
     public void badEngineSettingsAreInvalidArguments() {
         final ClassifierOptions badProfile = ort().tensorRt(

@@ -1,0 +1,5 @@
+//! libFuzzer entry point of `resnext_fuzz::targets::qgemm` (the harness and its checks live
+//! there, shared with the seed replay of `tests/fuzz_replay.rs`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| resnext_fuzz::targets::qgemm::run(data));
