@@ -298,17 +298,21 @@ def kernel_layer_section(files, fp32_o, colds) -> list[str]:
             f"({pl['placed']} of the file's {pl['convs']} convolutions, on {pl['isa_label']} in "
             f"this run), and {pl['adds']} residual additions (`DequantizeLinear -> Add -> "
             "QuantizeLinear`) are fused into the epilogue of the convolution that feeds them. "
-            "Every convolution is one u8 x i8 GEMM per group (src/kernels/qgemm: rows are output "
-            "pixels, columns the group's output channels): the stride-1 1x1 convolutions read "
-            "their rows straight from the NHWC input; the grouped 3x3 convolutions (32 groups; "
-            "im2col in one pass over the input for all groups, narrow groups merged into "
-            "block-diagonal GEMMs), the strided 1x1 ones and the stem's 7x7 gather rows into a "
-            "scratch block first. The GEMM's epilogue requantizes (bias with the input zero "
+            "Every convolution is a u8 x i8 GEMM (src/kernels/qgemm: rows are output pixels, "
+            "columns output channels): the stride-1 1x1 convolutions read their rows straight "
+            "from the NHWC input (one GEMM over the whole batch, its weights in slices of 256 "
+            "columns that the threads share out when a layer has few pixels); on AMX the "
+            "grouped 3x3 convolutions run as implicit GEMMs (`QGemm::run_shifted`): the input "
+            "is copied once into a zero-point-padded buffer (split into phase images for "
+            "stride 2) and each tap reads its rows in place, shifted, in units of 64 input "
+            "channels (narrow groups merged block-diagonally), with no im2col; the strided 1x1 "
+            "ones, the stem's 7x7 and, on AVX512-VNNI, the grouped ones gather rows into a "
+            "scratch block first (im2col). The GEMM's epilogue requantizes (bias with the input zero "
             "point folded in, per-channel scale, output zero point, clamp) and, where fused, "
             "adds the residual as ONNX Runtime's QLinearAdd does, then writes u8: between two "
             "of these nodes activations stay NHWC u8 (QInt8 data is stored with 128 added), "
             "never re-laid-out or dequantized. Weights are packed once when tract types the "
-            "model; one image's output pixels are split over the threads. What stays on tract "
+            "model; each layer's work is split over the threads. What stays on tract "
             "is listed by the profile below: the stem's max pool, the layout conversions into "
             "and out of NHWC where tract's nodes meet ours, the global average pool and the "
             "classifier.", ""]
@@ -536,7 +540,8 @@ def int8_notes(i) -> list[str]:
            + (f"Our QInt8 file runs at {f(ratio(med(i['s8_t'], 1), med(t, 1)), 2)}x our QUInt8 "
               "time at batch 1 (the same kernels: the layer stores i8 data as u8 + 128). "
               if i["s8_t"] else "")
-           + (f"Batch 8 runs image by image, one image per thread: "
+           + (f"At batch 8 the 1x1 convolutions run as one GEMM over the batch's pixels and "
+              f"the grouped ones image by image, the threads sharing each layer: "
               f"{f(med(t, 8) / 8 if med(t, 8) else None)} ms per image against "
               f"{f(med(t, 1))} ms for batch 1 on {t.get('threads', '?')} threads. "
               if med(t, 8) and med(t, 1) else "")]
@@ -593,9 +598,10 @@ def int8_notes(i) -> list[str]:
                            f"channels fill {100 * grp['n'] / (-(-grp['n'] // 16) * 16):.0f}% of "
                            "a 16-column tile")
             out[0] += (". Where the model's per-core rate is below the GEMM benchmark's, the "
-                       "difference is spent outside the GEMM calls (the im2col gather, the split "
-                       "into bands over the threads, activations that the benchmark keeps in "
-                       "cache).")
+                       "difference is spent outside the GEMM calls (the im2col gather or the padded "
+                       "copy, the split over the threads, weights that the benchmark keeps in "
+                       "cache and the model streams from memory: `qgemm_gops --cold-weights` "
+                       "measures that case).")
     out.append("")
     rows = i["rows"]
     if rows:
