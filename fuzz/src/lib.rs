@@ -50,7 +50,8 @@ pub fn fail(what: std::fmt::Arguments<'_>) -> ! {
 #[macro_export]
 macro_rules! check {
     ($cond:expr, $($arg:tt)*) => {
-        if !$cond {
+        let holds: bool = $cond;
+        if !holds {
             $crate::fail(format_args!($($arg)*));
         }
     };

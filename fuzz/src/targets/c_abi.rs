@@ -150,7 +150,7 @@ fn image<'a>(r: &mut Reader<'a>) -> resnext_image {
     };
     let len = r.u16() as usize % 512;
     let data = r.bytes(len);
-    let data_ptr = if r.u8() % 8 == 0 { null() } else { data.as_ptr() };
+    let data_ptr = if r.u8().is_multiple_of(8) { null() } else { data.as_ptr() };
     let rotation = match r.u8() % 6 {
         i @ 0..=3 => i as u32 * 90,
         4 => 45,
@@ -192,16 +192,16 @@ impl Drop for State {
 fn classify_one(r: &mut Reader, clf: *const resnext_classifier, op: u8) {
     let mut preds = sentinel_predictions();
     let capacity = r.u8() as usize % 17;
-    let preds_ptr = if r.u8() % 8 == 0 { null_mut() } else { preds.as_mut_ptr() };
+    let preds_ptr = if r.u8().is_multiple_of(8) { null_mut() } else { preds.as_mut_ptr() };
     let mut count = SENTINEL as usize;
-    let count_ptr = if r.u8() % 8 == 0 { null_mut() } else { &mut count as *mut usize };
+    let count_ptr = if r.u8().is_multiple_of(8) { null_mut() } else { &mut count as *mut usize };
     let mut timings = resnext_timings { decode_ms: -1.0, ..Default::default() };
-    let timings_ptr = if r.u8() % 2 == 0 { null_mut() } else { &mut timings as *mut _ };
+    let timings_ptr = if r.u8().is_multiple_of(2) { null_mut() } else { &mut timings as *mut _ };
     let (rc, what) = unsafe {
         match op {
             0 => {
                 let img = image(r);
-                let img_ptr = if r.u8() % 8 == 0 { null() } else { &img as *const _ };
+                let img_ptr = if r.u8().is_multiple_of(8) { null() } else { &img as *const _ };
                 (
                     resnext_classify(clf, img_ptr, preds_ptr, capacity, count_ptr, timings_ptr),
                     "classify",
@@ -210,7 +210,7 @@ fn classify_one(r: &mut Reader, clf: *const resnext_classifier, op: u8) {
             1 => {
                 let len = r.u16() as usize % 1024;
                 let data = r.bytes(len);
-                let ptr = if r.u8() % 8 == 0 { null() } else { data.as_ptr() };
+                let ptr = if r.u8().is_multiple_of(8) { null() } else { data.as_ptr() };
                 let rc = resnext_classify_encoded(
                     clf,
                     ptr,
@@ -268,15 +268,15 @@ fn classify_one(r: &mut Reader, clf: *const resnext_classifier, op: u8) {
 fn classify_batch(r: &mut Reader, clf: *const resnext_classifier) {
     let n = r.u8() as usize % 4;
     let images: Vec<resnext_image> = (0..n).map(|_| image(r)).collect();
-    let images_ptr = if r.u8() % 8 == 0 { null() } else { images.as_ptr() };
-    let image_count = if r.u8() % 16 == 0 { r.u32() as usize } else { n };
+    let images_ptr = if r.u8().is_multiple_of(8) { null() } else { images.as_ptr() };
+    let image_count = if r.u8().is_multiple_of(16) { r.u32() as usize } else { n };
     let image_count = if images_ptr.is_null() { image_count } else { image_count.min(n) };
     let mut preds = sentinel_predictions();
     let capacity = r.u8() as usize % 17;
     let mut counts = [SENTINEL as usize; 4];
-    let counts_ptr = if r.u8() % 8 == 0 { null_mut() } else { counts.as_mut_ptr() };
+    let counts_ptr = if r.u8().is_multiple_of(8) { null_mut() } else { counts.as_mut_ptr() };
     let mut timings = [resnext_timings { decode_ms: -1.0, ..Default::default() }; 4];
-    let timings_ptr = if r.u8() % 2 == 0 { null_mut() } else { timings.as_mut_ptr() };
+    let timings_ptr = if r.u8().is_multiple_of(2) { null_mut() } else { timings.as_mut_ptr() };
     let rc = unsafe {
         resnext_classify_batch(
             clf,
@@ -346,7 +346,7 @@ pub fn run(data: &[u8]) {
                         "preprocess",
                     ) & after(resnext_options_set_threads(o, 1), "threads")
                         & after(resnext_options_set_no_labels(o), "no_labels");
-                    check!(ok == !o.is_null(), "setting up valid options failed");
+                    check!(ok != o.is_null(), "setting up valid options failed");
                 }
                 3 => {
                     let len = r.u16() as usize % 2048;
@@ -421,7 +421,7 @@ pub fn run(data: &[u8]) {
                 }
                 13 => {
                     let mut out: *mut resnext_classifier = null_mut();
-                    let out_ptr = if r.u8() % 8 == 0 { null_mut() } else { &mut out as *mut _ };
+                    let out_ptr = if r.u8().is_multiple_of(8) { null_mut() } else { &mut out as *mut _ };
                     let ok = after(resnext_classifier_new(o, out_ptr), "classifier_new");
                     check!(ok != out.is_null(), "classifier_new: success {ok} but out {out:?}");
                     if ok {
@@ -437,7 +437,7 @@ pub fn run(data: &[u8]) {
                 15 => {
                     let mut info: resnext_model_info = std::mem::zeroed();
                     info.classes = SENTINEL;
-                    let info_ptr = if r.u8() % 8 == 0 { null_mut() } else { &mut info as *mut _ };
+                    let info_ptr = if r.u8().is_multiple_of(8) { null_mut() } else { &mut info as *mut _ };
                     if after(resnext_classifier_info(c, info_ptr), "info") {
                         check!(
                             info.classes >= 1 && info.top_k >= 1 && info.top_k <= info.classes,
@@ -511,7 +511,7 @@ pub fn run(data: &[u8]) {
                 }
                 _ => {
                     let level = r.u32() % 8;
-                    let cb = if r.u8() % 2 == 0 { None } else { Some(log_sink as _) };
+                    let cb = if r.u8().is_multiple_of(2) { None } else { Some(log_sink as _) };
                     after(
                         resnext_set_log_callback(cb, 0x5eed as *mut c_void, level),
                         "log_callback",
