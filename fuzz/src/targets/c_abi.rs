@@ -421,7 +421,8 @@ pub fn run(data: &[u8]) {
                 }
                 13 => {
                     let mut out: *mut resnext_classifier = null_mut();
-                    let out_ptr = if r.u8().is_multiple_of(8) { null_mut() } else { &mut out as *mut _ };
+                    let out_ptr =
+                        if r.u8().is_multiple_of(8) { null_mut() } else { &mut out as *mut _ };
                     let ok = after(resnext_classifier_new(o, out_ptr), "classifier_new");
                     check!(ok != out.is_null(), "classifier_new: success {ok} but out {out:?}");
                     if ok {
@@ -437,7 +438,8 @@ pub fn run(data: &[u8]) {
                 15 => {
                     let mut info: resnext_model_info = std::mem::zeroed();
                     info.classes = SENTINEL;
-                    let info_ptr = if r.u8().is_multiple_of(8) { null_mut() } else { &mut info as *mut _ };
+                    let info_ptr =
+                        if r.u8().is_multiple_of(8) { null_mut() } else { &mut info as *mut _ };
                     if after(resnext_classifier_info(c, info_ptr), "info") {
                         check!(
                             info.classes >= 1 && info.top_k >= 1 && info.top_k <= info.classes,
