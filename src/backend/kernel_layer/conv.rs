@@ -322,6 +322,7 @@ impl QConv {
                 }
             }
             let out = SharedOut::new(&mut output[image * out_image..][..out_image]);
+            assert!(out.len == ho * wo * g.cout && units * n_u == g.cout);
             let (padded, out) = (&padded, &out);
             parallel(units * chunks, &|item| {
                 let (unit, chunk) = (item / chunks, item % chunks);
@@ -334,7 +335,6 @@ impl QConv {
                     seg_k: k_u,
                 };
                 let map = RowMap { first, wp: wq, wo };
-                assert!(out.len >= ho * wo * g.cout && (unit + 1) * n_u <= g.cout);
                 // SAFETY: `out` is this image's ho x wo x cout output; the mapped rows of
                 // grid rows first..first + rows are output pixels < ho * wo, and this item
                 // writes only unit `unit`'s columns of them: items write disjoint bytes.

@@ -132,24 +132,14 @@ unsafe fn drive<const RES: bool>(
     // panels per chunk: packed B of the chunk <= 512 KiB, even, >= 2
     let chunk = ((512 * 1024) / (kpad * 16).max(1)).max(2) & !1;
 
-    // bias padded to whole panels: the C tiles start from it (tile loads with stride 0)
-    let mut bias = vec![0i32; np * 16];
-    bias[..x.n].copy_from_slice(&rq.bias);
+    let bias = panel_bias(rq, np);
     let mut atail = ATail([0; 32 * 64]);
     // Two C scratch buffers: the epilogue of block i-1 runs (on the vector units) while the
     // tiles compute block i; block i is stored after that epilogue.
     let mut cs = [CScratch([0; 1024]), CScratch([0; 1024])];
     let mut pending: Option<(usize, usize, usize, usize, usize)> = None; // (buf, m0, mr, p, nt)
     let mut cur = 0usize;
-    let cfg = TileCfg {
-        palette: 1,
-        start_row: 0,
-        _reserved: [0; 14],
-        colsb: [64, 64, 64, 64, 64, 64, 64, 64, 0, 0, 0, 0, 0, 0, 0, 0],
-        rows: [16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0],
-    };
-    // SAFETY: AMX is enabled (see `run`); `cfg` is a valid palette-1 configuration.
-    asm!("ldtilecfg [{0}]", in(reg) &cfg as *const TileCfg, options(nostack, readonly));
+    load_tile_config();
 
     let mut pc0 = 0;
     while pc0 < np {
@@ -274,6 +264,33 @@ unsafe fn epilogue<const RES: bool>(
     }
 }
 
+/// Configures this thread's tiles as both drivers use them (palette 1): tmm0..7 all 16 rows x
+/// 64 bytes.
+///
+/// # Safety
+/// AMX-TILE must be enabled for the process (`QGemm::new(Isa::AmxInt8)` checked it); the
+/// caller releases the tiles (`tilerelease`) before returning to safe code.
+#[inline(always)]
+unsafe fn load_tile_config() {
+    let cfg = TileCfg {
+        palette: 1,
+        start_row: 0,
+        _reserved: [0; 14],
+        colsb: [64, 64, 64, 64, 64, 64, 64, 64, 0, 0, 0, 0, 0, 0, 0, 0],
+        rows: [16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0],
+    };
+    // SAFETY: AMX is enabled (contract above); `cfg` is a valid palette-1 configuration.
+    asm!("ldtilecfg [{0}]", in(reg) &cfg as *const TileCfg, options(nostack, readonly));
+}
+
+/// The bias padded with zeros to whole 16-column panels: the C tiles start from it (tile
+/// loads with stride 0 read 16 entries per panel).
+fn panel_bias(rq: &Requant, panels: usize) -> Vec<i32> {
+    let mut bias = vec![0i32; panels * 16];
+    bias[..rq.bias.len()].copy_from_slice(&rq.bias);
+    bias
+}
+
 /// The implicit GEMM of [`super::QGemm::run_shifted`]: for each panel pair (outer: its B,
 /// `taps x seg_k x 32` bytes, stays in L1/L2) and each 32-row block of grid rows, one K step
 /// loop per segment with A tiles loaded in place at the segment's row shift (stride `lda`),
@@ -312,20 +329,11 @@ unsafe fn drive_shifted(
     let np = b.panel_count();
     let bp = b.panels.as_ptr();
     let n = b.n();
-    let mut bias = vec![0i32; np * 16];
-    bias[..n].copy_from_slice(&rq.bias);
+    let bias = panel_bias(rq, np);
     let mut cs = [CScratch([0; 1024]), CScratch([0; 1024])];
     let mut pending: Option<(usize, usize, usize, usize, usize)> = None; // (buf, m0, mr, p, nt)
     let mut cur = 0usize;
-    let cfg = TileCfg {
-        palette: 1,
-        start_row: 0,
-        _reserved: [0; 14],
-        colsb: [64, 64, 64, 64, 64, 64, 64, 64, 0, 0, 0, 0, 0, 0, 0, 0],
-        rows: [16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0],
-    };
-    // SAFETY: AMX is enabled (see `run_shifted`); `cfg` is a valid palette-1 configuration.
-    asm!("ldtilecfg [{0}]", in(reg) &cfg as *const TileCfg, options(nostack, readonly));
+    load_tile_config();
     let base = a.data.as_ptr();
     let mut p = 0;
     while p < np {
