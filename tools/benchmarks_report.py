@@ -293,7 +293,7 @@ def kernel_layer_section(files, fp32_o, colds) -> list[str]:
         lines += [
             f"With the kernel layer (`--cpu-kernels auto`, the default: AMX-INT8 where the CPU "
             f"and the kernel allow it, else AVX512-VNNI, else off), resnext rewrites the QDQ "
-            f"graph before tract parses it (src/backend/kernel_layer/rewrite.rs): each "
+            f"graph before tract parses it (src/backend/tract/kernel_layer/rewrite.rs): each "
             f"`DequantizeLinear -> Conv -> QuantizeLinear` group becomes one `{KERNEL_OP}` node "
             f"({pl['placed']} of the file's {pl['convs']} convolutions, on {pl['isa_label']} in "
             f"this run), and {pl['adds']} residual additions (`DequantizeLinear -> Add -> "

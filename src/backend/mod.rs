@@ -4,16 +4,9 @@
 //! preprocessing, softmax, top-k, labels, errors) is shared. [`load`] builds the engine a
 //! classifier's options ask for.
 
-#[cfg(feature = "tract")]
-pub mod kernel_layer;
 pub mod ort;
 #[cfg(feature = "tract")]
 pub mod tract;
-
-/// The ONNX rewrite helpers under their former path, which the kernel layer still imports.
-#[cfg(feature = "tract")]
-#[doc(hidden)]
-pub use crate::onnx::rewrite as onnx_rewrite;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::model_info::ModelInfo;

@@ -17,9 +17,10 @@
 
 pub mod amx_bf16;
 pub mod heap_trim;
+pub mod kernel_layer;
 pub mod softmax_input;
 
-use crate::backend::kernel_layer::{self, place_kernel_layer};
+use kernel_layer::place_kernel_layer;
 use crate::backend::Backend;
 use crate::error::{catch_panic, Error, ErrorCode, Result};
 use crate::model_info::{DType, Dim, ModelInfo, Precision};

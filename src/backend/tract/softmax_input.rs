@@ -21,7 +21,7 @@
 //! the same (every intermediate is a small integer, exact in float32); only tract's choice of
 //! softmax changes. The pair after the `Softmax` is left as it is: it runs as float there.
 
-use crate::backend::kernel_layer::rewrite::scalar_zero_point;
+use super::kernel_layer::rewrite::scalar_zero_point;
 use crate::onnx::rewrite::{drop_unread_dequantize, float_values, initializers_by_name};
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
