@@ -20,7 +20,6 @@ pub mod heap_trim;
 pub mod kernel_layer;
 pub mod softmax_input;
 
-use kernel_layer::place_kernel_layer;
 use crate::backend::Backend;
 use crate::error::{catch_panic, Error, ErrorCode, Result};
 use crate::model_info::{DType, Dim, ModelInfo, Precision};
@@ -30,6 +29,7 @@ use crate::onnx::DecodedModel;
 use crate::options::{ClassifierOptions, CpuKernels, ModelSource};
 use amx_bf16::{amx_bf16_kernel, Bf16Lowering};
 use heap_trim::{declutter, release_freed_memory, trimming};
+use kernel_layer::place_kernel_layer;
 use softmax_input::dequantize_softmax_inputs;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

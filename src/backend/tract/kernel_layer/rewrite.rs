@@ -22,10 +22,10 @@
 //! `ResnextToNhwc` / `ResnextToNchw` nodes convert where tract's nodes read or write them.
 
 use super::ops::{isa_code, CONV_OP, MAX_POOL_OP, TO_NCHW_OP, TO_NHWC_OP};
+use crate::kernels::cpu::Isa;
 use crate::onnx::rewrite::{
     axis_of, drop_unread_dequantize, drop_unused_initializers, float_values, initializers_by_name,
 };
-use crate::kernels::cpu::Isa;
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
 
