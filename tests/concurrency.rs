@@ -25,6 +25,18 @@ fn shared_int8_classifier_on_the_kernel_layer_matches_serial_results() {
     }
 }
 
+/// The FP32 models on the kernel layer's float convolutions (AVX-512 where the CPU has it, and
+/// the scalar reference): each output value is computed by one thread in a fixed order, so
+/// shared runs equal serial ones exactly.
+#[test]
+fn shared_fp32_classifier_on_the_kernel_layer_matches_serial_results() {
+    for model in ["models/tiny_torch.onnx", "models/tiny_paddle.onnx"] {
+        for kernels in [CpuKernels::Auto, CpuKernels::Scalar] {
+            shared_matches_serial(model, kernels);
+        }
+    }
+}
+
 fn shared_matches_serial(model: &str, kernels: CpuKernels) {
     let classifier = Arc::new(
         Classifier::new(
@@ -37,9 +49,11 @@ fn shared_matches_serial(model: &str, kernels: CpuKernels) {
         )
         .unwrap(),
     );
+    let compute = &classifier.info().compute;
     if model.contains("int8") && kernels != CpuKernels::Off {
-        let compute = &classifier.info().compute;
         assert!(compute.starts_with("int8 on "), "{model}: {compute}");
+    } else if kernels == CpuKernels::Scalar {
+        assert!(compute.starts_with("f32 on scalar"), "{model}: {compute}");
     }
     let images: Vec<Vec<u8>> = ["chelsea.png", "coffee.png", "astronaut.png"]
         .iter()

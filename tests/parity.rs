@@ -159,6 +159,42 @@ fn fp32_with_two_threads_matches_onnxruntime() {
     }
 }
 
+/// The FP32 models (torch and Paddle2ONNX exports, FP16 files widened at load) on each of the
+/// kernel layer's float paths, and with the layer off (tract's own kernels), against ONNX
+/// Runtime on the same file, with the FP32 tolerance. On this CPU (AVX-512) `auto` must place
+/// every convolution on the AVX-512 kernels.
+#[test]
+fn fp32_on_each_float_kernel_path_matches_onnxruntime() {
+    let avx512 = resnext::kernels::fgemm::FIsa::Avx512.supported();
+    let required = std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1");
+    assert!(avx512 || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1 but this CPU has no AVX-512F");
+    let paths = [
+        (CpuKernels::Auto, if avx512 { "f32 on AVX-512: " } else { "f32" }),
+        (CpuKernels::Off, "f32"),
+        (CpuKernels::Scalar, "f32 on scalar reference kernels: "),
+    ];
+    for (kernels, expected) in paths {
+        // The scalar reference only on the tiny models (it is slow by design).
+        let tiny_only = kernels == CpuKernels::Scalar;
+        for case in cases(|c| {
+            (c["precision"] == "fp32" || (c["precision"] == "fp16" && c["io_dtype"] == "f32"))
+                && (!tiny_only || model_is(c, "tiny_"))
+        }) {
+            let classifier = classifier_with(&case, 2, |o| o.cpu_kernels(kernels));
+            let compute = classifier.info().compute.clone();
+            assert!(compute.starts_with(expected), "{}: {compute}", case["model"]);
+            if kernels != CpuKernels::Off && expected != "f32" {
+                let counts: Vec<&str> = compute.split(": ").nth(1).unwrap().split(' ').collect();
+                assert_eq!(counts[0], counts[2], "{}: {compute}", case["model"]);
+            } else {
+                assert!(!compute.contains("AVX-512"), "{}: {compute}", case["model"]);
+            }
+            print!("[{compute}] ");
+            check_classifier(&case, 2, classifier);
+        }
+    }
+}
+
 #[test]
 fn fp16_both_io_kinds_match_onnxruntime() {
     let chosen = cases(|c| c["precision"] == "fp16");

@@ -29,7 +29,7 @@ use crate::onnx::DecodedModel;
 use crate::options::{ClassifierOptions, CpuKernels, ModelSource};
 use amx_bf16::{amx_bf16_kernel, Bf16Lowering};
 use heap_trim::{declutter, release_freed_memory, trimming};
-use kernel_layer::place_kernel_layer;
+use kernel_layer::{place_f32_layer, place_kernel_layer};
 use softmax_input::dequantize_softmax_inputs;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -304,6 +304,20 @@ impl TractBackend {
             }
             _ => None,
         };
+        // Float models (FP32, or FP16 widened above) on the float kernels, unless the bf16
+        // mode asks for tract's AMX bf16 products instead.
+        let float = inspection.precision == Precision::Fp32 || widened;
+        let float_layer = match kernel_layer::select_f32(options.cpu_kernels)? {
+            Some(isa) if float && !options.bf16_matmul => {
+                let placement = place_f32_layer(&mut proto, isa);
+                for why in &placement.unmatched {
+                    log::info!("kernel layer: convolution left to tract: {why}");
+                }
+                log::debug!("kernel layer (f32) on {}: {placement:?}", isa.name());
+                (placement.placed > 0).then_some((isa, placement))
+            }
+            _ => None,
+        };
         if int8 {
             let softmaxes = dequantize_softmax_inputs(&mut proto);
             log::debug!("tract: {softmaxes} quantized Softmax inputs computed in float");
@@ -344,6 +358,15 @@ impl TractBackend {
         let typed = model.into_typed().map_err(|e| engine_error("typing", e))?;
         let compute = match (inspection.precision, &layer) {
             (Precision::Int8, Some((isa, placement))) => kernel_layer::describe(*isa, placement),
+            (_, _) if float_layer.is_some() => {
+                let (isa, placement) = float_layer.as_ref().expect("checked");
+                let layer = kernel_layer::describe_f32(*isa, placement);
+                if widened {
+                    format!("{layer} (float16 weights widened at load)")
+                } else {
+                    layer
+                }
+            }
             (Precision::Fp16, _) if widened => "f32 (float16 weights widened at load)".into(),
             (Precision::Fp16, _) => "f16".into(),
             (Precision::Int8, None) => {

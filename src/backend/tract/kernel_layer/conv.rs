@@ -51,20 +51,20 @@ impl Geometry {
         Some((side(h, 0)?, side(w, 1)?))
     }
 
-    fn cin_g(&self) -> usize {
+    pub(super) fn cin_g(&self) -> usize {
         self.cin / self.groups
     }
 
-    fn cout_g(&self) -> usize {
+    pub(super) fn cout_g(&self) -> usize {
         self.cout / self.groups
     }
 
-    fn k_g(&self) -> usize {
+    pub(super) fn k_g(&self) -> usize {
         self.kernel[0] * self.kernel[1] * self.cin_g()
     }
 
     /// Whether the GEMM rows are the input's pixels themselves.
-    fn is_pointwise(&self) -> bool {
+    pub(super) fn is_pointwise(&self) -> bool {
         self.kernel == [1, 1] && self.strides == [1, 1] && self.pads == [0; 4]
     }
 }

@@ -21,14 +21,18 @@
 //! any convolution quantized another way), with a log line naming why.
 
 pub mod conv;
+pub mod fconv;
 pub mod ops;
 pub mod rewrite;
+pub mod rewrite_f32;
 
 pub use ops::register;
 pub use rewrite::{place_kernel_layer, Placement};
+pub use rewrite_f32::place_f32_layer;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::kernels::cpu::{self, Isa};
+use crate::kernels::fgemm::FIsa;
 use crate::options::CpuKernels;
 
 /// The ONNX domain of the layer's nodes (never written to a file).
@@ -62,6 +66,38 @@ pub fn select(choice: CpuKernels) -> Result<Option<Isa>> {
         CpuKernels::Avx512Vnni => forced(Isa::Avx512Vnni),
         CpuKernels::Scalar => forced(Isa::Scalar),
     }
+}
+
+/// The float kernels `choice` selects for an FP32 (or widened FP16) model: `None` when the
+/// layer is off (asked for, or `Auto` on a CPU without AVX-512F). The INT8 choices
+/// (`AmxInt8`, `Avx512Vnni`) select the AVX-512 float kernels, which both imply; `Scalar` the
+/// scalar reference. A forced choice this CPU cannot run is an error, as for INT8 models.
+pub fn select_f32(choice: CpuKernels) -> Result<Option<FIsa>> {
+    select(choice)?;
+    Ok(match choice {
+        CpuKernels::Off => None,
+        CpuKernels::Scalar => Some(FIsa::Scalar),
+        CpuKernels::Auto => FIsa::Avx512.supported().then_some(FIsa::Avx512),
+        CpuKernels::AmxInt8 | CpuKernels::Avx512Vnni => Some(FIsa::Avx512),
+    })
+}
+
+/// How `info().compute` describes the float layer's share of the model.
+pub fn describe_f32(isa: FIsa, placement: &Placement) -> String {
+    let on = match isa {
+        FIsa::Avx512 => "AVX-512",
+        FIsa::Scalar => "scalar reference kernels",
+    };
+    format!(
+        "f32 on {on}: {} of {} convolutions, {} residual additions fused{}",
+        placement.placed,
+        placement.convolutions,
+        placement.fused_adds,
+        match placement.max_pools {
+            0 => String::new(),
+            n => format!(", {n} max pool{} in NHWC", if n == 1 { "" } else { "s" }),
+        }
+    )
 }
 
 /// How `info().compute` describes the layer's share of the model.

@@ -3,11 +3,17 @@
 //!
 //! - `ResnextInt8Conv(x_nhwc, w, b[, r_nhwc])`: [`Int8Conv`], a quantized convolution with its
 //!   requantization (and the fused residual addition) in NHWC u8.
+//! - `ResnextF32Conv(x_nhwc, w[, b][, bn_scale, bn_bias, bn_mean, bn_var][, r_nhwc])`:
+//!   [`F32Conv`], a float convolution (a following BatchNormalization folded into its weights
+//!   at load, the residual addition and ReLU fused) in NHWC f32.
 //! - `ResnextToNhwc(x)` / `ResnextToNchw(x)`: [`ConvertLayout`], layout and i8 <-> u8
-//!   conversions where tract's nodes meet ours.
+//!   conversions where tract's nodes meet ours (f32 tensors: layout only).
+//! - `ResnextMaxPool(x_nhwc)`: [`NhwcMaxPool`], on u8 or f32.
 
 use super::conv::{AddParams, Geometry, QConv};
+use super::fconv::FConv;
 use crate::kernels::cpu::Isa;
+use crate::kernels::fgemm::{FGemm, FIsa};
 use crate::kernels::qgemm::QGemm;
 use std::sync::Arc;
 use tract_linalg::multithread::{current_tract_executor, Executor};
@@ -17,6 +23,8 @@ use tract_onnx::tract_hir::ops::expandable::{expand, Expansion};
 
 /// The op type of the layer's quantized convolution nodes.
 pub const CONV_OP: &str = "ResnextInt8Conv";
+/// The op type of the layer's float convolution nodes.
+pub const F32_CONV_OP: &str = "ResnextF32Conv";
 /// The op type of the NCHW -> NHWC u8 conversion nodes.
 pub const TO_NHWC_OP: &str = "ResnextToNhwc";
 /// The op type of the NHWC u8 -> NCHW conversion nodes.
@@ -27,6 +35,7 @@ pub const MAX_POOL_OP: &str = "ResnextMaxPool";
 /// Registers the layer's node types with `onnx`.
 pub fn register(onnx: &mut tract_onnx::Onnx) {
     onnx.op_register.insert(CONV_OP, parse_conv);
+    onnx.op_register.insert(F32_CONV_OP, parse_f32_conv);
     onnx.op_register.insert(TO_NHWC_OP, parse_to_nhwc);
     onnx.op_register.insert(TO_NCHW_OP, parse_to_nchw);
     onnx.op_register.insert(MAX_POOL_OP, parse_max_pool);
@@ -39,6 +48,18 @@ pub fn isa_code(isa: Isa) -> i64 {
         Isa::Avx512Vnni => 1,
         Isa::AmxInt8 => 2,
     }
+}
+
+/// The f32 conv's `isa` attribute values.
+pub fn fisa_code(isa: FIsa) -> i64 {
+    match isa {
+        FIsa::Scalar => 0,
+        FIsa::Avx512 => 1,
+    }
+}
+
+fn fisa_of(code: i64) -> Option<FIsa> {
+    [FIsa::Scalar, FIsa::Avx512].into_iter().find(|i| fisa_code(*i) == code)
 }
 
 fn isa_of(code: i64) -> Option<Isa> {
@@ -304,30 +325,259 @@ impl TypedOp for Int8Conv {
     as_op!();
 }
 
+/// The parsed `ResnextF32Conv`: everything but the constants, which `wire` reads from the
+/// inputs (weights, then the bias if `has_bias`, then the BatchNormalization's scale, bias,
+/// mean and variance if `bn_epsilon` is set, then the residual if `residual`).
+#[derive(Debug, Clone)]
+struct F32ConvSpec {
+    strides: [usize; 2],
+    pads: [usize; 4],
+    dilations: [usize; 2],
+    groups: usize,
+    has_bias: bool,
+    bn_epsilon: Option<f32>,
+    residual: bool,
+    relu: bool,
+    gemm: FGemm,
+}
+
+fn parse_f32_conv(
+    _ctx: &tract_onnx::model::ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let isa = fisa_of(int_attr(node, "isa")?).context("unknown isa")?;
+    let gemm = FGemm::new(isa).with_context(|| format!("this CPU cannot run {}", isa.name()))?;
+    let spec = F32ConvSpec {
+        strides: usizes(ints_attr(node, "strides")?)?,
+        pads: usizes(ints_attr(node, "pads")?)?,
+        dilations: usizes(ints_attr(node, "dilations")?)?,
+        groups: usize::try_from(int_attr(node, "group")?)?,
+        has_bias: int_attr(node, "has_bias")? != 0,
+        bn_epsilon: floats_attr(node, "bn_epsilon").and_then(|v| v.first().copied()),
+        residual: int_attr(node, "residual")? != 0,
+        relu: int_attr(node, "relu")? != 0,
+        gemm,
+    };
+    ensure!(spec.groups > 0, "{}: zero groups", node.name);
+    Ok((expand(spec), vec![]))
+}
+
+impl F32ConvSpec {
+    fn constants(&self) -> usize {
+        1 + self.has_bias as usize + 4 * self.bn_epsilon.is_some() as usize
+    }
+
+    fn geometry(&self, cin: usize, cout: usize, kernel: [usize; 2]) -> Geometry {
+        Geometry {
+            cin,
+            cout,
+            groups: self.groups,
+            kernel,
+            strides: self.strides,
+            pads: self.pads,
+            dilations: self.dilations,
+        }
+    }
+}
+
+impl Expansion for F32ConvSpec {
+    fn name(&self) -> StaticName {
+        F32_CONV_OP.into()
+    }
+
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        check_input_arity(inputs, 1 + self.constants() + self.residual as usize)?;
+        check_output_arity(outputs, 1)?;
+        s.equals(&outputs[0].datum_type, f32::datum_type())?;
+        s.equals(&outputs[0].rank, 4)?;
+        s.equals(&inputs[0].rank, 4)?;
+        s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
+        s.equals(&outputs[0].shape[3], &inputs[1].shape[0])?;
+        if self.residual {
+            s.equals(&inputs[1 + self.constants()].shape, &outputs[0].shape)?;
+        }
+        s.given_2(&inputs[0].shape, &inputs[1].shape, move |s, x, w| {
+            let (Ok(h), Ok(wd)) = (x[1].to_usize(), x[2].to_usize()) else { return Ok(()) };
+            let (Ok(kh), Ok(kw)) = (w[2].to_usize(), w[3].to_usize()) else { return Ok(()) };
+            let (ho, wo) = self
+                .geometry(0, 0, [kh, kw])
+                .output_size(h, wd)
+                .context("kernel larger than input")?;
+            s.equals(&outputs[0].shape[1], ho.to_dim())?;
+            s.equals(&outputs[0].shape[2], wo.to_dim())
+        })
+    }
+
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        let konst = |i: usize, what: &str| -> TractResult<Vec<f32>> {
+            let t = model
+                .outlet_fact(inputs[i])?
+                .konst
+                .clone()
+                .with_context(|| format!("{what} not constant"))?;
+            let t = t.cast_to::<f32>()?;
+            Ok(t.try_as_plain_ram()?.as_slice::<f32>()?.to_vec())
+        };
+        let w_fact = model.outlet_fact(inputs[1])?;
+        let shape: Vec<usize> = w_fact
+            .shape
+            .iter()
+            .map(|d| d.to_usize().map_err(|e| format_err!("{e:?}")))
+            .collect::<TractResult<_>>()?;
+        ensure!(shape.len() == 4, "weights are not 4-D");
+        let mut weights = konst(1, "weights")?;
+        let cout = shape[0];
+        let mut bias = if self.has_bias { konst(2, "bias")? } else { vec![0.0; cout] };
+        ensure!(bias.len() == cout, "{} biases for {cout} output channels", bias.len());
+        if let Some(eps) = self.bn_epsilon {
+            // BatchNormalization (inference): y = (x - mean) * scale / sqrt(var + eps) + b,
+            // folded into the convolution as ONNX Runtime's graph optimizer does.
+            let at = 2 + self.has_bias as usize;
+            let (scale, shift) = (konst(at, "scale")?, konst(at + 1, "bias")?);
+            let (mean, var) = (konst(at + 2, "mean")?, konst(at + 3, "variance")?);
+            ensure!(
+                [&scale, &shift, &mean, &var].iter().all(|v| v.len() == cout),
+                "batch normalization parameters do not have {cout} values"
+            );
+            let per_channel = weights.len() / cout;
+            for c in 0..cout {
+                let f = scale[c] / (var[c] + eps).sqrt();
+                weights[c * per_channel..][..per_channel].iter_mut().for_each(|w| *w *= f);
+                bias[c] = (bias[c] - mean[c]) * f + shift[c];
+            }
+        }
+        let cin = model.outlet_fact(inputs[0])?.shape[3].to_usize()?;
+        let geometry = self.geometry(cin, cout, [shape[2], shape[3]]);
+        ensure!(cin / self.groups == shape[1], "weights do not match the input channels");
+        let conv = FConv::new(geometry, &weights, &bias, self.residual, self.relu, self.gemm)
+            .map_err(|e| format_err!("{prefix}: {e}"))?;
+        let mut activations = tvec![inputs[0]];
+        if self.residual {
+            activations.push(inputs[1 + self.constants()]);
+        }
+        model.wire_node(prefix, F32Conv { conv: Arc::new(conv) }, &activations)
+    }
+}
+
+/// A float convolution of the kernel layer: NHWC f32 in (and the residual, when fused), NHWC
+/// f32 out.
+#[derive(Debug, Clone)]
+pub struct F32Conv {
+    conv: Arc<FConv>,
+}
+
+impl PartialEq for F32Conv {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.conv, &other.conv)
+    }
+}
+
+impl Eq for F32Conv {}
+
+impl Op for F32Conv {
+    fn name(&self) -> StaticName {
+        F32_CONV_OP.into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!("{:?}", self.conv.geometry)])
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for F32Conv {
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = &inputs[0];
+        ensure!(x.datum_type() == f32::datum_type() && x.rank() == 4, "input is not 4-D f32");
+        let [n, h, w, c] = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
+        let g = &self.conv.geometry;
+        ensure!(c == g.cin, "input has {c} channels, {} expected", g.cin);
+        let (ho, wo) = g.output_size(h, w).context("kernel larger than input")?;
+        // SAFETY: `FConv::run` writes every value of its output (the convolution tests start
+        // from NaN and compare every value) before anything reads it; on error the tensor is
+        // dropped unread.
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&[n, ho, wo, g.cout])? };
+        let input = x.try_as_plain_ram()?;
+        let residual = inputs.get(1).map(|r| r.try_as_plain_ram()).transpose()?;
+        let residual = residual.as_ref().map(|r| r.as_slice::<f32>()).transpose()?;
+        let pool = executor_pool();
+        let workers = pool.as_ref().map_or(1, |p| p.current_num_threads());
+        self.conv
+            .run(
+                input.as_slice::<f32>()?,
+                (n, h, w),
+                residual,
+                out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
+                workers,
+                &|items, f| run_bands(pool.as_deref(), items, f),
+            )
+            .map_err(|e| format_err!("{e}"))?;
+        Ok(tvec!(out.into_tvalue()))
+    }
+
+    op_out_of_plan!();
+}
+
+impl TypedOp for F32Conv {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let s = &inputs[0].shape;
+        ensure!(s.len() == 4, "input is not 4-D");
+        let g = &self.conv.geometry;
+        let (ho, wo) = g
+            .output_size(s[1].to_usize()?, s[2].to_usize()?)
+            .context("kernel larger than input")?;
+        Ok(tvec!(f32::fact([s[0].clone(), ho.to_dim(), wo.to_dim(), g.cout.to_dim()])))
+    }
+
+    as_op!();
+}
+
 /// A layout conversion between tract's NCHW tensors and the layer's NHWC u8 ones.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Convert {
     to_nhwc: bool,
     signed: bool,
+    /// f32 data (layout only); otherwise one-byte data.
+    float: bool,
+}
+
+/// The optional `float` attribute (0 when absent).
+fn float_attr(node: &NodeProto) -> bool {
+    node.attribute.iter().any(|a| a.name == "float" && a.i != 0)
 }
 
 fn parse_to_nhwc(
     _ctx: &tract_onnx::model::ParsingContext,
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    Ok((expand(Convert { to_nhwc: true, signed: int_attr(node, "signed")? != 0 }), vec![]))
+    let signed = int_attr(node, "signed")? != 0;
+    Ok((expand(Convert { to_nhwc: true, signed, float: float_attr(node) }), vec![]))
 }
 
 fn parse_to_nchw(
     _ctx: &tract_onnx::model::ParsingContext,
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    Ok((expand(Convert { to_nhwc: false, signed: int_attr(node, "signed")? != 0 }), vec![]))
+    let signed = int_attr(node, "signed")? != 0;
+    Ok((expand(Convert { to_nhwc: false, signed, float: float_attr(node) }), vec![]))
 }
 
 impl Convert {
     fn output_dt(&self) -> DatumType {
-        if self.to_nhwc || !self.signed {
+        if self.float {
+            f32::datum_type()
+        } else if self.to_nhwc || !self.signed {
             u8::datum_type()
         } else {
             i8::datum_type()
@@ -391,6 +641,9 @@ impl Op for ConvertLayout {
 impl EvalOp for ConvertLayout {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = &inputs[0];
+        if self.0.float {
+            return self.eval_f32(x);
+        }
         ensure!(x.datum_type().size_of() == 1 && x.rank() == 4, "input is not 4-D 8-bit");
         let s = x.shape();
         let perm = self.0.perm();
@@ -421,6 +674,38 @@ impl EvalOp for ConvertLayout {
     op_out_of_plan!();
 }
 
+impl ConvertLayout {
+    /// The f32 conversion: a transposition of each image's two inner axes.
+    fn eval_f32(&self, x: &TValue) -> TractResult<TVec<TValue>> {
+        ensure!(x.datum_type() == f32::datum_type() && x.rank() == 4, "input is not 4-D f32");
+        let s = x.shape();
+        let out_shape: Vec<usize> = self.0.perm().iter().map(|&i| s[i]).collect();
+        // SAFETY: every value is written below.
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&out_shape)? };
+        let src = x.try_as_plain_ram()?;
+        let src = src.as_slice::<f32>()?;
+        let mut dst = out.try_as_plain_ram_mut()?;
+        let dst = dst.as_slice_mut::<f32>()?;
+        let (n, a, b) =
+            if self.0.to_nhwc { (s[0], s[1], s[2] * s[3]) } else { (s[0], s[1] * s[2], s[3]) };
+        for image in 0..n {
+            let src = &src[image * a * b..][..a * b];
+            let dst = &mut dst[image * a * b..][..a * b];
+            // Blocks of 16 x 16 keep both sides' lines in cache.
+            for i0 in (0..a).step_by(16) {
+                for j0 in (0..b).step_by(16) {
+                    for i in i0..(i0 + 16).min(a) {
+                        for j in j0..(j0 + 16).min(b) {
+                            dst[j * a + i] = src[i * b + j];
+                        }
+                    }
+                }
+            }
+        }
+        Ok(tvec!(out.into_tvalue()))
+    }
+}
+
 impl TypedOp for ConvertLayout {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let s = &inputs[0].shape;
@@ -437,6 +722,8 @@ impl TypedOp for ConvertLayout {
 /// ignored, as ONNX pads a max pool with -inf.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NhwcMaxPool {
+    /// f32 data; otherwise u8.
+    float: bool,
     kernel: [usize; 2],
     strides: [usize; 2],
     /// top, left, bottom, right.
@@ -448,6 +735,7 @@ fn parse_max_pool(
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     let pool = NhwcMaxPool {
+        float: float_attr(node),
         kernel: usizes(ints_attr(node, "kernel_shape")?)?,
         strides: usizes(ints_attr(node, "strides")?)?,
         pads: usizes(ints_attr(node, "pads")?)?,
@@ -461,6 +749,47 @@ fn parse_max_pool(
 }
 
 impl NhwcMaxPool {
+    fn dt(&self) -> DatumType {
+        if self.float {
+            f32::datum_type()
+        } else {
+            u8::datum_type()
+        }
+    }
+
+    /// The pool over `src` (NHWC, `n x h x w x c`) into `dst` (`n x ho x wo x c`, which starts
+    /// at the type's smallest value).
+    fn pool<T: Copy + PartialOrd>(&self, src: &[T], dst: &mut [T], [n, h, w, c]: [usize; 4]) {
+        let (ho, wo) = self.output_size(h, w).expect("checked by the caller");
+        let window = |o: usize, axis: usize, size: usize| {
+            let start = (o * self.strides[axis]) as isize - self.pads[axis] as isize;
+            let end = (start + self.kernel[axis] as isize).min(size as isize);
+            (start.max(0) as usize)..(end.max(0) as usize)
+        };
+        for image in 0..n {
+            let src = &src[image * h * w * c..][..h * w * c];
+            let dst = &mut dst[image * ho * wo * c..][..ho * wo * c];
+            for oy in 0..ho {
+                let rows = window(oy, 0, h);
+                for ox in 0..wo {
+                    let cols = window(ox, 1, w);
+                    let out = &mut dst[(oy * wo + ox) * c..][..c];
+                    for iy in rows.clone() {
+                        for ix in cols.clone() {
+                            let pixel = &src[(iy * w + ix) * c..][..c];
+                            for (o, &v) in out.iter_mut().zip(pixel) {
+                                // A NaN input is never the maximum.
+                                if v > *o {
+                                    *o = v;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Output height and width; `None` when the window does not fit.
     fn output_size(&self, h: usize, w: usize) -> Option<(usize, usize)> {
         let side = |size: usize, axis: usize| {
@@ -485,7 +814,7 @@ impl Expansion for NhwcMaxPool {
     ) -> InferenceResult {
         check_input_arity(inputs, 1)?;
         check_output_arity(outputs, 1)?;
-        s.equals(&outputs[0].datum_type, u8::datum_type())?;
+        s.equals(&outputs[0].datum_type, self.dt())?;
         s.equals(&inputs[0].rank, 4)?;
         s.equals(&outputs[0].rank, 4)?;
         s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
@@ -519,39 +848,23 @@ impl Op for NhwcMaxPool {
 impl EvalOp for NhwcMaxPool {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = &inputs[0];
-        ensure!(x.datum_type().size_of() == 1 && x.rank() == 4, "input is not 4-D 8-bit");
+        ensure!(x.datum_type() == self.dt() && x.rank() == 4, "input is not 4-D {:?}", self.dt());
         let [n, h, w, c] = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
         let (ho, wo) = self.output_size(h, w).context("pool window larger than input")?;
-        let mut out = Tensor::zero::<u8>(&[n, ho, wo, c])?;
         let src = x.try_as_plain_ram()?;
-        let src = src.as_bytes();
-        let dst = out.as_bytes_mut();
-        let window = |o: usize, axis: usize, size: usize| {
-            let start = (o * self.strides[axis]) as isize - self.pads[axis] as isize;
-            let end = (start + self.kernel[axis] as isize).min(size as isize);
-            (start.max(0) as usize)..(end.max(0) as usize)
+        let out = if self.float {
+            let mut out = Tensor::zero::<f32>(&[n, ho, wo, c])?;
+            let mut dst = out.try_as_plain_ram_mut()?;
+            let dst = dst.as_slice_mut::<f32>()?;
+            dst.fill(f32::NEG_INFINITY);
+            self.pool(src.as_slice::<f32>()?, dst, [n, h, w, c]);
+            out
+        } else {
+            // An empty window (pads >= kernel never matches) leaves 0, the smallest u8.
+            let mut out = Tensor::zero::<u8>(&[n, ho, wo, c])?;
+            self.pool(src.as_bytes(), out.as_bytes_mut(), [n, h, w, c]);
+            out
         };
-        for image in 0..n {
-            let src = &src[image * h * w * c..][..h * w * c];
-            let dst = &mut dst[image * ho * wo * c..][..ho * wo * c];
-            for oy in 0..ho {
-                let rows = window(oy, 0, h);
-                for ox in 0..wo {
-                    let cols = window(ox, 1, w);
-                    let out = &mut dst[(oy * wo + ox) * c..][..c];
-                    // Every window holds at least one input pixel (pads < kernel in practice;
-                    // an empty window leaves 0, the smallest u8).
-                    for iy in rows.clone() {
-                        for ix in cols.clone() {
-                            let pixel = &src[(iy * w + ix) * c..][..c];
-                            for (o, &v) in out.iter_mut().zip(pixel) {
-                                *o = (*o).max(v);
-                            }
-                        }
-                    }
-                }
-            }
-        }
         Ok(tvec!(out.into_tvalue()))
     }
 
@@ -565,7 +878,7 @@ impl TypedOp for NhwcMaxPool {
         let (ho, wo) = self
             .output_size(s[1].to_usize()?, s[2].to_usize()?)
             .context("pool window larger than input")?;
-        Ok(tvec!(u8::fact([s[0].clone(), ho.to_dim(), wo.to_dim(), s[3].clone()])))
+        Ok(tvec!(self.dt().fact([s[0].clone(), ho.to_dim(), wo.to_dim(), s[3].clone()])))
     }
 
     as_op!();
@@ -583,7 +896,7 @@ mod tests {
             (8, 8, 3, 2, 2, 0),
             (5, 6, 16, 3, 1, 1),
         ] {
-            let pool = NhwcMaxPool { kernel: [k, k], strides: [s, s], pads: [p; 4] };
+            let pool = NhwcMaxPool { float: false, kernel: [k, k], strides: [s, s], pads: [p; 4] };
             let x: Vec<u8> = (0..h * w * c).map(|i| (i * 7919 % 251) as u8).collect();
             let (ho, wo) = pool.output_size(h, w).unwrap();
             let input = Tensor::from_shape(&[1, h, w, c], &x).unwrap();

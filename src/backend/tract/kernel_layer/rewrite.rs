@@ -21,7 +21,7 @@
 //! our nodes stay NHWC u8 (i8 data is stored as u8 with 128 added, the zero point likewise);
 //! `ResnextToNhwc` / `ResnextToNchw` nodes convert where tract's nodes read or write them.
 
-use super::ops::{isa_code, CONV_OP, MAX_POOL_OP, TO_NCHW_OP, TO_NHWC_OP};
+use super::ops::{isa_code, CONV_OP, F32_CONV_OP, MAX_POOL_OP, TO_NCHW_OP, TO_NHWC_OP};
 use crate::kernels::cpu::Isa;
 use crate::onnx::rewrite::{
     axis_of, drop_unread_dequantize, drop_unused_initializers, float_values, initializers_by_name,
@@ -83,16 +83,16 @@ pub(crate) fn scalar_zero_point(t: &pb::TensorProto) -> Option<(i32, bool)> {
 }
 
 /// The graph as indexes: producers, consumers, initializers.
-struct Index<'g> {
-    graph: &'g pb::GraphProto,
+pub(super) struct Index<'g> {
+    pub(super) graph: &'g pb::GraphProto,
     producer: HashMap<&'g str, usize>,
     consumers: HashMap<&'g str, Vec<usize>>,
-    initializers: HashMap<&'g str, &'g pb::TensorProto>,
+    pub(super) initializers: HashMap<&'g str, &'g pb::TensorProto>,
     outputs: HashSet<&'g str>,
 }
 
 impl<'g> Index<'g> {
-    fn new(graph: &'g pb::GraphProto) -> Self {
+    pub(super) fn new(graph: &'g pb::GraphProto) -> Self {
         let producer = graph
             .node
             .iter()
@@ -114,7 +114,7 @@ impl<'g> Index<'g> {
         }
     }
 
-    fn produced_by(&self, name: &str, op: &str) -> Option<usize> {
+    pub(super) fn produced_by(&self, name: &str, op: &str) -> Option<usize> {
         self.producer.get(name).copied().filter(|&i| {
             let n = &self.graph.node[i];
             n.op_type == op && n.domain.is_empty()
@@ -122,7 +122,7 @@ impl<'g> Index<'g> {
     }
 
     /// The only node reading `name`, when exactly one does and it is not a graph output.
-    fn only_consumer(&self, name: &str) -> Option<usize> {
+    pub(super) fn only_consumer(&self, name: &str) -> Option<usize> {
         match self.consumers.get(name).map(Vec::as_slice) {
             Some(&[c]) if !self.outputs.contains(name) => Some(c),
             _ => None,
@@ -151,11 +151,11 @@ impl<'g> Index<'g> {
     }
 }
 
-fn ints_attr(node: &pb::NodeProto, name: &str) -> Option<Vec<i64>> {
+pub(super) fn ints_attr(node: &pb::NodeProto, name: &str) -> Option<Vec<i64>> {
     node.attribute.iter().find(|a| a.name == name).map(|a| a.ints.clone())
 }
 
-fn attr_ints(name: &str, ints: Vec<i64>) -> pb::AttributeProto {
+pub(super) fn attr_ints(name: &str, ints: Vec<i64>) -> pb::AttributeProto {
     pb::AttributeProto {
         name: name.into(),
         r#type: pb::attribute_proto::AttributeType::Ints as i32,
@@ -164,7 +164,7 @@ fn attr_ints(name: &str, ints: Vec<i64>) -> pb::AttributeProto {
     }
 }
 
-fn attr_int(name: &str, i: i64) -> pb::AttributeProto {
+pub(super) fn attr_int(name: &str, i: i64) -> pb::AttributeProto {
     pb::AttributeProto {
         name: name.into(),
         r#type: pb::attribute_proto::AttributeType::Int as i32,
@@ -173,7 +173,7 @@ fn attr_int(name: &str, i: i64) -> pb::AttributeProto {
     }
 }
 
-fn attr_floats(name: &str, floats: Vec<f32>) -> pb::AttributeProto {
+pub(super) fn attr_floats(name: &str, floats: Vec<f32>) -> pb::AttributeProto {
     pb::AttributeProto {
         name: name.into(),
         r#type: pb::attribute_proto::AttributeType::Floats as i32,
@@ -429,18 +429,6 @@ fn match_max_pool(index: &Index, i: usize, ours: &HashMap<String, bool>) -> Opti
     Some(Pool { pool: i, quantize: q, signed, node })
 }
 
-fn convert(op: &str, name: String, input: String, output: String, signed: bool) -> pb::NodeProto {
-    pb::NodeProto {
-        name,
-        op_type: op.into(),
-        domain: super::DOMAIN.into(),
-        input: vec![input],
-        output: vec![output],
-        attribute: vec![attr_int("signed", signed as i64)],
-        ..Default::default()
-    }
-}
-
 /// Replaces every matching quantized convolution (and the residual additions it can absorb)
 /// by the kernel layer's nodes, with layout conversions where tract's nodes meet ours. A graph
 /// without a match is left as it is.
@@ -553,28 +541,65 @@ pub fn place_kernel_layer(model: &mut pb::ModelProto, isa: Isa) -> Placement {
     // The dequantizations only the replaced nodes read (weights, biases, fused additions' inputs)
     // go before the layouts are decided: they are no reason to convert.
     drop_unread_dequantize(graph);
-    let mut nodes = std::mem::take(&mut graph.node);
+    let attrs = |signed: bool| vec![attr_int("signed", signed as i64)];
+    let produced = produced.into_iter().map(|(k, v)| (k, attrs(v))).collect();
+    let inputs = signed_input.into_iter().map(|(k, v)| (k, attrs(v))).collect();
+    report.conversions = bridge_layouts(graph, &produced, &inputs);
+    drop_unread_dequantize(graph);
+    drop_unused_initializers(graph);
+    report
+}
 
-    // Layouts: our nodes read and write `<name>__nhwc`; conversions bridge to tract's nodes.
+/// The activation inputs of one of our nodes (by slot): a convolution's x and residual, a
+/// pool's x.
+fn activation_slots(n: &pb::NodeProto) -> Vec<usize> {
+    let flag = |name: &str| n.attribute.iter().any(|a| a.name == name && a.i != 0);
+    match n.op_type.as_str() {
+        CONV_OP if n.input.len() > 3 => vec![0, 3],
+        F32_CONV_OP if flag("residual") => vec![0, n.input.len() - 1],
+        _ => vec![0],
+    }
+}
+
+/// Whether `n` is one of the layer's nodes that read and write NHWC tensors.
+fn is_ours(n: &pb::NodeProto) -> bool {
+    [CONV_OP, F32_CONV_OP, MAX_POOL_OP].contains(&n.op_type.as_str()) && n.domain == super::DOMAIN
+}
+
+/// Layouts: our nodes read and write `<name>__nhwc`; `ResnextToNhwc` / `ResnextToNchw`
+/// nodes bridge to tract's nodes. `produced` maps the tensors our nodes write to the
+/// attributes of their conversions (data kind), `inputs` likewise for the activations our
+/// nodes read that tract's nodes (or the graph's inputs) produce. Returns the number of
+/// conversions inserted.
+pub(super) fn bridge_layouts(
+    graph: &mut pb::GraphProto,
+    produced: &HashMap<String, Vec<pb::AttributeProto>>,
+    inputs: &HashMap<String, Vec<pb::AttributeProto>>,
+) -> usize {
+    let mut nodes = std::mem::take(&mut graph.node);
     let nhwc = |name: &str| format!("{name}__nhwc");
-    let is_ours = |n: &pb::NodeProto| {
-        (n.op_type == CONV_OP || n.op_type == MAX_POOL_OP) && n.domain == super::DOMAIN
-    };
-    // Inputs that are activations: a convolution's x and residual, a pool's x.
-    let activation =
-        |n: &pb::NodeProto, slot: usize| slot == 0 || (slot == 3 && n.op_type == CONV_OP);
+    let convert =
+        |op: &str, name: String, input: String, output: String, attrs: &[pb::AttributeProto]| {
+            pb::NodeProto {
+                name,
+                op_type: op.into(),
+                domain: super::DOMAIN.into(),
+                input: vec![input],
+                output: vec![output],
+                attribute: attrs.to_vec(),
+                ..Default::default()
+            }
+        };
     let graph_outputs: HashSet<String> = graph.output.iter().map(|o| o.name.clone()).collect();
     let mut needs_nchw: HashSet<String> = HashSet::new();
-    let mut needs_nhwc: Vec<(String, bool)> = Vec::new();
+    let mut needs_nhwc: Vec<String> = Vec::new();
     let mut seen_nhwc: HashSet<String> = HashSet::new();
     for n in &nodes {
         if is_ours(n) {
-            for (slot, input) in n.input.iter().enumerate() {
-                if activation(n, slot)
-                    && !produced.contains_key(input)
-                    && seen_nhwc.insert(input.clone())
-                {
-                    needs_nhwc.push((input.clone(), signed_input[input]));
+            for slot in activation_slots(n) {
+                let input = &n.input[slot];
+                if !produced.contains_key(input) && seen_nhwc.insert(input.clone()) {
+                    needs_nhwc.push(input.clone());
                 }
             }
         } else {
@@ -590,18 +615,15 @@ pub fn place_kernel_layer(model: &mut pb::ModelProto, isa: Isa) -> Placement {
     // NHWC conversions of graph inputs and initializers go first.
     let produced_here: HashSet<String> =
         nodes.iter().flat_map(|n| n.output.iter().cloned()).collect();
-    for (name, signed) in &needs_nhwc {
+    for name in &needs_nhwc {
         if !produced_here.contains(name) {
-            out.push(convert(TO_NHWC_OP, nhwc(name), name.clone(), nhwc(name), *signed));
+            out.push(convert(TO_NHWC_OP, nhwc(name), name.clone(), nhwc(name), &inputs[name]));
         }
     }
     for mut n in nodes.drain(..) {
         if is_ours(&n) {
-            let conv = n.op_type == CONV_OP;
-            for (slot, input) in n.input.iter_mut().enumerate() {
-                if slot == 0 || (slot == 3 && conv) {
-                    *input = nhwc(input);
-                }
+            for slot in activation_slots(&n) {
+                n.input[slot] = nhwc(&n.input[slot]);
             }
             let name = n.output[0].clone();
             n.output[0] = nhwc(&name);
@@ -612,22 +634,19 @@ pub fn place_kernel_layer(model: &mut pb::ModelProto, isa: Isa) -> Placement {
                     format!("{name}__nchw"),
                     nhwc(&name),
                     name.clone(),
-                    produced[&name],
+                    &produced[&name],
                 ));
             }
         } else {
             let outputs = n.output.clone();
             out.push(n);
             for o in outputs {
-                if let Some((_, signed)) = needs_nhwc.iter().find(|(name, _)| *name == o) {
-                    out.push(convert(TO_NHWC_OP, nhwc(&o), o.clone(), nhwc(&o), *signed));
+                if needs_nhwc.contains(&o) {
+                    out.push(convert(TO_NHWC_OP, nhwc(&o), o.clone(), nhwc(&o), &inputs[&o]));
                 }
             }
         }
     }
-    report.conversions = needs_nchw.len() + needs_nhwc.len();
     graph.node = out;
-    drop_unread_dequantize(graph);
-    drop_unused_initializers(graph);
-    report
+    needs_nchw.len() + needs_nhwc.len()
 }

@@ -1,0 +1,104 @@
+//! GFLOP/s of the f32 GEMM kernels (`resnext::kernels::fgemm`) on ResNeXt101_32x8d's
+//! convolution shapes, single-threaded: the best time of several `FGemm::run` calls (bias and
+//! ReLU fused, no residual), as GFLOP/s = 2 x M x N x K / time, for every kernel this CPU
+//! runs. Each shape is one segment (a 1x1 convolution read in place) except the 3x3 ones,
+//! which are nine segments of the group's channels read shifted from a padded image, as the
+//! kernel layer runs them. Every kernel's output is compared with the scalar reference's.
+//!
+//! ```text
+//! cargo run --release --example fgemm_gflops              # JSON on stdout
+//! cargo run --release --example fgemm_gflops -- --min-ms 300
+//! ```
+
+use resnext::kernels::fgemm::{Epilogue, FGemm, FIsa, PackedF32, ShiftedA};
+use std::hint::black_box;
+use std::time::Instant;
+
+/// (M, channels per segment, segments, N, lda, what it is at batch 1).
+const SHAPES: &[(usize, usize, usize, usize, usize, &str)] = &[
+    (3136, 256, 1, 256, 256, "1x1 256->256 at 56x56 (layer1 conv1/conv3)"),
+    (784, 512, 1, 512, 512, "1x1 512->512 at 28x28 (layer2 conv1/conv3)"),
+    (196, 1024, 1, 1024, 1024, "1x1 1024->1024 at 14x14 (layer3 conv1/conv3)"),
+    (49, 2048, 1, 2048, 2048, "1x1 2048->2048 at 7x7 (layer4 conv1/conv3)"),
+    (3248, 8, 9, 8, 256, "grouped 3x3, one group of 8 channels at 56x56 (layer1 conv2)"),
+    (840, 16, 9, 16, 512, "grouped 3x3, one group of 16 channels at 28x28 (layer2 conv2)"),
+    (224, 32, 9, 32, 1024, "grouped 3x3, one group of 32 channels at 14x14 (layer3 conv2)"),
+    (63, 64, 9, 64, 2048, "grouped 3x3, one group of 64 channels at 7x7 (layer4 conv2)"),
+];
+
+fn values(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        })
+        .collect()
+}
+
+fn main() {
+    let mut min_ms = 200.0;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--min-ms" => {
+                min_ms = args.get(i + 1).and_then(|v| v.parse().ok()).expect("--min-ms N");
+                i += 1;
+            }
+            other => panic!("unknown argument {other}"),
+        }
+        i += 1;
+    }
+    let kernels: Vec<FGemm> = [FIsa::Avx512].into_iter().filter_map(FGemm::new).collect();
+    let reference = FGemm::new(FIsa::Scalar).expect("scalar");
+    let mut rows = Vec::new();
+    for &(m, seg_k, segs, n, lda, what) in SHAPES {
+        // 3x3 taps on a grid of rows `wp` pixels wide (the padded width: M / rows of output).
+        let wp = if segs == 9 { (m as f64).sqrt().round() as usize } else { 1 };
+        let shifts: Vec<usize> = if segs == 9 {
+            (0..3).flat_map(|y| (0..3).map(move |x| y * wp + x)).collect()
+        } else {
+            vec![0]
+        };
+        let max_shift = shifts.iter().copied().max().unwrap();
+        let a = values((m + max_shift) * lda, 1);
+        let k = seg_k * segs;
+        let b = PackedF32::pack(&values(n * k, 2), n, k);
+        let bias = values(n, 3);
+        let e = Epilogue { bias: &bias, residual: None, relu: true };
+        let sa = ShiftedA { data: &a, lda, shifts: &shifts, seg_k };
+        let mut want = vec![0f32; m * n];
+        // SAFETY: `want` holds m rows of n values.
+        unsafe { reference.run(m, sa, &b, &e, None, want.as_mut_ptr(), n) };
+        let mut cells = Vec::new();
+        for gemm in &kernels {
+            let mut c = vec![0f32; m * n];
+            let mut best = f64::INFINITY;
+            let start = Instant::now();
+            let mut reps = 0;
+            while reps < 3 || start.elapsed().as_secs_f64() * 1e3 < min_ms {
+                let t = Instant::now();
+                // SAFETY: `c` holds m rows of n values.
+                unsafe { gemm.run(m, sa, &b, &e, None, c.as_mut_ptr(), n) };
+                best = best.min(t.elapsed().as_secs_f64());
+                black_box(&c);
+                reps += 1;
+            }
+            let same = c.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits());
+            let gflops = 2.0 * (m * n * k) as f64 / best / 1e9;
+            cells.push(format!(
+                "{{\"isa\":\"{}\",\"gflops\":{gflops:.1},\"ms\":{:.4},\"matches_reference\":{same}}}",
+                gemm.isa().name(),
+                best * 1e3
+            ));
+        }
+        rows.push(format!(
+            "{{\"m\":{m},\"k\":{k},\"n\":{n},\"what\":\"{what}\",\"kernels\":[{}]}}",
+            cells.join(",")
+        ));
+    }
+    println!("{{\"shapes\":[{}]}}", rows.join(","));
+}

@@ -1,0 +1,287 @@
+//! Finds the float convolutions of an FP32 graph (or an FP16 one widened at load) and
+//! replaces them by the kernel layer's `ResnextF32Conv` nodes (see the module documentation
+//! of [`super`]).
+//!
+//! Matched, per convolution (torch exports and Paddle2ONNX exports):
+//!
+//! ```text
+//! x -> Conv(w, b?) [-> BatchNormalization(constants)] [-> Relu] -> y
+//! ```
+//!
+//! with a 4-D float32 weight initializer, an optional float32 bias initializer and a 2-D
+//! convolution; the BatchNormalization's constants are folded into the weights when tract
+//! types the model. Then, per residual addition, `Add(y, s) [-> Relu]` where `y` is one of
+//! ours (without a ReLU, read only by the addition) and the shortcut `s` is also one of ours
+//! becomes the convolution's fused epilogue. A `MaxPool` reading one of our tensors runs in
+//! NHWC too. Between two of our nodes activations stay NHWC f32.
+
+use super::ops::{fisa_code, F32_CONV_OP, MAX_POOL_OP};
+use super::rewrite::{
+    attr_floats, attr_int, attr_ints, bridge_layouts, ints_attr, Index, Placement,
+};
+use crate::kernels::fgemm::FIsa;
+use std::collections::{HashMap, HashSet};
+use tract_onnx::pb;
+
+fn is_float(t: &pb::TensorProto) -> bool {
+    t.data_type == pb::tensor_proto::DataType::Float as i32
+}
+
+/// One matched convolution: the node of ours, the nodes it replaces, its final output.
+struct Matched {
+    /// Indices of the nodes it replaces (the Conv first).
+    nodes: Vec<usize>,
+    node: pb::NodeProto,
+    output: String,
+    relu: bool,
+}
+
+fn float_attr(node: &pb::NodeProto, name: &str, default: f32) -> f32 {
+    node.attribute.iter().find(|a| a.name == name).map_or(default, |a| a.f)
+}
+
+fn match_conv(index: &Index, i: usize, isa: FIsa) -> Result<Matched, &'static str> {
+    let g = index.graph;
+    let conv = &g.node[i];
+    let constant = |name: &str| index.initializers.get(name).copied().filter(|t| is_float(t));
+    let w =
+        conv.input.get(1).and_then(|w| constant(w)).ok_or("weights are not a float32 constant")?;
+    if w.dims.len() != 4 {
+        return Err("not a 2-D convolution");
+    }
+    let cout = w.dims[0];
+    let bias = conv.input.get(2).filter(|b| !b.is_empty());
+    if let Some(b) = bias {
+        let t = constant(b).ok_or("bias is not a float32 constant")?;
+        if t.dims != [cout] {
+            return Err("bias does not have one value per output channel");
+        }
+    }
+    if ints_attr(conv, "kernel_shape").is_some_and(|k| k.len() != 2) {
+        return Err("not a 2-D convolution");
+    }
+    if conv.attribute.iter().any(|a| a.name == "auto_pad" && !a.s.is_empty() && a.s != b"NOTSET") {
+        return Err("auto_pad");
+    }
+    let group = conv.attribute.iter().find(|a| a.name == "group").map_or(1, |a| a.i);
+    let strides = ints_attr(conv, "strides").unwrap_or_else(|| vec![1, 1]);
+    let pads = ints_attr(conv, "pads").unwrap_or_else(|| vec![0; 4]);
+    let dilations = ints_attr(conv, "dilations").unwrap_or_else(|| vec![1, 1]);
+    if strides.len() != 2 || pads.len() != 4 || dilations.len() != 2 {
+        return Err("strides, pads or dilations are not 2-D");
+    }
+    if group <= 0
+        || strides.iter().chain(&dilations).any(|&v| v <= 0)
+        || pads.iter().any(|&p| p < 0)
+    {
+        return Err("non-positive group, stride or dilation, or negative padding");
+    }
+    let mut inputs = vec![conv.input[0].clone(), conv.input[1].clone()];
+    inputs.extend(bias.cloned());
+    let mut nodes = vec![i];
+    let mut output = conv.output[0].clone();
+    let mut attribute = vec![
+        attr_ints("strides", strides),
+        attr_ints("pads", pads),
+        attr_ints("dilations", dilations),
+        attr_int("group", group),
+        attr_int("has_bias", bias.is_some() as i64),
+        attr_int("isa", fisa_code(isa)),
+    ];
+    // A BatchNormalization with constant parameters, in inference mode.
+    if let Some(b) = index.only_consumer(&output).map(|b| &g.node[b]) {
+        let params = b.input.get(1..5).filter(|p| {
+            p.len() == 4 && p.iter().all(|p| constant(p).is_some_and(|t| t.dims == [cout]))
+        });
+        let training = b.attribute.iter().any(|a| a.name == "training_mode" && a.i != 0);
+        let one_output = b.output.iter().skip(1).all(|o| o.is_empty());
+        if b.op_type == "BatchNormalization" && b.domain.is_empty() && !training && one_output {
+            if let Some(params) = params {
+                inputs.extend(params.iter().cloned());
+                attribute.push(attr_floats("bn_epsilon", vec![float_attr(b, "epsilon", 1e-5)]));
+                nodes.push(index.only_consumer(&output).expect("just found"));
+                output = b.output[0].clone();
+            }
+        }
+    }
+    let relu = match index.only_consumer(&output).map(|r| (r, &g.node[r])) {
+        Some((r, n)) if n.op_type == "Relu" && n.domain.is_empty() => {
+            nodes.push(r);
+            output = n.output[0].clone();
+            true
+        }
+        _ => false,
+    };
+    let node = pb::NodeProto {
+        name: format!("{}__resnext_f32", conv.name),
+        op_type: F32_CONV_OP.into(),
+        domain: super::DOMAIN.into(),
+        input: inputs,
+        attribute,
+        ..Default::default()
+    };
+    Ok(Matched { nodes, node, output, relu })
+}
+
+/// A `MaxPool` on one of our tensors, with the attributes the layer's pool supports.
+fn match_max_pool(index: &Index, i: usize, ours: &HashSet<String>) -> Option<pb::NodeProto> {
+    let pool = &index.graph.node[i];
+    if pool.op_type != "MaxPool" || !pool.domain.is_empty() || pool.output.len() != 1 {
+        return None;
+    }
+    if !ours.contains(pool.input.first()?) {
+        return None;
+    }
+    let int = |name: &str, default: i64| {
+        pool.attribute.iter().find(|a| a.name == name).map_or(default, |a| a.i)
+    };
+    if int("ceil_mode", 0) != 0 || int("storage_order", 0) != 0 {
+        return None;
+    }
+    if pool.attribute.iter().any(|a| a.name == "auto_pad" && !a.s.is_empty() && a.s != b"NOTSET") {
+        return None;
+    }
+    let kernel = ints_attr(pool, "kernel_shape").filter(|k| k.len() == 2)?;
+    if ints_attr(pool, "dilations").is_some_and(|d| d.iter().any(|&v| v != 1)) {
+        return None;
+    }
+    let strides = ints_attr(pool, "strides").unwrap_or_else(|| vec![1, 1]);
+    let pads = ints_attr(pool, "pads").unwrap_or_else(|| vec![0; 4]);
+    let bad = strides.len() != 2
+        || pads.len() != 4
+        || strides.iter().any(|&s| s <= 0)
+        || pads.iter().zip(kernel.iter().cycle()).any(|(p, k)| *p < 0 || p >= k)
+        || kernel.iter().any(|&k| k <= 0);
+    if bad {
+        return None;
+    }
+    Some(pb::NodeProto {
+        name: format!("{}__resnext_nhwc", pool.name),
+        op_type: MAX_POOL_OP.into(),
+        domain: super::DOMAIN.into(),
+        input: vec![pool.input[0].clone()],
+        output: vec![pool.output[0].clone()],
+        attribute: vec![
+            attr_ints("kernel_shape", kernel),
+            attr_ints("strides", strides),
+            attr_ints("pads", pads),
+            attr_int("float", 1),
+        ],
+        ..Default::default()
+    })
+}
+
+/// Replaces every matching float convolution (with the BatchNormalization, ReLU and residual
+/// addition it can absorb) and the max pools on their tensors by the kernel layer's nodes,
+/// with layout conversions where tract's nodes meet ours. A graph without a match is left as
+/// it is.
+pub fn place_f32_layer(model: &mut pb::ModelProto, isa: FIsa) -> Placement {
+    let Some(graph) = model.graph.as_mut() else { return Placement::default() };
+    let mut report = Placement::default();
+    // Node index -> its replacement (placed at the position of the last node it absorbs).
+    let mut replace: HashMap<usize, pb::NodeProto> = HashMap::new();
+    let mut removed: HashSet<usize> = HashSet::new();
+    let mut produced: HashSet<String> = HashSet::new();
+    {
+        let index = Index::new(graph);
+        let mut matched = Vec::new();
+        for (i, node) in graph.node.iter().enumerate() {
+            if node.op_type != "Conv" || !node.domain.is_empty() {
+                continue;
+            }
+            report.convolutions += 1;
+            match match_conv(&index, i, isa) {
+                Ok(m) => matched.push(m),
+                Err(why) => report.unmatched.push(format!("{}: {why}", node.name)),
+            }
+        }
+        let by_output: HashMap<String, usize> =
+            matched.iter().enumerate().map(|(k, m)| (m.output.clone(), k)).collect();
+        let mut finals: HashSet<String> = matched.iter().map(|m| m.output.clone()).collect();
+        // Residual additions: Add(y, s) with y one of ours without a ReLU, read only here, and
+        // s one of ours too (so both have the convolution's NHWC shape).
+        let mut taken = HashSet::new();
+        for (i, add) in graph.node.iter().enumerate() {
+            if add.op_type != "Add" || !add.domain.is_empty() || add.input.len() != 2 {
+                continue;
+            }
+            for side in 0..2 {
+                let (mine, other) = (&add.input[side], &add.input[1 - side]);
+                let Some(&k) = by_output.get(mine) else { continue };
+                let fits = !matched[k].relu
+                    && !taken.contains(&k)
+                    && index.only_consumer(mine) == Some(i)
+                    && mine != other
+                    && finals.contains(other);
+                if !fits {
+                    continue;
+                }
+                taken.insert(k);
+                let m = &mut matched[k];
+                m.node.input.push(other.clone());
+                m.node.attribute.push(attr_int("residual", 1));
+                m.nodes.push(i);
+                finals.remove(&m.output);
+                m.output = add.output[0].clone();
+                if let Some(r) = index.only_consumer(&m.output) {
+                    let n = &graph.node[r];
+                    if n.op_type == "Relu" && n.domain.is_empty() {
+                        m.nodes.push(r);
+                        m.output = n.output[0].clone();
+                        m.relu = true;
+                    }
+                }
+                finals.insert(m.output.clone());
+                report.fused_adds += 1;
+                break;
+            }
+        }
+        for mut m in matched {
+            if !m.node.attribute.iter().any(|a| a.name == "residual") {
+                m.node.attribute.push(attr_int("residual", 0));
+            }
+            m.node.attribute.push(attr_int("relu", m.relu as i64));
+            m.node.output = vec![m.output.clone()];
+            produced.insert(m.output.clone());
+            let last = *m.nodes.iter().max().expect("the Conv");
+            removed.extend(m.nodes.iter().copied());
+            removed.remove(&last);
+            replace.insert(last, m.node);
+        }
+        report.placed = replace.len();
+        for i in 0..graph.node.len() {
+            if removed.contains(&i) || replace.contains_key(&i) {
+                continue;
+            }
+            if let Some(pool) = match_max_pool(&index, i, &produced) {
+                produced.insert(pool.output[0].clone());
+                replace.insert(i, pool);
+                report.max_pools += 1;
+            }
+        }
+    }
+    if report.placed == 0 {
+        return report;
+    }
+    // A fused addition's shortcut must exist before the node that reads it: every node of
+    // ours sits where the last node it absorbs was, after both of the addition's operands.
+    let old = std::mem::take(&mut graph.node);
+    graph.node = old
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !removed.contains(i))
+        .map(|(i, n)| replace.remove(&i).unwrap_or(n))
+        .collect();
+    let kind = vec![attr_int("signed", 0), attr_int("float", 1)];
+    let produced_kinds = produced.iter().map(|p| (p.clone(), kind.clone())).collect();
+    let inputs = graph
+        .node
+        .iter()
+        .filter(|n| n.domain == super::DOMAIN)
+        .flat_map(|n| n.input.first().cloned())
+        .filter(|x| !produced.contains(x))
+        .map(|x| (x, kind.clone()))
+        .collect();
+    report.conversions = bridge_layouts(graph, &produced_kinds, &inputs);
+    report
+}

@@ -1,0 +1,212 @@
+//! f32 GEMM family for convolutions: `C = epilogue(A x B)` in float32, on AVX-512 or the
+//! scalar reference.
+//!
+//! For every GEMM row `r < m` that the row map sends to C row `d` and column `n`:
+//! `acc = bias[n]`, then `acc = fma(A[r][k], B[k][n], acc)` for `k = 0, 1, ..` in order, then
+//! `acc += residual[d][n]` (a fused residual addition) and `acc = max(acc, 0)` (a fused ReLU).
+//! Both kernels follow exactly this order with fused multiply-adds, so the AVX-512 kernel's
+//! results are bit-identical to the reference's.
+//!
+//! A is always read as an implicit GEMM ([`ShiftedA`]): K is `shifts.len()` segments whose
+//! rows are read in place, each shifted by a fixed number of pixels. A 1x1 convolution is one
+//! segment with shift 0 read straight from the NHWC input; a k x k convolution reads a padded
+//! copy of its input, one segment per tap, with the padding columns of the grid dropped by the
+//! [`RowMap`]. No im2col buffer exists.
+//!
+//! Kernels: [`reference`](mod@reference) (portable scalar, the definition) and `avx512`
+//! (AVX-512F, 12 rows x 32 columns or 24 rows x 16 columns of accumulators in zmm registers,
+//! B broadcast-free, A broadcast per row). Single-threaded and thread safe.
+
+mod pack;
+pub mod reference;
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+#[cfg(test)]
+mod tests;
+
+pub use crate::kernels::qgemm::RowMap;
+
+/// Which f32 kernel runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FIsa {
+    /// Portable Rust (`f32::mul_add`).
+    Scalar,
+    /// AVX-512F `vfmadd231ps` on zmm registers.
+    Avx512,
+}
+
+impl FIsa {
+    /// A short stable name: "scalar", "avx512".
+    pub fn name(self) -> &'static str {
+        match self {
+            FIsa::Scalar => "scalar",
+            FIsa::Avx512 => "avx512",
+        }
+    }
+
+    /// Whether this CPU can run it (AVX-512F detected at run time; cached by std).
+    pub fn supported(self) -> bool {
+        match self {
+            FIsa::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            FIsa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            #[cfg(not(target_arch = "x86_64"))]
+            FIsa::Avx512 => false,
+        }
+    }
+}
+
+/// B (K x N float32) packed once: panels of 16 columns, `[N/16][K][16]`, the last panel's
+/// missing columns zero.
+pub struct PackedF32 {
+    n: usize,
+    k: usize,
+    panels: Vec<f32>,
+}
+
+impl PackedF32 {
+    /// `w` holds B transposed: row n (0..n) has the K weights of output column n, contiguous.
+    /// Panics when `w.len() != n * k`.
+    pub fn pack(w: &[f32], n: usize, k: usize) -> Self {
+        PackedF32 { n, k, panels: pack::pack(w, n, k) }
+    }
+
+    /// Output columns (N).
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Reduction depth (K).
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Bytes held.
+    pub fn packed_bytes(&self) -> usize {
+        self.panels.len() * 4
+    }
+
+    /// B[kk][col] read back from the panels (the reference reads B this way, so the tests
+    /// check the packing too).
+    fn weight(&self, kk: usize, col: usize) -> f32 {
+        self.panels[((col / 16) * self.k + kk) * 16 + col % 16]
+    }
+}
+
+impl std::fmt::Debug for PackedF32 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PackedF32").field("n", &self.n).field("k", &self.k).finish_non_exhaustive()
+    }
+}
+
+/// The A operand: `shifts.len()` segments of `seg_k` values; row `r` of segment `s` is
+/// `data[(r + shifts[s]) * lda ..][..seg_k]`. B's K runs over the segments in the same order.
+#[derive(Clone, Copy, Debug)]
+pub struct ShiftedA<'a> {
+    /// The rows (pixels), from row 0 on.
+    pub data: &'a [f32],
+    /// Values from one row to the next (the image's channels).
+    pub lda: usize,
+    /// Per segment, the row offset of its rows.
+    pub shifts: &'a [usize],
+    /// Values of K per segment.
+    pub seg_k: usize,
+}
+
+/// What the epilogue adds and clamps.
+#[derive(Clone, Copy, Debug)]
+pub struct Epilogue<'a> {
+    /// One value per column, the accumulators' start.
+    pub bias: &'a [f32],
+    /// A fused residual: C row `d` gets `residual[d * ld ..][..n]` added.
+    pub residual: Option<(&'a [f32], usize)>,
+    /// A fused ReLU after the addition.
+    pub relu: bool,
+}
+
+/// The kernel selected once (at model load).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FGemm {
+    isa: FIsa,
+}
+
+impl FGemm {
+    /// None when this CPU cannot run `isa`.
+    pub fn new(isa: FIsa) -> Option<Self> {
+        isa.supported().then_some(FGemm { isa })
+    }
+
+    /// The instruction set this kernel runs on.
+    pub fn isa(&self) -> FIsa {
+        self.isa
+    }
+
+    /// C = epilogue(A x B) for GEMM rows `0..m`: row `r` goes to C row `map.dest(r)` (dropped
+    /// when `None`), or to row `r` without a map. Checks (panics on failure): `b.k()` equals
+    /// `shifts.len() * seg_k`, `lda >= seg_k`, `ldc >= n`, `a.data` covers every row read
+    /// (`(m - 1 + max(shifts)) * lda + seg_k` values), the bias has `n` values and the
+    /// residual covers every C row written.
+    ///
+    /// # Safety
+    /// For every C row `d` written, `c.add(d * ldc) .. c.add(d * ldc + n)` must be valid for
+    /// writes and not accessed by anyone else during the call.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn run(
+        &self,
+        m: usize,
+        a: ShiftedA<'_>,
+        b: &PackedF32,
+        epilogue: &Epilogue<'_>,
+        map: Option<RowMap>,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        let n = b.n();
+        assert_eq!(
+            epilogue.bias.len(),
+            n,
+            "fgemm: bias has {} values, N = {n}",
+            epilogue.bias.len()
+        );
+        assert_eq!(a.shifts.len() * a.seg_k, b.k(), "fgemm: segments do not cover K");
+        assert!(a.lda >= a.seg_k && ldc >= n, "fgemm: lda < seg_k or ldc < n");
+        if m == 0 || n == 0 {
+            return;
+        }
+        if let Some(map) = map {
+            assert!(map.wp > 0 && map.wo <= map.wp, "fgemm: bad row map");
+        }
+        let max_shift = a.shifts.iter().copied().max().unwrap_or(0);
+        assert!(
+            a.data.len() >= (m - 1 + max_shift) * a.lda + a.seg_k,
+            "fgemm: A too short ({} < {})",
+            a.data.len(),
+            (m - 1 + max_shift) * a.lda + a.seg_k
+        );
+        if let Some((r, ld)) = epilogue.residual {
+            let last = (0..m).rev().find_map(|row| dest(map, row));
+            assert!(ld >= n, "fgemm: residual ld {ld} < n {n}");
+            if let Some(last) = last {
+                assert!(r.len() >= last * ld + n, "fgemm: residual too short");
+            }
+        }
+        match self.isa {
+            FIsa::Scalar => reference::run(m, a, b, epilogue, map, c, ldc),
+            #[cfg(target_arch = "x86_64")]
+            FIsa::Avx512 => avx512::run(m, a, b, epilogue, map, c, ldc),
+            #[cfg(not(target_arch = "x86_64"))]
+            FIsa::Avx512 => unreachable!("FGemm::new only accepts supported kernels"),
+        }
+    }
+}
+
+/// The C row of GEMM row `r`.
+#[inline]
+fn dest(map: Option<RowMap>, r: usize) -> Option<usize> {
+    match map {
+        Some(map) => map.dest(r),
+        None => Some(r),
+    }
+}
