@@ -453,3 +453,59 @@ mod tests {
         assert!(conv.run(&[0.0; 4], (1, 1, 1), Some(&[0.0; 4]), &mut out, 1, &serial).is_err());
     }
 }
+
+/// `cargo test --release --lib f32_scaling -- --ignored --nocapture`: ResNeXt101_32x8d's 1x1
+/// and grouped convolutions on the AVX-512 kernel with 1 and 2 threads of a rayon pool.
+#[cfg(test)]
+#[test]
+#[ignore]
+fn f32_scaling() {
+    use crate::kernels::fgemm::FIsa;
+    use rayon::prelude::*;
+    let Some(gemm) = FGemm::new(FIsa::Avx512) else { return };
+    for (side, cin, cout, groups, k) in [
+        (56usize, 256usize, 512usize, 1usize, 1usize),
+        (28, 512, 512, 1, 1),
+        (14, 1024, 1024, 1, 1),
+        (7, 2048, 2048, 1, 1),
+        (56, 256, 256, 32, 3),
+        (14, 1024, 1024, 32, 3),
+    ] {
+        let g = Geometry {
+            cin,
+            cout,
+            groups,
+            kernel: [k, k],
+            strides: [1, 1],
+            pads: [k / 2; 4],
+            dilations: [1, 1],
+        };
+        let x = vec![0.5f32; side * side * cin];
+        let weights: Vec<f32> =
+            (0..cout * cin / groups * k * k).map(|i| (i % 13) as f32 - 6.0).collect();
+        let conv = FConv::new(g, &weights, &vec![0.0; cout], false, true, gemm).unwrap();
+        let mut out = vec![0f32; side * side * cout];
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        for workers in [1usize, 2] {
+            let par = |items: usize, f: &(dyn Fn(usize) + Sync)| {
+                if workers == 1 {
+                    (0..items).for_each(f)
+                } else {
+                    pool.install(|| (0..items).into_par_iter().for_each(f))
+                }
+            };
+            let mut best = f64::MAX;
+            for _ in 0..10 {
+                let t = std::time::Instant::now();
+                conv.run(&x, (1, side, side), None, &mut out, workers, &par).unwrap();
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            let flops = 2.0 * (side * side * cin * cout / groups * k * k) as f64;
+            println!(
+                "{side}x{side} {cin}->{cout} g{groups} k{k}, {workers} threads: {:.3} ms, {:.0} GFLOP/s",
+                best * 1e3,
+                flops / best / 1e9
+            );
+        }
+    }
+}
