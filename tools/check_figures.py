@@ -48,11 +48,15 @@ def normalize(integer: str, fraction: str | None, unit: str) -> tuple[str, str]:
 RANGE_LEFT = re.compile(NUMBER + r"\s*(?:to|->|→|–|-|vs\.?|and|or)\s*$")
 
 
-def figures(text: str) -> list[tuple[str, str, str]]:
+def figures(text: str, start: int = 0, end: int | None = None) -> list[tuple[str, str, str]]:
     """(number, unit, as written) for every figure in `text`. The first number of a range or a
-    comparison takes the second one's unit: "from 555 to 250 ms" is 555 ms and 250 ms."""
+    comparison takes the second one's unit: "from 555 to 250 ms" is 555 ms and 250 ms. Only the
+    figures whose number begins in text[start:end] count (the rest is context)."""
     out = []
+    end = len(text) if end is None else end
     for m in FIGURE.finditer(text):
+        if not start <= m.start() < end:
+            continue
         unit = m.group(3) or m.group(4)
         number, unit = normalize(m.group(1), m.group(2), unit)
         left = RANGE_LEFT.search(text[: m.start()])
@@ -112,9 +116,14 @@ def source_figures(paths: list[str]) -> tuple[set[tuple[str, str]], set[str]]:
 
 
 def doc_figures(path: str) -> list[tuple[int, str, str, str]]:
-    """(line number, number, unit, as written) for every checked figure of a doc."""
+    """(line number, number, unit, as written) for every checked figure of a doc. A line is read
+    with the end of the line before it and the start of the one after, so a figure that a line
+    break splits ("394" at the end of one line, "MiB" at the start of the next; "from 555 to"
+    and "250 ms") is still seen, reported on the line of its number (of a range's second one)."""
     out = []
     fenced = off = False
+    with open(path, encoding="utf-8") as f:
+        lines = [INLINE_CODE.sub(" ", line.rstrip("\n")) for line in f]
     with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
             stripped = line.strip()
@@ -128,7 +137,10 @@ def doc_figures(path: str) -> list[tuple[int, str, str, str]]:
                 continue
             if fenced or off or NOT_MEASURED in line:
                 continue
-            for number, unit, written in figures(INLINE_CODE.sub(" ", line)):
+            before = lines[i - 2][-40:] + " " if i >= 2 else ""
+            after = " " + lines[i][:12] if i < len(lines) else ""
+            text = before + lines[i - 1]
+            for number, unit, written in figures(text + after, len(before), len(text)):
                 out.append((i, number, unit, written))
     return out
 
