@@ -8,8 +8,8 @@ A measured figure is a number with a unit of measurement: a time (`ms`, `s`, `mi
 (`kB`, `KB`, `MB`, `MiB`, `GB`, `GiB`), a ratio (`0.63x`, `2x`: a number directly followed by
 `x`, not a dimension such as `64 x 64`), a percentage or a rate (`/s`, `/ s`). Each one in a doc
 must appear, with the same number and unit, in one of the generated reports (`BENCHMARKS.md`
-from `scripts/benchmarks.sh`, `RELIABILITY.md` from `scripts/hardening.sh`; `--source` to
-change them). A ratio also matches a bare number in a report (their tables list ratios without
+from `scripts/benchmarks.sh`, `RELIABILITY.md` from `scripts/hardening.sh`, `LIBSIZE.md` from
+`scripts/lib_size.sh`; `--source` to change them). A ratio also matches a bare number in a report (their tables list ratios without
 the `x`). Commas in numbers are ignored (`72,570` is `72570`).
 
 Not checked, because they are not measurements: fenced code blocks, inline code (`...`), and
@@ -28,7 +28,7 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_SOURCES = ["BENCHMARKS.md", "RELIABILITY.md"]
+DEFAULT_SOURCES = ["BENCHMARKS.md", "RELIABILITY.md", "LIBSIZE.md"]
 
 NUMBER = r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?"
 UNIT = (r"(?:\s?(ms|min|s|kB|KB|MB|MiB|GB|GiB|%|/\s?s)(?![\w/])"  # a space allowed before these
@@ -170,15 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("docs", nargs="*", help="Markdown files to check")
     ap.add_argument("--list", help="a file listing the docs to check (tools/figures_checked.txt)")
     ap.add_argument("--source", action="append",
-                    help="a generated report (repeatable; default: BENCHMARKS.md, RELIABILITY.md)")
+                    help="a generated report (repeatable; default: BENCHMARKS.md, RELIABILITY.md, "
+                    "LIBSIZE.md)")
     args = ap.parse_args(argv)
     docs = list(args.docs) + (read_list(args.list) if args.list else [])
     if not docs:
         ap.error("no docs to check")
     sources = args.source
-    if not sources:  # the default reports that exist (RELIABILITY.md needs a hardening run)
+    if not sources:  # the checked-in reports; a missing one is an error, not a smaller check
         sources = [os.path.join(ROOT, s) for s in DEFAULT_SOURCES]
-        sources = [s for s in sources if os.path.isfile(s)] or sources
     missing = [p for p in docs + sources if not os.path.isfile(p)]
     if missing:
         print("missing: " + ", ".join(missing), file=sys.stderr)
