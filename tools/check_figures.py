@@ -8,8 +8,8 @@ A measured figure is a number with a unit of measurement: a time (`ms`, `s`, `mi
 (`kB`, `KB`, `MB`, `MiB`, `GB`, `GiB`), a ratio (`0.63x`, `2x`: a number directly followed by
 `x`, not a dimension such as `64 x 64`), a percentage or a rate (`/s`, `/ s`). Each one in a doc
 must appear, with the same number and unit, in one of the generated reports (`BENCHMARKS.md`
-from `scripts/benchmarks.sh`, `RELIABILITY.md` from `scripts/hardening.sh`; `--source` to
-change them). A ratio also matches a bare number in a report (their tables list ratios without
+from `scripts/benchmarks.sh`, `RELIABILITY.md` from `scripts/hardening.sh`, `LIBSIZE.md` from
+`scripts/lib_size.sh`; `--source` to change them). A ratio also matches a bare number in a report (their tables list ratios without
 the `x`). Commas in numbers are ignored (`72,570` is `72570`).
 
 Not checked, because they are not measurements: fenced code blocks, inline code (`...`), and
@@ -28,7 +28,7 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_SOURCES = ["BENCHMARKS.md", "RELIABILITY.md"]
+DEFAULT_SOURCES = ["BENCHMARKS.md", "RELIABILITY.md", "LIBSIZE.md"]
 
 NUMBER = r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?"
 UNIT = (r"(?:\s?(ms|min|s|kB|KB|MB|MiB|GB|GiB|%|/\s?s)(?![\w/])"  # a space allowed before these
@@ -48,11 +48,15 @@ def normalize(integer: str, fraction: str | None, unit: str) -> tuple[str, str]:
 RANGE_LEFT = re.compile(NUMBER + r"\s*(?:to|->|→|–|-|vs\.?|and|or)\s*$")
 
 
-def figures(text: str) -> list[tuple[str, str, str]]:
+def figures(text: str, start: int = 0, end: int | None = None) -> list[tuple[str, str, str]]:
     """(number, unit, as written) for every figure in `text`. The first number of a range or a
-    comparison takes the second one's unit: "from 555 to 250 ms" is 555 ms and 250 ms."""
+    comparison takes the second one's unit: "from 555 to 250 ms" is 555 ms and 250 ms. Only the
+    figures whose number begins in text[start:end] count (the rest is context)."""
     out = []
+    end = len(text) if end is None else end
     for m in FIGURE.finditer(text):
+        if not start <= m.start() < end:
+            continue
         unit = m.group(3) or m.group(4)
         number, unit = normalize(m.group(1), m.group(2), unit)
         left = RANGE_LEFT.search(text[: m.start()])
@@ -112,9 +116,14 @@ def source_figures(paths: list[str]) -> tuple[set[tuple[str, str]], set[str]]:
 
 
 def doc_figures(path: str) -> list[tuple[int, str, str, str]]:
-    """(line number, number, unit, as written) for every checked figure of a doc."""
+    """(line number, number, unit, as written) for every checked figure of a doc. A line is read
+    with the end of the line before it and the start of the one after, so a figure that a line
+    break splits ("394" at the end of one line, "MiB" at the start of the next; "from 555 to"
+    and "250 ms") is still seen, reported on the line of its number (of a range's second one)."""
     out = []
     fenced = off = False
+    with open(path, encoding="utf-8") as f:
+        lines = [INLINE_CODE.sub(" ", line.rstrip("\n")) for line in f]
     with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
             stripped = line.strip()
@@ -128,7 +137,10 @@ def doc_figures(path: str) -> list[tuple[int, str, str, str]]:
                 continue
             if fenced or off or NOT_MEASURED in line:
                 continue
-            for number, unit, written in figures(INLINE_CODE.sub(" ", line)):
+            before = lines[i - 2][-40:] + " " if i >= 2 else ""
+            after = " " + lines[i][:12] if i < len(lines) else ""
+            text = before + lines[i - 1]
+            for number, unit, written in figures(text + after, len(before), len(text)):
                 out.append((i, number, unit, written))
     return out
 
@@ -158,15 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("docs", nargs="*", help="Markdown files to check")
     ap.add_argument("--list", help="a file listing the docs to check (tools/figures_checked.txt)")
     ap.add_argument("--source", action="append",
-                    help="a generated report (repeatable; default: BENCHMARKS.md, RELIABILITY.md)")
+                    help="a generated report (repeatable; default: BENCHMARKS.md, RELIABILITY.md, "
+                    "LIBSIZE.md)")
     args = ap.parse_args(argv)
     docs = list(args.docs) + (read_list(args.list) if args.list else [])
     if not docs:
         ap.error("no docs to check")
     sources = args.source
-    if not sources:  # the default reports that exist (RELIABILITY.md needs a hardening run)
+    if not sources:  # the checked-in reports; a missing one is an error, not a smaller check
         sources = [os.path.join(ROOT, s) for s in DEFAULT_SOURCES]
-        sources = [s for s in sources if os.path.isfile(s)] or sources
     missing = [p for p in docs + sources if not os.path.isfile(p)]
     if missing:
         print("missing: " + ", ".join(missing), file=sys.stderr)

@@ -90,12 +90,35 @@ def test_check_figures_finds_drift_and_accepts_quotes(tmp_path):
     assert good.returncode == 0, good.stdout + good.stderr
 
 
+def test_check_figures_sees_figures_split_by_a_line_break(tmp_path):
+    bench = write(tmp_path / "BENCHMARKS.md", "| peak | 470 MiB |\nbf16: 602 -> 379 ms\n")
+    doc = write(tmp_path / "doc.md", "\n".join([
+        "the peak is 470 MiB, and 394",         # 394 MiB, split: bad
+        "MiB with the threshold; bf16 from 555 to",  # 555 ms, split: bad (reported on line 3)
+        "379 ms; and 470",                       # 379 ms: ok; 470 MiB split: ok
+        "MiB again.",
+    ]) + "\n")
+    problems = check_figures.check([doc], [bench])
+    assert [p.split(": ", 1)[0] for p in problems] == [f"{doc}:1", f"{doc}:3"], problems
+    assert '"394 MiB"' in problems[0] and '"555 to 379 ms"' in problems[1], problems
+
+
 def test_listed_docs_quote_only_generated_figures():
-    """The docs in tools/figures_checked.txt against the checked-in BENCHMARKS.md and
-    RELIABILITY.md (add a doc there once its figures are quoted from the reports)."""
+    """The docs in tools/figures_checked.txt against the checked-in BENCHMARKS.md,
+    RELIABILITY.md and LIBSIZE.md (each must exist: a report deleted is not a check passed)."""
     listed = check_figures.read_list(os.path.join(REPO, "tools", "figures_checked.txt"))
     assert listed, "tools/figures_checked.txt lists no doc"
     sources = [os.path.join(REPO, s) for s in check_figures.DEFAULT_SOURCES]
-    sources = [s for s in sources if os.path.isfile(s)]
-    assert os.path.join(REPO, "BENCHMARKS.md") in sources
+    missing = [s for s in sources if not os.path.isfile(s)]
+    assert not missing, f"generated reports missing: {missing}"
     assert check_figures.check(listed, sources) == []
+
+
+def test_every_doc_page_is_figure_checked():
+    """README.md and every page of docs/ are in tools/figures_checked.txt, so a new page cannot
+    carry hand-typed figures past the check."""
+    listed = set(check_figures.read_list(os.path.join(REPO, "tools", "figures_checked.txt")))
+    pages = [os.path.join(REPO, "README.md")] + sorted(
+        os.path.join(REPO, "docs", f) for f in os.listdir(os.path.join(REPO, "docs"))
+        if f.endswith(".md"))
+    assert [p for p in pages if p not in listed] == []
