@@ -92,7 +92,8 @@ def test_score_threshold_and_label_lookup(models, photos):
     assert strict.score_threshold == pytest.approx(cut)
     assert list(strict.classify(photos / "chelsea.png")) == everything[:2]
     assert everything[0].score < 1.0
-    assert len(resnext.Classifier(model, score_threshold=1.0, **labelled).classify(photos / "chelsea.png")) == 0
+    empty = resnext.Classifier(model, score_threshold=1.0, **labelled).classify(photos / "chelsea.png")
+    assert len(empty) == 0 and empty.top is None and list(empty) == []
     for bad in (-0.5, 1.5, float("nan")):
         with pytest.raises(resnext.InvalidArgument):
             resnext.Classifier(model, score_threshold=bad, **labelled)

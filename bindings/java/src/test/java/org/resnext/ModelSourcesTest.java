@@ -1,6 +1,7 @@
 package org.resnext;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.resnext.ErrorPathsTest.expect;
 import static org.resnext.TestSupport.photo;
@@ -122,6 +123,9 @@ public class ModelSourcesTest {
         assertEquals(byPath.subList(0, 2), classify(options.toBuilder()));
         assertTrue(byPath.get(0).score() < 1f);
         assertTrue(classify(tiny().scoreThreshold(1f)).isEmpty());
+        try (Classifier c = new Classifier(tiny().scoreThreshold(1f).build())) {
+            assertNull(c.classify(photo("chelsea")).top());
+        }
         expect(ErrorCode.INVALID_ARGUMENT, () -> classify(tiny().scoreThreshold(-0.5f)));
         expect(ErrorCode.INVALID_ARGUMENT, () -> classify(tiny().scoreThreshold(1.5f)));
         expect(ErrorCode.INVALID_ARGUMENT, () -> classify(tiny().scoreThreshold(Float.NaN)));
