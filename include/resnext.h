@@ -612,8 +612,9 @@ resnext_result resnext_classifier_label(const struct resnext_classifier *classif
 
 /**
  * Classifies one image. On success, writes the top `min(top_k, capacity)` predictions (highest
- * score first) to `predictions`, their number to `*count`, and the timings to `*timings` when
- * `timings` is not NULL. Nothing is written on failure.
+ * score first; those under the score threshold left out, so possibly none) to `predictions`,
+ * their number to `*count`, and the timings to `*timings` when `timings` is not NULL. Nothing
+ * is written on failure.
  *
  * # Safety
  * `classifier` and `image` must be valid; `predictions` NULL or `capacity` writable entries;

@@ -136,7 +136,8 @@ impl Classifier {
         self.top_k
     }
 
-    /// The score below which predictions are dropped (0.0: none are).
+    /// The score below which predictions are dropped (0.0: none are; with a positive threshold
+    /// NaN scores are dropped too).
     pub fn score_threshold(&self) -> f32 {
         self.score_threshold
     }
@@ -233,7 +234,8 @@ impl Classifier {
             }
             let predictions = top_k(row, self.top_k)
                 .into_iter()
-                .filter(|&(_, score)| score >= self.score_threshold)
+                // Without a threshold every top-k prediction stays (NaN scores too, sorted last).
+                .filter(|&(_, score)| self.score_threshold <= 0.0 || score >= self.score_threshold)
                 .map(|(class_id, score)| Prediction {
                     class_id,
                     label: self.labels.get(class_id).to_string(),

@@ -80,7 +80,8 @@ pub struct ClassifierOptions {
     /// Number of predictions returned per image (default 5; clamped to the class count).
     pub top_k: usize,
     /// Predictions scoring below this probability are dropped from the top-k (default 0.0:
-    /// none are), so a result may hold fewer than `top_k`, or no, predictions. In [0, 1].
+    /// none are), so a result may hold fewer than `top_k`, or no, predictions. In [0, 1]. A
+    /// positive threshold also drops NaN scores (a broken model's).
     pub score_threshold: f32,
     /// Worker threads for one inference; 0 (the default) uses every available core.
     pub threads: usize,

@@ -222,8 +222,9 @@ fn timings(result: &Classification) -> resnext_timings {
 }
 
 /// Classifies one image. On success, writes the top `min(top_k, capacity)` predictions (highest
-/// score first) to `predictions`, their number to `*count`, and the timings to `*timings` when
-/// `timings` is not NULL. Nothing is written on failure.
+/// score first; those under the score threshold left out, so possibly none) to `predictions`,
+/// their number to `*count`, and the timings to `*timings` when `timings` is not NULL. Nothing
+/// is written on failure.
 ///
 /// # Safety
 /// `classifier` and `image` must be valid; `predictions` NULL or `capacity` writable entries;
