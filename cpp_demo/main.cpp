@@ -194,7 +194,7 @@ void bench(const resnext::Classifier& classifier, const std::string& image, uint
 int main(int argc, char** argv) {
   const Args args = parse(argc, argv);
   try {
-    resnext::Options options;
+    resnext::ClassifierOptions options;
     options.model_path(args.model).preset(args.preset).top_k(args.top_k).threads(args.threads);
     if (args.custom) {
       // Start from the preset's geometry; override what was given.

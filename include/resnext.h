@@ -34,7 +34,7 @@
  * blown up by it: a 1 x 2000000 PNG of 8 KB resized to a short side of 256 would need
  * 256 x 512000000 pixels (393 GB). 64 M pixels allow aspect ratios up to 1000:1 at 256.
  */
-#define MAX_RESIZED_PIXELS (64 << 20)
+#define RESNEXT_MAX_RESIZED_PIXELS (64 << 20)
 
 /**
  * Result of every fallible call. Values are stable: new codes are only ever appended.
@@ -599,9 +599,22 @@ resnext_result resnext_classifier_info(const struct resnext_classifier *classifi
 size_t resnext_classifier_top_k(const struct resnext_classifier *classifier);
 
 /**
+ * The label of class `class_id` into `*label`: a NUL-terminated UTF-8 string owned by the
+ * classifier (valid until `resnext_classifier_free`; do not free it), `""` when the classifier
+ * has no label for the class (no labels, or a shorter list allowed by
+ * `resnext_options_set_allow_label_mismatch`). A `class_id` not below the model's class count
+ * is `RESNEXT_RESULT_INVALID_ARGUMENT`; `*label` is written only on success.
+ *
+ * # Safety
+ * `classifier` must be valid; `label` NULL or writable.
+ */
+resnext_result resnext_classifier_label(const struct resnext_classifier *classifier, uint32_t class_id, const char **label);
+
+/**
  * Classifies one image. On success, writes the top `min(top_k, capacity)` predictions (highest
- * score first) to `predictions`, their number to `*count`, and the timings to `*timings` when
- * `timings` is not NULL. Nothing is written on failure.
+ * score first; those under the score threshold left out, so possibly none) to `predictions`,
+ * their number to `*count`, and the timings to `*timings` when `timings` is not NULL. Nothing
+ * is written on failure.
  *
  * # Safety
  * `classifier` and `image` must be valid; `predictions` NULL or `capacity` writable entries;
@@ -707,6 +720,26 @@ resnext_result resnext_options_set_model_path(struct resnext_options *options, c
 resnext_result resnext_options_set_model_bytes(struct resnext_options *options, const uint8_t *data, size_t len);
 
 /**
+ * Sets the model to `length` bytes of the open file `fd` from `offset` (an Android asset's
+ * `AAsset_openFileDescriptor64` or `AssetFileDescriptor` triple, or a whole file with offset 0
+ * and its size as length). The descriptor stays the caller's: it is duplicated here (`dup`)
+ * and never closed by the library, and the duplicate is read with positioned reads (`pread`)
+ * by `resnext_classifier_new`, so the caller's file offset is unchanged; `fd` may be closed
+ * as soon as this returns. The duplicate is closed when the model is replaced or the options
+ * are freed. The size limit (`resnext_options_set_max_model_bytes`) applies to `length` as to
+ * a file's size (`RESNEXT_RESULT_LIMIT_EXCEEDED` at `resnext_classifier_new`).
+ *
+ * Fails with `RESNEXT_RESULT_INVALID_ARGUMENT` for a negative `fd`, `offset` or `length`, a
+ * `length` of 0, a descriptor that is not open or not a regular file, or a range ending past
+ * the end of the file; `RESNEXT_RESULT_IO` when the file's size cannot be read. The options
+ * keep their previous model on failure. POSIX only (elsewhere: `RESNEXT_RESULT_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `options` must be valid.
+ */
+resnext_result resnext_options_set_model_fd(struct resnext_options *options, int32_t fd, int64_t offset, int64_t length);
+
+/**
  * Uses a preprocessing preset (one of `resnext_preset`).
  *
  * # Safety
@@ -731,6 +764,16 @@ resnext_result resnext_options_set_preprocess(struct resnext_options *options, u
  * `options` must be valid.
  */
 resnext_result resnext_options_set_top_k(struct resnext_options *options, uint32_t top_k);
+
+/**
+ * Drops predictions scoring below `threshold` (a probability in [0, 1]; default 0: none are
+ * dropped), so a classify call may return fewer than top-k predictions, or none (`*count`
+ * 0). NaN or a value outside [0, 1] is `RESNEXT_RESULT_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `options` must be valid.
+ */
+resnext_result resnext_options_set_score_threshold(struct resnext_options *options, float threshold);
 
 /**
  * Sets the worker threads of one inference (0: all cores).

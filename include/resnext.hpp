@@ -5,7 +5,7 @@
 /// `inline`: the header may be included from any number of translation units.
 ///
 /// Conventions:
-/// - Ownership: `Options` and `Classifier` own their C handle and free it in their destructor.
+/// - Ownership: `ClassifierOptions` and `Classifier` own their C handle and free it in their destructor.
 ///   They are move-only; a moved-from object is empty (`valid()` is false) and any call on it
 ///   throws `resnext::Error` with `RESNEXT_RESULT_CLOSED`. Everything returned (`Prediction`,
 ///   `Classification`, `ModelInfo`, strings) is a copy owned by the caller: it stays valid after
@@ -14,11 +14,11 @@
 ///   `resnext_result` code and the library's detail message, copied at throw time.
 /// - Thread safety: a `Classifier` may be shared by any number of threads for the `const`
 ///   calls (`classify_*`, `info()`, `top_k()`); moving, assigning or destroying it needs
-///   exclusive access. `Options` is not thread-safe (build it on one thread).
+///   exclusive access. `ClassifierOptions` is not thread-safe (build it on one thread).
 ///
 /// Example:
 /// \code
-///   resnext::Classifier classifier(resnext::Options().model_path("model.onnx").top_k(5));
+///   resnext::Classifier classifier(resnext::ClassifierOptions().model_path("model.onnx").top_k(5));
 ///   for (const auto& p : classifier.classify_file("cat.jpg").predictions)
 ///     std::printf("%u %s %.4f\n", p.class_id, p.label.c_str(), p.score);
 /// \endcode
@@ -185,7 +185,7 @@ struct Timings {
 
 /// The result of classifying one image: the top-k predictions, highest score first.
 struct Classification {
-  std::vector<Prediction> predictions;  ///< At most `top_k()` entries, sorted by score.
+  std::vector<Prediction> predictions;  ///< At most `top_k()` entries, sorted by score (fewer, or none, under a score threshold).
   Timings timings;                      ///< Per-stage timings of this image.
 };
 
@@ -234,11 +234,12 @@ class Image {
   static Image encoded(const std::vector<uint8_t>& bytes) { return encoded(bytes.data(), bytes.size()); }
   static Image encoded(std::vector<uint8_t>&&) = delete;  ///< Would dangle.
 
-  /// A raw pixel buffer (borrowed). `rotation`: clockwise degrees applied before
+  /// A raw pixel buffer (borrowed), arguments in the C ABI's order. `row_stride`: bytes
+  /// between row starts, 0 for tightly packed. `rotation`: clockwise degrees applied before
   /// preprocessing, 0, 90, 180 or 270 (anything else fails with INVALID_ARGUMENT at classify
-  /// time). `row_stride`: bytes between row starts, 0 for tightly packed.
-  static Image pixels(const uint8_t* data, size_t len, uint32_t width, uint32_t height, PixelFormat format,
-                      uint32_t rotation = 0, size_t row_stride = 0) {
+  /// time).
+  static Image pixels(const uint8_t* data, size_t len, uint32_t width, uint32_t height, size_t row_stride,
+                      PixelFormat format, uint32_t rotation = 0) {
     Image image;
     image.raw_.kind = RESNEXT_IMAGE_KIND_PIXELS;
     image.raw_.data = data;
@@ -251,12 +252,12 @@ class Image {
     return image;
   }
   /// A raw pixel buffer borrowed from `bytes`, which must outlive the classify call.
-  static Image pixels(const std::vector<uint8_t>& bytes, uint32_t width, uint32_t height, PixelFormat format,
-                      uint32_t rotation = 0, size_t row_stride = 0) {
-    return pixels(bytes.data(), bytes.size(), width, height, format, rotation, row_stride);
+  static Image pixels(const std::vector<uint8_t>& bytes, uint32_t width, uint32_t height, size_t row_stride,
+                      PixelFormat format, uint32_t rotation = 0) {
+    return pixels(bytes.data(), bytes.size(), width, height, row_stride, format, rotation);
   }
-  static Image pixels(std::vector<uint8_t>&&, uint32_t, uint32_t, PixelFormat, uint32_t = 0,
-                      size_t = 0) = delete;  ///< Would dangle.
+  static Image pixels(std::vector<uint8_t>&&, uint32_t, uint32_t, size_t, PixelFormat,
+                      uint32_t = 0) = delete;  ///< Would dangle.
 
   /// The C description; its `path` points into this object (valid while it lives, unmoved).
   resnext_image to_c() const noexcept {
@@ -271,154 +272,170 @@ class Image {
   std::string path_;
 };
 
-/// Options a `Classifier` is created from (owns a `resnext_options`). Defaults: preset
-/// wsl-224, top-5, all cores, ImageNet-1k labels, tract backend. A model must be set.
+/// Options a `Classifier` is created from (owns a `resnext_options`); the name is the Rust
+/// and Java API's. Defaults: preset wsl-224, top-5, no score threshold, all cores, ImageNet-1k
+/// labels, tract backend. A model must be set.
 ///
 /// Setters return `*this` for chaining and throw `Error` on an invalid value. Not thread-safe.
 /// The options may be destroyed right after creating a classifier, or reused for more.
-class Options {
+class ClassifierOptions {
  public:
   /// Creates default options. Throws `Error` (PANIC) if the library could not allocate them.
-  Options() : handle_(resnext_options_new()) {
+  ClassifierOptions() : handle_(resnext_options_new()) {
     if (!handle_) detail::throw_error(RESNEXT_RESULT_PANIC);
   }
-  Options(const Options&) = delete;
-  Options& operator=(const Options&) = delete;
-  Options(Options&&) noexcept = default;
-  Options& operator=(Options&&) noexcept = default;
-  ~Options() = default;
+  ClassifierOptions(const ClassifierOptions&) = delete;
+  ClassifierOptions& operator=(const ClassifierOptions&) = delete;
+  ClassifierOptions(ClassifierOptions&&) noexcept = default;
+  ClassifierOptions& operator=(ClassifierOptions&&) noexcept = default;
+  ~ClassifierOptions() = default;
 
   /// The model: an ONNX file (the path is copied; the file is read by `Classifier`).
-  Options& model_path(const std::string& path) {
+  ClassifierOptions& model_path(const std::string& path) {
     detail::check(resnext_options_set_model_path(raw(), path.c_str()));
     return *this;
   }
   /// The model: ONNX bytes in memory (copied: `data` may be freed when this returns).
-  Options& model_bytes(const uint8_t* data, size_t len) {
+  ClassifierOptions& model_bytes(const uint8_t* data, size_t len) {
     detail::check(resnext_options_set_model_bytes(raw(), data, len));
     return *this;
   }
   /// The model: ONNX bytes in memory (copied).
-  Options& model_bytes(const std::vector<uint8_t>& bytes) { return model_bytes(bytes.data(), bytes.size()); }
+  ClassifierOptions& model_bytes(const std::vector<uint8_t>& bytes) { return model_bytes(bytes.data(), bytes.size()); }
+  /// The model: `length` bytes of the open file `fd` from `offset` (an Android asset's
+  /// descriptor, offset and length). `fd` stays the caller's: it is duplicated, never closed,
+  /// and read with `pread` (its file offset is unchanged); it may be closed when this returns.
+  /// Throws INVALID_ARGUMENT for a negative value, a length of 0, a descriptor that is not an
+  /// open regular file, or a range past the end of the file.
+  ClassifierOptions& model_fd(int fd, int64_t offset, int64_t length) {
+    detail::check(resnext_options_set_model_fd(raw(), fd, offset, length));
+    return *this;
+  }
   /// A preprocessing preset.
-  Options& preset(Preset value) {
+  ClassifierOptions& preset(Preset value) {
     detail::check(resnext_options_set_preset(raw(), static_cast<uint32_t>(value)));
     return *this;
   }
   /// Custom preprocessing: resize the short side to `resize_short`, centre crop `crop`, then
   /// `(x / 255 - mean[c]) / stddev[c]` (RGB order, [0, 1] units).
-  Options& preprocess(uint32_t resize_short, uint32_t crop, const std::array<float, 3>& mean,
+  ClassifierOptions& preprocess(uint32_t resize_short, uint32_t crop, const std::array<float, 3>& mean,
                       const std::array<float, 3>& stddev) {
     detail::check(resnext_options_set_preprocess(raw(), resize_short, crop, mean.data(), stddev.data()));
     return *this;
   }
   /// Predictions per image (at least 1; clamped to the class count).
-  Options& top_k(uint32_t k) {
+  ClassifierOptions& top_k(uint32_t k) {
     detail::check(resnext_options_set_top_k(raw(), k));
     return *this;
   }
+  /// Drops predictions scoring below `threshold` (a probability in [0, 1]; default 0): a result
+  /// may then hold fewer than `top_k` predictions, or none.
+  ClassifierOptions& score_threshold(float threshold) {
+    detail::check(resnext_options_set_score_threshold(raw(), threshold));
+    return *this;
+  }
   /// Worker threads of one inference (0: all cores).
-  Options& threads(uint32_t n) {
+  ClassifierOptions& threads(uint32_t n) {
     detail::check(resnext_options_set_threads(raw(), n));
     return *this;
   }
   /// Labels from a file (one per line, or PaddleClas's `<id> <name>`), read by `Classifier`.
-  Options& labels_file(const std::string& path) {
+  ClassifierOptions& labels_file(const std::string& path) {
     detail::check(resnext_options_set_labels_file(raw(), path.c_str()));
     return *this;
   }
   /// The built-in ImageNet-1k labels (the default).
-  Options& imagenet_labels() {
+  ClassifierOptions& imagenet_labels() {
     detail::check(resnext_options_set_labels_file(raw(), nullptr));
     return *this;
   }
   /// No labels: predictions carry "".
-  Options& no_labels() {
+  ClassifierOptions& no_labels() {
     detail::check(resnext_options_set_no_labels(raw()));
     return *this;
   }
   /// Accept a label count that differs from the model's class count.
-  Options& allow_label_mismatch(bool allow = true) {
+  ClassifierOptions& allow_label_mismatch(bool allow = true) {
     detail::check(resnext_options_set_allow_label_mismatch(raw(), allow ? 1u : 0u));
     return *this;
   }
   /// The backend (a backend not compiled in fails in `Classifier` with BACKEND_UNAVAILABLE).
-  Options& backend(Backend value) {
+  ClassifierOptions& backend(Backend value) {
     detail::check(resnext_options_set_backend(raw(), static_cast<uint32_t>(value)));
     return *this;
   }
   /// The CPU kernels for INT8 convolutions (a family this CPU cannot run fails in `Classifier`
   /// with BACKEND_UNAVAILABLE).
-  Options& cpu_kernels(CpuKernels value) {
+  ClassifierOptions& cpu_kernels(CpuKernels value) {
     detail::check(resnext_options_set_cpu_kernels(raw(), static_cast<uint32_t>(value)));
     return *this;
   }
   /// tract, opt-in: the float32 matrix products with constant weights in bf16 on Intel AMX
   /// (ignored with a warning without AMX-BF16; `info().compute` says which ran).
-  Options& bf16_matmul(bool enable = true) {
+  ClassifierOptions& bf16_matmul(bool enable = true) {
     detail::check(resnext_options_set_bf16_matmul(raw(), enable ? 1u : 0u));
     return *this;
   }
   /// tract: widen float16 weights to float32 at load (the default), or keep float16 (false).
-  Options& widen_fp16(bool widen) {
+  ClassifierOptions& widen_fp16(bool widen) {
     detail::check(resnext_options_set_widen_fp16(raw(), widen ? 1u : 0u));
     return *this;
   }
   /// ONNX Runtime's shared library (empty: `$ORT_DYLIB_PATH`).
-  Options& ort_library(const std::string& path) {
+  ClassifierOptions& ort_library(const std::string& path) {
     detail::check(resnext_options_set_ort_library(raw(), path.c_str()));
     return *this;
   }
   /// ONNX Runtime's execution provider and GPU ordinal.
-  Options& execution_provider(Provider provider, uint32_t device_id = 0) {
+  ClassifierOptions& execution_provider(Provider provider, uint32_t device_id = 0) {
     detail::check(resnext_options_set_execution_provider(raw(), static_cast<uint32_t>(provider), device_id));
     return *this;
   }
   /// The fallback policy when the provider cannot be used.
-  Options& fallback(Fallback policy) {
+  ClassifierOptions& fallback(Fallback policy) {
     detail::check(resnext_options_set_fallback(raw(), static_cast<uint32_t>(policy)));
     return *this;
   }
   /// TensorRT precision; `calibration_table` (empty: none) for INT8 on a float model.
-  Options& tensorrt_precision(bool fp16, bool int8 = false, const std::string& calibration_table = "") {
+  ClassifierOptions& tensorrt_precision(bool fp16, bool int8 = false, const std::string& calibration_table = "") {
     detail::check(resnext_options_set_tensorrt_precision(raw(), fp16 ? 1u : 0u, int8 ? 1u : 0u,
                                                          calibration_table.c_str()));
     return *this;
   }
   /// TensorRT engine and timing cache directories (empty: none).
-  Options& tensorrt_cache_dirs(const std::string& engines, const std::string& timing = "") {
+  ClassifierOptions& tensorrt_cache_dirs(const std::string& engines, const std::string& timing = "") {
     detail::check(resnext_options_set_tensorrt_cache_dirs(raw(), engines.c_str(), timing.c_str()));
     return *this;
   }
   /// TensorRT builder workspace in bytes (0: ONNX Runtime's default).
-  Options& tensorrt_workspace(uint64_t bytes) {
+  ClassifierOptions& tensorrt_workspace(uint64_t bytes) {
     detail::check(resnext_options_set_tensorrt_workspace(raw(), bytes));
     return *this;
   }
   /// Jetson DLA core (-1: the GPU).
-  Options& tensorrt_dla_core(int32_t core) {
+  ClassifierOptions& tensorrt_dla_core(int32_t core) {
     detail::check(resnext_options_set_tensorrt_dla_core(raw(), core));
     return *this;
   }
   /// TensorRT batch optimization profile (1 <= min <= opt <= max).
-  Options& tensorrt_batch_profile(uint32_t min, uint32_t opt, uint32_t max) {
+  ClassifierOptions& tensorrt_batch_profile(uint32_t min, uint32_t opt, uint32_t max) {
     detail::check(resnext_options_set_tensorrt_batch_profile(raw(), min, opt, max));
     return *this;
   }
   /// The largest accepted image `width * height` (at least 1).
-  Options& max_pixels(uint64_t n) {
+  ClassifierOptions& max_pixels(uint64_t n) {
     detail::check(resnext_options_set_max_pixels(raw(), n));
     return *this;
   }
   /// Classify truncated image data (a JPEG without its end-of-image marker, a PNG cut before its
   /// end) as a partial frame, the missing rows grey; by default it is refused with
   /// RESNEXT_RESULT_IMAGE_DECODE and a message saying it is truncated.
-  Options& allow_truncated_images(bool allow = true) {
+  ClassifierOptions& allow_truncated_images(bool allow = true) {
     detail::check(resnext_options_set_allow_truncated_images(raw(), allow ? 1u : 0u));
     return *this;
   }
   /// The largest accepted model size in bytes (at least 1).
-  Options& max_model_bytes(uint64_t n) {
+  ClassifierOptions& max_model_bytes(uint64_t n) {
     detail::check(resnext_options_set_max_model_bytes(raw(), n));
     return *this;
   }
@@ -429,9 +446,12 @@ class Options {
   const resnext_options* capi() const noexcept { return handle_.get(); }
 
  private:
-  resnext_options* raw() const { return detail::require(handle_.get(), "Options"); }
+  resnext_options* raw() const { return detail::require(handle_.get(), "ClassifierOptions"); }
   std::unique_ptr<resnext_options, detail::OptionsDeleter> handle_;
 };
+
+/// The former name of `ClassifierOptions`, kept for source compatibility until 1.0.
+using Options [[deprecated("use resnext::ClassifierOptions")]] = ClassifierOptions;
 
 /// A loaded classifier (owns a `resnext_classifier`).
 ///
@@ -442,15 +462,15 @@ class Classifier {
  public:
   /// Loads and prepares the model `options` name. Throws `Error` (IO, MODEL_DECODE,
   /// MODEL_UNSUPPORTED, LABELS, ...). `options` is not retained.
-  explicit Classifier(const Options& options) {
+  explicit Classifier(const ClassifierOptions& options) {
     resnext_classifier* out = nullptr;
-    detail::check(resnext_classifier_new(detail::require(options.capi(), "Options"), &out));
+    detail::check(resnext_classifier_new(detail::require(options.capi(), "ClassifierOptions"), &out));
     handle_.reset(out);
     top_k_ = resnext_classifier_top_k(out);
     if (top_k_ == 0) detail::throw_error(RESNEXT_RESULT_PANIC);
   }
   /// Loads an ONNX file with the default options.
-  explicit Classifier(const std::string& model_path) : Classifier(Options().model_path(model_path)) {}
+  explicit Classifier(const std::string& model_path) : Classifier(ClassifierOptions().model_path(model_path)) {}
 
   Classifier(const Classifier&) = delete;
   Classifier& operator=(const Classifier&) = delete;
@@ -476,6 +496,14 @@ class Classifier {
   size_t top_k() const {
     raw();
     return top_k_;
+  }
+
+  /// The label of class `class_id` (a copy; "" when the classifier has none for it). Throws
+  /// INVALID_ARGUMENT for a class id not below the model's class count.
+  std::string label(uint32_t class_id) const {
+    const char* label = nullptr;
+    detail::check(resnext_classifier_label(raw(), class_id, &label));
+    return detail::copy(label);
   }
 
   /// Describes the model.
@@ -526,19 +554,21 @@ class Classifier {
     return classify_encoded(bytes.data(), bytes.size());
   }
 
-  /// Classifies a raw pixel buffer (read during the call only). `rotation`: clockwise degrees,
-  /// 0/90/180/270; `row_stride`: 0 for tightly packed. A short buffer throws BUFFER_SIZE.
+  /// Classifies a raw pixel buffer (read during the call only). The arguments are in the C
+  /// ABI's order: `row_stride` (bytes between row starts, 0 for tightly packed), then the
+  /// format, then `rotation` (clockwise degrees, 0/90/180/270). A short buffer throws
+  /// BUFFER_SIZE.
   Classification classify_pixels(const uint8_t* data, size_t len, uint32_t width, uint32_t height,
-                                 PixelFormat format, uint32_t rotation = 0, size_t row_stride = 0) const {
+                                 size_t row_stride, PixelFormat format, uint32_t rotation = 0) const {
     return run([&](resnext_prediction* p, size_t cap, size_t* n, resnext_timings* t) {
       return resnext_classify_pixels(raw(), data, len, width, height, row_stride, static_cast<uint32_t>(format),
                                      rotation, p, cap, n, t);
     });
   }
-  /// Classifies a raw pixel buffer held in a vector.
+  /// Classifies a raw pixel buffer held in a vector (arguments as above).
   Classification classify_pixels(const std::vector<uint8_t>& bytes, uint32_t width, uint32_t height,
-                                 PixelFormat format, uint32_t rotation = 0, size_t row_stride = 0) const {
-    return classify_pixels(bytes.data(), bytes.size(), width, height, format, rotation, row_stride);
+                                 size_t row_stride, PixelFormat format, uint32_t rotation = 0) const {
+    return classify_pixels(bytes.data(), bytes.size(), width, height, row_stride, format, rotation);
   }
 
   /// Classifies several images in one batched run; result `i` belongs to `images[i]`. The batch

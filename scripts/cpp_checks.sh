@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Checks the C/C++ SDK surface end to end, against the existing release build:
-#   1. scripts/install.sh into a temporary prefix; resnext.pc answers pkg-config, a C program
-#      builds with `pkg-config --cflags --libs resnext`;
-#   2. cpp_demo built with CMake through pkg-config (shared; then static, using Libs.private)
-#      and through -DRESNEXT_ROOT=<repo root> (static);
+#   1. scripts/install.sh into a temporary prefix: the library as libresnext.so.VERSION with
+#      SONAME libresnext.so.MAJOR and the libresnext.so.MAJOR and libresnext.so symlinks, the
+#      CMake package (lib/cmake/resnext); resnext.pc answers pkg-config, a C program builds with
+#      `pkg-config --cflags --libs resnext`;
+#   2. cpp_demo built with CMake from the installed prefix through find_package(resnext)
+#      (-DCMAKE_PREFIX_PATH: resnext::resnext, then resnext::resnext_static), through pkg-config
+#      (shared; then static, using Libs.private) and through -DRESNEXT_ROOT=<repo root> (static);
 #   3. each demo classifies chelsea.png and coffee.png with r50_torch.onnx (5 predictions each)
 #      and runs --bench --iters 2 on tiny_torch.onnx (batch 1/4/8 rows);
 #   4. tests/cpp/run.sh (the wrapper's tests under ASan/LSan/UBSan).
@@ -39,11 +42,17 @@ JOBS="$(nproc 2>/dev/null || echo 2)"
 
 step "scripts/install.sh $PREFIX"
 scripts/install.sh "$PREFIX"
-for f in lib/libresnext.so lib/libresnext.a include/resnext.h include/resnext.hpp lib/pkgconfig/resnext.pc; do
+want="$(awk '/^\[/{pkg=($0=="[package]")} pkg && /^version *=/{gsub(/.*= *"|".*/,""); print; exit}' Cargo.toml)"
+for f in lib/libresnext.so lib/libresnext.so."${want%%.*}" lib/libresnext.so."$want" lib/libresnext.a include/resnext.h \
+         include/resnext.hpp lib/pkgconfig/resnext.pc lib/cmake/resnext/resnextConfig.cmake \
+         lib/cmake/resnext/resnextConfigVersion.cmake; do
   [ -f "$PREFIX/$f" ] || fail "install did not write $f"
 done
+[ "$(readlink "$PREFIX/lib/libresnext.so")" = "libresnext.so.${want%%.*}" ] || fail "libresnext.so is not a symlink to the SONAME"
+[ "$(readlink "$PREFIX/lib/libresnext.so.${want%%.*}")" = "libresnext.so.$want" ] || fail "the SONAME link is not to libresnext.so.$want"
+readelf -d "$PREFIX/lib/libresnext.so.$want" | grep -q "(SONAME).*\[libresnext.so.${want%%.*}\]" || fail "no SONAME libresnext.so.${want%%.*}"
+echo "installed: $(cd "$PREFIX/lib" && ls -l libresnext.so* | awk '{print $9, $10, $11}' | tr '\n' ' ')"
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-want="$(awk '/^\[/{pkg=($0=="[package]")} pkg && /^version *=/{gsub(/.*= *"|".*/,""); print; exit}' Cargo.toml)"
 got="$(pkg-config --modversion resnext)"
 [ "$got" = "$want" ] || fail "pkg-config version $got, Cargo.toml $want"
 echo "pkg-config: resnext $got: $(pkg-config --cflags --libs resnext)"
@@ -95,12 +104,38 @@ run_demo() {  # run_demo NAME
   if "$demo" --model "$TMP/none.onnx" "$DATA/preprocess/coffee.png" >/dev/null 2>&1; then fail "$1: missing model accepted"; fi
 }
 
+build_demo cmake -DCMAKE_PREFIX_PATH="$PREFIX"         # find_package(resnext): resnext::resnext
+build_demo cmake-static -DCMAKE_PREFIX_PATH="$PREFIX" -DRESNEXT_STATIC=ON  # resnext::resnext_static
 build_demo pkgconfig                                   # shared, via PKG_CONFIG_PATH
 build_demo pkgconfig-static -DRESNEXT_STATIC=ON        # static, Libs.private from resnext.pc
 build_demo root -DRESNEXT_ROOT="$ROOT" -DRESNEXT_STATIC=ON  # repo root: include/, target/release/
-readelf -d "$TMP/build-pkgconfig/resnext_demo" | grep -q "NEEDED.*libresnext.so" || fail "pkgconfig build not linked to libresnext.so"
-if readelf -d "$TMP/build-root/resnext_demo" | grep -q "libresnext.so"; then fail "static build depends on libresnext.so"; fi
-for name in pkgconfig pkgconfig-static root; do run_demo "$name"; done
+grep -q "resnext_DIR:PATH=$PREFIX/lib/cmake/resnext" "$TMP/build-cmake/CMakeCache.txt" \
+  || fail "cmake build did not use the installed CMake package"
+for name in cmake pkgconfig; do
+  readelf -d "$TMP/build-$name/resnext_demo" | grep -q "NEEDED.*\[libresnext.so.${want%%.*}\]" \
+    || fail "$name build does not need libresnext.so.${want%%.*} (the SONAME)"
+done
+for name in cmake-static root; do
+  if readelf -d "$TMP/build-$name/resnext_demo" | grep -q "libresnext.so"; then fail "static build $name depends on libresnext.so"; fi
+done
+# The package's version file: MAJOR.MINOR is satisfied; the next major, and before 1.0 the next
+# minor, are not. RESNEXT_ROOT=<prefix> configures through the package too.
+mkdir -p "$TMP/version-probe"
+major="${want%%.*}"; minor="$(echo "$want" | cut -d. -f2)"
+good="$major.$minor"
+for v in "$good" "$((major + 1)).0" "$major.$((minor + 1))"; do
+  printf 'cmake_minimum_required(VERSION 3.16)\nproject(probe LANGUAGES CXX)\nfind_package(resnext %s CONFIG REQUIRED)\n' "$v" \
+    > "$TMP/version-probe/CMakeLists.txt"
+  if cmake -S "$TMP/version-probe" -B "$TMP/version-probe/build-$v" -DCMAKE_PREFIX_PATH="$PREFIX" >/dev/null 2>&1; then
+    [ "$v" = "$good" ] || fail "find_package(resnext $v) accepted version $want"
+  else
+    [ "$v" != "$good" ] || fail "find_package(resnext $good) refused version $want"
+  fi
+done
+cmake -S cpp_demo -B "$TMP/build-prefix-root" -DRESNEXT_ROOT="$PREFIX" > "$TMP/prefix-root.log" 2>&1 \
+  || { cat "$TMP/prefix-root.log"; fail "configuring with RESNEXT_ROOT=<prefix>"; }
+grep -q "resnext: find_package(resnext) $want" "$TMP/prefix-root.log" || fail "RESNEXT_ROOT=<prefix> did not use the CMake package"
+for name in cmake cmake-static pkgconfig pkgconfig-static root; do run_demo "$name"; done
 
 step "tests/cpp/run.sh $DATA"
 tests/cpp/run.sh "$DATA"

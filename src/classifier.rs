@@ -37,7 +37,8 @@ pub struct Timings {
 /// The result for one image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Classification {
-    /// The top-k predictions, highest score first.
+    /// The top-k predictions, highest score first (those under the score threshold dropped:
+    /// possibly none).
     pub predictions: Vec<Prediction>,
     /// Per-stage timings.
     pub timings: Timings,
@@ -55,6 +56,7 @@ pub struct Classifier {
     labels: Labels,
     preprocess: PreprocessConfig,
     top_k: usize,
+    score_threshold: f32,
     limits: DecodeLimits,
 }
 
@@ -64,6 +66,7 @@ impl std::fmt::Debug for Classifier {
             .field("info", self.info())
             .field("preprocess", &self.preprocess)
             .field("top_k", &self.top_k)
+            .field("score_threshold", &self.score_threshold)
             .finish()
     }
 }
@@ -104,8 +107,10 @@ impl Classifier {
         if options.top_k == 0 {
             return Err(Error::invalid("top_k must be at least 1"));
         }
+        check_score_threshold(options.score_threshold)?;
         Ok(Classifier {
             top_k: options.top_k.min(info.classes),
+            score_threshold: options.score_threshold,
             backend,
             labels,
             preprocess: options.preprocess,
@@ -131,9 +136,28 @@ impl Classifier {
         self.top_k
     }
 
+    /// The score below which predictions are dropped (0.0: none are; with a positive threshold
+    /// NaN scores are dropped too).
+    pub fn score_threshold(&self) -> f32 {
+        self.score_threshold
+    }
+
     /// The labels, indexed by class id.
     pub fn labels(&self) -> &Labels {
         &self.labels
+    }
+
+    /// The label of class `class_id`: `""` when the classifier has none for it (no labels, or
+    /// a shorter list allowed by `allow_label_mismatch`). A class id not below the model's
+    /// class count is [`ErrorCode::InvalidArgument`].
+    pub fn label(&self, class_id: usize) -> Result<&str> {
+        let classes = self.info().classes;
+        if class_id >= classes {
+            return Err(Error::invalid(format!(
+                "class id {class_id} is out of range: the model has {classes} classes"
+            )));
+        }
+        Ok(self.labels.get(class_id))
     }
 
     /// Decodes (or converts) and preprocesses one image into a `3 x crop x crop` CHW tensor.
@@ -210,6 +234,8 @@ impl Classifier {
             }
             let predictions = top_k(row, self.top_k)
                 .into_iter()
+                // Without a threshold every top-k prediction stays (NaN scores too, sorted last).
+                .filter(|&(_, score)| self.score_threshold <= 0.0 || score >= self.score_threshold)
                 .map(|(class_id, score)| Prediction {
                     class_id,
                     label: self.labels.get(class_id).to_string(),
@@ -224,6 +250,14 @@ impl Classifier {
     }
 }
 
+/// A score threshold must be a probability: finite, in [0, 1].
+pub(crate) fn check_score_threshold(threshold: f32) -> Result<()> {
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(Error::invalid(format!("score_threshold must be in [0, 1], got {threshold}")));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +267,15 @@ mod tests {
     #[test]
     fn classifier_is_send_and_sync() {
         assert_send_sync::<Classifier>();
+    }
+
+    #[test]
+    fn score_thresholds_are_probabilities() {
+        for ok in [0.0, 0.5, 1.0] {
+            assert!(check_score_threshold(ok).is_ok(), "{ok}");
+        }
+        for bad in [-0.1, 1.01, f32::NAN, f32::INFINITY] {
+            assert_eq!(check_score_threshold(bad).unwrap_err().code(), ErrorCode::InvalidArgument);
+        }
     }
 }

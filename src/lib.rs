@@ -28,6 +28,7 @@ pub mod image_input;
 pub mod jni;
 pub mod kernels;
 pub mod labels;
+pub mod model_file;
 pub mod model_info;
 #[cfg(feature = "tract")]
 pub mod onnx;
@@ -43,6 +44,7 @@ pub use classifier::{Classification, Classifier, Prediction, Timings};
 pub use error::{Error, ErrorCode, Result};
 pub use image_input::ImageInput;
 pub use labels::{LabelSource, Labels};
+pub use model_file::FileRange;
 pub use model_info::{DType, Dim, ModelInfo, OutputKind, Precision, TensorInfo};
 pub use options::{ClassifierOptions, CpuKernels, ModelSource};
 pub use preprocess::{PixelBuffer, PixelFormat, PreprocessConfig, Preset, Rotation};

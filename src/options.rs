@@ -3,6 +3,7 @@
 use crate::backend::ort::execution::{ExecutionProvider, FallbackPolicy, OrtOptions};
 use crate::backend::BackendKind;
 use crate::labels::LabelSource;
+pub use crate::model_file::FileRange;
 use crate::preprocess::decode::DEFAULT_MAX_PIXELS;
 use crate::preprocess::{PreprocessConfig, Preset};
 use std::path::PathBuf;
@@ -63,6 +64,9 @@ pub enum ModelSource {
     Path(PathBuf),
     /// The bytes of an ONNX file, shared (the classifier does not keep them after loading).
     Bytes(Arc<[u8]>),
+    /// A byte range of an open file (an Android asset's `AssetFileDescriptor`), read with
+    /// positioned reads when the classifier is created; see [`FileRange`].
+    FileRange(FileRange),
 }
 
 /// Everything a classifier is built from. Start with [`ClassifierOptions::from_path`] or
@@ -75,6 +79,10 @@ pub struct ClassifierOptions {
     pub preprocess: PreprocessConfig,
     /// Number of predictions returned per image (default 5; clamped to the class count).
     pub top_k: usize,
+    /// Predictions scoring below this probability are dropped from the top-k (default 0.0:
+    /// none are), so a result may hold fewer than `top_k`, or no, predictions. In [0, 1]. A
+    /// positive threshold also drops NaN scores (a broken model's).
+    pub score_threshold: f32,
     /// Worker threads for one inference; 0 (the default) uses every available core.
     pub threads: usize,
     /// Labels (default: the built-in ImageNet-1k list).
@@ -118,6 +126,7 @@ impl ClassifierOptions {
             model,
             preprocess: Preset::Wsl224.config(),
             top_k: 5,
+            score_threshold: 0.0,
             threads: 0,
             labels: LabelSource::ImageNet1k,
             allow_label_mismatch: false,
@@ -142,6 +151,12 @@ impl ClassifierOptions {
         Self::with_model(ModelSource::Bytes(bytes.into()))
     }
 
+    /// Options for `length` bytes of `file` from `offset` (see [`FileRange::new`], which checks
+    /// the range).
+    pub fn from_file_range(range: FileRange) -> Self {
+        Self::with_model(ModelSource::FileRange(range))
+    }
+
     /// Uses a preset's preprocessing.
     pub fn preset(mut self, preset: Preset) -> Self {
         self.preprocess = preset.config();
@@ -157,6 +172,13 @@ impl ClassifierOptions {
     /// Sets the number of predictions per image.
     pub fn top_k(mut self, k: usize) -> Self {
         self.top_k = k;
+        self
+    }
+
+    /// Drops predictions scoring below `threshold` (a probability in [0, 1]; checked by
+    /// [`Classifier::new`](crate::Classifier::new)).
+    pub fn score_threshold(mut self, threshold: f32) -> Self {
+        self.score_threshold = threshold;
         self
     }
 

@@ -132,6 +132,95 @@ fn model_from_bytes_equals_model_from_path() {
     assert_eq!(a.predictions, b.predictions);
 }
 
+/// The tiny model stored after `skip` bytes of something else, as an asset inside an APK.
+fn packed_model(skip: usize) -> (std::fs::File, u64) {
+    use std::io::{Seek, Write};
+    let model = std::fs::read(fixture("models/tiny_torch.onnx")).unwrap();
+    let path =
+        std::env::temp_dir().join(format!("resnext-packed-{}-{skip}.bin", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    file.write_all(&vec![0x5a; skip]).unwrap();
+    file.write_all(&model).unwrap();
+    file.rewind().unwrap();
+    (file, model.len() as u64)
+}
+
+#[cfg(unix)]
+#[test]
+fn model_from_a_file_range_equals_model_from_path() {
+    use resnext::FileRange;
+    use std::io::Seek;
+    use std::os::fd::AsFd;
+    let (mut file, len) = packed_model(100);
+    let options = |range| {
+        ClassifierOptions::from_file_range(range)
+            .preprocess(tiny_config())
+            .labels(LabelSource::None)
+    };
+    let from_fd =
+        Classifier::new(options(FileRange::from_fd(file.as_fd(), 100, len).unwrap())).unwrap();
+    assert_eq!(file.stream_position().unwrap(), 0, "the caller's offset moved");
+    let png = std::fs::read(fixture("preprocess/chelsea.png")).unwrap();
+    let a = from_fd.classify(ImageInput::Encoded(&png)).unwrap();
+    let b = tiny().classify(ImageInput::Encoded(&png)).unwrap();
+    assert_eq!(a.predictions, b.predictions);
+    // Ranges past the end, empty ranges: refused when the range is made.
+    for (offset, length) in [(100, len + 1), (0, 0), (101 + len, 1), (u64::MAX, 1)] {
+        let e = FileRange::from_fd(file.as_fd(), offset, length).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidArgument, "{offset} {length}: {e}");
+    }
+    // The size limit applies to the range; a range one byte early is not a model.
+    let range = FileRange::from_fd(file.as_fd(), 100, len).unwrap();
+    let e = Classifier::new(options(range.clone()).max_model_bytes(len - 1)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::LimitExceeded, "{e}");
+    let early = FileRange::from_fd(file.as_fd(), 99, len).unwrap();
+    assert_eq!(Classifier::new(options(early)).unwrap_err().code(), ErrorCode::ModelDecode);
+    // A file cut after the range was made: the read fails cleanly.
+    file.set_len(50).unwrap();
+    let e = Classifier::new(options(range)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+}
+
+#[test]
+fn score_threshold_drops_predictions_and_labels_are_looked_up_by_id() {
+    let png = std::fs::read(fixture("preprocess/chelsea.png")).unwrap();
+    let options = || {
+        ClassifierOptions::from_path(fixture("models/tiny_torch.onnx"))
+            .preprocess(tiny_config())
+            .labels(LabelSource::List((0..10).map(|i| format!("class {i}")).collect()))
+    };
+    let all = Classifier::new(options()).unwrap().classify(ImageInput::Encoded(&png)).unwrap();
+    assert_eq!(all.predictions.len(), 5);
+    let cut = (all.predictions[1].score + all.predictions[2].score) / 2.0;
+    assert!(all.predictions[1].score > all.predictions[2].score);
+    let strict = Classifier::new(options().score_threshold(cut)).unwrap();
+    assert_eq!(strict.score_threshold(), cut);
+    let kept = strict.classify(ImageInput::Encoded(&png)).unwrap();
+    assert_eq!(kept.predictions, all.predictions[..2]);
+    assert!(all.predictions[0].score < 1.0);
+    let none = Classifier::new(options().score_threshold(1.0)).unwrap();
+    let batch =
+        none.classify_batch(&[ImageInput::Encoded(&png), ImageInput::Encoded(&png)]).unwrap();
+    assert!(batch.iter().all(|r| r.predictions.is_empty()));
+    for bad in [-0.1, 1.5, f32::NAN] {
+        let e = Classifier::new(options().score_threshold(bad)).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidArgument, "{bad}: {e}");
+    }
+    assert_eq!(strict.label(3).unwrap(), "class 3");
+    assert_eq!(strict.label(all.predictions[0].class_id).unwrap(), all.predictions[0].label);
+    let e = strict.label(10).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    assert!(e.message().contains("10 classes"), "{e}");
+    assert_eq!(tiny().label(9).unwrap(), "");
+}
+
 #[test]
 fn preprocessing_that_does_not_fit_the_model_is_refused() {
     let err = Classifier::new(

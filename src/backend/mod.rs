@@ -100,6 +100,7 @@ fn check_readable(options: &ClassifierOptions) -> Result<()> {
             format!("the model is {} bytes, over the limit of {max} bytes", bytes.len()),
         )),
         crate::options::ModelSource::Bytes(_) => Ok(()),
+        crate::options::ModelSource::FileRange(range) => range.read(max).map(drop),
         crate::options::ModelSource::Path(path) => {
             crate::image_input::read_bounded(path, max).map(drop).map_err(|e| {
                 Error::new(e.code(), format!("reading model {}: {}", path.display(), e.message()))

@@ -139,6 +139,31 @@ pub unsafe extern "C" fn resnext_classifier_top_k(classifier: *const resnext_cla
     guard_value(0, || Ok(unsafe { reference(classifier, "classifier") }?.top_k()))
 }
 
+/// The label of class `class_id` into `*label`: a NUL-terminated UTF-8 string owned by the
+/// classifier (valid until `resnext_classifier_free`; do not free it), `""` when the classifier
+/// has no label for the class (no labels, or a shorter list allowed by
+/// `resnext_options_set_allow_label_mismatch`). A `class_id` not below the model's class count
+/// is `RESNEXT_RESULT_INVALID_ARGUMENT`; `*label` is written only on success.
+///
+/// # Safety
+/// `classifier` must be valid; `label` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_classifier_label(
+    classifier: *const resnext_classifier,
+    class_id: u32,
+    label: *mut *const c_char,
+) -> resnext_result {
+    guard(|| {
+        let c = unsafe { reference(classifier, "classifier") }?;
+        if label.is_null() {
+            return Err(null("label"));
+        }
+        c.inner.label(class_id as usize)?;
+        unsafe { *label = c.label_ptr(class_id as usize) };
+        Ok(())
+    })
+}
+
 /// Converts a C image description to an [`ImageInput`] borrowing the caller's memory.
 ///
 /// # Safety
@@ -197,8 +222,9 @@ fn timings(result: &Classification) -> resnext_timings {
 }
 
 /// Classifies one image. On success, writes the top `min(top_k, capacity)` predictions (highest
-/// score first) to `predictions`, their number to `*count`, and the timings to `*timings` when
-/// `timings` is not NULL. Nothing is written on failure.
+/// score first; those under the score threshold left out, so possibly none) to `predictions`,
+/// their number to `*count`, and the timings to `*timings` when `timings` is not NULL. Nothing
+/// is written on failure.
 ///
 /// # Safety
 /// `classifier` and `image` must be valid; `predictions` NULL or `capacity` writable entries;

@@ -11,7 +11,7 @@ use crate::backend::ort::execution::{ExecutionProvider, ProviderKind, TensorRtOp
 use crate::backend::BackendKind;
 use crate::error::Error;
 use crate::labels::LabelSource;
-use crate::options::{ClassifierOptions, CpuKernels, ModelSource};
+use crate::options::{ClassifierOptions, CpuKernels, FileRange, ModelSource};
 use crate::preprocess::{PreprocessConfig, Preset};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ impl resnext_options {
         if !self.model_set {
             return Err(Error::new(
                 crate::ErrorCode::NullArgument,
-                "no model: call resnext_options_set_model_path or _set_model_bytes first",
+                "no model: call resnext_options_set_model_path, _set_model_bytes or _set_model_fd first",
             ));
         }
         let mut settings = self.settings.clone();
@@ -127,6 +127,60 @@ pub unsafe extern "C" fn resnext_options_set_model_bytes(
     })
 }
 
+/// Sets the model to `length` bytes of the open file `fd` from `offset` (an Android asset's
+/// `AAsset_openFileDescriptor64` or `AssetFileDescriptor` triple, or a whole file with offset 0
+/// and its size as length). The descriptor stays the caller's: it is duplicated here (`dup`)
+/// and never closed by the library, and the duplicate is read with positioned reads (`pread`)
+/// by `resnext_classifier_new`, so the caller's file offset is unchanged; `fd` may be closed
+/// as soon as this returns. The duplicate is closed when the model is replaced or the options
+/// are freed. The size limit (`resnext_options_set_max_model_bytes`) applies to `length` as to
+/// a file's size (`RESNEXT_RESULT_LIMIT_EXCEEDED` at `resnext_classifier_new`).
+///
+/// Fails with `RESNEXT_RESULT_INVALID_ARGUMENT` for a negative `fd`, `offset` or `length`, a
+/// `length` of 0, a descriptor that is not open or not a regular file, or a range ending past
+/// the end of the file; `RESNEXT_RESULT_IO` when the file's size cannot be read. The options
+/// keep their previous model on failure. POSIX only (elsewhere: `RESNEXT_RESULT_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// `options` must be valid.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_model_fd(
+    options: *mut resnext_options,
+    fd: i32,
+    offset: i64,
+    length: i64,
+) -> resnext_result {
+    with_options(options, |o| {
+        let range = file_range(fd, offset, length)?;
+        o.settings.model = ModelSource::FileRange(range);
+        o.model_set = true;
+        Ok(())
+    })
+}
+
+/// The checked range of `fd` (duplicated) for `resnext_options_set_model_fd`.
+pub(crate) fn file_range(fd: i32, offset: i64, length: i64) -> Result<FileRange, Error> {
+    if fd < 0 {
+        return Err(Error::invalid(format!("file descriptor {fd} is negative")));
+    }
+    let offset = u64::try_from(offset)
+        .map_err(|_| Error::invalid(format!("offset {offset} is negative")))?;
+    let length = u64::try_from(length)
+        .map_err(|_| Error::invalid(format!("length {length} is negative")))?;
+    #[cfg(unix)]
+    {
+        // SAFETY: the descriptor is only borrowed for the `dup` inside `from_fd`; a descriptor
+        // that is not open makes `dup` fail (EBADF), which is reported as an invalid argument.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        FileRange::from_fd(fd, offset, length)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (offset, length);
+        Err(Error::invalid("file descriptors are not supported on this platform"))
+    }
+}
+
 /// Uses a preprocessing preset (one of `resnext_preset`).
 ///
 /// # Safety
@@ -184,6 +238,24 @@ pub unsafe extern "C" fn resnext_options_set_top_k(
             return Err(Error::invalid("top_k must be at least 1"));
         }
         o.settings.top_k = top_k as usize;
+        Ok(())
+    })
+}
+
+/// Drops predictions scoring below `threshold` (a probability in [0, 1]; default 0: none are
+/// dropped), so a classify call may return fewer than top-k predictions, or none (`*count`
+/// 0). NaN or a value outside [0, 1] is `RESNEXT_RESULT_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `options` must be valid.
+#[no_mangle]
+pub unsafe extern "C" fn resnext_options_set_score_threshold(
+    options: *mut resnext_options,
+    threshold: f32,
+) -> resnext_result {
+    with_options(options, |o| {
+        crate::classifier::check_score_threshold(threshold)?;
+        o.settings.score_threshold = threshold;
         Ok(())
     })
 }

@@ -17,9 +17,9 @@ use crate::labels::LabelSource;
 use crate::options::{ClassifierOptions, CpuKernels};
 use crate::preprocess::PreprocessConfig;
 use jni::objects::{
-    JByteArray, JByteBuffer, JClass, JFloatArray, JIntArray, JObjectArray, JString,
+    JByteArray, JByteBuffer, JClass, JFloatArray, JIntArray, JObject, JObjectArray, JString,
 };
-use jni::sys::{jboolean, jint, jlong, jobject, jobjectArray, jstring, JNI_FALSE};
+use jni::sys::{jboolean, jfloat, jint, jlong, jobject, jobjectArray, jstring, JNI_FALSE};
 use jni::JNIEnv;
 use std::path::PathBuf;
 
@@ -147,24 +147,125 @@ fn engine_options(
     Ok(options)
 }
 
-/// `long classifierNew(String modelPath, byte[] modelBytes, int resizeShort, int crop,
-/// float[] mean, float[] std, int topK, int threads, int labelMode, String labelsFile,
-/// String[] labels, boolean allowLabelMismatch, long maxPixels, boolean allowTruncatedImages,
-/// long maxModelBytes, int[] engineInts, long trtWorkspaceBytes, String[] engineStrings)`; the
-/// engine arrays are laid out by `ClassifierOptions.engineInts` / `engineStrings` (see
-/// `engine_options`).
+/// Model kinds of `Native.classifierNew`, as `org.resnext.ClassifierOptions` numbers them.
+const MODEL_PATH: jint = 0;
+const MODEL_BYTES: jint = 1;
+const MODEL_BUFFER: jint = 2;
+const MODEL_FD: jint = 3;
+const MODEL_FILE_DESCRIPTOR: jint = 4;
+
+/// The descriptor number inside a `java.io.FileDescriptor`: the private `int` field
+/// `descriptor` on Android (libcore), `fd` on desktop JVMs. JNI field access is not subject to
+/// the Java language's access checks, so no reflection (and no `--add-opens`) is needed.
+fn descriptor_number(env: &mut JNIEnv<'_>, fd: &JObject<'_>) -> JniResult<i32> {
+    if fd.is_null() {
+        return Err(null("fileDescriptor"));
+    }
+    for field in ["descriptor", "fd"] {
+        match env.get_field(fd, field, "I") {
+            Ok(value) => return Ok(value.i()?),
+            Err(_) => {
+                // NoSuchFieldError: try the other platform's name.
+                if env.exception_check()? {
+                    env.exception_clear()?;
+                }
+            }
+        }
+    }
+    Err(invalid("not a java.io.FileDescriptor with an `fd` or `descriptor` field"))
+}
+
+/// The model the Java options name (see `ClassifierOptions.modelKind`): a path (`model` a
+/// String), bytes (a byte[]), a direct ByteBuffer's `[offset, offset + length)` (copied once
+/// into native memory, never onto the Java heap), or `length` bytes from `offset` of a file
+/// descriptor (`fd`, or the FileDescriptor `model`), duplicated and read with `pread`.
+fn model_options(
+    env: &mut JNIEnv<'_>,
+    kind: jint,
+    model: &JObject<'_>,
+    fd: jint,
+    offset: jlong,
+    length: jlong,
+    max_model_bytes: u64,
+) -> JniResult<ClassifierOptions> {
+    match kind {
+        MODEL_PATH => {
+            let path = JString::from(env.new_local_ref(model)?);
+            Ok(ClassifierOptions::from_path(string(env, &path, "modelPath")?))
+        }
+        MODEL_BYTES => {
+            if model.is_null() {
+                return Err(null("modelBytes"));
+            }
+            let bytes = JByteArray::from(env.new_local_ref(model)?);
+            let len = env.get_array_length(&bytes)? as usize;
+            if len as u64 > max_model_bytes {
+                return Err(model_too_big(len, max_model_bytes));
+            }
+            Ok(ClassifierOptions::from_bytes(whole_array(env, &bytes, "modelBytes")?))
+        }
+        MODEL_BUFFER => {
+            if model.is_null() {
+                return Err(null("modelBuffer"));
+            }
+            let buffer = JByteBuffer::from(env.new_local_ref(model)?);
+            let not_direct = || invalid("modelBuffer: not a direct ByteBuffer");
+            let capacity = env.get_direct_buffer_capacity(&buffer).map_err(|_| not_direct())?;
+            let (start, len) = (u64::try_from(offset), u64::try_from(length));
+            let (Ok(start), Ok(len)) = (start, len) else {
+                return Err(invalid(format!("modelBuffer: negative range {offset}, {length}")));
+            };
+            if start.saturating_add(len) > capacity as u64 {
+                return Err(invalid(format!(
+                    "modelBuffer: range [{start}, {start} + {len}) is outside the buffer of \
+                     {capacity} bytes"
+                )));
+            }
+            if len > max_model_bytes {
+                return Err(model_too_big(len as usize, max_model_bytes));
+            }
+            if len == 0 {
+                return Ok(ClassifierOptions::from_bytes(Vec::new()));
+            }
+            let base = env.get_direct_buffer_address(&buffer).map_err(|_| not_direct())?;
+            // SAFETY: the JVM guarantees `capacity` bytes at `base` while the local reference
+            // keeps the buffer alive (this call); the range was checked against it above.
+            let bytes =
+                unsafe { std::slice::from_raw_parts(base.add(start as usize), len as usize) };
+            Ok(ClassifierOptions::from_bytes(bytes))
+        }
+        MODEL_FD | MODEL_FILE_DESCRIPTOR => {
+            let fd = if kind == MODEL_FD { fd } else { descriptor_number(env, model)? };
+            let range = crate::ffi::options::file_range(fd, offset, length)?;
+            Ok(ClassifierOptions::from_file_range(range))
+        }
+        other => Err(invalid(format!("unknown model kind {other}"))),
+    }
+}
+
+/// `long classifierNew(int modelKind, Object model, int modelFd, long modelOffset,
+/// long modelLength, int resizeShort, int crop, float[] mean, float[] std, int topK,
+/// float scoreThreshold, int threads, int labelMode, String labelsFile, String[] labels,
+/// boolean allowLabelMismatch, long maxPixels, boolean allowTruncatedImages, long maxModelBytes,
+/// int[] engineInts, long trtWorkspaceBytes, String[] engineStrings)`; the model arguments are
+/// read by `model_options`, the engine arrays are laid out by `ClassifierOptions.engineInts` /
+/// `engineStrings` (see `engine_options`).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_org_resnext_Native_classifierNew<'local>(
     mut env: JNIEnv<'local>,
     _class: JClass<'local>,
-    model_path: JString<'local>,
-    model_bytes: JByteArray<'local>,
+    model_kind: jint,
+    model: JObject<'local>,
+    model_fd: jint,
+    model_offset: jlong,
+    model_length: jlong,
     resize_short: jint,
     crop: jint,
     mean: JFloatArray<'local>,
     std: JFloatArray<'local>,
     top_k: jint,
+    score_threshold: jfloat,
     threads: jint,
     label_mode: jint,
     labels_file: JString<'local>,
@@ -194,23 +295,19 @@ pub extern "system" fn Java_org_resnext_Native_classifierNew<'local>(
             LABELS_LIST => LabelSource::List(label_list(env, &labels)?),
             other => return Err(invalid(format!("unknown label mode {other}"))),
         };
-        let options = match (model_path.is_null(), model_bytes.is_null()) {
-            (false, true) => ClassifierOptions::from_path(string(env, &model_path, "modelPath")?),
-            (true, false) => {
-                let len = env.get_array_length(&model_bytes)? as usize;
-                if len as u64 > max_model_bytes {
-                    return Err(model_too_big(len, max_model_bytes));
-                }
-                ClassifierOptions::from_bytes(whole_array(env, &model_bytes, "modelBytes")?)
-            }
-            (true, true) => return Err(null("modelPath and modelBytes")),
-            (false, false) => {
-                return Err(invalid("give either modelPath or modelBytes, not both"));
-            }
-        };
+        let options = model_options(
+            env,
+            model_kind,
+            &model,
+            model_fd,
+            model_offset,
+            model_length,
+            max_model_bytes,
+        )?;
         let options = options
             .preprocess(preprocess)
             .top_k(non_negative(top_k, "topK")? as usize)
+            .score_threshold(score_threshold)
             .threads(non_negative(threads, "threads")? as usize)
             .labels(labels)
             .allow_label_mismatch(allow_label_mismatch != JNI_FALSE)
@@ -250,6 +347,24 @@ pub extern "system" fn Java_org_resnext_Native_classifierInfo<'local>(
         // SAFETY: the Java side holds the handle's read lock for the call.
         let c = unsafe { classifier(handle) }?;
         Ok(model_info(env, c.info(), c.top_k())?.into_raw())
+    })
+}
+
+/// `String classifierLabel(long handle, int classId)`: the class's label (`""` when the
+/// classifier has none); a class id outside the model's classes is INVALID_ARGUMENT.
+#[no_mangle]
+pub extern "system" fn Java_org_resnext_Native_classifierLabel<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    class_id: jint,
+) -> jstring {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        // SAFETY: the Java side holds the handle's read lock for the call.
+        let c = unsafe { classifier(handle) }?;
+        let id = usize::try_from(class_id)
+            .map_err(|_| invalid(format!("class id {class_id} is negative")))?;
+        Ok(env.new_string(c.label(id)?)?.into_raw())
     })
 }
 

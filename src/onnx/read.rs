@@ -47,6 +47,7 @@ pub fn source_name(source: &ModelSource) -> String {
     match source {
         ModelSource::Path(p) => p.display().to_string(),
         ModelSource::Bytes(_) => "the model bytes".to_string(),
+        ModelSource::FileRange(range) => range.describe(),
     }
 }
 
@@ -83,6 +84,11 @@ pub fn read_bytes(
             let len = bytes.len() as u64;
             let dir = path.parent().and_then(|d| d.to_str()).map(str::to_string);
             Ok((ModelBytes::Owned(bytes), len, dir))
+        }
+        ModelSource::FileRange(range) => {
+            let bytes = range.read(max_bytes)?;
+            let len = bytes.len() as u64;
+            Ok((ModelBytes::Owned(bytes), len, None))
         }
     }
 }

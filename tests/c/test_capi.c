@@ -3,13 +3,16 @@
  * Build and run: tests/c/run.sh (plain, ASan+UBSan, valgrind).
  * Usage: test_capi TESTDATA_DIR
  */
+#define _POSIX_C_SOURCE 200809L /* open, lseek, close */
 #include "resnext.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int passed = 0;
 static int failed = 0;
@@ -947,6 +950,130 @@ static void test_log_callback(void) {
     CHECK_RC(resnext_set_log_callback(NULL, NULL, RESNEXT_LOG_LEVEL_OFF), RESNEXT_RESULT_OK);
 }
 
+/* resnext_options_set_model_fd: the tiny model stored after 100 other bytes of a file (as an
+ * asset inside an APK) loads and classifies exactly as from its path; the descriptor's offset is
+ * unchanged and it stays open; bad descriptors, offsets and lengths are refused, the options
+ * keep their model; the size limit applies to the range. */
+static void test_model_fd(void) {
+    char packed[8192];
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    size_t len = 0, n_path = 0, n_fd = 0, i;
+    unsigned char *model = read_file("models/tiny_torch.onnx", &len);
+    unsigned char head[100];
+    resnext_options *o = tiny_options("models/tiny_torch.onnx");
+    resnext_classifier *by_path = NULL, *by_fd = NULL, *bad = SENTINEL_HANDLE;
+    resnext_prediction a[5], b[5];
+    int64_t n = (int64_t)len;
+    FILE *f;
+    int fd;
+    memset(head, 0x5a, sizeof head);
+    snprintf(packed, sizeof packed, "%s/c-packed-model.bin", tmp);
+    f = fopen(packed, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    CHECK(fwrite(head, 1, sizeof head, f) == sizeof head);
+    CHECK(fwrite(model, 1, len, f) == len);
+    fclose(f);
+    fd = open(packed, O_RDONLY);
+    CHECK(fd >= 0);
+    remove(packed);
+    CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &by_path), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_options_set_model_fd(o, fd, 100, n), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &by_fd), RESNEXT_RESULT_OK);
+    CHECK(lseek(fd, 0, SEEK_CUR) == 0);
+    CHECK_RC(resnext_classify_file(by_path, path_of("preprocess/chelsea.png"), a, 5, &n_path, NULL),
+             RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classify_file(by_fd, path_of("preprocess/chelsea.png"), b, 5, &n_fd, NULL),
+             RESNEXT_RESULT_OK);
+    CHECK(n_path == 5 && n_fd == 5);
+    for (i = 0; i < n_path && i < n_fd; i++) CHECK(a[i].class_id == b[i].class_id && a[i].score == b[i].score);
+    /* bad arguments: the options keep the fd model set above */
+    CHECK_RC(resnext_options_set_model_fd(NULL, fd, 100, n), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_options_set_model_fd(o, -1, 100, n), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_model_fd(o, fd, -1, n), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK(strstr(resnext_last_error_message(), "negative") != NULL);
+    CHECK_RC(resnext_options_set_model_fd(o, fd, 100, -5), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_model_fd(o, fd, 100, 0), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_model_fd(o, fd, 100, n + 1), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK(strstr(resnext_last_error_message(), "past the end") != NULL);
+    CHECK_RC(resnext_options_set_model_fd(o, fd, 101 + n, 1), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_model_fd(o, fd, INT64_MAX, INT64_MAX), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_model_fd(o, 1000000, 0, 1), RESNEXT_RESULT_INVALID_ARGUMENT);
+    /* the size limit applies to the range's length */
+    CHECK_RC(resnext_options_set_max_model_bytes(o, len - 1), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &bad), RESNEXT_RESULT_LIMIT_EXCEEDED);
+    CHECK(bad == SENTINEL_HANDLE);
+    CHECK_RC(resnext_options_set_max_model_bytes(o, len), RESNEXT_RESULT_OK);
+    /* one byte of the header in front: not an ONNX model */
+    CHECK_RC(resnext_options_set_model_fd(o, fd, 99, n), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &bad), RESNEXT_RESULT_MODEL_DECODE);
+    CHECK(bad == SENTINEL_HANDLE);
+    resnext_options_free(o);
+    /* the library closed its duplicate only: the caller's descriptor is still open */
+    CHECK(close(fd) == 0);
+    resnext_classifier_free(by_path);
+    resnext_classifier_free(by_fd);
+    free(model);
+}
+
+/* resnext_options_set_score_threshold: predictions below it are dropped (fewer than top-k, or
+ * none, with count set accordingly); resnext_classifier_label: the label of a class id. */
+static void test_threshold_and_label(void) {
+    resnext_options *o = tiny_options("models/tiny_torch.onnx");
+    resnext_classifier *all = NULL, *cut = NULL, *none = NULL;
+    resnext_prediction p[5], q[5], batch_preds[10];
+    resnext_image images[2];
+    size_t n = 0, m = SENTINEL_COUNT, counts[2] = {SENTINEL_COUNT, SENTINEL_COUNT}, i;
+    float threshold;
+    const char *label = (const char *)SENTINEL_HANDLE;
+    CHECK_RC(resnext_options_set_allow_label_mismatch(o, 1), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &all), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classify_file(all, path_of("preprocess/chelsea.png"), p, 5, &n, NULL), RESNEXT_RESULT_OK);
+    CHECK(n == 5);
+    if (n != 5) return;
+    threshold = (p[1].score + p[2].score) / 2;
+    CHECK(p[1].score > p[2].score && p[0].score < 1.0f);
+    CHECK_RC(resnext_options_set_score_threshold(o, threshold), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &cut), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classify_file(cut, path_of("preprocess/chelsea.png"), q, 5, &m, NULL), RESNEXT_RESULT_OK);
+    CHECK(m == 2);
+    for (i = 0; i < 2 && i < m; i++) CHECK(q[i].class_id == p[i].class_id && q[i].score == p[i].score);
+    /* 1.0: no softmax score of 10 classes reaches it: every result is empty, batches too */
+    CHECK_RC(resnext_options_set_score_threshold(o, 1.0f), RESNEXT_RESULT_OK);
+    CHECK_RC(resnext_classifier_new(o, &none), RESNEXT_RESULT_OK);
+    memset(images, 0, sizeof images);
+    images[0].kind = images[1].kind = RESNEXT_IMAGE_KIND_FILE;
+    images[0].path = path_of("preprocess/chelsea.png");
+    images[1].path = images[0].path;
+    CHECK_RC(resnext_classify_batch(none, images, 2, batch_preds, 10, counts, NULL), RESNEXT_RESULT_OK);
+    CHECK(counts[0] == 0 && counts[1] == 0);
+    /* bad thresholds are refused and leave the last good one */
+    CHECK_RC(resnext_options_set_score_threshold(o, -0.01f), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_score_threshold(o, 1.01f), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_score_threshold(o, (float)NAN), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(resnext_options_set_score_threshold(NULL, 0.5f), RESNEXT_RESULT_NULL_ARGUMENT);
+    /* labels by class id: the prediction's own pointer, "" without labels, out of range refused */
+    CHECK_RC(resnext_classifier_label(all, p[0].class_id, &label), RESNEXT_RESULT_OK);
+    CHECK(label == p[0].label);
+    CHECK_RC(resnext_classifier_label(all, 0, &label), RESNEXT_RESULT_OK);
+    CHECK(strcmp(label, "tench, Tinca tinca") == 0);
+    label = (const char *)SENTINEL_HANDLE;
+    CHECK_RC(resnext_classifier_label(all, 10, &label), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK(strstr(resnext_last_error_message(), "10 classes") != NULL);
+    CHECK(label == (const char *)SENTINEL_HANDLE);
+    CHECK_RC(resnext_classifier_label(all, 0, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+    CHECK_RC(resnext_classifier_label(NULL, 0, &label), RESNEXT_RESULT_NULL_ARGUMENT);
+    resnext_classifier_free(none);
+    none = make_classifier("models/tiny_torch.onnx", 1);
+    CHECK_RC(resnext_classifier_label(none, 9, &label), RESNEXT_RESULT_OK);
+    CHECK(label != NULL && strcmp(label, "") == 0);
+    resnext_classifier_free(none);
+    resnext_classifier_free(cut);
+    resnext_classifier_free(all);
+    resnext_options_free(o);
+}
+
 int main(int argc, char **argv) {
     resnext_classifier *c;
     int quick = argc > 2 && strcmp(argv[2], "quick") == 0; /* valgrind: skip the 100 MB model */
@@ -966,6 +1093,8 @@ int main(int argc, char **argv) {
         resnext_classifier_free(c);
     }
     test_labels_file();
+    test_model_fd();
+    test_threshold_and_label();
     test_max_pixels();
     test_panic();
     test_threads();

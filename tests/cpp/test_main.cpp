@@ -3,6 +3,9 @@
 // Prints one line per check that fails, one line per test, and "N passed, M failed" last.
 #include "test_common.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -88,9 +91,14 @@ static_assert(!std::is_copy_constructible<resnext::Classifier>::value, "Classifi
 static_assert(!std::is_copy_assignable<resnext::Classifier>::value, "Classifier is move-only");
 static_assert(std::is_nothrow_move_constructible<resnext::Classifier>::value, "noexcept move");
 static_assert(std::is_nothrow_move_assignable<resnext::Classifier>::value, "noexcept move");
-static_assert(!std::is_copy_constructible<resnext::Options>::value, "Options is move-only");
-static_assert(std::is_nothrow_move_constructible<resnext::Options>::value, "noexcept move");
+static_assert(!std::is_copy_constructible<resnext::ClassifierOptions>::value, "ClassifierOptions is move-only");
+static_assert(std::is_nothrow_move_constructible<resnext::ClassifierOptions>::value, "noexcept move");
 static_assert(std::is_base_of<std::runtime_error, resnext::Error>::value, "Error is a runtime_error");
+// The former name stays as a deprecated alias (using it warns).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static_assert(std::is_same<resnext::Options, resnext::ClassifierOptions>::value, "Options is an alias");
+#pragma GCC diagnostic pop
 
 }  // namespace
 
@@ -140,11 +148,11 @@ int main(int argc, char** argv) {
     const std::vector<uint8_t> rgb = resnext_test::read_bytes(g_photos + "/chelsea.rgb8.bin");
     CHECK(rgb.size() == 1362u * 300u);
     for (uint32_t rotation : {0u, 90u, 180u, 270u}) {
-      check_result(r50.classify_pixels(rgb, 450, 300, resnext::PixelFormat::Rgb8, rotation, 1362), 5, true);
+      check_result(r50.classify_pixels(rgb, 450, 300, 1362, resnext::PixelFormat::Rgb8, rotation), 5, true);
     }
     const std::vector<uint8_t> nv21 = resnext_test::read_bytes(g_photos + "/chelsea.nv21.bin");
     CHECK(!nv21.empty());
-    check_result(r50.classify_pixels(nv21.data(), nv21.size(), 450, 300, resnext::PixelFormat::Nv21, 90), 5, true);
+    check_result(r50.classify_pixels(nv21.data(), nv21.size(), 450, 300, 0, resnext::PixelFormat::Nv21, 90), 5, true);
   });
 
   run_test("classify_batch equals single calls", [&] {
@@ -154,13 +162,13 @@ int main(int argc, char** argv) {
     images.push_back(resnext::Image::file(chelsea));
     images.push_back(resnext::Image::encoded(coffee_bytes));
     images.push_back(resnext::Image::file(rocket));
-    images.push_back(resnext::Image::pixels(rgb, 450, 300, resnext::PixelFormat::Rgb8, 90, 1362));
+    images.push_back(resnext::Image::pixels(rgb, 450, 300, 1362, resnext::PixelFormat::Rgb8, 90));
     const std::vector<resnext::Classification> batch = r50.classify_batch(images);
     CHECK(batch.size() == 4);
     if (batch.size() != 4) return;
     const resnext::Classification singles[4] = {
         r50.classify_file(chelsea), r50.classify_encoded(coffee_bytes), r50.classify_file(rocket),
-        r50.classify_pixels(rgb, 450, 300, resnext::PixelFormat::Rgb8, 90, 1362)};
+        r50.classify_pixels(rgb, 450, 300, 1362, resnext::PixelFormat::Rgb8, 90)};
     for (size_t i = 0; i < 4; ++i) {
       check_result(batch[i], 5, true);
       CHECK(class_ids(batch[i]) == class_ids(singles[i]));
@@ -181,7 +189,7 @@ int main(int argc, char** argv) {
       CHECK(std::string(e.what()).find("truncated") != std::string::npos);
     }
     resnext::Classifier lenient(
-        resnext::Options().model_path(g_models + "/r50_torch.onnx").threads(1).allow_truncated_images());
+        resnext::ClassifierOptions().model_path(g_models + "/r50_torch.onnx").threads(1).allow_truncated_images());
     check_result(lenient.classify_encoded(jpeg), 5, true);
   });
 
@@ -207,16 +215,16 @@ int main(int argc, char** argv) {
     CHECK_THROWS_CODE(resnext::Classifier{g_models + "/random.onnx"}, RESNEXT_RESULT_MODEL_DECODE);
     CHECK_THROWS_CODE(resnext::Classifier{g_models + "/truncated.onnx"}, RESNEXT_RESULT_MODEL_DECODE);
     const std::vector<uint8_t> rgb(100 * 100 * 3 - 1, 128);  // one byte short
-    CHECK_THROWS_CODE(r50.classify_pixels(rgb, 100, 100, resnext::PixelFormat::Rgb8), RESNEXT_RESULT_BUFFER_SIZE);
+    CHECK_THROWS_CODE(r50.classify_pixels(rgb, 100, 100, 0, resnext::PixelFormat::Rgb8), RESNEXT_RESULT_BUFFER_SIZE);
     const std::vector<uint8_t> full(100 * 100 * 3, 128);
-    CHECK_THROWS_CODE(r50.classify_pixels(full, 100, 100, resnext::PixelFormat::Rgb8, 45),
+    CHECK_THROWS_CODE(r50.classify_pixels(full, 100, 100, 0, resnext::PixelFormat::Rgb8, 45),
                       RESNEXT_RESULT_INVALID_ARGUMENT);
-    CHECK_THROWS_CODE(r50.classify_pixels(full, 100, 100, static_cast<resnext::PixelFormat>(42)),
+    CHECK_THROWS_CODE(r50.classify_pixels(full, 100, 100, 0, static_cast<resnext::PixelFormat>(42)),
                       RESNEXT_RESULT_INVALID_ARGUMENT);
     const std::vector<uint8_t> garbage(64, 7);
     CHECK_THROWS_CODE(r50.classify_encoded(garbage), RESNEXT_RESULT_IMAGE_DECODE);
-    CHECK_THROWS_CODE(resnext::Options().top_k(0), RESNEXT_RESULT_INVALID_ARGUMENT);
-    CHECK_THROWS_CODE(resnext::Classifier{resnext::Options()}, RESNEXT_RESULT_NULL_ARGUMENT);  // no model
+    CHECK_THROWS_CODE(resnext::ClassifierOptions().top_k(0), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_THROWS_CODE(resnext::Classifier{resnext::ClassifierOptions()}, RESNEXT_RESULT_NULL_ARGUMENT);  // no model
     // The message is the library's detail, captured at throw time.
     try {
       r50.classify_file(g_photos + "/no_such_photo.png");
@@ -263,8 +271,8 @@ int main(int argc, char** argv) {
     a = std::move(alias);  // self-move leaves it usable
     CHECK(a.valid());
 
-    resnext::Options o1;
-    resnext::Options o2(std::move(o1));
+    resnext::ClassifierOptions o1;
+    resnext::ClassifierOptions o2(std::move(o1));
     CHECK(!o1.valid() && o2.valid());
     CHECK_THROWS_CODE(o1.top_k(3), RESNEXT_RESULT_CLOSED);
     CHECK_THROWS_CODE(resnext::Classifier c(o1), RESNEXT_RESULT_CLOSED);
@@ -280,7 +288,7 @@ int main(int argc, char** argv) {
   run_test("custom preprocessing, no labels, log callback (set from the other TU)", [&] {
     std::atomic<int> records{0};
     resnext_test::install_counting_logger(&records, resnext::LogLevel::Debug);
-    resnext::Options options;
+    resnext::ClassifierOptions options;
     options.model_path(g_models + "/tiny_torch.onnx")
         .preprocess(73, 64, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f})
         .no_labels()
@@ -294,10 +302,10 @@ int main(int argc, char** argv) {
     CHECK(records.load() > 0);
     std::printf("    %d log records\n", records.load());
     // The default preset does not fit the 64 x 64 model.
-    CHECK_THROWS_CODE(resnext::Classifier{resnext::Options().model_path(g_models + "/tiny_torch.onnx").no_labels()},
+    CHECK_THROWS_CODE(resnext::Classifier{resnext::ClassifierOptions().model_path(g_models + "/tiny_torch.onnx").no_labels()},
                       RESNEXT_RESULT_INVALID_ARGUMENT);
     // Ten classes against the 1000 ImageNet labels: a label mismatch.
-    CHECK_THROWS_CODE((resnext::Classifier{resnext::Options()
+    CHECK_THROWS_CODE((resnext::Classifier{resnext::ClassifierOptions()
                                                .model_path(g_models + "/tiny_torch.onnx")
                                                .preprocess(73, 64, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f})}),
                       RESNEXT_RESULT_LABELS);
@@ -309,9 +317,80 @@ int main(int argc, char** argv) {
     check_result(again.classify_file(coffee), 3, false);
   });
 
+  run_test("model_fd equals model_path; bad ranges are refused", [&] {
+    const std::string path = g_models + "/tiny_torch.onnx";
+    const std::vector<uint8_t> model = resnext_test::read_bytes(path);
+    CHECK(!model.empty());
+    // The model appended after 100 bytes of something else, as an asset inside an APK.
+    const std::string packed = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+                               "/cpp-packed-model.bin";
+    {
+      std::FILE* f = std::fopen(packed.c_str(), "wb");
+      CHECK(f != nullptr);
+      if (!f) return;
+      const std::vector<uint8_t> head(100, 0x5a);
+      CHECK(std::fwrite(head.data(), 1, head.size(), f) == head.size());
+      CHECK(std::fwrite(model.data(), 1, model.size(), f) == model.size());
+      std::fclose(f);
+    }
+    const int fd = open(packed.c_str(), O_RDONLY);
+    CHECK(fd >= 0);
+    std::remove(packed.c_str());
+    if (fd < 0) return;
+    auto tiny = [&] {
+      return std::move(resnext::ClassifierOptions()
+                           .preprocess(73, 64, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f})
+                           .no_labels()
+                           .threads(1));
+    };
+    const int64_t len = static_cast<int64_t>(model.size());
+    resnext::Classifier by_path(tiny().model_path(path));
+    resnext::Classifier by_fd(tiny().model_fd(fd, 100, len));
+    CHECK(lseek(fd, 0, SEEK_CUR) == 0);  // read with pread: the descriptor's offset is unchanged
+    const auto a = by_path.classify_file(chelsea);
+    const auto b = by_fd.classify_file(chelsea);
+    CHECK(same_ids_and_scores(a, b, 0.0f));
+    CHECK_THROWS_CODE(tiny().model_fd(fd, 100, len + 1), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_THROWS_CODE(tiny().model_fd(fd, -1, len), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_THROWS_CODE(tiny().model_fd(fd, 100, 0), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_THROWS_CODE(tiny().model_fd(-1, 0, len), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_THROWS_CODE(resnext::Classifier(tiny().model_fd(fd, 100, len).max_model_bytes(model.size() - 1)),
+                      RESNEXT_RESULT_LIMIT_EXCEEDED);
+    // The range 99..: one byte of the header in front: not an ONNX model
+    CHECK_THROWS_CODE(resnext::Classifier(tiny().model_fd(fd, 99, len)), RESNEXT_RESULT_MODEL_DECODE);
+    CHECK(close(fd) == 0);  // still the caller's, still open
+  });
+
+  run_test("score_threshold drops low predictions; label() by class id", [&] {
+    const resnext::Classification all = r50.classify_file(chelsea);
+    CHECK(all.predictions.size() == 5);
+    if (all.predictions.size() != 5) return;
+    // A threshold between the 2nd and 3rd scores keeps exactly two.
+    const float cut = (all.predictions[1].score + all.predictions[2].score) / 2.0f;
+    resnext::Classifier strict(std::move(resnext::ClassifierOptions()
+                                             .model_path(g_models + "/r50_torch.onnx")
+                                             .threads(1)
+                                             .score_threshold(cut)));
+    const auto kept = strict.classify_file(chelsea);
+    CHECK(kept.predictions.size() == 2);
+    CHECK(class_ids(kept) == std::vector<uint32_t>({all.predictions[0].class_id, all.predictions[1].class_id}));
+    resnext::Classifier none(std::move(resnext::ClassifierOptions()
+                                           .model_path(g_models + "/r50_torch.onnx")
+                                           .threads(1)
+                                           .score_threshold(1.0f)));
+    CHECK(none.classify_file(chelsea).predictions.empty() || all.predictions[0].score >= 1.0f);
+    CHECK_THROWS_CODE(resnext::ClassifierOptions().score_threshold(-0.5f), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_THROWS_CODE(resnext::ClassifierOptions().score_threshold(1.5f), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK_THROWS_CODE(resnext::ClassifierOptions().score_threshold(std::nanf("")), RESNEXT_RESULT_INVALID_ARGUMENT);
+    // label(): the prediction's label, "tabby, tabby cat" for 281, out of range throws
+    CHECK(r50.label(all.predictions[0].class_id) == all.predictions[0].label);
+    CHECK(r50.label(281) == "tabby, tabby cat");
+    CHECK_THROWS_CODE(r50.label(1000), RESNEXT_RESULT_INVALID_ARGUMENT);
+  });
+
   run_test("tract engine options: float16 widening and bf16 products reported by info()", [&] {
     auto tiny = [&](const char* model) {
-      return std::move(resnext::Options()
+      return std::move(resnext::ClassifierOptions()
                            .model_path(g_models + "/" + model)
                            .preprocess(73, 64, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f})
                            .no_labels()
@@ -331,7 +410,7 @@ int main(int argc, char** argv) {
 
   run_test("Options setters with valid input take effect", [&] {
     auto tiny = [&] {
-      return std::move(resnext::Options()
+      return std::move(resnext::ClassifierOptions()
                            .model_path(g_models + "/tiny_torch.onnx")
                            .preprocess(73, 64, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f})
                            .threads(1));
@@ -364,7 +443,7 @@ int main(int argc, char** argv) {
     // model_bytes: the same model from memory, the same results
     const std::vector<uint8_t> model = resnext_test::read_bytes(g_models + "/tiny_torch.onnx");
     CHECK(!model.empty());
-    resnext::Classifier from_bytes(std::move(resnext::Options()
+    resnext::Classifier from_bytes(std::move(resnext::ClassifierOptions()
                                                  .model_bytes(model)
                                                  .preprocess(73, 64, {0.485f, 0.456f, 0.406f},
                                                              {0.229f, 0.224f, 0.225f})
@@ -385,18 +464,18 @@ int main(int argc, char** argv) {
     // max_pixels: an image of the limit classifies, one row more is LIMIT_EXCEEDED
     resnext::Classifier small(tiny().no_labels().max_pixels(48 * 32));
     const std::vector<uint8_t> pixels(48 * 33 * 3, 100);
-    check_result(small.classify_pixels(pixels.data(), 48 * 32 * 3, 48, 32, resnext::PixelFormat::Rgb8), 5, false);
-    CHECK_THROWS_CODE(small.classify_pixels(pixels, 48, 33, resnext::PixelFormat::Rgb8), RESNEXT_RESULT_LIMIT_EXCEEDED);
+    check_result(small.classify_pixels(pixels.data(), 48 * 32 * 3, 48, 32, 0, resnext::PixelFormat::Rgb8), 5, false);
+    CHECK_THROWS_CODE(small.classify_pixels(pixels, 48, 33, 0, resnext::PixelFormat::Rgb8), RESNEXT_RESULT_LIMIT_EXCEEDED);
     CHECK_THROWS_CODE(small.classify_file(chelsea), RESNEXT_RESULT_LIMIT_EXCEEDED);
     // UTF8 and PANIC reach C++ callers as resnext::Error with their codes
     CHECK_THROWS_CODE(small.classify_file("\xff\xfe.png"), RESNEXT_RESULT_UTF8);
-    resnext::Classifier panics(std::move(resnext::Options()
+    resnext::Classifier panics(std::move(resnext::ClassifierOptions()
                                              .model_path(g_models + "/fails_at_run.onnx")
                                              .preprocess(73, 64, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f})
                                              .threads(1)
                                              .no_labels()));
     CHECK_THROWS_CODE(panics.classify_file(chelsea), RESNEXT_RESULT_PANIC);
-    check_result(small.classify_pixels(pixels.data(), 48 * 32 * 3, 48, 32, resnext::PixelFormat::Rgb8), 5, false);
+    check_result(small.classify_pixels(pixels.data(), 48 * 32 * 3, 48, 32, 0, resnext::PixelFormat::Rgb8), 5, false);
   });
 
   run_test("ONNX Runtime backend: CPU provider, GPU fail and fallback policies", [&] {
@@ -405,7 +484,7 @@ int main(int argc, char** argv) {
     CHECK(lib != nullptr && *lib != '\0');  // ORT_DYLIB_PATH must name libonnxruntime.so
     if (!lib || !*lib) return;
     auto ort = [&] {
-      return std::move(resnext::Options()
+      return std::move(resnext::ClassifierOptions()
                            .model_path(g_models + "/tiny_torch.onnx")
                            .preprocess(73, 64, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f})
                            .no_labels()

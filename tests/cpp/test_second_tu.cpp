@@ -10,7 +10,7 @@
 namespace resnext_test {
 
 resnext::Classifier load_r50(const std::string& models_dir, uint32_t threads) {
-  resnext::Options options;
+  resnext::ClassifierOptions options;
   options.model_path(models_dir + "/r50_torch.onnx").preset(resnext::Preset::Wsl224).top_k(5).threads(threads);
   resnext::Classifier classifier(options);
   return classifier;  // moved out (no copy constructor exists)

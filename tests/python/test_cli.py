@@ -198,3 +198,16 @@ def test_bench_json(run_cli, testdata):
     for r in obj["results"]:
         assert r["median_ms"] > 0 and r["p90_ms"] >= r["median_ms"] and r["images_per_s"] > 0
     assert obj["peak_rss_mb"] > 1
+
+
+def test_classify_score_threshold(run_cli, testdata):
+    model = testdata / "models" / "r50_torch.onnx"
+    photo = testdata / "preprocess" / "chelsea.png"
+    everything = json.loads(run_cli("classify", "--model", model, "--json", photo).stdout)["predictions"]
+    assert len(everything) == 5 and everything[1]["score"] > everything[2]["score"]
+    cut = (everything[1]["score"] + everything[2]["score"]) / 2
+    kept = json.loads(run_cli("classify", "--model", model, "--json", "--score-threshold", cut,
+                              photo).stdout)["predictions"]
+    assert [p["class_id"] for p in kept] == [p["class_id"] for p in everything[:2]]
+    proc = run_cli("classify", "--model", model, "--score-threshold", "1.5", photo, check=False)
+    assert proc.returncode == 1 and "[INVALID_ARGUMENT]" in proc.stderr and "score_threshold" in proc.stderr, proc

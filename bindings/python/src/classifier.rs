@@ -90,12 +90,13 @@ fn take_tensor<'py>(
 
 #[pymethods]
 impl Classifier {
-    /// Loads `model` (a path, ``os.PathLike`` or the ONNX file's ``bytes``) and prepares it.
-    /// The GIL is released while loading.
+    /// Loads `model` (a path, ``os.PathLike``, the ONNX file's ``bytes``, or an open file
+    /// descriptor ``int`` with ``model_offset`` and ``model_length``) and prepares it. The GIL
+    /// is released while loading.
     #[new]
     #[pyo3(signature = (
         model, *, preset="wsl-224", resize_short=None, crop=None, mean=None, std=None,
-        top_k=5, threads=0, labels=None, allow_label_mismatch=false,
+        top_k=5, score_threshold=0.0, model_offset=0, model_length=None, threads=0, labels=None, allow_label_mismatch=false,
         max_pixels=resnext::preprocess::decode::DEFAULT_MAX_PIXELS,
         allow_truncated_images=false, max_model_bytes=resnext::options::DEFAULT_MAX_MODEL_BYTES,
         backend="tract", widen_fp16=true, bf16_matmul=false, cpu_kernels="auto",
@@ -111,6 +112,9 @@ impl Classifier {
         mean: Option<[f32; 3]>,
         std: Option<[f32; 3]>,
         top_k: usize,
+        score_threshold: f32,
+        model_offset: i64,
+        model_length: Option<i64>,
         threads: usize,
         labels: Option<Bound<'py, PyAny>>,
         allow_label_mismatch: bool,
@@ -136,6 +140,9 @@ impl Classifier {
                 mean,
                 std,
                 top_k,
+                score_threshold,
+                model_offset,
+                model_length,
                 threads,
                 labels,
                 allow_label_mismatch,
@@ -308,6 +315,21 @@ impl Classifier {
     #[getter]
     fn top_k(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.get(py)?.top_k())
+    }
+
+    /// Predictions scoring below this are dropped (0.0: none are).
+    #[getter]
+    fn score_threshold(&self, py: Python<'_>) -> PyResult<f32> {
+        Ok(self.get(py)?.score_threshold())
+    }
+
+    /// The label of class ``class_id`` (``""`` when the classifier has none for it); a class id
+    /// outside the model's classes raises `resnext.InvalidArgument`.
+    fn label(&self, py: Python<'_>, class_id: i64) -> PyResult<String> {
+        let classifier = self.get(py)?;
+        let id = usize::try_from(class_id)
+            .map_err(|_| invalid(py, format!("class id {class_id} is negative")))?;
+        Ok(classifier.label(id).py_err(py)?.to_string())
     }
 
     /// The labels, indexed by class id (empty without labels).

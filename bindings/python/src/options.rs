@@ -21,6 +21,9 @@ pub struct Settings<'py> {
     pub mean: Option<[f32; 3]>,
     pub std: Option<[f32; 3]>,
     pub top_k: usize,
+    pub score_threshold: f32,
+    pub model_offset: i64,
+    pub model_length: Option<i64>,
     pub threads: usize,
     pub labels: Option<Bound<'py, PyAny>>,
     pub allow_label_mismatch: bool,
@@ -49,7 +52,66 @@ pub fn as_path(value: &Bound<'_, PyAny>) -> PyResult<Option<PathBuf>> {
     Ok(None)
 }
 
-fn model_options(model: &Bound<'_, PyAny>) -> PyResult<ClassifierOptions> {
+/// `model_length` bytes (default: to the end of the file) from `model_offset` of the open file
+/// descriptor `fd`, which stays the caller's (duplicated, read with `pread`, never closed).
+fn fd_options(
+    py: Python<'_>,
+    fd: i64,
+    offset: i64,
+    length: Option<i64>,
+) -> PyResult<ClassifierOptions> {
+    let fd = i32::try_from(fd)
+        .ok()
+        .filter(|fd| *fd >= 0)
+        .ok_or_else(|| invalid(py, format!("file descriptor {fd} is not valid")))?;
+    let offset = u64::try_from(offset)
+        .map_err(|_| invalid(py, format!("model_offset {offset} is negative")))?;
+    #[cfg(unix)]
+    {
+        // SAFETY: borrowed only for the `dup` in `from_fd`; a closed descriptor fails there.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let length = match length {
+            Some(length) => u64::try_from(length)
+                .map_err(|_| invalid(py, format!("model_length {length} is negative")))?,
+            None => {
+                let owned = borrowed.try_clone_to_owned().map_err(|e| {
+                    invalid(py, format!("file descriptor {fd} cannot be duplicated: {e}"))
+                })?;
+                let size = std::fs::File::from(owned)
+                    .metadata()
+                    .map_err(|e| invalid(py, format!("file descriptor {fd}: {e}")))?
+                    .len();
+                size.checked_sub(offset).ok_or_else(|| {
+                    invalid(
+                        py,
+                        format!("model_offset {offset} is past the end of the file ({size} bytes)"),
+                    )
+                })?
+            }
+        };
+        let range = resnext::FileRange::from_fd(borrowed, offset, length).py_err(py)?;
+        Ok(ClassifierOptions::from_file_range(range))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (offset, length);
+        Err(invalid(py, "file descriptors are not supported on this platform"))
+    }
+}
+
+fn model_options(py: Python<'_>, s: &Settings<'_>) -> PyResult<ClassifierOptions> {
+    let model = &s.model;
+    let is_fd = !model.is_instance_of::<pyo3::types::PyBool>()
+        && model.is_instance_of::<pyo3::types::PyInt>();
+    if is_fd {
+        return fd_options(py, model.extract::<i64>()?, s.model_offset, s.model_length);
+    }
+    if s.model_offset != 0 || s.model_length.is_some() {
+        return Err(invalid(
+            py,
+            "model_offset and model_length apply to a file descriptor model (an int)",
+        ));
+    }
     if let Ok(bytes) = model.cast::<PyBytes>() {
         return Ok(ClassifierOptions::from_bytes(bytes.as_bytes()));
     }
@@ -59,7 +121,8 @@ fn model_options(model: &Bound<'_, PyAny>) -> PyResult<ClassifierOptions> {
     match as_path(model)? {
         Some(path) => Ok(ClassifierOptions::from_path(path)),
         None => Err(PyTypeError::new_err(format!(
-            "model must be a path (str or os.PathLike) or the ONNX file's bytes, not {}",
+            "model must be a path (str or os.PathLike), the ONNX file's bytes or an open file \
+             descriptor (int), not {}",
             model.get_type().name()?
         ))),
     }
@@ -180,9 +243,10 @@ pub fn build(py: Python<'_>, s: &Settings<'_>) -> PyResult<ClassifierOptions> {
         "next" | "next-provider" => FallbackPolicy::NextProvider,
         other => return Err(invalid(py, format!("unknown fallback '{other}' (fail or next)"))),
     };
-    let mut options = model_options(&s.model)?
+    let mut options = model_options(py, s)?
         .preprocess(preprocess)
         .top_k(s.top_k)
+        .score_threshold(s.score_threshold)
         .threads(s.threads)
         .labels(labels(s.labels.as_ref())?)
         .allow_label_mismatch(s.allow_label_mismatch)

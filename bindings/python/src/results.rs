@@ -110,10 +110,11 @@ impl Classification {
 
 #[pymethods]
 impl Classification {
-    /// The best prediction (``result[0]``).
+    /// The best prediction (``result[0]``), or ``None`` when the score threshold dropped every
+    /// prediction.
     #[getter]
-    fn top(&self, py: Python<'_>) -> Py<Prediction> {
-        self.predictions[0].clone_ref(py)
+    fn top(&self, py: Python<'_>) -> Option<Py<Prediction>> {
+        self.predictions.first().map(|p| p.clone_ref(py))
     }
 
     fn __len__(&self) -> usize {

@@ -80,3 +80,51 @@ def test_package_ships_stubs_and_docs():
         assert obj.__doc__ and len(obj.__doc__) > 20, obj
     assert resnext.__version__.count(".") == 2
     assert pathlib.Path(resnext.__file__).parent.name == "resnext"
+
+
+def test_score_threshold_and_label_lookup(models, photos):
+    model = models / "tiny_torch.onnx"
+    labelled = {**TINY, "labels": [f"class {i}" for i in range(10)]}
+    everything = list(resnext.Classifier(model, **labelled).classify(photos / "chelsea.png"))
+    assert len(everything) == 5 and everything[1].score > everything[2].score
+    cut = (everything[1].score + everything[2].score) / 2
+    strict = resnext.Classifier(model, score_threshold=cut, **labelled)
+    assert strict.score_threshold == pytest.approx(cut)
+    assert list(strict.classify(photos / "chelsea.png")) == everything[:2]
+    assert everything[0].score < 1.0
+    empty = resnext.Classifier(model, score_threshold=1.0, **labelled).classify(photos / "chelsea.png")
+    assert len(empty) == 0 and empty.top is None and list(empty) == []
+    for bad in (-0.5, 1.5, float("nan")):
+        with pytest.raises(resnext.InvalidArgument):
+            resnext.Classifier(model, score_threshold=bad, **labelled)
+    assert strict.label(3) == "class 3" and strict.label(everything[0].class_id) == everything[0].label
+    for bad in (10, -1):
+        with pytest.raises(resnext.InvalidArgument):
+            strict.label(bad)
+    assert resnext.Classifier(model, **TINY).label(9) == ""
+
+
+def test_model_from_a_file_descriptor_equals_path(models, photos, tmp_path):
+    model = (models / "tiny_torch.onnx").read_bytes()
+    packed = tmp_path / "packed.bin"
+    packed.write_bytes(b"\x5a" * 100 + model)
+    by_path = list(resnext.Classifier(models / "tiny_torch.onnx", **TINY).classify(photos / "chelsea.png"))
+    with open(packed, "rb") as f:
+        fd = f.fileno()
+        by_fd = resnext.Classifier(fd, model_offset=100, model_length=len(model), **TINY)
+        assert list(by_fd.classify(photos / "chelsea.png")) == by_path
+        # model_length defaults to the rest of the file
+        rest = resnext.Classifier(fd, model_offset=100, **TINY)
+        assert list(rest.classify(photos / "chelsea.png")) == by_path
+        assert f.tell() == 0  # pread: the caller's offset is unchanged, the file still open
+        for offset, length in ((100, len(model) + 1), (-1, len(model)), (100, -1), (100, 0)):
+            with pytest.raises(resnext.InvalidArgument):
+                resnext.Classifier(fd, model_offset=offset, model_length=length, **TINY)
+        with pytest.raises(resnext.LimitExceeded):
+            resnext.Classifier(fd, model_offset=100, model_length=len(model), max_model_bytes=len(model) - 1,
+                               **TINY)
+        with pytest.raises(resnext.InvalidArgument):
+            resnext.Classifier(-1, **TINY)
+        with pytest.raises(resnext.InvalidArgument):
+            resnext.Classifier(models / "tiny_torch.onnx", model_offset=100, **TINY)
+        assert f.read(1) == b"\x5a"

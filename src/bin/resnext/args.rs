@@ -64,6 +64,9 @@ pub struct ClassifyArgs {
     /// Number of predictions per image.
     #[arg(long, value_name = "K", default_value_t = 5)]
     pub top_k: usize,
+    /// Drop predictions scoring below this probability (0 to 1; default 0: keep all top-k).
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub score_threshold: f32,
     /// Worker threads for one inference (0: all cores).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,

@@ -51,6 +51,7 @@ pub fn classify(args: ClassifyArgs) -> Result<i32> {
     let options = ClassifierOptions::from_path(&args.model)
         .preprocess(preprocess_config(&args.preprocess)?)
         .top_k(args.top_k)
+        .score_threshold(args.score_threshold)
         .threads(args.threads)
         .labels(labels)
         .allow_label_mismatch(args.allow_label_mismatch)

@@ -55,7 +55,8 @@ class Classification:
     @property
     def timings(self) -> Timings: ...
     @property
-    def top(self) -> Prediction: ...
+    def top(self) -> Optional[Prediction]:
+        """The best prediction; ``None`` when the score threshold dropped every one."""
     def __len__(self) -> int: ...
     def __getitem__(self, index: int) -> Prediction: ...
     def __iter__(self) -> Iterator[Prediction]: ...
@@ -63,12 +64,15 @@ class Classification:
 class Classifier:
     """An image classifier over an ONNX model, shared by threads (every call releases the GIL).
 
-    ``model`` is a path, an ``os.PathLike`` or the ONNX file's ``bytes``. The keyword arguments
-    are the Rust builder's options:
+    ``model`` is a path, an ``os.PathLike``, the ONNX file's ``bytes``, or an open file
+    descriptor (``int``: ``model_length`` bytes from ``model_offset``, default the rest of the
+    file; the descriptor stays the caller's, is never closed and its offset is unchanged). The
+    keyword arguments are the Rust builder's options:
 
     - ``preset``: ``"wsl-224"`` (resize 256, crop 224; the default) or ``"fix-320"``;
       ``resize_short``, ``crop``, ``mean``, ``std`` override its numbers (RGB, [0, 1] units).
-    - ``top_k``: predictions per image (default 5, clamped to the class count).
+    - ``top_k``: predictions per image (default 5, clamped to the class count);
+      ``score_threshold``: predictions scoring below it are dropped (default 0.0, in [0, 1]).
     - ``threads``: worker threads of one inference (0: every core).
     - ``labels``: ``None`` (the built-in ImageNet-1k list), ``False`` (none), a label file
       (``name`` or ``<id> <name>`` per line) or a sequence of ``str``;
@@ -88,7 +92,7 @@ class Classifier:
 
     def __init__(
         self,
-        model: Union[StrPath, bytes, bytearray],
+        model: Union[StrPath, bytes, bytearray, int],
         *,
         preset: Literal["wsl-224", "fix-320"] = "wsl-224",
         resize_short: Optional[int] = None,
@@ -96,6 +100,9 @@ class Classifier:
         mean: Optional[Sequence[float]] = None,
         std: Optional[Sequence[float]] = None,
         top_k: int = 5,
+        score_threshold: float = 0.0,
+        model_offset: int = 0,
+        model_length: Optional[int] = None,
         threads: int = 0,
         labels: Union[None, Literal[False], StrPath, Sequence[str]] = None,
         allow_label_mismatch: bool = False,
@@ -155,6 +162,10 @@ class Classifier:
     def preprocess_config(self) -> PreprocessConfig: ...
     @property
     def top_k(self) -> int: ...
+    @property
+    def score_threshold(self) -> float: ...
+    def label(self, class_id: int) -> str:
+        """The label of a class id ("" without one); out of range raises ``InvalidArgument``."""
     @property
     def labels(self) -> list[str]: ...
     @property

@@ -25,14 +25,17 @@ public final class Classification {
         this.timings = new Timings(decodeMs, preprocessMs, inferenceMs, postprocessMs);
     }
 
-    /** The top-k predictions, highest score first (unmodifiable). */
+    /**
+     * The top-k predictions, highest score first (unmodifiable); fewer, or none, when a score
+     * threshold is set.
+     */
     public List<Prediction> predictions() {
         return predictions;
     }
 
-    /** The best prediction. */
+    /** The best prediction, or {@code null} when the score threshold dropped every prediction. */
     public Prediction top() {
-        return predictions.get(0);
+        return predictions.isEmpty() ? null : predictions.get(0);
     }
 
     /** Per-stage timings. */

@@ -48,9 +48,10 @@ public final class Classifier implements AutoCloseable {
             throw nullArgument("options");
         }
         NativeLibrary.load();
-        long pointer = Native.classifierNew(options.modelPath, options.modelBytes,
+        long pointer = Native.classifierNew(options.modelKind, options.model, options.modelFd,
+                options.modelOffset, options.modelLength,
                 options.resizeShort, options.crop, options.mean, options.std, options.topK,
-                options.threads, options.labelMode, options.labelsFile, options.labels,
+                options.scoreThreshold, options.threads, options.labelMode, options.labelsFile, options.labels,
                 options.allowLabelMismatch, options.maxPixels, options.allowTruncatedImages,
                 options.maxModelBytes,
                 options.engineInts(), options.tensorRt.workspaceBytes, options.engineStrings());
@@ -78,6 +79,22 @@ public final class Classifier implements AutoCloseable {
         handle.acquire();
         handle.release();
         return info;
+    }
+
+    /**
+     * The label of class {@code classId}: {@code ""} when the classifier has none for it (no
+     * labels, or a shorter list allowed by {@code allowLabelMismatch}).
+     *
+     * @throws ResnextException {@code INVALID_ARGUMENT} for a class id outside
+     *     {@code [0, info().classes())}
+     */
+    public String label(int classId) {
+        long p = handle.acquire();
+        try {
+            return Native.classifierLabel(p, classId);
+        } finally {
+            handle.release();
+        }
     }
 
     /** Classifies an encoded image file (JPEG, PNG, BMP, WebP; EXIF orientation applied). */

@@ -1,5 +1,7 @@
 package org.resnext;
 
+import java.io.FileDescriptor;
+import java.nio.ByteBuffer;
 import java.util.List;
 
 /**
@@ -29,12 +31,22 @@ public final class ClassifierOptions {
     static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
 
     final String modelPath;
-    final byte[] modelBytes;
+    /** How {@link #model} is read: one of {@code Native.MODEL_*}. */
+    final int modelKind;
+    /** The model: a String path, a byte[], a direct ByteBuffer, a FileDescriptor, or null. */
+    final Object model;
+    /** The descriptor number for {@code Native.MODEL_FD} (-1 otherwise). */
+    final int modelFd;
+    /** Offset of the model in its buffer or file. */
+    final long modelOffset;
+    /** Length of the model in its buffer or file. */
+    final long modelLength;
     final int resizeShort;
     final int crop;
     final float[] mean;
     final float[] std;
     final int topK;
+    final float scoreThreshold;
     final int threads;
     final int labelMode;
     final String labelsFile;
@@ -54,13 +66,18 @@ public final class ClassifierOptions {
     final TensorRtOptions tensorRt;
 
     private ClassifierOptions(Builder b) {
-        modelPath = b.modelPath;
-        modelBytes = b.modelBytes;
+        modelPath = b.modelKind == Native.MODEL_PATH ? (String) b.model : null;
+        modelKind = b.modelKind;
+        model = b.model;
+        modelFd = b.modelFd;
+        modelOffset = b.modelOffset;
+        modelLength = b.modelLength;
         resizeShort = b.resizeShort;
         crop = b.crop;
         mean = b.mean.clone();
         std = b.std.clone();
         topK = b.topK;
+        scoreThreshold = b.scoreThreshold;
         threads = b.threads;
         labelMode = b.labelMode;
         labelsFile = b.labelsFile;
@@ -93,13 +110,17 @@ public final class ClassifierOptions {
     /** A builder holding these options. */
     public Builder toBuilder() {
         Builder b = new Builder();
-        b.modelPath = modelPath;
-        b.modelBytes = modelBytes;
+        b.modelKind = modelKind;
+        b.model = model;
+        b.modelFd = modelFd;
+        b.modelOffset = modelOffset;
+        b.modelLength = modelLength;
         b.resizeShort = resizeShort;
         b.crop = crop;
         b.mean = mean.clone();
         b.std = std.clone();
         b.topK = topK;
+        b.scoreThreshold = scoreThreshold;
         b.threads = threads;
         b.labelMode = labelMode;
         b.labelsFile = labelsFile;
@@ -142,6 +163,11 @@ public final class ClassifierOptions {
 
     public int topK() {
         return topK;
+    }
+
+    /** Predictions scoring below this are dropped (0: none are). */
+    public float scoreThreshold() {
+        return scoreThreshold;
     }
 
     public int threads() {
@@ -215,13 +241,17 @@ public final class ClassifierOptions {
 
     /** Builds {@link ClassifierOptions}. Not thread-safe; setters return the builder. */
     public static final class Builder {
-        private String modelPath;
-        private byte[] modelBytes;
+        private int modelKind = Native.MODEL_PATH;
+        private Object model;
+        private int modelFd = -1;
+        private long modelOffset;
+        private long modelLength;
         private int resizeShort = Preset.WSL_224.resizeShort();
         private int crop = Preset.WSL_224.crop();
         private float[] mean = IMAGENET_MEAN.clone();
         private float[] std = IMAGENET_STD.clone();
         private int topK = 5;
+        private float scoreThreshold = 0f;
         private int threads = 0;
         private int labelMode = Native.LABELS_IMAGENET;
         private String labelsFile;
@@ -243,21 +273,70 @@ public final class ClassifierOptions {
         private Builder() {
         }
 
-        /** The ONNX model file (replaces {@link #modelBytes}). */
-        public Builder modelPath(String path) {
-            this.modelPath = path;
-            this.modelBytes = null;
+        private Builder model(int kind, Object value, int fd, long offset, long length) {
+            this.modelKind = kind;
+            this.model = value;
+            this.modelFd = fd;
+            this.modelOffset = offset;
+            this.modelLength = length;
             return this;
         }
 
+        /** The ONNX model file (replaces any model set before). */
+        public Builder modelPath(String path) {
+            return model(Native.MODEL_PATH, path, -1, 0, 0);
+        }
+
         /**
-         * The ONNX model's bytes (replaces {@link #modelPath}). The array is not copied here and
-         * must not change until the classifier is created; the classifier does not keep it.
+         * The ONNX model's bytes (replaces any model set before). The array is not copied here
+         * and must not change until the classifier is created; the classifier does not keep it.
          */
         public Builder modelBytes(byte[] bytes) {
-            this.modelBytes = bytes;
-            this.modelPath = null;
-            return this;
+            return model(Native.MODEL_BYTES, bytes, -1, 0, 0);
+        }
+
+        /**
+         * The ONNX model in a {@link ByteBuffer}, from its position to its limit (replaces any
+         * model set before): a direct buffer, such as the {@code MappedByteBuffer} of
+         * {@code FileChannel.map}, is read by the native library without a copy on the Java
+         * heap (one native copy while the classifier is created, freed after loading); a heap
+         * buffer's bytes are copied out of it. The buffer's position and limit are read here;
+         * its contents must not change until the classifier is created, which does not keep it.
+         */
+        public Builder modelBuffer(ByteBuffer buffer) {
+            if (buffer == null) {
+                return model(Native.MODEL_BUFFER, null, -1, 0, 0);
+            }
+            if (!buffer.isDirect()) {
+                byte[] bytes = new byte[buffer.remaining()];
+                buffer.duplicate().get(bytes);
+                return modelBytes(bytes);
+            }
+            return model(Native.MODEL_BUFFER, buffer, -1, buffer.position(), buffer.remaining());
+        }
+
+        /**
+         * The ONNX model as {@code length} bytes of an open file from {@code offset} (replaces
+         * any model set before): an uncompressed asset's
+         * {@code AssetFileDescriptor.getFileDescriptor()}, {@code getStartOffset()} and
+         * {@code getLength()}, so the model needs neither a copy in the app's files nor a
+         * {@code byte[]}. The descriptor stays the caller's: the library duplicates it when the
+         * classifier is created, never closes it, and reads with {@code pread}, so its file
+         * offset is unchanged. Keep it open until the {@code Classifier} constructor returns.
+         * A negative offset or length, a length of 0, a range past the end of the file or a
+         * descriptor that is not an open regular file make the constructor throw
+         * {@code INVALID_ARGUMENT}; a length over {@link #maxModelBytes} {@code LIMIT_EXCEEDED}.
+         */
+        public Builder modelFileDescriptor(FileDescriptor fd, long offset, long length) {
+            return model(Native.MODEL_FILE_DESCRIPTOR, fd, -1, offset, length);
+        }
+
+        /**
+         * As {@link #modelFileDescriptor(FileDescriptor, long, long)}, for a raw descriptor
+         * number (such as {@code ParcelFileDescriptor.getFd()}).
+         */
+        public Builder modelFileDescriptor(int fd, long offset, long length) {
+            return model(Native.MODEL_FD, null, fd, offset, length);
         }
 
         /** A preset's resize and crop; mean and std are set to ImageNet's. */
@@ -299,6 +378,16 @@ public final class ClassifierOptions {
         /** Predictions per image (default 5; at least 1; clamped to the class count). */
         public Builder topK(int k) {
             this.topK = k;
+            return this;
+        }
+
+        /**
+         * Drops predictions scoring below {@code threshold} (a probability in [0, 1]; default 0:
+         * none are), so a result may hold fewer than {@code topK} predictions, or none. NaN or a
+         * value outside [0, 1] makes the constructor throw {@code INVALID_ARGUMENT}.
+         */
+        public Builder scoreThreshold(float threshold) {
+            this.scoreThreshold = threshold;
             return this;
         }
 

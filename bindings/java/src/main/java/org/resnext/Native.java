@@ -16,15 +16,23 @@ final class Native {
     private Native() {
     }
 
-    static native long classifierNew(String modelPath, byte[] modelBytes, int resizeShort,
-            int crop, float[] mean, float[] std, int topK, int threads, int labelMode,
-            String labelsFile, String[] labels, boolean allowLabelMismatch, long maxPixels,
-            boolean allowTruncatedImages, long maxModelBytes, int[] engineInts, long trtWorkspaceBytes,
-            String[] engineStrings);
+    static final int MODEL_PATH = 0;
+    static final int MODEL_BYTES = 1;
+    static final int MODEL_BUFFER = 2;
+    static final int MODEL_FD = 3;
+    static final int MODEL_FILE_DESCRIPTOR = 4;
+
+    static native long classifierNew(int modelKind, Object model, int modelFd, long modelOffset,
+            long modelLength, int resizeShort, int crop, float[] mean, float[] std, int topK,
+            float scoreThreshold, int threads, int labelMode, String labelsFile, String[] labels,
+            boolean allowLabelMismatch, long maxPixels, boolean allowTruncatedImages,
+            long maxModelBytes, int[] engineInts, long trtWorkspaceBytes, String[] engineStrings);
 
     static native void classifierFree(long handle);
 
     static native ModelInfo classifierInfo(long handle);
+
+    static native String classifierLabel(long handle, int classId);
 
     static native Classification classifyPath(long handle, String path);
 

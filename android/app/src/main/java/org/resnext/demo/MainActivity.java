@@ -1,6 +1,7 @@
 package org.resnext.demo;
 
 import android.Manifest;
+import android.content.res.AssetFileDescriptor;
 import android.content.pm.PackageManager;
 import android.os.Bundle;
 import android.os.SystemClock;
@@ -21,10 +22,7 @@ import androidx.core.app.ActivityCompat;
 import androidx.core.content.ContextCompat;
 import com.google.common.util.concurrent.ListenableFuture;
 import java.io.File;
-import java.io.FileOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.util.Locale;
 import java.util.concurrent.ExecutorService;
@@ -112,18 +110,31 @@ public class MainActivity extends AppCompatActivity {
     // ---- model ---------------------------------------------------------------------------
 
     private void loadModel() {
+        ClassifierOptions.Builder options = ClassifierOptions.builder()
+                .preset(PRESET)
+                .topK(5)
+                .threads(0); // all cores
         try {
-            File model = locateModel();
             long started = SystemClock.elapsedRealtime();
-            Classifier loaded = new Classifier(ClassifierOptions.builder()
-                    .modelPath(model.getAbsolutePath())
-                    .preset(PRESET)
-                    .topK(5)
-                    .threads(0) // all cores
-                    .build());
+            File pushed = pushedModel();
+            String name;
+            Classifier loaded;
+            if (pushed != null) {
+                name = pushed.getName();
+                loaded = new Classifier(options.modelPath(pushed.getAbsolutePath()).build());
+            } else {
+                // The asset is stored uncompressed (noCompress 'onnx'), so the SDK reads it in
+                // place from the APK: no copy into the app's files, no model-sized byte[]. The
+                // descriptor stays ours; the SDK duplicates it and reads with pread.
+                try (AssetFileDescriptor afd = getAssets().openFd(MODEL_FILE)) {
+                    name = "assets/" + MODEL_FILE;
+                    loaded = new Classifier(options.modelFileDescriptor(afd.getFileDescriptor(),
+                            afd.getStartOffset(), afd.getLength()).build());
+                }
+            }
             ModelInfo info = loaded.info();
             modelSummary = String.format(Locale.ROOT, "%s, %s %dx%d, %d classes, loaded in %d ms",
-                    model.getName(), info.precision(), info.width(), info.height(), info.classes(),
+                    name, info.precision(), info.width(), info.height(), info.classes(),
                     SystemClock.elapsedRealtime() - started);
             classifier = loaded;
             Log.i(TAG, "model: " + info);
@@ -133,41 +144,25 @@ public class MainActivity extends AppCompatActivity {
             show("Cannot load the model [" + e.code() + "]:\n" + e.getMessage());
         } catch (IOException e) {
             Log.e(TAG, "no model", e);
-            show(e.getMessage());
+            File external = getExternalFilesDir(null);
+            show("No model: push one with\n  adb push model.onnx "
+                    + (external != null ? external : getFilesDir()) + "/" + MODEL_FILE
+                    + "\nor put it in app/src/main/assets/" + MODEL_FILE);
         }
     }
 
     /**
-     * The model: {@code <external files>/model.onnx} (adb push), then {@code <files>/model.onnx},
-     * then {@code assets/model.onnx} copied to {@code <files>} once (the SDK reads a file).
+     * A pushed model: {@code <external files>/model.onnx} (adb push), then
+     * {@code <files>/model.onnx}; null when there is none (then {@code assets/model.onnx} is
+     * read in place).
      */
-    private File locateModel() throws IOException {
+    private File pushedModel() {
         File external = getExternalFilesDir(null);
         if (external != null && new File(external, MODEL_FILE).isFile()) {
             return new File(external, MODEL_FILE);
         }
         File internal = new File(getFilesDir(), MODEL_FILE);
-        if (internal.isFile()) {
-            return internal;
-        }
-        File partial = new File(getFilesDir(), MODEL_FILE + ".part");
-        try (InputStream in = getAssets().open(MODEL_FILE);
-                OutputStream out = new FileOutputStream(partial)) {
-            byte[] buffer = new byte[1 << 16];
-            int n;
-            while ((n = in.read(buffer)) > 0) {
-                out.write(buffer, 0, n);
-            }
-        } catch (IOException e) {
-            partial.delete();
-            throw new IOException("No model: push one with\n  adb push model.onnx "
-                    + (external != null ? external : getFilesDir()) + "/" + MODEL_FILE
-                    + "\nor put it in app/src/main/assets/" + MODEL_FILE, e);
-        }
-        if (!partial.renameTo(internal)) {
-            throw new IOException("cannot move " + partial + " to " + internal);
-        }
-        return internal;
+        return internal.isFile() ? internal : null;
     }
 
     // ---- camera --------------------------------------------------------------------------
