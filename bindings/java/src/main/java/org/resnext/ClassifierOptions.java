@@ -1,5 +1,7 @@
 package org.resnext;
 
+import org.jspecify.annotations.Nullable;
+
 import java.util.List;
 
 /**
@@ -120,7 +122,8 @@ public final class ClassifierOptions {
         return b;
     }
 
-    public String modelPath() {
+    /** The model file, or {@code null} when the model was given as bytes. */
+    public @Nullable String modelPath() {
         return modelPath;
     }
 
@@ -408,7 +411,7 @@ public final class ClassifierOptions {
          * The ONNX Runtime shared library ({@code libonnxruntime.so}); null (the default) uses the
          * {@code ORT_DYLIB_PATH} environment variable. A process loads one ONNX Runtime library.
          */
-        public Builder ortLibrary(String path) {
+        public Builder ortLibrary(@Nullable String path) {
             this.ortLibrary = path;
             return this;
         }
