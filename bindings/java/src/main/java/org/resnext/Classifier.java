@@ -220,6 +220,12 @@ public final class Classifier implements AutoCloseable {
                     ByteBuffer[] planes = {image.buffer, image.u, image.v};
                     for (int k = 0; k < 3; k++) {
                         ByteBuffer plane = planes[k];
+                        if (plane != null && !plane.isDirect()) {
+                            throw new IllegalArgumentException("images[" + i + "]."
+                                    + "yuv".charAt(k) + ": a YUV 4:2:0 plane must be a direct "
+                                    + "ByteBuffer (read in place; camera planes are): copy a heap "
+                                    + "buffer into ByteBuffer.allocateDirect first");
+                        }
                         if (plane != null) {
                             int slot = k == 0 ? at : at + 10 + 2 * k;
                             params[slot] = plane.position();

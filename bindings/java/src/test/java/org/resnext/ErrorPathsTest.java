@@ -426,13 +426,16 @@ public class ErrorPathsTest {
             expectThrown(IllegalArgumentException.class, () -> Native.classifyPixels(h, null,
                     ByteBuffer.allocate(3), 0, 3, 1, 1, 0, 0, 0));
             expectThrown(IllegalArgumentException.class, () -> Native.classifyBatch(h,
-                    new int[] {0}, new Object[] {new byte[1]}, new int[7]));
+                    new int[] {0}, new Object[] {new byte[1]}, new int[18]));
             expectThrown(IllegalArgumentException.class, () -> Native.classifyBatch(h,
-                    new int[] {0, 0}, new Object[] {"a"}, new int[14]));
+                    new int[] {0, 0}, new Object[] {"a"}, new int[36]));
             expect(ErrorCode.INVALID_ARGUMENT, () -> Native.classifyPixels(h, new byte[3], null, 0,
                     3, 1, 1, 0, 6, 0));
             expect(ErrorCode.INVALID_ARGUMENT, () -> Native.classifyBatch(h, new int[] {9},
-                    new Object[] {"a"}, new int[7]));
+                    new Object[] {"a"}, new int[18]));
+            // A YUV 4:2:0 payload must be three planes.
+            expectThrown(IllegalArgumentException.class, () -> Native.classifyBatch(h,
+                    new int[] {4}, new Object[] {new ByteBuffer[2]}, new int[18]));
         } finally {
             handleGuard.release();
         }
