@@ -42,14 +42,14 @@ impl<'a> ImageInput<'a> {
     }
 
     /// [`ImageInput::to_rgb`] of the part inside `roi` (in this image's coordinates).
-    fn to_rgb_in(&self, roi: Option<Roi>, limits: &DecodeLimits) -> Result<RgbImage> {
+    fn to_rgb_in(self, roi: Option<Roi>, limits: &DecodeLimits) -> Result<RgbImage> {
         match self {
             ImageInput::Pixels(buffer) => buffer.to_rgb_in(roi, limits),
             ImageInput::Yuv420(planes) => planes.to_rgb(roi, limits),
             ImageInput::Region { image, roi: outer } => {
                 let roi = match roi {
                     Some(inner) => outer.compose(inner)?,
-                    None => *outer,
+                    None => outer,
                 };
                 image.to_rgb_in(Some(roi), limits)
             }

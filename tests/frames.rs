@@ -152,7 +152,8 @@ fn regions_give_the_cropped_tensor() {
     let path = fixture("preprocess/chelsea.png");
     assert_same(&expected, &tensor(ImageInput::Path(&path).with_roi(Some(roi))));
     // Nested regions compose.
-    let outer = ImageInput::Encoded(&png).with_roi(Some(Roi::new(50, 20, 400, 280)));
+    let encoded = ImageInput::Encoded(&png);
+    let outer = encoded.with_roi(Some(Roi::new(50, 20, 400, 280)));
     let inner = ImageInput::Region { image: &outer, roi: Roi::new(50, 20, 256, 231) };
     assert_same(&expected, &tensor(inner));
 }

@@ -335,7 +335,7 @@ pub extern "system" fn Java_org_resnext_Native_classifyPixels<'local>(
 /// `Classification[] classifyBatch(long handle, int[] kinds, Object[] payloads, int[] params)`:
 /// image `i` is `kinds[i]` (0 file: a `String`; 1 encoded: a `byte[]`; 2 pixels in a `byte[]`;
 /// 3 pixels in a direct `ByteBuffer`; 4 a YUV 420 frame: a `ByteBuffer[3]`) with `payloads[i]`
-/// and `params[18i..18i+18]` as [`PARAMS_PER_IMAGE`] lists them. One batched run.
+/// and `params[18i..18i+18]` as `convert::PARAMS_PER_IMAGE` lists them. One batched run.
 #[no_mangle]
 pub extern "system" fn Java_org_resnext_Native_classifyBatch<'local>(
     mut env: JNIEnv<'local>,

@@ -158,12 +158,12 @@ impl<'a> YuvPlanes<'a> {
     }
 
     /// Converts to an upright RGB8 image (the region taken first, then the rotation applied).
-    pub fn to_rgb(&self, roi: Option<Roi>, limits: &DecodeLimits) -> Result<RgbImage> {
+    pub fn to_rgb(self, roi: Option<Roi>, limits: &DecodeLimits) -> Result<RgbImage> {
         self.to_rgb_named(roi, limits, "planar YUV")
     }
 
     pub(crate) fn to_rgb_named(
-        &self,
+        self,
         roi: Option<Roi>,
         limits: &DecodeLimits,
         format: &str,
@@ -171,7 +171,7 @@ impl<'a> YuvPlanes<'a> {
         self.validate(limits)?;
         let view = match roi {
             Some(roi) => self.region(roi, format)?,
-            None => *self,
+            None => self,
         };
         Ok(rotate(view.convert(), self.rotation))
     }
