@@ -180,6 +180,13 @@ enum resnext_image_kind
    * `rotation`.
    */
   RESNEXT_IMAGE_KIND_PIXELS = 2,
+  /**
+   * A planar YUV 4:2:0 camera frame (Android's `YUV_420_888`), read in place: the Y plane
+   * at `data` (`len` bytes, `row_stride` between rows), the U and V planes at `u_data` and
+   * `v_data` (`u_len`, `v_len` bytes, `uv_row_stride` between rows, `uv_pixel_stride` 1 or
+   * 2 between samples), `width`, `height`, `rotation`.
+   */
+  RESNEXT_IMAGE_KIND_YUV420 = 3,
 };
 #ifndef __cplusplus
 typedef uint32_t resnext_image_kind;
@@ -481,7 +488,8 @@ typedef struct resnext_image {
    */
   const char *path;
   /**
-   * `ENCODED` and `PIXELS`: the bytes. Otherwise ignored (may be NULL).
+   * `ENCODED` and `PIXELS`: the bytes; `YUV420`: the Y plane. Otherwise ignored (may be
+   * NULL).
    */
   const uint8_t *data;
   /**
@@ -489,16 +497,17 @@ typedef struct resnext_image {
    */
   size_t len;
   /**
-   * `PIXELS`: width in pixels.
+   * `PIXELS` and `YUV420`: width in pixels.
    */
   uint32_t width;
   /**
-   * `PIXELS`: height in pixels.
+   * `PIXELS` and `YUV420`: height in pixels.
    */
   uint32_t height;
   /**
    * `PIXELS`: bytes between row starts (0: tightly packed). For NV21/NV12 it applies to the
-   * Y plane and to the chroma plane, which starts at `row_stride * height`.
+   * Y plane and to the chroma plane, which starts at `row_stride * height`. `YUV420`: bytes
+   * between Y row starts (0: `width`).
    */
   size_t row_stride;
   /**
@@ -506,9 +515,57 @@ typedef struct resnext_image {
    */
   uint32_t pixel_format;
   /**
-   * `PIXELS`: clockwise rotation applied before preprocessing: 0, 90, 180 or 270.
+   * `PIXELS` and `YUV420`: clockwise rotation applied before preprocessing: 0, 90, 180 or
+   * 270.
    */
   uint32_t rotation;
+  /**
+   * `YUV420`: the U (Cb) plane. Otherwise ignored (may be NULL).
+   */
+  const uint8_t *u_data;
+  /**
+   * Number of bytes at `u_data`.
+   */
+  size_t u_len;
+  /**
+   * `YUV420`: the V (Cr) plane; with pixel stride 2 it may overlap `u_data` (NV21/NV12
+   * memory). Otherwise ignored (may be NULL).
+   */
+  const uint8_t *v_data;
+  /**
+   * Number of bytes at `v_data`.
+   */
+  size_t v_len;
+  /**
+   * `YUV420`: bytes between U (and V) row starts; 0 for tightly packed
+   * (`ceil(width / 2) * uv_pixel_stride`). For `YUV420` a `row_stride` of 0 means `width`.
+   */
+  size_t uv_row_stride;
+  /**
+   * `YUV420`: bytes between two U (and two V) samples of a row: 1 (I420-like) or 2
+   * (NV12/NV21-like); anything else is `RESNEXT_RESULT_INVALID_ARGUMENT`.
+   */
+  uint32_t uv_pixel_stride;
+  /**
+   * Every kind: left edge of the region of interest, in the source's pixels (before
+   * rotation, resize and crop; for encoded images after their EXIF orientation). The four
+   * `roi_*` fields all 0 mean the whole image; otherwise the region must be non-empty and
+   * inside the image, with an even `roi_x` and `roi_y` on NV21, NV12 and `YUV420` images
+   * (`RESNEXT_RESULT_INVALID_ARGUMENT` otherwise).
+   */
+  uint32_t roi_x;
+  /**
+   * Top edge of the region of interest.
+   */
+  uint32_t roi_y;
+  /**
+   * Width of the region of interest.
+   */
+  uint32_t roi_width;
+  /**
+   * Height of the region of interest.
+   */
+  uint32_t roi_height;
 } resnext_image;
 
 /**

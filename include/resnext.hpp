@@ -259,6 +259,44 @@ class Image {
   static Image pixels(std::vector<uint8_t>&&, uint32_t, uint32_t, size_t, PixelFormat,
                       uint32_t = 0) = delete;  ///< Would dangle.
 
+  /// A planar YUV 4:2:0 camera frame (borrowed, read in place): Android's `YUV_420_888`
+  /// planes, I420, or NV21/NV12 memory seen as planes (`uv_pixel_stride` 2, `u` and `v` one
+  /// byte apart). Each plane may end right after its last sample. Converted with the same
+  /// BT.601 formula as NV21, so a frame gives the same result in either layout. Bad strides or
+  /// short planes fail at classify time (INVALID_ARGUMENT, BUFFER_SIZE).
+  static Image yuv420(const uint8_t* y, size_t y_len, const uint8_t* u, size_t u_len, const uint8_t* v,
+                      size_t v_len, size_t y_row_stride, size_t uv_row_stride, uint32_t uv_pixel_stride,
+                      uint32_t width, uint32_t height, uint32_t rotation = 0) {
+    Image image;
+    image.raw_.kind = RESNEXT_IMAGE_KIND_YUV420;
+    image.raw_.data = y;
+    image.raw_.len = y_len;
+    image.raw_.u_data = u;
+    image.raw_.u_len = u_len;
+    image.raw_.v_data = v;
+    image.raw_.v_len = v_len;
+    image.raw_.row_stride = y_row_stride;
+    image.raw_.uv_row_stride = uv_row_stride;
+    image.raw_.uv_pixel_stride = uv_pixel_stride;
+    image.raw_.width = width;
+    image.raw_.height = height;
+    image.raw_.rotation = rotation;
+    return image;
+  }
+
+  /// This image limited to a region of interest (in the source's pixels, before rotation,
+  /// resize and crop; even `x` and `y` on YUV images): the result equals classifying the
+  /// cropped image. An empty or outside region fails at classify time with INVALID_ARGUMENT,
+  /// except `with_roi(0, 0, 0, 0)`, which (as the C fields all 0) means the whole image.
+  Image with_roi(uint32_t x, uint32_t y, uint32_t width, uint32_t height) const {
+    Image image = *this;
+    image.raw_.roi_x = x;
+    image.raw_.roi_y = y;
+    image.raw_.roi_width = width;
+    image.raw_.roi_height = height;
+    return image;
+  }
+
   /// The C description; its `path` points into this object (valid while it lives, unmoved).
   resnext_image to_c() const noexcept {
     resnext_image raw = raw_;

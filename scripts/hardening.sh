@@ -187,7 +187,8 @@ if ! skipped java; then
     step "Java stress and leak loop"
     JOUT="$OUT/java"
     rm -rf "$JOUT" && mkdir -p "$JOUT"
-    mapfile -t JSRC < <(find "$ROOT/bindings/java/src/main/java" -name '*.java' | sort)
+    # The API and its compile-only nullability annotations (bindings/java/src/annotations).
+    mapfile -t JSRC < <(find "$ROOT/bindings/java/src/main/java" "$ROOT/bindings/java/src/annotations/java" -name '*.java' | sort)
     if javac --release 8 -encoding UTF-8 -Xlint:all -Xlint:-options -Werror -d "$JOUT" \
          "${JSRC[@]}" "$ROOT/tests/java/Stress.java"; then
       JAVA=(java -Xcheck:jni -Xmx256m -Dresnext.library.path="$LIB/libresnext.so" -cp "$JOUT")

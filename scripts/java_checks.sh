@@ -58,8 +58,14 @@ JAVA_SRC="$ROOT/bindings/java/src"
 step "javac --release 8 (main, then tests)"
 mapfile -t MAIN_SOURCES < <(find "$JAVA_SRC/main/java" -name '*.java' | sort)
 mapfile -t TEST_SOURCES < <(find "$JAVA_SRC/test/java" -name '*.java' | sort)
-javac --release 8 -encoding UTF-8 -Xlint:all -Xlint:-options -Werror -d "$OUT/main" "${MAIN_SOURCES[@]}"
-javac --release 8 -encoding UTF-8 -Xlint:all,-options,-serial -cp "$OUT/main:$JUNIT_CP" \
+# The JSpecify nullability annotations the API carries are compile-only stand-ins
+# (bindings/java/src/annotations): on the class path of javac, not in target/java/main.
+rm -rf "$OUT/annotations" && mkdir -p "$OUT/annotations"
+mapfile -t ANNOTATION_SOURCES < <(find "$JAVA_SRC/annotations/java" -name '*.java' | sort)
+javac --release 8 -encoding UTF-8 -d "$OUT/annotations" "${ANNOTATION_SOURCES[@]}"
+javac --release 8 -encoding UTF-8 -Xlint:all -Xlint:-options -Werror -cp "$OUT/annotations" \
+  -d "$OUT/main" "${MAIN_SOURCES[@]}"
+javac --release 8 -encoding UTF-8 -Xlint:all,-options,-serial -cp "$OUT/main:$OUT/annotations:$JUNIT_CP" \
   -d "$OUT/test" "${TEST_SOURCES[@]}"
 echo "compiled ${#MAIN_SOURCES[@]} main and ${#TEST_SOURCES[@]} test sources into $OUT"
 

@@ -1,7 +1,7 @@
 //! The kinds of image a classifier accepts, and their conversion to RGB.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::preprocess::{decode_rgb, DecodeLimits, PixelBuffer, RgbImage};
+use crate::preprocess::{decode_rgb, DecodeLimits, PixelBuffer, RgbImage, Roi, YuvPlanes};
 use std::path::Path;
 
 /// An image to classify. Borrowed: the SDK reads it during the call only.
@@ -13,30 +13,69 @@ pub enum ImageInput<'a> {
     Encoded(&'a [u8]),
     /// A raw pixel buffer or camera frame.
     Pixels(PixelBuffer<'a>),
+    /// A planar YUV 4:2:0 camera frame (Android's `YUV_420_888`), read in place.
+    Yuv420(YuvPlanes<'a>),
+    /// The part of another image inside a region of interest, taken before rotation, resize
+    /// and crop (see [`Roi`] for the coordinates and the YUV rule). Build it with
+    /// [`ImageInput::with_roi`]. Regions nest: an inner one is relative to the outer.
+    Region {
+        /// The whole image.
+        image: &'a ImageInput<'a>,
+        /// The part of it to classify.
+        roi: Roi,
+    },
 }
 
-impl ImageInput<'_> {
-    /// Decodes or converts to an upright RGB8 image, enforcing `limits`.
-    pub fn to_rgb(&self, limits: &DecodeLimits) -> Result<RgbImage> {
-        match self {
-            ImageInput::Path(path) => {
-                // An encoded image is never larger than its pixels uncompressed (BMP, RGBA):
-                // bound the read so a device file or a huge file cannot exhaust memory.
-                let max_bytes = limits.max_pixels.saturating_mul(4).saturating_add(1 << 20);
-                let bytes = read_bounded(path, max_bytes).map_err(|e| {
-                    Error::new(
-                        e.code(),
-                        format!("reading image {}: {}", path.display(), e.message()),
-                    )
-                })?;
-                decode_rgb(&bytes, limits).map_err(|e| {
-                    Error::new(e.code(), format!("{}: {}", path.display(), e.message()))
-                })
-            }
-            ImageInput::Encoded(bytes) => decode_rgb(bytes, limits),
-            ImageInput::Pixels(buffer) => buffer.to_rgb(limits),
+impl<'a> ImageInput<'a> {
+    /// This image limited to `roi` (unchanged when `None`), as TFLite's `setRoi`: the result
+    /// equals classifying the cropped image, without a copy for raw buffers and frames.
+    pub fn with_roi(&'a self, roi: Option<Roi>) -> ImageInput<'a> {
+        match roi {
+            Some(roi) => ImageInput::Region { image: self, roi },
+            None => *self,
         }
     }
+
+    /// Decodes or converts to an upright RGB8 image, enforcing `limits`.
+    pub fn to_rgb(&self, limits: &DecodeLimits) -> Result<RgbImage> {
+        self.to_rgb_in(None, limits)
+    }
+
+    /// [`ImageInput::to_rgb`] of the part inside `roi` (in this image's coordinates).
+    fn to_rgb_in(self, roi: Option<Roi>, limits: &DecodeLimits) -> Result<RgbImage> {
+        match self {
+            ImageInput::Pixels(buffer) => buffer.to_rgb_in(roi, limits),
+            ImageInput::Yuv420(planes) => planes.to_rgb(roi, limits),
+            ImageInput::Region { image, roi: outer } => {
+                let roi = match roi {
+                    Some(inner) => outer.compose(inner)?,
+                    None => outer,
+                };
+                image.to_rgb_in(Some(roi), limits)
+            }
+            ImageInput::Path(path) => crop(decode_path(path, limits)?, roi),
+            ImageInput::Encoded(bytes) => crop(decode_rgb(bytes, limits)?, roi),
+        }
+    }
+}
+
+fn crop(rgb: RgbImage, roi: Option<Roi>) -> Result<RgbImage> {
+    match roi {
+        Some(roi) => roi.crop_rgb(&rgb),
+        None => Ok(rgb),
+    }
+}
+
+/// Reads and decodes an image file, its path in the errors.
+fn decode_path(path: &Path, limits: &DecodeLimits) -> Result<RgbImage> {
+    // An encoded image is never larger than its pixels uncompressed (BMP, RGBA):
+    // bound the read so a device file or a huge file cannot exhaust memory.
+    let max_bytes = limits.max_pixels.saturating_mul(4).saturating_add(1 << 20);
+    let bytes = read_bounded(path, max_bytes).map_err(|e| {
+        Error::new(e.code(), format!("reading image {}: {}", path.display(), e.message()))
+    })?;
+    decode_rgb(&bytes, limits)
+        .map_err(|e| Error::new(e.code(), format!("{}: {}", path.display(), e.message())))
 }
 
 /// Reads a file, refusing it with [`ErrorCode::LimitExceeded`] once it exceeds `max_bytes`

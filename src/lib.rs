@@ -47,7 +47,9 @@ pub use labels::{LabelSource, Labels};
 pub use model_file::FileRange;
 pub use model_info::{DType, Dim, ModelInfo, OutputKind, Precision, TensorInfo};
 pub use options::{ClassifierOptions, CpuKernels, ModelSource};
-pub use preprocess::{PixelBuffer, PixelFormat, PreprocessConfig, Preset, Rotation};
+pub use preprocess::{
+    PixelBuffer, PixelFormat, PreprocessConfig, Preset, Roi, Rotation, YuvPlanes,
+};
 
 /// The crate version (`CARGO_PKG_VERSION`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

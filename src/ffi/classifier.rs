@@ -15,7 +15,7 @@ use super::types::{
 use crate::classifier::{Classification, Classifier};
 use crate::error::{Error, ErrorCode};
 use crate::image_input::ImageInput;
-use crate::preprocess::{PixelBuffer, PixelFormat, Rotation};
+use crate::preprocess::{PixelBuffer, PixelFormat, Roi, Rotation, YuvPlanes};
 use std::ffi::CString;
 use std::os::raw::c_char;
 use std::path::Path;
@@ -164,11 +164,27 @@ pub unsafe extern "C" fn resnext_classifier_label(
     })
 }
 
-/// Converts a C image description to an [`ImageInput`] borrowing the caller's memory.
+/// Converts a C image description to an [`ImageInput`] borrowing the caller's memory, and its
+/// region of interest (`None` when the four `roi_*` fields are 0). Wrap the two with
+/// [`ImageInput::with_roi`].
 ///
 /// # Safety
 /// The pointers in `image` must be valid as its `kind` documents.
-unsafe fn image_input<'a>(image: &'a resnext_image) -> Result<ImageInput<'a>, Error> {
+unsafe fn image_input<'a>(
+    image: &'a resnext_image,
+) -> Result<(ImageInput<'a>, Option<Roi>), Error> {
+    let roi = match (image.roi_x, image.roi_y, image.roi_width, image.roi_height) {
+        (0, 0, 0, 0) => None,
+        (x, y, width, height) => Some(Roi { x, y, width, height }),
+    };
+    Ok((unsafe { image_kind(image) }?, roi))
+}
+
+/// The image `kind` describes, without its region of interest.
+///
+/// # Safety
+/// As [`image_input`].
+unsafe fn image_kind<'a>(image: &'a resnext_image) -> Result<ImageInput<'a>, Error> {
     match image.kind {
         k if k == resnext_image_kind::File as u32 => {
             Ok(ImageInput::Path(Path::new(unsafe { string(image.path, "image.path") }?)))
@@ -187,6 +203,31 @@ unsafe fn image_input<'a>(image: &'a resnext_image) -> Result<ImageInput<'a>, Er
                 height: image.height,
                 row_stride: image.row_stride,
                 format,
+                rotation: Rotation::from_degrees(image.rotation)?,
+            }))
+        }
+        k if k == resnext_image_kind::Yuv420 as u32 => {
+            let y = unsafe { bytes(image.data, image.len, "image.data") }?;
+            let u = unsafe { bytes(image.u_data, image.u_len, "image.u_data") }?;
+            let v = unsafe { bytes(image.v_data, image.v_len, "image.v_data") }?;
+            let pixel_stride = image.uv_pixel_stride as usize;
+            let tight = |stride: usize, samples: usize| {
+                if stride == 0 {
+                    samples.saturating_mul(pixel_stride.max(1))
+                } else {
+                    stride
+                }
+            };
+            let width = image.width as usize;
+            Ok(ImageInput::Yuv420(YuvPlanes {
+                y,
+                u,
+                v,
+                width: image.width,
+                height: image.height,
+                y_row_stride: if image.row_stride == 0 { width } else { image.row_stride },
+                uv_row_stride: tight(image.uv_row_stride, width.div_ceil(2)),
+                uv_pixel_stride: pixel_stride,
                 rotation: Rotation::from_degrees(image.rotation)?,
             }))
         }
@@ -252,8 +293,8 @@ pub unsafe extern "C" fn resnext_classify(
                 "`capacity` is 0: room for at least one prediction is needed",
             ));
         }
-        let input = unsafe { image_input(image) }?;
-        let result = c.inner.classify(input)?;
+        let (input, roi) = unsafe { image_input(image) }?;
+        let result = c.inner.classify(input.with_roi(roi))?;
         let out = unsafe { std::slice::from_raw_parts_mut(predictions, capacity) };
         let n = write_predictions(c, &result, out);
         unsafe {
@@ -396,6 +437,8 @@ pub unsafe extern "C" fn resnext_classify_batch(
                     .map_err(|e| Error::new(e.code(), format!("image {i}: {}", e.message())))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let inputs: Vec<ImageInput> =
+            inputs.iter().map(|(input, roi)| input.with_roi(*roi)).collect();
         let results = c.inner.classify_batch(&inputs)?;
         let out = unsafe { std::slice::from_raw_parts_mut(predictions, needed) };
         let counts = unsafe { std::slice::from_raw_parts_mut(counts, image_count) };

@@ -104,6 +104,11 @@ pub enum resnext_image_kind {
     /// A raw pixel buffer: `data`, `len`, `width`, `height`, `row_stride`, `pixel_format`,
     /// `rotation`.
     Pixels = 2,
+    /// A planar YUV 4:2:0 camera frame (Android's `YUV_420_888`), read in place: the Y plane
+    /// at `data` (`len` bytes, `row_stride` between rows), the U and V planes at `u_data` and
+    /// `v_data` (`u_len`, `v_len` bytes, `uv_row_stride` between rows, `uv_pixel_stride` 1 or
+    /// 2 between samples), `width`, `height`, `rotation`.
+    Yuv420 = 3,
 }
 
 /// Preprocessing presets, passed as `uint32_t`.
@@ -215,21 +220,51 @@ pub struct resnext_image {
     pub kind: u32,
     /// `RESNEXT_IMAGE_KIND_FILE`: a NUL-terminated UTF-8 path. Otherwise ignored (may be NULL).
     pub path: *const c_char,
-    /// `ENCODED` and `PIXELS`: the bytes. Otherwise ignored (may be NULL).
+    /// `ENCODED` and `PIXELS`: the bytes; `YUV420`: the Y plane. Otherwise ignored (may be
+    /// NULL).
     pub data: *const u8,
     /// Number of bytes at `data`.
     pub len: usize,
-    /// `PIXELS`: width in pixels.
+    /// `PIXELS` and `YUV420`: width in pixels.
     pub width: u32,
-    /// `PIXELS`: height in pixels.
+    /// `PIXELS` and `YUV420`: height in pixels.
     pub height: u32,
     /// `PIXELS`: bytes between row starts (0: tightly packed). For NV21/NV12 it applies to the
-    /// Y plane and to the chroma plane, which starts at `row_stride * height`.
+    /// Y plane and to the chroma plane, which starts at `row_stride * height`. `YUV420`: bytes
+    /// between Y row starts (0: `width`).
     pub row_stride: usize,
     /// `PIXELS`: one of `resnext_pixel_format`.
     pub pixel_format: u32,
-    /// `PIXELS`: clockwise rotation applied before preprocessing: 0, 90, 180 or 270.
+    /// `PIXELS` and `YUV420`: clockwise rotation applied before preprocessing: 0, 90, 180 or
+    /// 270.
     pub rotation: u32,
+    /// `YUV420`: the U (Cb) plane. Otherwise ignored (may be NULL).
+    pub u_data: *const u8,
+    /// Number of bytes at `u_data`.
+    pub u_len: usize,
+    /// `YUV420`: the V (Cr) plane; with pixel stride 2 it may overlap `u_data` (NV21/NV12
+    /// memory). Otherwise ignored (may be NULL).
+    pub v_data: *const u8,
+    /// Number of bytes at `v_data`.
+    pub v_len: usize,
+    /// `YUV420`: bytes between U (and V) row starts; 0 for tightly packed
+    /// (`ceil(width / 2) * uv_pixel_stride`). For `YUV420` a `row_stride` of 0 means `width`.
+    pub uv_row_stride: usize,
+    /// `YUV420`: bytes between two U (and two V) samples of a row: 1 (I420-like) or 2
+    /// (NV12/NV21-like); anything else is `RESNEXT_RESULT_INVALID_ARGUMENT`.
+    pub uv_pixel_stride: u32,
+    /// Every kind: left edge of the region of interest, in the source's pixels (before
+    /// rotation, resize and crop; for encoded images after their EXIF orientation). The four
+    /// `roi_*` fields all 0 mean the whole image; otherwise the region must be non-empty and
+    /// inside the image, with an even `roi_x` and `roi_y` on NV21, NV12 and `YUV420` images
+    /// (`RESNEXT_RESULT_INVALID_ARGUMENT` otherwise).
+    pub roi_x: u32,
+    /// Top edge of the region of interest.
+    pub roi_y: u32,
+    /// Width of the region of interest.
+    pub roi_width: u32,
+    /// Height of the region of interest.
+    pub roi_height: u32,
 }
 
 impl Default for resnext_image {
@@ -245,6 +280,16 @@ impl Default for resnext_image {
             row_stride: 0,
             pixel_format: 0,
             rotation: 0,
+            u_data: std::ptr::null(),
+            u_len: 0,
+            v_data: std::ptr::null(),
+            v_len: 0,
+            uv_row_stride: 0,
+            uv_pixel_stride: 0,
+            roi_x: 0,
+            roi_y: 0,
+            roi_width: 0,
+            roi_height: 0,
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::classifier::Classification;
 use crate::error::{Error, ErrorCode};
 use crate::image_input::ImageInput;
 use crate::model_info::{ModelInfo, TensorInfo};
-use crate::preprocess::{PixelBuffer, PixelFormat, Rotation};
+use crate::preprocess::{PixelBuffer, PixelFormat, Roi, Rotation, YuvPlanes};
 use jni::objects::{JByteArray, JByteBuffer, JObject, JObjectArray, JString, JValue};
 use jni::sys::jint;
 use jni::JNIEnv;
@@ -184,6 +184,8 @@ pub enum HeldImage<'a> {
     Encoded(Bytes<'a>),
     /// Raw pixels.
     Pixels(Bytes<'a>, PixelSpec),
+    /// A planar YUV 4:2:0 frame borrowed from three direct buffers.
+    Yuv420(YuvPlanes<'a>),
 }
 
 impl HeldImage<'_> {
@@ -193,6 +195,7 @@ impl HeldImage<'_> {
             HeldImage::Path(path) => ImageInput::Path(path),
             HeldImage::Encoded(bytes) => ImageInput::Encoded(bytes.as_slice()),
             HeldImage::Pixels(bytes, spec) => ImageInput::Pixels(spec.buffer(bytes.as_slice())),
+            HeldImage::Yuv420(planes) => ImageInput::Yuv420(*planes),
         }
     }
 }
@@ -205,9 +208,78 @@ pub(crate) const KIND_ENCODED: jint = 1;
 pub(crate) const KIND_PIXELS_ARRAY: jint = 2;
 /// Raw pixels in a direct `ByteBuffer` (offset, length).
 pub(crate) const KIND_PIXELS_DIRECT: jint = 3;
+/// A planar YUV 4:2:0 frame: three direct `ByteBuffer`s (Y, U, V) in an `Object[]`.
+pub(crate) const KIND_YUV420: jint = 4;
 /// Integers per image in `classifyBatch`'s `params`: offset, length, width, height, rowStride,
-/// format, rotation.
-pub(crate) const PARAMS_PER_IMAGE: usize = 7;
+/// format, rotation (0-6); hasRoi, roiX, roiY, roiWidth, roiHeight (7-11); for YUV420 the U and
+/// V planes' offset and length, uvRowStride and uvPixelStride (12-17; offset/length/rowStride
+/// 0-1 and 4 are the Y plane's).
+pub(crate) const PARAMS_PER_IMAGE: usize = 18;
+
+/// The region of interest in an image's `params`, `None` when it has none.
+pub(crate) fn batch_roi(params: &[jint], index: usize) -> JniResult<Option<Roi>> {
+    let p = &params[index * PARAMS_PER_IMAGE..(index + 1) * PARAMS_PER_IMAGE];
+    if p[7] == 0 {
+        return Ok(None);
+    }
+    let field =
+        |value: jint, what: &str| non_negative(value, &format!("images[{index}]: roi {what}"));
+    Ok(Some(Roi {
+        x: field(p[8], "x")?,
+        y: field(p[9], "y")?,
+        width: field(p[10], "width")?,
+        height: field(p[11], "height")?,
+    }))
+}
+
+/// Borrows the Y, U and V planes of a YUV 420 payload (an `Object[]` of three direct
+/// `ByteBuffer`s) for the call.
+///
+/// # Safety
+/// As [`direct_region`].
+unsafe fn yuv_planes<'a>(
+    env: &mut JNIEnv<'_>,
+    payload: JObject<'_>,
+    p: &[jint],
+    name: &str,
+) -> JniResult<YuvPlanes<'a>> {
+    let array = JObjectArray::from(payload);
+    if env.get_array_length(&array)? != 3 {
+        return Err(Failure::IllegalArgument(format!("{name}: a YUV frame needs three planes")));
+    }
+    let mut planes: [&'a [u8]; 3] = [&[]; 3];
+    let ranges = [(p[0], p[1], "y"), (p[12], p[13], "u"), (p[14], p[15], "v")];
+    for (i, (offset, length, plane)) in ranges.into_iter().enumerate() {
+        let buffer = JByteBuffer::from(env.get_object_array_element(&array, i as jint)?);
+        let what = format!("{name}.{plane}");
+        if buffer.is_null() {
+            return Err(null(&what));
+        }
+        if !env.is_instance_of(&buffer, "java/nio/ByteBuffer")? {
+            return Err(Failure::IllegalArgument(format!("{what}: not a ByteBuffer")));
+        }
+        // SAFETY: the payloads array keeps the buffers reachable for the whole call.
+        planes[i] = unsafe { direct_region(env, &buffer, offset, length, &what) }?;
+        env.delete_local_ref(buffer)?;
+    }
+    env.delete_local_ref(array)?;
+    let rotation = if p[6] < 0 {
+        return Err(invalid(format!("rotation must be 0, 90, 180 or 270 degrees, got {}", p[6])));
+    } else {
+        Rotation::from_degrees(p[6] as u32)?
+    };
+    Ok(YuvPlanes {
+        y: planes[0],
+        u: planes[1],
+        v: planes[2],
+        width: non_negative(p[2], "width")?,
+        height: non_negative(p[3], "height")?,
+        y_row_stride: non_negative(p[4], "yRowStride")? as usize,
+        uv_row_stride: non_negative(p[16], "uvRowStride")? as usize,
+        uv_pixel_stride: non_negative(p[17], "uvPixelStride")? as usize,
+        rotation,
+    })
+}
 
 /// Reads image `index` of a batch.
 ///
@@ -229,6 +301,7 @@ pub unsafe fn batch_image<'a>(
         KIND_FILE => STRING,
         KIND_ENCODED | KIND_PIXELS_ARRAY => "[B",
         KIND_PIXELS_DIRECT => "java/nio/ByteBuffer",
+        KIND_YUV420 => "[Ljava/nio/ByteBuffer;",
         other => return Err(invalid(format!("{name}: unknown image kind {other}"))),
     };
     if !env.is_instance_of(&payload, class)? {
@@ -255,6 +328,8 @@ pub unsafe fn batch_image<'a>(
             env.delete_local_ref(array)?;
             Ok(HeldImage::Pixels(Bytes::Owned(bytes), spec()?))
         }
+        // SAFETY: as this function's.
+        KIND_YUV420 => Ok(HeldImage::Yuv420(unsafe { yuv_planes(env, payload, p, &name) }?)),
         _ => {
             let buffer = JByteBuffer::from(payload);
             // The payloads array keeps the buffer reachable for the whole call.

@@ -4,8 +4,8 @@ use super::boundary::{
     classifier, free_handle, into_handle, invalid, non_negative, null, run, Failure, JniResult,
 };
 use super::convert::{
-    array_region, batch_image, classification, classification_array, direct_region, model_info,
-    model_too_big, string, whole_array, Bytes, HeldImage, PixelSpec, LOCALS_PER_STEP,
+    array_region, batch_image, batch_roi, classification, classification_array, direct_region,
+    model_info, model_too_big, string, whole_array, Bytes, HeldImage, PixelSpec, LOCALS_PER_STEP,
     PARAMS_PER_IMAGE,
 };
 use crate::backend::ort::execution::{
@@ -449,8 +449,8 @@ pub extern "system" fn Java_org_resnext_Native_classifyPixels<'local>(
 
 /// `Classification[] classifyBatch(long handle, int[] kinds, Object[] payloads, int[] params)`:
 /// image `i` is `kinds[i]` (0 file: a `String`; 1 encoded: a `byte[]`; 2 pixels in a `byte[]`;
-/// 3 pixels in a direct `ByteBuffer`) with `payloads[i]` and `params[7i..7i+7]` = offset,
-/// length, width, height, rowStride, format, rotation. One batched run.
+/// 3 pixels in a direct `ByteBuffer`; 4 a YUV 420 frame: a `ByteBuffer[3]`) with `payloads[i]`
+/// and `params[18i..18i+18]` as `convert::PARAMS_PER_IMAGE` lists them. One batched run.
 #[no_mangle]
 pub extern "system" fn Java_org_resnext_Native_classifyBatch<'local>(
     mut env: JNIEnv<'local>,
@@ -490,7 +490,11 @@ pub extern "system" fn Java_org_resnext_Native_classifyBatch<'local>(
                 batch_image(env, *kind, &payloads, i, &param_values)
             })?);
         }
-        let inputs: Vec<_> = held.iter().map(HeldImage::input).collect();
+        let whole: Vec<_> = held.iter().map(HeldImage::input).collect();
+        let rois =
+            (0..whole.len()).map(|i| batch_roi(&param_values, i)).collect::<Result<Vec<_>, _>>()?;
+        let inputs: Vec<_> =
+            whole.iter().zip(rois).map(|(input, roi)| input.with_roi(roi)).collect();
         let results = c.classify_batch(&inputs)?;
         Ok(classification_array(env, &results)?.into_raw())
     })

@@ -1,8 +1,9 @@
 //! Image preprocessing: PaddleClas's evaluation pipeline, reproduced.
 //!
 //! The contract (SPEC.md, "Evaluation preprocessing"):
-//! 1. decode to RGB ([`decode`]; JPEG through libjpeg-turbo, [`jpeg`]) or convert a raw pixel buffer to RGB ([`pixels`]), applying
-//!    EXIF orientation or the caller's rotation;
+//! 1. decode to RGB ([`decode`]; JPEG through libjpeg-turbo, [`jpeg`]) or convert a raw pixel
+//!    buffer or planar YUV frame to RGB ([`pixels`], [`yuv`]), taking the region of interest
+//!    first ([`roi`]) and applying EXIF orientation or the caller's rotation;
 //! 2. resize the short side to `resize_short` with OpenCV `INTER_LINEAR` bilinear interpolation
 //!    (half-pixel centres, no antialiasing), new size rounded half-to-even like Python's `round`
 //!    ([`resize`]);
@@ -17,11 +18,15 @@ pub mod decode;
 pub mod jpeg;
 pub mod pixels;
 pub mod resize;
+pub mod roi;
 pub mod tensor;
+pub mod yuv;
 
 pub use config::{PreprocessConfig, Preset};
 pub use decode::{decode_rgb, DecodeLimits};
 pub use pixels::{PixelBuffer, PixelFormat, Rotation};
+pub use roi::Roi;
+pub use yuv::YuvPlanes;
 
 use crate::error::Result;
 

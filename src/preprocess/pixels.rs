@@ -2,6 +2,8 @@
 //! rotation applied before resizing.
 
 use super::decode::DecodeLimits;
+use super::roi::Roi;
+use super::yuv::YuvPlanes;
 use super::RgbImage;
 use crate::error::{Error, ErrorCode, Result};
 
@@ -219,12 +221,62 @@ impl<'a> PixelBuffer<'a> {
 
     /// Converts to an upright RGB8 image (the rotation applied).
     pub fn to_rgb(&self, limits: &DecodeLimits) -> Result<RgbImage> {
+        self.to_rgb_in(None, limits)
+    }
+
+    /// Converts the part of the buffer inside `roi` (the whole buffer when `None`) to an upright
+    /// RGB8 image: the region is taken in the buffer's own coordinates, then the rotation is
+    /// applied. Nothing is copied before the conversion. On NV21/NV12 the region's `x` and `y`
+    /// must be even.
+    pub fn to_rgb_in(&self, roi: Option<Roi>, limits: &DecodeLimits) -> Result<RgbImage> {
         self.validate(limits)?;
-        let upright = match self.format {
-            PixelFormat::Nv21 | PixelFormat::Nv12 => self.yuv_to_rgb()?,
-            _ => self.packed_to_rgb(),
+        if let Some(planes) = self.yuv_planes() {
+            return planes.to_rgb_named(roi, limits, self.format.name());
+        }
+        let view = match roi {
+            Some(roi) => self.packed_region(roi)?,
+            None => *self,
         };
-        Ok(rotate(upright, self.rotation))
+        Ok(rotate(view.packed_to_rgb(), self.rotation))
+    }
+
+    /// NV21/NV12 as a planar view (U and V interleaved in the chroma plane, pixel stride 2),
+    /// so both layouts share one conversion; `None` for packed formats. The buffer must be
+    /// valid ([`PixelBuffer::validate`]).
+    pub fn yuv_planes(&self) -> Option<YuvPlanes<'a>> {
+        let v_first = match self.format {
+            PixelFormat::Nv21 => true,
+            PixelFormat::Nv12 => false,
+            _ => return None,
+        };
+        let stride = self.stride();
+        let (y, uv) = self.data.split_at(stride * self.height as usize);
+        let (u, v) = if v_first { (&uv[1..], uv) } else { (uv, &uv[1..]) };
+        Some(YuvPlanes {
+            y,
+            u,
+            v,
+            width: self.width,
+            height: self.height,
+            y_row_stride: stride,
+            uv_row_stride: stride,
+            uv_pixel_stride: 2,
+            rotation: self.rotation,
+        })
+    }
+
+    /// The packed buffer inside `roi`, borrowing the same bytes (same stride).
+    fn packed_region(&self, roi: Roi) -> Result<PixelBuffer<'a>> {
+        roi.check_within(self.width, self.height)?;
+        let bpp = self.format.bytes_per_pixel().unwrap_or(3);
+        let start = roi.y as usize * self.stride() + roi.x as usize * bpp;
+        Ok(PixelBuffer {
+            data: &self.data[start..],
+            width: roi.width,
+            height: roi.height,
+            row_stride: self.stride(),
+            ..*self
+        })
     }
 
     fn packed_to_rgb(&self) -> RgbImage {
@@ -247,44 +299,6 @@ impl<'a> PixelBuffer<'a> {
         }
         RgbImage { width: self.width, height: self.height, data }
     }
-
-    fn yuv_to_rgb(&self) -> Result<RgbImage> {
-        let (w, h, stride) = (self.width as usize, self.height as usize, self.stride());
-        let (y_plane, uv_plane) = self.data.split_at(stride * h);
-        let v_first = self.format == PixelFormat::Nv21;
-        let mut data = vec![0u8; w * h * 3];
-        for (row, out) in data.chunks_exact_mut(w * 3).enumerate() {
-            let y_row = &y_plane[row * stride..row * stride + w];
-            let uv_row = &uv_plane[(row / 2) * stride..(row / 2) * stride + w.div_ceil(2) * 2];
-            for (col, (px, &y)) in out.chunks_exact_mut(3).zip(y_row).enumerate() {
-                let pair = &uv_row[(col / 2) * 2..(col / 2) * 2 + 2];
-                let (u, v) = if v_first { (pair[1], pair[0]) } else { (pair[0], pair[1]) };
-                px.copy_from_slice(&bt601_limited_to_rgb(y, u, v));
-            }
-        }
-        Ok(RgbImage { width: self.width, height: self.height, data })
-    }
-}
-
-/// BT.601 limited-range YUV to RGB with OpenCV's fixed-point constants (20-bit,
-/// `cvtColor(..., COLOR_YUV2RGB_NV21)`), so camera frames preprocess exactly as the reference.
-#[inline]
-fn bt601_limited_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
-    const SHIFT: i32 = 20;
-    const CY: i32 = 1_220_542;
-    const CUB: i32 = 2_116_026;
-    const CUG: i32 = -409_993;
-    const CVG: i32 = -852_492;
-    const CVR: i32 = 1_673_527;
-    const HALF: i32 = 1 << (SHIFT - 1);
-    let (uu, vv) = (u as i32 - 128, v as i32 - 128);
-    let yy = (y as i32 - 16).max(0) * CY;
-    let clamp = |x: i32| (x >> SHIFT).clamp(0, 255) as u8;
-    [
-        clamp(yy + HALF + CVR * vv),
-        clamp(yy + HALF + CVG * vv + CUG * uu),
-        clamp(yy + HALF + CUB * uu),
-    ]
 }
 
 /// Rotates an RGB8 image clockwise.

@@ -1072,6 +1072,208 @@ static void test_threshold_and_label(void) {
     resnext_classifier_free(cut);
     resnext_classifier_free(all);
     resnext_options_free(o);
+/* Classifies `image` into `out` (5 predictions); returns the result code. */
+static resnext_result classify5(resnext_classifier *c, const resnext_image *image,
+                                resnext_prediction out[5]) {
+    size_t n = 0;
+    resnext_result rc = resnext_classify(c, image, out, 5, &n, NULL);
+    CHECK(rc != RESNEXT_RESULT_OK || n == 5);
+    return rc;
+}
+
+/* Identical predictions (ids and scores bit for bit): what identical tensors give. */
+static int same5(const resnext_prediction *a, const resnext_prediction *b) {
+    int i;
+    for (i = 0; i < 5; i++) {
+        if (a[i].class_id != b[i].class_id || memcmp(&a[i].score, &b[i].score, sizeof(float)) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+enum { FW = 96, FH = 80, FCW = FW / 2, FCH = FH / 2 };
+
+/* Planar YUV 4:2:0 frames (RESNEXT_IMAGE_KIND_YUV420) give NV21's results for pixel strides 1
+ * and 2 and padded rows; regions of interest give the cropped image's results; bad strides,
+ * short planes and bad regions are refused without writing the outputs. */
+static void test_yuv420_and_roi(resnext_classifier *c) {
+    static unsigned char y[FW * FH], u[FCW * FCH], v[FCW * FCH], nv21[FW * FH * 3 / 2];
+    static unsigned char py[(FW + 32) * FH], pu[(FCW + 16) * FCH], pv[(FCW + 16) * FCH];
+    static unsigned char vu[(FW + 16) * FCH], sy[(FW + 16) * FH];
+    static unsigned char rgb[FW * FH * 3], crop_rgb[64 * 70 * 3];
+    static unsigned char cy[64 * 70], cu[32 * 35], cv[32 * 35], crop_nv21[64 * 70 * 3 / 2];
+    resnext_prediction expected[5], got[5];
+    resnext_image img, nv;
+    unsigned seed = 19;
+    int i, r, rot;
+    size_t n;
+    for (i = 0; i < FW * FH; i++) y[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 24);
+    for (i = 0; i < FCW * FCH; i++) {
+        u[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 24);
+        v[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 24);
+    }
+    memcpy(nv21, y, sizeof y);
+    for (i = 0; i < FCW * FCH; i++) {
+        nv21[FW * FH + 2 * i] = v[i];
+        nv21[FW * FH + 2 * i + 1] = u[i];
+    }
+    for (r = 0; r < FH; r++) {
+        memcpy(py + r * (FW + 32), y + r * FW, FW);
+        memcpy(sy + r * (FW + 16), y + r * FW, FW);
+    }
+    for (r = 0; r < FCH; r++) {
+        memcpy(pu + r * (FCW + 16), u + r * FCW, FCW);
+        memcpy(pv + r * (FCW + 16), v + r * FCW, FCW);
+        memcpy(vu + r * (FW + 16), nv21 + FW * FH + r * FW, FW);
+    }
+    for (rot = 0; rot <= 90; rot += 90) {
+        memset(&nv, 0, sizeof nv);
+        nv.kind = RESNEXT_IMAGE_KIND_PIXELS;
+        nv.data = nv21;
+        nv.len = sizeof nv21;
+        nv.width = FW;
+        nv.height = FH;
+        nv.pixel_format = RESNEXT_PIXEL_FORMAT_NV21;
+        nv.rotation = (uint32_t)rot;
+        CHECK_RC(classify5(c, &nv, expected), RESNEXT_RESULT_OK);
+        /* pixel stride 1, tight (0 strides mean tight) */
+        memset(&img, 0, sizeof img);
+        img.kind = RESNEXT_IMAGE_KIND_YUV420;
+        img.data = y;
+        img.len = sizeof y;
+        img.u_data = u;
+        img.u_len = sizeof u;
+        img.v_data = v;
+        img.v_len = sizeof v;
+        img.width = FW;
+        img.height = FH;
+        img.uv_pixel_stride = 1;
+        img.rotation = (uint32_t)rot;
+        CHECK_RC(classify5(c, &img, got), RESNEXT_RESULT_OK);
+        CHECK(same5(expected, got));
+        /* pixel stride 1, padded rows */
+        img.data = py;
+        img.len = sizeof py;
+        img.row_stride = FW + 32;
+        img.u_data = pu;
+        img.u_len = sizeof pu;
+        img.v_data = pv;
+        img.v_len = sizeof pv;
+        img.uv_row_stride = FCW + 16;
+        CHECK_RC(classify5(c, &img, got), RESNEXT_RESULT_OK);
+        CHECK(same5(expected, got));
+        /* pixel stride 2 over one V/U plane (NV21 memory), planes ending at the last sample */
+        img.data = sy;
+        img.len = (FW + 16) * (FH - 1) + FW;
+        img.row_stride = FW + 16;
+        img.v_data = vu;
+        img.u_data = vu + 1;
+        img.v_len = img.u_len = (FW + 16) * (FCH - 1) + FW - 1;
+        img.uv_row_stride = FW + 16;
+        img.uv_pixel_stride = 2;
+        CHECK_RC(classify5(c, &img, got), RESNEXT_RESULT_OK);
+        CHECK(same5(expected, got));
+        /* one byte short, and a bad pixel stride: refused, outputs untouched */
+        img.u_len -= 1;
+        fill_sentinel(got, sizeof got);
+        n = SENTINEL_COUNT;
+        CHECK_RC(resnext_classify(c, &img, got, 5, &n, NULL), RESNEXT_RESULT_BUFFER_SIZE);
+        CHECK(strstr(resnext_last_error_message(), "U plane") != NULL);
+        CHECK(n == SENTINEL_COUNT && is_sentinel(got, sizeof got));
+        img.u_len += 1;
+        img.uv_pixel_stride = 3;
+        CHECK_RC(resnext_classify(c, &img, got, 5, &n, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
+        img.uv_pixel_stride = 2;
+        img.uv_row_stride = FW - 2; /* narrower than 48 samples at stride 2 */
+        CHECK_RC(resnext_classify(c, &img, got, 5, &n, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
+        img.uv_row_stride = FW + 16;
+        img.v_data = NULL;
+        CHECK_RC(resnext_classify(c, &img, got, 5, &n, NULL), RESNEXT_RESULT_NULL_ARGUMENT);
+        CHECK(n == SENTINEL_COUNT && is_sentinel(got, sizeof got));
+    }
+    /* regions of interest: packed RGB/BGR, NV21 and planar frames equal their crops */
+    for (i = 0; i < (int)sizeof rgb; i++) rgb[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 24);
+    for (r = 0; r < 70; r++) memcpy(crop_rgb + r * 64 * 3, rgb + ((6 + r) * FW + 10) * 3, 64 * 3);
+    for (i = 0; i < 2; i++) {
+        memset(&nv, 0, sizeof nv);
+        nv.kind = RESNEXT_IMAGE_KIND_PIXELS;
+        nv.data = crop_rgb;
+        nv.len = sizeof crop_rgb;
+        nv.width = 64;
+        nv.height = 70;
+        nv.pixel_format = i ? RESNEXT_PIXEL_FORMAT_BGR8 : RESNEXT_PIXEL_FORMAT_RGB8;
+        nv.rotation = 270;
+        CHECK_RC(classify5(c, &nv, expected), RESNEXT_RESULT_OK);
+        nv.data = rgb;
+        nv.len = sizeof rgb;
+        nv.width = FW;
+        nv.height = FH;
+        nv.roi_x = 10;
+        nv.roi_y = 6;
+        nv.roi_width = 64;
+        nv.roi_height = 70;
+        CHECK_RC(classify5(c, &nv, got), RESNEXT_RESULT_OK);
+        CHECK(same5(expected, got));
+    }
+    for (r = 0; r < 70; r++) memcpy(cy + r * 64, y + (6 + r) * FW + 10, 64);
+    for (r = 0; r < 35; r++) {
+        memcpy(cu + r * 32, u + (3 + r) * FCW + 5, 32);
+        memcpy(cv + r * 32, v + (3 + r) * FCW + 5, 32);
+    }
+    memcpy(crop_nv21, cy, sizeof cy);
+    for (i = 0; i < 32 * 35; i++) {
+        crop_nv21[64 * 70 + 2 * i] = cv[i];
+        crop_nv21[64 * 70 + 2 * i + 1] = cu[i];
+    }
+    memset(&nv, 0, sizeof nv);
+    nv.kind = RESNEXT_IMAGE_KIND_PIXELS;
+    nv.data = crop_nv21;
+    nv.len = sizeof crop_nv21;
+    nv.width = 64;
+    nv.height = 70;
+    nv.pixel_format = RESNEXT_PIXEL_FORMAT_NV21;
+    nv.rotation = 90;
+    CHECK_RC(classify5(c, &nv, expected), RESNEXT_RESULT_OK);
+    nv.data = nv21;
+    nv.len = sizeof nv21;
+    nv.width = FW;
+    nv.height = FH;
+    nv.roi_x = 10;
+    nv.roi_y = 6;
+    nv.roi_width = 64;
+    nv.roi_height = 70;
+    CHECK_RC(classify5(c, &nv, got), RESNEXT_RESULT_OK);
+    CHECK(same5(expected, got));
+    memset(&img, 0, sizeof img);
+    img.kind = RESNEXT_IMAGE_KIND_YUV420;
+    img.data = y;
+    img.len = sizeof y;
+    img.u_data = u;
+    img.u_len = sizeof u;
+    img.v_data = v;
+    img.v_len = sizeof v;
+    img.width = FW;
+    img.height = FH;
+    img.uv_pixel_stride = 1;
+    img.rotation = 90;
+    img.roi_x = 10;
+    img.roi_y = 6;
+    img.roi_width = 64;
+    img.roi_height = 70;
+    CHECK_RC(classify5(c, &img, got), RESNEXT_RESULT_OK);
+    CHECK(same5(expected, got));
+    /* bad regions: odd x on YUV, empty, outside */
+    img.roi_x = 11;
+    CHECK_RC(resnext_classify(c, &img, got, 5, &n, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK(strstr(resnext_last_error_message(), "even") != NULL);
+    img.roi_x = 10;
+    img.roi_width = 0;
+    CHECK_RC(resnext_classify(c, &img, got, 5, &n, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
+    img.roi_width = 90;
+    CHECK_RC(resnext_classify(c, &img, got, 5, &n, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
+    CHECK(strstr(resnext_last_error_message(), "not inside") != NULL);
+    nv.roi_x = 0xFFFFFFFFu; /* no overflow past the edge */
+    CHECK_RC(resnext_classify(c, &nv, got, 5, &n, NULL), RESNEXT_RESULT_INVALID_ARGUMENT);
 }
 
 int main(int argc, char **argv) {
@@ -1089,6 +1291,7 @@ int main(int argc, char **argv) {
         test_classify(c);
         test_classify_misuse(c);
         test_batch(c);
+        test_yuv420_and_roi(c);
         test_truncated(c);
         resnext_classifier_free(c);
     }

@@ -143,6 +143,37 @@ int main(int argc, char** argv) {
     CHECK(same_ids_and_scores(r50.classify(resnext::Image::file(chelsea)), chelsea_ref, 1e-6f));
   });
 
+  run_test("Image::yuv420 equals NV21; with_roi equals the cropped image", [&] {
+    // chelsea.nv21.bin: 450 x 300, tight. As planes: V at the chroma start, U one byte later.
+    const std::vector<uint8_t> nv21 = resnext_test::read_bytes(g_photos + "/chelsea.nv21.bin");
+    const size_t ylen = 450u * 300u, clen = nv21.size() - ylen;
+    CHECK(clen == 450u * 150u);
+    const auto expected = r50.classify(resnext::Image::pixels(nv21.data(), nv21.size(), 450, 300, resnext::PixelFormat::Nv21));
+    const auto planar = r50.classify(resnext::Image::yuv420(nv21.data(), ylen, nv21.data() + ylen + 1, clen - 1,
+                                                            nv21.data() + ylen, clen - 1, 450, 450, 2, 450, 300));
+    CHECK(same_ids_and_scores(expected, planar, 0.0f));
+    // A region: the same as the cropped NV21 frame (x, y even).
+    const uint32_t x = 100, y = 50, w = 224, h = 200;
+    std::vector<uint8_t> crop;
+    for (uint32_t r = 0; r < h; r++) crop.insert(crop.end(), nv21.begin() + (y + r) * 450 + x, nv21.begin() + (y + r) * 450 + x + w);
+    for (uint32_t r = 0; r < h / 2; r++) {
+      const auto row = nv21.begin() + ylen + (y / 2 + r) * 450 + x;
+      crop.insert(crop.end(), row, row + w);
+    }
+    const auto cropped = r50.classify(resnext::Image::pixels(crop.data(), crop.size(), w, h, resnext::PixelFormat::Nv21));
+    const auto roi = r50.classify(resnext::Image::pixels(nv21.data(), nv21.size(), 450, 300, resnext::PixelFormat::Nv21).with_roi(x, y, w, h));
+    CHECK(same_ids_and_scores(cropped, roi, 0.0f));
+    const auto planar_roi = r50.classify(resnext::Image::yuv420(nv21.data(), ylen, nv21.data() + ylen + 1, clen - 1, nv21.data() + ylen,
+                                                                clen - 1, 450, 450, 2, 450, 300)
+                                             .with_roi(x, y, w, h));
+    CHECK(same_ids_and_scores(cropped, planar_roi, 0.0f));
+    CHECK_THROWS_CODE(r50.classify(resnext::Image::yuv420(nv21.data(), ylen, nv21.data() + ylen + 1, clen - 2, nv21.data() + ylen,
+                                                          clen - 1, 450, 450, 2, 450, 300)),
+                      RESNEXT_RESULT_BUFFER_SIZE);
+    CHECK_THROWS_CODE(r50.classify(resnext::Image::pixels(nv21.data(), nv21.size(), 450, 300, resnext::PixelFormat::Nv21).with_roi(1, 0, 8, 8)),
+                      RESNEXT_RESULT_INVALID_ARGUMENT);
+  });
+
   run_test("classify_pixels: strided RGB8 and all rotations", [&] {
     // chelsea.rgb8.bin: 450 x 300, row stride 1362 bytes.
     const std::vector<uint8_t> rgb = resnext_test::read_bytes(g_photos + "/chelsea.rgb8.bin");

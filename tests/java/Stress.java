@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.resnext.Classification;
 import org.resnext.Classifier;
 import org.resnext.ClassifierOptions;
-import org.resnext.Image;
+import org.resnext.ResnextImage;
 import org.resnext.PixelFormat;
 import org.resnext.Prediction;
 import org.resnext.ResnextException;
@@ -94,8 +94,8 @@ public final class Stress {
         // A batch of two: a file by path and a frame.
         String path = paths[k % paths.length];
         byte[] frame = synthetic(80 + 40, 96, k);
-        List<Classification> r = c.classifyBatch(Arrays.asList(Image.file(path),
-                Image.pixels(frame, 96, 80, 96, PixelFormat.NV21, (k % 4) * 90)));
+        List<Classification> r = c.classifyBatch(Arrays.asList(ResnextImage.file(path),
+                ResnextImage.pixels(frame, 96, 80, 96, PixelFormat.NV21, (k % 4) * 90)));
         return Arrays.asList(r.get(0).predictions(), r.get(1).predictions());
     }
 

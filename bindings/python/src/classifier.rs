@@ -176,8 +176,11 @@ impl Classifier {
     /// RGB, or BGR with ``pixel_format="bgr"``; ``H x W x 4``; an NV21/NV12 frame as a
     /// ``(H * 3 / 2) x W`` array), a camera frame as ``bytes`` with ``width``, ``height`` and
     /// ``pixel_format``, or a PIL image. ``rotation`` (0, 90, 180, 270, clockwise) applies to
-    /// raw pixels. Returns a `Classification`.
-    #[pyo3(signature = (image, *, pixel_format=None, width=None, height=None, rotation=0, row_stride=0))]
+    /// raw pixels. A planar YUV 4:2:0 frame is a `Yuv420`. ``roi=(x, y, width, height)``
+    /// limits the call to that region of the source (before rotation, resize and crop; on
+    /// YUV images ``x`` and ``y`` must be even), as if the image had been cropped first.
+    /// Returns a `Classification`.
+    #[pyo3(signature = (image, *, pixel_format=None, width=None, height=None, rotation=0, row_stride=0, roi=None))]
     fn classify(
         &self,
         py: Python<'_>,
@@ -187,12 +190,15 @@ impl Classifier {
         height: Option<u32>,
         rotation: u32,
         row_stride: usize,
+        roi: Option<(i64, i64, i64, i64)>,
     ) -> PyResult<Classification> {
         guard(py, || {
             let classifier = self.get(py)?;
-            let args = PixelArgs::parse(py, pixel_format, width, height, rotation, row_stride)?;
+            let args =
+                PixelArgs::parse(py, pixel_format, width, height, rotation, row_stride, roi)?;
             let held = take(image, &args)?;
-            let input = held.input();
+            let whole = held.input();
+            let input = whole.with_roi(args.roi);
             let result = py
                 .detach(|| resnext::error::catch_panic(|| classifier.classify(input)))
                 .py_err(py)?;
@@ -202,7 +208,7 @@ impl Classifier {
 
     /// Classifies several images (any of `classify`'s kinds; the keyword arguments apply to
     /// all) in one batched run. Fails as a whole if one image fails; the error names its index.
-    #[pyo3(signature = (images, *, pixel_format=None, width=None, height=None, rotation=0, row_stride=0))]
+    #[pyo3(signature = (images, *, pixel_format=None, width=None, height=None, rotation=0, row_stride=0, roi=None))]
     fn classify_batch(
         &self,
         py: Python<'_>,
@@ -212,10 +218,12 @@ impl Classifier {
         height: Option<u32>,
         rotation: u32,
         row_stride: usize,
+        roi: Option<(i64, i64, i64, i64)>,
     ) -> PyResult<Vec<Classification>> {
         guard(py, || {
             let classifier = self.get(py)?;
-            let args = PixelArgs::parse(py, pixel_format, width, height, rotation, row_stride)?;
+            let args =
+                PixelArgs::parse(py, pixel_format, width, height, rotation, row_stride, roi)?;
             if images.is_instance_of::<pyo3::types::PyString>()
                 || images.is_instance_of::<pyo3::types::PyBytes>()
             {
@@ -228,7 +236,9 @@ impl Classifier {
                 .map_err(|_| PyTypeError::new_err("classify_batch takes a sequence of images"))?
                 .map(|image| take(&image?, &args))
                 .collect::<PyResult<_>>()?;
-            let inputs: Vec<resnext::ImageInput<'_>> = held.iter().map(HeldImage::input).collect();
+            let whole: Vec<resnext::ImageInput<'_>> = held.iter().map(HeldImage::input).collect();
+            let inputs: Vec<resnext::ImageInput<'_>> =
+                whole.iter().map(|input| input.with_roi(args.roi)).collect();
             let results = py
                 .detach(|| resnext::error::catch_panic(|| classifier.classify_batch(&inputs)))
                 .py_err(py)?;
@@ -256,7 +266,7 @@ impl Classifier {
 
     /// Decodes (or converts) and preprocesses one image, as `classify` takes it, into the
     /// float32 ``1 x 3 x crop x crop`` tensor the model runs on.
-    #[pyo3(signature = (image, *, pixel_format=None, width=None, height=None, rotation=0, row_stride=0))]
+    #[pyo3(signature = (image, *, pixel_format=None, width=None, height=None, rotation=0, row_stride=0, roi=None))]
     fn preprocess<'py>(
         &self,
         py: Python<'py>,
@@ -266,12 +276,15 @@ impl Classifier {
         height: Option<u32>,
         rotation: u32,
         row_stride: usize,
+        roi: Option<(i64, i64, i64, i64)>,
     ) -> PyResult<Bound<'py, PyAny>> {
         guard(py, || {
             let classifier = self.get(py)?;
-            let args = PixelArgs::parse(py, pixel_format, width, height, rotation, row_stride)?;
+            let args =
+                PixelArgs::parse(py, pixel_format, width, height, rotation, row_stride, roi)?;
             let held = take(image, &args)?;
-            let input = held.input();
+            let whole = held.input();
+            let input = whole.with_roi(args.roi);
             let tensor = py
                 .detach(|| resnext::error::catch_panic(|| classifier.preprocess(input)))
                 .py_err(py)?;

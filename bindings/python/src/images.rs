@@ -12,7 +12,7 @@ use numpy::{
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
-use resnext::{ImageInput, PixelBuffer, PixelFormat, Rotation};
+use resnext::{ImageInput, PixelBuffer, PixelFormat, Roi, Rotation, YuvPlanes};
 use std::path::PathBuf;
 
 /// How raw pixels are laid out, from `classify`'s keyword arguments.
@@ -27,6 +27,8 @@ pub struct PixelArgs {
     pub rotation: Rotation,
     /// `row_stride` in bytes for flat buffers (0: tightly packed).
     pub row_stride: usize,
+    /// `roi=(x, y, width, height)`: the region of interest, `None` for the whole image.
+    pub roi: Option<Roi>,
 }
 
 impl PixelArgs {
@@ -39,6 +41,7 @@ impl PixelArgs {
         height: Option<u32>,
         rotation: u32,
         row_stride: usize,
+        roi: Option<(i64, i64, i64, i64)>,
     ) -> PyResult<PixelArgs> {
         let format = match pixel_format.map(str::to_ascii_lowercase).as_deref() {
             None => None,
@@ -56,7 +59,23 @@ impl PixelArgs {
             }
         };
         let rotation = Rotation::from_degrees(rotation).map_err(|e| invalid(py, e.message()))?;
-        Ok(PixelArgs { format, width, height, rotation, row_stride })
+        let roi = match roi {
+            None => None,
+            Some((x, y, w, h)) => {
+                let field = |value: i64, what: &str| {
+                    u32::try_from(value).map_err(|_| {
+                        invalid(py, format!("roi {what} must be in 0..=4294967295, got {value}"))
+                    })
+                };
+                Some(Roi {
+                    x: field(x, "x")?,
+                    y: field(y, "y")?,
+                    width: field(w, "width")?,
+                    height: field(h, "height")?,
+                })
+            }
+        };
+        Ok(PixelArgs { format, width, height, rotation, row_stride, roi })
     }
 
     fn is_raw(&self) -> bool {
@@ -87,6 +106,105 @@ impl Layout {
     }
 }
 
+/// A planar YUV 4:2:0 camera frame (Android's ``YUV_420_888``, I420, or NV21/NV12 memory as
+/// planes): three planes (``bytes``, or contiguous numpy ``uint8`` arrays, read in place; other
+/// buffers are copied once), the Y row stride, the chroma row stride and the chroma pixel
+/// stride (1 or 2). Converted with the same BT.601 formula as NV21. ``rotation`` and ``roi`` are
+/// given to the classify call, as for other raw pixels.
+#[pyclass(module = "resnext", frozen)]
+pub struct Yuv420 {
+    y: Py<PyAny>,
+    u: Py<PyAny>,
+    v: Py<PyAny>,
+    #[pyo3(get)]
+    width: u32,
+    #[pyo3(get)]
+    height: u32,
+    #[pyo3(get)]
+    y_row_stride: usize,
+    #[pyo3(get)]
+    uv_row_stride: usize,
+    #[pyo3(get)]
+    uv_pixel_stride: usize,
+}
+
+#[pymethods]
+impl Yuv420 {
+    #[new]
+    #[pyo3(signature = (y, u, v, *, width, height, y_row_stride, uv_row_stride, uv_pixel_stride))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        y: Py<PyAny>,
+        u: Py<PyAny>,
+        v: Py<PyAny>,
+        width: u32,
+        height: u32,
+        y_row_stride: usize,
+        uv_row_stride: usize,
+        uv_pixel_stride: usize,
+    ) -> Self {
+        Yuv420 { y, u, v, width, height, y_row_stride, uv_row_stride, uv_pixel_stride }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Yuv420(width={}, height={}, y_row_stride={}, uv_row_stride={}, uv_pixel_stride={})",
+            self.width, self.height, self.y_row_stride, self.uv_row_stride, self.uv_pixel_stride
+        )
+    }
+}
+
+/// One plane of a [`Yuv420`] frame, held for the call.
+pub enum HeldPlane<'py> {
+    /// Borrowed from a `bytes` object.
+    Bytes(Bound<'py, PyBytes>),
+    /// Borrowed from a C-contiguous numpy `uint8` array.
+    Array(PyReadonlyArrayDyn<'py, u8>),
+    /// Copied (a `bytearray`, a `memoryview`, a strided array).
+    Owned(Vec<u8>),
+}
+
+impl HeldPlane<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            HeldPlane::Bytes(bytes) => bytes.as_bytes(),
+            // SAFETY: `take_plane` keeps C-contiguous arrays only, whose `len()` bytes start at
+            // the data pointer; the readonly borrow keeps the array alive.
+            HeldPlane::Array(array) => unsafe {
+                std::slice::from_raw_parts(array.data() as *const u8, array.len())
+            },
+            HeldPlane::Owned(data) => data,
+        }
+    }
+}
+
+fn take_plane<'py>(plane: &Bound<'py, PyAny>, name: &str) -> PyResult<HeldPlane<'py>> {
+    let py = plane.py();
+    if let Ok(bytes) = plane.cast::<PyBytes>() {
+        return Ok(HeldPlane::Bytes(bytes.clone()));
+    }
+    if let Ok(array) = plane.cast::<PyUntypedArray>() {
+        let typed = array.cast::<PyArrayDyn<u8>>().map_err(|_| {
+            PyTypeError::new_err(format!("the {name} plane must be uint8, got {}", array.dtype()))
+        })?;
+        let readonly = typed.try_readonly().map_err(|e| invalid(py, e.to_string()))?;
+        if array.is_c_contiguous() {
+            return Ok(HeldPlane::Array(readonly));
+        }
+        return Ok(HeldPlane::Owned(readonly.as_array().iter().copied().collect()));
+    }
+    if plane.is_instance_of::<PyByteArray>() || plane.is_instance_of::<PyMemoryView>() {
+        let copied = py.import("builtins")?.getattr("bytes")?.call1((plane,))?;
+        return Ok(HeldPlane::Owned(
+            copied.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes().to_vec(),
+        ));
+    }
+    Err(PyTypeError::new_err(format!(
+        "the {name} plane must be bytes, a bytearray, a memoryview or a numpy uint8 array, not {}",
+        plane.get_type().name()?
+    )))
+}
+
 /// One image taken from Python, holding what it borrows.
 pub enum HeldImage<'py> {
     /// A file path.
@@ -101,6 +219,9 @@ pub enum HeldImage<'py> {
     Bytes(Bound<'py, PyBytes>, Layout),
     /// Raw pixels copied (a strided view, a `bytearray`).
     Owned(Vec<u8>, Layout),
+    /// A planar YUV 4:2:0 frame: Y, U, V and the geometry (`y`, `u`, `v` of the planes view
+    /// are placeholders filled from the held planes).
+    Yuv420(Box<[HeldPlane<'py>; 3]>, YuvPlanes<'static>),
 }
 
 impl HeldImage<'_> {
@@ -119,6 +240,12 @@ impl HeldImage<'_> {
             }
             HeldImage::Bytes(bytes, layout) => ImageInput::Pixels(layout.buffer(bytes.as_bytes())),
             HeldImage::Owned(data, layout) => ImageInput::Pixels(layout.buffer(data)),
+            HeldImage::Yuv420(planes, geometry) => ImageInput::Yuv420(YuvPlanes {
+                y: planes[0].as_slice(),
+                u: planes[1].as_slice(),
+                v: planes[2].as_slice(),
+                ..*geometry
+            }),
         }
     }
 }
@@ -134,6 +261,33 @@ pub fn take<'py>(image: &Bound<'py, PyAny>, args: &PixelArgs) -> PyResult<HeldIm
     let py = image.py();
     if let Ok(array) = image.cast::<PyUntypedArray>() {
         return take_array(array, args);
+    }
+    if let Ok(frame) = image.cast::<Yuv420>() {
+        if args.is_raw() || args.row_stride != 0 {
+            return Err(invalid(
+                py,
+                "a Yuv420 frame carries its own geometry: omit pixel_format, width, height and \
+                 row_stride",
+            ));
+        }
+        let f = frame.get();
+        let planes = [
+            take_plane(f.y.bind(py), "y")?,
+            take_plane(f.u.bind(py), "u")?,
+            take_plane(f.v.bind(py), "v")?,
+        ];
+        let geometry = YuvPlanes {
+            y: &[],
+            u: &[],
+            v: &[],
+            width: f.width,
+            height: f.height,
+            y_row_stride: f.y_row_stride,
+            uv_row_stride: f.uv_row_stride,
+            uv_pixel_stride: f.uv_pixel_stride,
+            rotation: args.rotation,
+        };
+        return Ok(HeldImage::Yuv420(Box::new(planes), geometry));
     }
     if let Ok(bytes) = image.cast::<PyBytes>() {
         return if args.is_raw() {

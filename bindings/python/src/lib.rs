@@ -36,6 +36,7 @@ fn _panic_for_test(py: Python<'_>, message: &str, released: bool) -> PyResult<()
 #[pyo3(name = "_native")]
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<classifier::Classifier>()?;
+    m.add_class::<images::Yuv420>()?;
     m.add_class::<results::Prediction>()?;
     m.add_class::<results::Timings>()?;
     m.add_class::<results::Classification>()?;

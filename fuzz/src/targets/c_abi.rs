@@ -146,7 +146,7 @@ fn check_predictions(p: &[resnext_prediction], classes: u32, what: &str) {
 fn image<'a>(r: &mut Reader<'a>) -> resnext_image {
     let kind = match r.u8() % 5 {
         4 => r.u32(),
-        k => k as u32 % 3,
+        k => k as u32, // FILE, ENCODED, PIXELS, YUV420
     };
     let len = r.u16() as usize % 512;
     let data = r.bytes(len);
@@ -170,6 +170,51 @@ fn image<'a>(r: &mut Reader<'a>) -> resnext_image {
         },
         pixel_format: r.u8() as u32 % 8,
         rotation,
+        ..chroma_and_roi(r)
+    }
+}
+
+/// The YUV420 planes and strides and the region of interest: planes from the input (or NULL),
+/// strides small, huge or 0, a region absent, plausible or out of range.
+fn chroma_and_roi(r: &mut Reader<'_>) -> resnext_image {
+    let plane = |r: &mut Reader<'_>| {
+        let len = r.u16() as usize % 256;
+        let bytes = r.bytes(len);
+        if r.u8().is_multiple_of(16) {
+            (null(), r.u8() as usize)
+        } else {
+            (bytes.as_ptr(), bytes.len())
+        }
+    };
+    let (u_data, u_len) = plane(r);
+    let (v_data, v_len) = plane(r);
+    let uv_row_stride = match r.u8() % 4 {
+        0 => 0,
+        1 => usize::MAX - r.u8() as usize,
+        _ => r.u16() as usize % 512,
+    };
+    let uv_pixel_stride = match r.u8() % 4 {
+        0 => 1,
+        1 => 2,
+        _ => r.u32(),
+    };
+    let (roi_x, roi_y, roi_width, roi_height) = match r.u8() % 3 {
+        0 => (0, 0, 0, 0),
+        1 => (r.u8() as u32, r.u8() as u32, r.u8() as u32, r.u8() as u32),
+        _ => (r.u32(), r.u32(), r.u32(), r.u32()),
+    };
+    resnext_image {
+        u_data,
+        u_len,
+        v_data,
+        v_len,
+        uv_row_stride,
+        uv_pixel_stride,
+        roi_x,
+        roi_y,
+        roi_width,
+        roi_height,
+        ..Default::default()
     }
 }
 

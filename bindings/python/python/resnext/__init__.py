@@ -34,11 +34,12 @@ from ._native import (
     Classifier,
     Prediction,
     Timings,
+    Yuv420,
     __version__,
 )
 
 __all__ = [
-    "Classifier", "Classification", "Prediction", "Timings", "ModelInfo", "TensorInfo",
+    "Classifier", "Classification", "Prediction", "Timings", "Yuv420", "ModelInfo", "TensorInfo",
     "PreprocessConfig", "ErrorCode", "Error", "InvalidArgument", "IoError", "ModelError",
     "ImageError", "LabelError", "LimitExceeded", "InferenceError", "BackendUnavailable",
     "ProviderUnavailable", "InternalError", "ClosedError", "exception_class",

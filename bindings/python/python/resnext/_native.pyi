@@ -15,7 +15,37 @@ DEFAULT_MAX_MODEL_BYTES: int
 StrPath = Union[str, "os.PathLike[str]"]
 #: A path, encoded bytes (JPEG, PNG, BMP, WebP), a numpy uint8 array, raw frame bytes (with
 #: width/height/pixel_format) or a PIL image.
-Image = Union[StrPath, bytes, bytearray, memoryview, npt.NDArray[np.uint8], Any]
+Image = Union[StrPath, bytes, bytearray, memoryview, npt.NDArray[np.uint8], "Yuv420", Any]
+Plane = Union[bytes, bytearray, memoryview, npt.NDArray[np.uint8]]
+
+class Yuv420:
+    """A planar YUV 4:2:0 camera frame (Android's YUV_420_888, I420, NV21/NV12 memory as
+    planes): ``bytes`` and contiguous numpy planes are read in place. ``uv_pixel_stride`` is 1
+    or 2. Pass it to ``classify``/``preprocess`` like any image (``rotation=``, ``roi=``)."""
+
+    def __init__(
+        self,
+        y: Plane,
+        u: Plane,
+        v: Plane,
+        *,
+        width: int,
+        height: int,
+        y_row_stride: int,
+        uv_row_stride: int,
+        uv_pixel_stride: int,
+    ) -> None: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def y_row_stride(self) -> int: ...
+    @property
+    def uv_row_stride(self) -> int: ...
+    @property
+    def uv_pixel_stride(self) -> int: ...
+
 PixelFormat = Literal["rgb", "bgr", "rgba", "bgra", "nv21", "nv12"]
 Rotation = Literal[0, 90, 180, 270]
 
@@ -128,6 +158,7 @@ class Classifier:
         height: Optional[int] = None,
         rotation: Rotation = 0,
         row_stride: int = 0,
+        roi: Optional[tuple[int, int, int, int]] = None,
     ) -> Classification:
         """Classifies one image (see the package documentation for the kinds of image)."""
     def classify_batch(
@@ -139,6 +170,7 @@ class Classifier:
         height: Optional[int] = None,
         rotation: Rotation = 0,
         row_stride: int = 0,
+        roi: Optional[tuple[int, int, int, int]] = None,
     ) -> list[Classification]:
         """Classifies several images in one batched run."""
     def classify_tensor(self, tensor: npt.NDArray[np.float32]) -> list[Classification]:
@@ -152,6 +184,7 @@ class Classifier:
         height: Optional[int] = None,
         rotation: Rotation = 0,
         row_stride: int = 0,
+        roi: Optional[tuple[int, int, int, int]] = None,
     ) -> npt.NDArray[np.float32]:
         """The float32 1 x 3 x crop x crop tensor of one image."""
     def run_raw(self, tensor: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

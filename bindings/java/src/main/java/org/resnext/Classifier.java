@@ -184,36 +184,78 @@ public final class Classifier implements AutoCloseable {
     }
 
     /**
+     * Classifies one image of any kind: a file, encoded bytes, raw pixels or a YUV 4:2:0 camera
+     * frame, optionally limited to a {@linkplain ResnextImage#withRoi region of interest}.
+     *
+     * @throws ResnextException {@code INVALID_ARGUMENT} for a bad stride, rotation or region,
+     *     {@code BUFFER_SIZE} when a buffer or plane is shorter than the dimensions need
+     * @throws IllegalArgumentException when a YUV plane is not a direct {@code ByteBuffer}
+     */
+    public Classification classify(ResnextImage image) {
+        if (image == null) {
+            throw nullArgument("image");
+        }
+        return classifyBatch(Collections.singletonList(image)).get(0);
+    }
+
+    /** Integers per image in {@code Native.classifyBatch}'s params (src/jni/convert.rs). */
+    private static final int PARAMS_PER_IMAGE = 18;
+
+    /**
      * Classifies several images in one batched run. Fails as a whole if any image fails (the
      * message names its index).
      *
      * @return one result per image, in order (unmodifiable)
      */
-    public List<Classification> classifyBatch(List<Image> images) {
+    public List<Classification> classifyBatch(List<ResnextImage> images) {
         if (images == null) {
             throw nullArgument("images");
         }
         int n = images.size();
         int[] kinds = new int[n];
         Object[] payloads = new Object[n];
-        int[] params = new int[n * 7];
+        int[] params = new int[n * PARAMS_PER_IMAGE];
         for (int i = 0; i < n; i++) {
-            Image image = images.get(i);
+            ResnextImage image = images.get(i);
             if (image == null) {
                 throw nullArgument("images[" + i + "]");
             }
-            int at = i * 7;
+            int at = i * PARAMS_PER_IMAGE;
             kinds[i] = image.kind;
             switch (image.kind) {
-                case Image.KIND_FILE:
+                case ResnextImage.KIND_FILE:
                     payloads[i] = image.path;
                     break;
-                case Image.KIND_ENCODED:
+                case ResnextImage.KIND_ENCODED:
                     payloads[i] = image.array;
                     break;
-                case Image.KIND_PIXELS_ARRAY:
+                case ResnextImage.KIND_PIXELS_ARRAY:
                     payloads[i] = image.array;
                     params[at + 1] = image.array != null ? image.array.length : 0;
+                    break;
+                case ResnextImage.KIND_YUV420:
+                    ByteBuffer[] planes = {image.buffer, image.u, image.v};
+                    for (int k = 0; k < 3; k++) {
+                        ByteBuffer plane = planes[k];
+                        if (plane != null && !plane.isDirect()) {
+                            throw new IllegalArgumentException("images[" + i + "]."
+                                    + "yuv".charAt(k) + ": a YUV 4:2:0 plane must be a direct "
+                                    + "ByteBuffer (read in place; camera planes are): copy a heap "
+                                    + "buffer into ByteBuffer.allocateDirect first");
+                        }
+                        if (plane != null) {
+                            int slot = k == 0 ? at : at + 10 + 2 * k;
+                            params[slot] = plane.position();
+                            params[slot + 1] = plane.remaining();
+                        }
+                    }
+                    payloads[i] = planes;
+                    params[at + 2] = image.width;
+                    params[at + 3] = image.height;
+                    params[at + 4] = image.rowStride;
+                    params[at + 6] = image.rotation;
+                    params[at + 16] = image.uvRowStride;
+                    params[at + 17] = image.uvPixelStride;
                     break;
                 default:
                     ByteBuffer buffer = image.buffer;
@@ -224,7 +266,7 @@ public final class Classifier implements AutoCloseable {
                         params[at] = buffer.position();
                         params[at + 1] = buffer.remaining();
                     } else if (buffer.hasArray()) {
-                        kinds[i] = Image.KIND_PIXELS_ARRAY;
+                        kinds[i] = ResnextImage.KIND_PIXELS_ARRAY;
                         payloads[i] = buffer.array();
                         params[at] = buffer.arrayOffset() + buffer.position();
                         params[at + 1] = buffer.remaining();
@@ -233,7 +275,8 @@ public final class Classifier implements AutoCloseable {
                     }
                     break;
             }
-            if (image.kind == Image.KIND_PIXELS_ARRAY || image.kind == Image.KIND_PIXELS_DIRECT) {
+            if (image.kind == ResnextImage.KIND_PIXELS_ARRAY
+                    || image.kind == ResnextImage.KIND_PIXELS_DIRECT) {
                 if (image.format == null) {
                     throw nullArgument("images[" + i + "].format");
                 }
@@ -242,6 +285,13 @@ public final class Classifier implements AutoCloseable {
                 params[at + 4] = image.rowStride;
                 params[at + 5] = image.format.value();
                 params[at + 6] = image.rotation;
+            }
+            if (image.hasRoi) {
+                params[at + 7] = 1;
+                params[at + 8] = image.roiX;
+                params[at + 9] = image.roiY;
+                params[at + 10] = image.roiWidth;
+                params[at + 11] = image.roiHeight;
             }
         }
         Classification[] results;

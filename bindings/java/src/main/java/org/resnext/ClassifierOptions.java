@@ -2,6 +2,8 @@ package org.resnext;
 
 import java.io.FileDescriptor;
 import java.nio.ByteBuffer;
+import org.jspecify.annotations.Nullable;
+
 import java.util.List;
 
 /**
@@ -141,7 +143,8 @@ public final class ClassifierOptions {
         return b;
     }
 
-    public String modelPath() {
+    /** The model file, or {@code null} when the model was given as bytes. */
+    public @Nullable String modelPath() {
         return modelPath;
     }
 
@@ -497,7 +500,7 @@ public final class ClassifierOptions {
          * The ONNX Runtime shared library ({@code libonnxruntime.so}); null (the default) uses the
          * {@code ORT_DYLIB_PATH} environment variable. A process loads one ONNX Runtime library.
          */
-        public Builder ortLibrary(String path) {
+        public Builder ortLibrary(@Nullable String path) {
             this.ortLibrary = path;
             return this;
         }

@@ -1,5 +1,7 @@
 package org.resnext;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * The stable numeric error codes of the SDK, the same values as the Rust {@code ErrorCode} and
  * the C ABI's {@code resnext_result}. Values are never renumbered; new codes are appended.
@@ -61,7 +63,7 @@ public enum ErrorCode {
     }
 
     /** The code for a numeric value, or {@code null} when the value is unknown to this version. */
-    public static ErrorCode fromValue(int value) {
+    public static @Nullable ErrorCode fromValue(int value) {
         return value >= 0 && value < BY_VALUE.length ? BY_VALUE[value] : null;
     }
 }

@@ -1,5 +1,7 @@
 package org.resnext;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * An error reported by the native SDK: a stable {@link ErrorCode} and a detail message.
  *
@@ -20,7 +22,7 @@ public class ResnextException extends RuntimeException {
     }
 
     /** The error code, or {@code null} if the native library is newer than these classes. */
-    public ErrorCode code() {
+    public @Nullable ErrorCode code() {
         return ErrorCode.fromValue(codeValue);
     }
 

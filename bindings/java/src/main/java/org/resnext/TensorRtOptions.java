@@ -1,5 +1,7 @@
 package org.resnext;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * TensorRT engine options; immutable. Start with {@link #builder()}. Used when the execution
  * provider is {@link ExecutionProvider#TENSORRT}.
@@ -60,7 +62,7 @@ public final class TensorRtOptions {
          * Build INT8 kernels. A QDQ model carries its scales; a float model needs
          * {@code calibrationTable} (a file name inside the engine cache directory), else null.
          */
-        public Builder int8(boolean enable, String calibrationTable) {
+        public Builder int8(boolean enable, @Nullable String calibrationTable) {
             this.int8 = enable;
             this.calibrationTable = calibrationTable;
             return this;
@@ -77,13 +79,13 @@ public final class TensorRtOptions {
          * ONNX Runtime and TensorRT versions, the GPU and these precision options; a stale or
          * corrupt engine is rebuilt with a warning. Null: no cache.
          */
-        public Builder engineCacheDir(String dir) {
+        public Builder engineCacheDir(@Nullable String dir) {
             this.engineCacheDir = dir;
             return this;
         }
 
         /** Keep TensorRT's timing cache under {@code dir} (null: none). */
-        public Builder timingCacheDir(String dir) {
+        public Builder timingCacheDir(@Nullable String dir) {
             this.timingCacheDir = dir;
             return this;
         }

@@ -49,8 +49,8 @@ public class ConcurrencyTest {
                     format, 0));
         }
         final TestSupport.Raw nv21 = new TestSupport.Raw("coffee", PixelFormat.NV21);
-        inputs.add(c -> c.classifyBatch(Arrays.asList(Image.file(photo("coffee")),
-                Image.pixels(nv21.data, nv21.width, nv21.height, nv21.stride, PixelFormat.NV21, 270)))
+        inputs.add(c -> c.classifyBatch(Arrays.asList(ResnextImage.file(photo("coffee")),
+                ResnextImage.pixels(nv21.data, nv21.width, nv21.height, nv21.stride, PixelFormat.NV21, 270)))
                 .get(1));
         return inputs;
     }

@@ -337,30 +337,30 @@ public class ErrorPathsTest {
     @Test
     public void badBatches() {
         expect(ErrorCode.NULL_ARGUMENT, () -> classifier.classifyBatch(null));
-        expect(ErrorCode.INVALID_ARGUMENT, () -> classifier.classifyBatch(new ArrayList<Image>()));
+        expect(ErrorCode.INVALID_ARGUMENT, () -> classifier.classifyBatch(new ArrayList<ResnextImage>()));
         expect(ErrorCode.NULL_ARGUMENT, () -> classifier.classifyBatch(
-                Arrays.asList(Image.file(photo("chelsea")), null)));
+                Arrays.asList(ResnextImage.file(photo("chelsea")), null)));
         expect(ErrorCode.NULL_ARGUMENT, () -> classifier.classifyBatch(
-                Arrays.asList(Image.file(null))));
+                Arrays.asList(ResnextImage.file(null))));
         expect(ErrorCode.NULL_ARGUMENT, () -> classifier.classifyBatch(
-                Arrays.asList(Image.encoded(null))));
+                Arrays.asList(ResnextImage.encoded(null))));
         expect(ErrorCode.NULL_ARGUMENT, () -> classifier.classifyBatch(
-                Arrays.asList(Image.pixels((byte[]) null, 8, 8, 0, PixelFormat.RGB8, 0))));
+                Arrays.asList(ResnextImage.pixels((byte[]) null, 8, 8, 0, PixelFormat.RGB8, 0))));
         expect(ErrorCode.NULL_ARGUMENT, () -> classifier.classifyBatch(
-                Arrays.asList(Image.pixels((ByteBuffer) null, 8, 8, 0, PixelFormat.RGB8, 0))));
+                Arrays.asList(ResnextImage.pixels((ByteBuffer) null, 8, 8, 0, PixelFormat.RGB8, 0))));
         expect(ErrorCode.NULL_ARGUMENT, () -> classifier.classifyBatch(
-                Arrays.asList(Image.pixels(new byte[192], 8, 8, 0, null, 0))));
+                Arrays.asList(ResnextImage.pixels(new byte[192], 8, 8, 0, null, 0))));
         String m = expect(ErrorCode.IMAGE_DECODE, () -> classifier.classifyBatch(Arrays.asList(
-                Image.file(photo("chelsea")), Image.encoded(new byte[] {1, 2, 3}))));
+                ResnextImage.file(photo("chelsea")), ResnextImage.encoded(new byte[] {1, 2, 3}))));
         assertTrue(m, m.contains("image 1"));
         m = expect(ErrorCode.INVALID_ARGUMENT, () -> classifier.classifyBatch(Arrays.asList(
-                Image.file(photo("chelsea")), Image.file(photo("coffee")),
-                Image.pixels(new byte[192], 8, 8, 0, PixelFormat.RGB8, 45))));
+                ResnextImage.file(photo("chelsea")), ResnextImage.file(photo("coffee")),
+                ResnextImage.pixels(new byte[192], 8, 8, 0, PixelFormat.RGB8, 45))));
         assertTrue(m, m.contains("rotation"));
         expect(ErrorCode.BUFFER_SIZE, () -> classifier.classifyBatch(Arrays.asList(
-                Image.pixels(ByteBuffer.allocateDirect(10), 8, 8, 0, PixelFormat.RGB8, 0))));
+                ResnextImage.pixels(ByteBuffer.allocateDirect(10), 8, 8, 0, PixelFormat.RGB8, 0))));
         expectThrown(IllegalArgumentException.class, () -> classifier.classifyBatch(Arrays.asList(
-                Image.pixels(ByteBuffer.allocate(192).asReadOnlyBuffer(), 8, 8, 0, PixelFormat.RGB8, 0))));
+                ResnextImage.pixels(ByteBuffer.allocate(192).asReadOnlyBuffer(), 8, 8, 0, PixelFormat.RGB8, 0))));
         stillWorks();
     }
 
@@ -391,7 +391,7 @@ public class ErrorPathsTest {
                 () -> c.classify((String) null),
                 () -> c.classifyPixels(rgb, 8, 8, 0, PixelFormat.RGB8, 0),
                 () -> c.classifyPixels(ByteBuffer.allocateDirect(192), 8, 8, 0, PixelFormat.RGB8, 0),
-                () -> c.classifyBatch(Arrays.asList(Image.file(photo("chelsea")))),
+                () -> c.classifyBatch(Arrays.asList(ResnextImage.file(photo("chelsea")))),
                 () -> c.info());
         for (Call call : calls) {
             IllegalStateException e = expectThrown(IllegalStateException.class, call);
@@ -426,13 +426,16 @@ public class ErrorPathsTest {
             expectThrown(IllegalArgumentException.class, () -> Native.classifyPixels(h, null,
                     ByteBuffer.allocate(3), 0, 3, 1, 1, 0, 0, 0));
             expectThrown(IllegalArgumentException.class, () -> Native.classifyBatch(h,
-                    new int[] {0}, new Object[] {new byte[1]}, new int[7]));
+                    new int[] {0}, new Object[] {new byte[1]}, new int[18]));
             expectThrown(IllegalArgumentException.class, () -> Native.classifyBatch(h,
-                    new int[] {0, 0}, new Object[] {"a"}, new int[14]));
+                    new int[] {0, 0}, new Object[] {"a"}, new int[36]));
             expect(ErrorCode.INVALID_ARGUMENT, () -> Native.classifyPixels(h, new byte[3], null, 0,
                     3, 1, 1, 0, 6, 0));
             expect(ErrorCode.INVALID_ARGUMENT, () -> Native.classifyBatch(h, new int[] {9},
-                    new Object[] {"a"}, new int[7]));
+                    new Object[] {"a"}, new int[18]));
+            // A YUV 4:2:0 payload must be three planes.
+            expectThrown(IllegalArgumentException.class, () -> Native.classifyBatch(h,
+                    new int[] {4}, new Object[] {new ByteBuffer[2]}, new int[18]));
         } finally {
             handleGuard.release();
         }

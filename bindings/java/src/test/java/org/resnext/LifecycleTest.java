@@ -30,16 +30,16 @@ public class LifecycleTest {
             labels.add("label " + i);
         }
         try (Classifier c = new Classifier(tiny().labels(labels).build())) {
-            List<Image> batch = new ArrayList<>();
+            List<ResnextImage> batch = new ArrayList<>();
             byte[] encoded = TestSupport.read("preprocess/chelsea.png");
             byte[] rgb = new byte[16 * 16 * 3];
             ByteBuffer direct = ByteBuffer.allocateDirect(rgb.length);
             for (int i = 0; i < 64; i++) {
                 switch (i % 4) {
-                    case 0: batch.add(Image.file(photo("chelsea"))); break;
-                    case 1: batch.add(Image.encoded(encoded)); break;
-                    case 2: batch.add(Image.pixels(rgb, 16, 16, 0, PixelFormat.RGB8, 0)); break;
-                    default: batch.add(Image.pixels(direct, 16, 16, 0, PixelFormat.RGB8, 0)); break;
+                    case 0: batch.add(ResnextImage.file(photo("chelsea"))); break;
+                    case 1: batch.add(ResnextImage.encoded(encoded)); break;
+                    case 2: batch.add(ResnextImage.pixels(rgb, 16, 16, 0, PixelFormat.RGB8, 0)); break;
+                    default: batch.add(ResnextImage.pixels(direct, 16, 16, 0, PixelFormat.RGB8, 0)); break;
                 }
             }
             List<Classification> results = c.classifyBatch(batch);

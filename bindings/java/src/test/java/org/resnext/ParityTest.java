@@ -168,12 +168,12 @@ public class ParityTest {
             photo("astronaut")};
         ByteBuffer frame = ByteBuffer.allocateDirect(nv21.data.length);
         frame.put(nv21.data).flip();
-        List<Image> images = Arrays.asList(
-                Image.file(photo("chelsea")),
-                Image.encoded(Files.readAllBytes(new File(photo("coffee")).toPath())),
-                Image.pixels(rgb.data, rgb.width, rgb.height, rgb.stride, PixelFormat.RGB8, 0),
-                Image.pixels(frame, nv21.width, nv21.height, nv21.stride, PixelFormat.NV21, 270),
-                Image.file(photo("astronaut")));
+        List<ResnextImage> images = Arrays.asList(
+                ResnextImage.file(photo("chelsea")),
+                ResnextImage.encoded(Files.readAllBytes(new File(photo("coffee")).toPath())),
+                ResnextImage.pixels(rgb.data, rgb.width, rgb.height, rgb.stride, PixelFormat.RGB8, 0),
+                ResnextImage.pixels(frame, nv21.width, nv21.height, nv21.stride, PixelFormat.NV21, 270),
+                ResnextImage.file(photo("astronaut")));
         for (Classifier classifier : new Classifier[] {tiny, r50}) {
             boolean isTiny = classifier == tiny;
             String[] flags = isTiny ? concat(TINY_FLAGS, "--batch") : new String[] {"--batch"};

@@ -23,7 +23,6 @@ import androidx.core.content.ContextCompat;
 import com.google.common.util.concurrent.ListenableFuture;
 import java.io.File;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -31,10 +30,10 @@ import org.resnext.Classification;
 import org.resnext.Classifier;
 import org.resnext.ClassifierOptions;
 import org.resnext.ModelInfo;
-import org.resnext.PixelFormat;
 import org.resnext.Prediction;
 import org.resnext.Preset;
 import org.resnext.ResnextException;
+import org.resnext.ResnextImage;
 
 /**
  * One screen: the back camera's preview, with the top-5 classes of the latest frame and the
@@ -56,10 +55,6 @@ public class MainActivity extends AppCompatActivity {
     /** Written and closed on {@link #worker}; read by the analyzer on the same thread. */
     private Classifier classifier;
     private String modelSummary = "";
-    /** The NV21 frame, reused from frame to frame (analyzer thread only). */
-    private byte[] nv21 = new byte[0];
-    private byte[] rowU = new byte[0];
-    private byte[] rowV = new byte[0];
 
     @Override
     protected void onCreate(Bundle savedInstanceState) {
@@ -202,28 +197,31 @@ public class MainActivity extends AppCompatActivity {
             if (c == null) {
                 return;
             }
-            // NV21 needs even sizes; camera sizes are, but crop a stray odd row or column.
-            int width = image.getWidth() & ~1;
-            int height = image.getHeight() & ~1;
-            long t0 = SystemClock.elapsedRealtimeNanos();
-            byte[] frame = toNv21(image, width, height);
-            long t1 = SystemClock.elapsedRealtimeNanos();
+            // The YUV_420_888 planes are read in place: no copy into an NV21 array. Android
+            // guarantees U and V share their row and pixel strides (pixel stride 1 or 2).
+            int width = image.getWidth();
+            int height = image.getHeight();
+            ImageProxy.PlaneProxy[] planes = image.getPlanes();
             // The sensor is mounted rotated: the SDK turns the frame upright before resizing.
             int rotation = image.getImageInfo().getRotationDegrees();
-            Classification result = c.classifyPixels(frame, width, height, 0, PixelFormat.NV21,
+            long t0 = SystemClock.elapsedRealtimeNanos();
+            ResnextImage frame = ResnextImage.yuv420(planes[0].getBuffer(),
+                    planes[1].getBuffer(), planes[2].getBuffer(), planes[0].getRowStride(),
+                    planes[1].getRowStride(), planes[1].getPixelStride(), width, height,
                     rotation);
-            long t2 = SystemClock.elapsedRealtimeNanos();
+            Classification result = c.classify(frame);
+            long t1 = SystemClock.elapsedRealtimeNanos();
             StringBuilder text = new StringBuilder();
             for (Prediction p : result.predictions()) {
                 text.append(String.format(Locale.ROOT, "%5.1f%%  %s%n", p.score() * 100,
                         shorten(p.label(), p.classId())));
             }
             text.append(String.format(Locale.ROOT,
-                    "%dx%d NV21, rotation %d: inference %.0f ms, preprocess %.1f ms, "
-                            + "YUV copy %.1f ms, total %.0f ms%n%s",
+                    "%dx%d YUV 4:2:0, rotation %d: inference %.0f ms, preprocess %.1f ms, "
+                            + "total %.0f ms%n%s",
                     width, height, rotation, result.timings().inferenceMs(),
                     result.timings().decodeMs() + result.timings().preprocessMs(),
-                    (t1 - t0) / 1e6, (t2 - t0) / 1e6, modelSummary));
+                    (t1 - t0) / 1e6, modelSummary));
             show(text.toString());
         } catch (ResnextException e) {
             Log.w(TAG, "frame failed", e);
@@ -233,53 +231,6 @@ public class MainActivity extends AppCompatActivity {
         } finally {
             image.close();
         }
-    }
-
-    /**
-     * Copies a YUV_420_888 image into one NV21 array (Y rows, then interleaved V/U rows), plane
-     * by plane, honouring each plane's row and pixel strides (CameraX gives pixel stride 1 or 2
-     * for the chroma planes depending on the device).
-     */
-    private byte[] toNv21(ImageProxy image, int width, int height) {
-        int ySize = width * height;
-        int size = ySize + ySize / 2;
-        if (nv21.length != size) {
-            nv21 = new byte[size];
-        }
-        ImageProxy.PlaneProxy[] planes = image.getPlanes();
-        ByteBuffer y = planes[0].getBuffer().duplicate();
-        int yStride = planes[0].getRowStride();
-        for (int row = 0; row < height; row++) {
-            y.position(row * yStride);
-            y.get(nv21, row * width, width);
-        }
-        ByteBuffer u = planes[1].getBuffer().duplicate();
-        ByteBuffer v = planes[2].getBuffer().duplicate();
-        int uStride = planes[1].getRowStride();
-        int vStride = planes[2].getRowStride();
-        int uPixel = planes[1].getPixelStride();
-        int vPixel = planes[2].getPixelStride();
-        int chromaWidth = width / 2;
-        int uRowBytes = (chromaWidth - 1) * uPixel + 1;
-        int vRowBytes = (chromaWidth - 1) * vPixel + 1;
-        if (rowU.length < uRowBytes) {
-            rowU = new byte[uRowBytes];
-        }
-        if (rowV.length < vRowBytes) {
-            rowV = new byte[vRowBytes];
-        }
-        int out = ySize;
-        for (int row = 0; row < height / 2; row++) {
-            u.position(row * uStride);
-            u.get(rowU, 0, uRowBytes);
-            v.position(row * vStride);
-            v.get(rowV, 0, vRowBytes);
-            for (int col = 0; col < chromaWidth; col++) {
-                nv21[out++] = rowV[col * vPixel];
-                nv21[out++] = rowU[col * uPixel];
-            }
-        }
-        return nv21;
     }
 
     private static String shorten(String label, int classId) {
