@@ -364,8 +364,9 @@ typedef uint32_t resnext_fallback;
 #endif // __cplusplus
 
 /**
- * The SDK's own CPU kernels for the convolutions of INT8 (QDQ) models on the tract backend,
- * passed as `uint32_t` to `resnext_options_set_cpu_kernels`.
+ * The SDK's own CPU kernels for the convolutions on the tract backend (INT8 QDQ models: the
+ * named integer kernels; FP32 and widened FP16 models: the AVX-512 f32 kernels for every value
+ * but OFF and SCALAR), passed as `uint32_t` to `resnext_options_set_cpu_kernels`.
  */
 enum resnext_cpu_kernels
 #ifdef __cplusplus
@@ -876,10 +877,12 @@ resnext_result resnext_options_set_allow_label_mismatch(struct resnext_options *
 resnext_result resnext_options_set_backend(struct resnext_options *options, uint32_t backend);
 
 /**
- * Chooses the CPU kernels for the convolutions of INT8 models on the tract backend (one of
+ * Chooses the CPU kernels for the convolutions on the tract backend (one of
  * `resnext_cpu_kernels`; default `RESNEXT_CPU_KERNELS_AUTO`). A kernel family this CPU cannot
  * run is refused by `resnext_classifier_new` with `RESNEXT_RESULT_BACKEND_UNAVAILABLE`; an
- * unknown value here with `RESNEXT_RESULT_INVALID_ARGUMENT`. Float models are not affected.
+ * unknown value here with `RESNEXT_RESULT_INVALID_ARGUMENT`. FP32 and widened FP16 models run
+ * on the AVX-512 f32 kernels (where the CPU has AVX-512F) for every value but OFF (tract's own
+ * kernels) and SCALAR (the scalar f32 reference), unless bf16 products are asked for.
  *
  * # Safety
  * `options` must be valid.

@@ -20,10 +20,11 @@ QUICK=0
 ensure_venv
 export_ort_library
 build_release
-echo "== cargo build --release ${CARGO_FEATURES[*]} --example qgemm_gops --example classify_loop"
-cargo build --release --locked "${CARGO_FEATURES[@]}" --example qgemm_gops --example classify_loop
+echo "== cargo build --release ${CARGO_FEATURES[*]} --example qgemm_gops --example fgemm_gflops --example classify_loop"
+cargo build --release --locked "${CARGO_FEATURES[@]}" --example qgemm_gops --example fgemm_gflops --example classify_loop
 BIN="$ROOT/target/release/resnext"
 QGEMM="$ROOT/target/release/examples/qgemm_gops"
+FGEMM="$ROOT/target/release/examples/fgemm_gflops"
 CLASSIFY_LOOP="$ROOT/target/release/examples/classify_loop"
 PY="$VENV/bin/python"
 DATA="${RESNEXT_BENCHDATA:-$ROOT/benchdata}"
@@ -142,6 +143,8 @@ step "kernel layer per-operator profile, INT8 (QUInt8) batch 1, $THREADS threads
   --cpu-kernels avx512-vnni > "$RES/profile_int8_vnni.json" || rm -f "$RES/profile_int8_vnni.json"
 step "kernel layer GEMMs (examples/qgemm_gops.rs), one thread, every supported ISA"
 "$QGEMM" --min-ms "$QGEMM_MS" > "$RES/qgemm_gops.json"
+step "kernel layer f32 GEMMs (examples/fgemm_gflops.rs), one thread"
+"$FGEMM" --min-ms "$QGEMM_MS" > "$RES/fgemm_gflops.json"
 
 step "ResNeXt101_32x8d FP16 and FP32, batch 1"
 ort --model "$DATA/r101_32x8d_fp16.onnx" --batch 1 --warmup "$WARMUP" --iters "$ITERS" > "$RES/fp16_ort.json"

@@ -185,11 +185,14 @@ def profile_section(results: str, model_path: str) -> list[str]:
         return ["## Where the time goes", "", "(no profile was recorded)", ""]
     p1 = p1["profile"]
     pn = pn["profile"] if pn else None
-    lines = ["## Where the time goes (tract, ResNeXt101_32x8d FP32, batch 1)", "",
+    lines = ["## Where the time goes (ResNeXt101_32x8d FP32, batch 1, kernel layer `auto`)", "",
              f"Per-node times from tract's own plan runner (`resnext bench --profile "
              f"{p1['runs']}`: `SimpleState::run_plan_with_eval` with a timer around every node, "
              f"median over {p1['runs']} runs): {f(p1['total_ms'])} ms in nodes on 1 thread"
              + (f", {f(pn['total_ms'])} ms on {pn['threads']} threads" if pn else "") + ".", "",
+             "On a CPU with AVX-512 every convolution is a `ResnextF32Conv` node of the kernel "
+             "layer (src/kernels/fgemm, placed by src/backend/tract/kernel_layer/rewrite_f32.rs); "
+             "the rest is tract's.", "",
              "By operator kind (1 thread):", "",
              "| operator | nodes | ms | share |", "|---|---|---|---|"]
     for o in p1["by_op"]:
@@ -481,6 +484,29 @@ def qgemm_section(results: str, effective: list[tuple], int8_t) -> list[str]:
     return lines
 
 
+def fgemm_section(results: str) -> list[str]:
+    """GFLOP/s of the f32 kernels per GEMM shape (examples/fgemm_gflops.rs), against the peak."""
+    d = load(os.path.join(results, "fgemm_gflops.json"))
+    if not d or not d.get("shapes"):
+        return []
+    name, peak, unit = PEAKS["avx512-fma"]
+    lines = ["## The kernel layer's f32 GEMMs", "",
+             "`cargo run --release --example fgemm_gflops` (examples/fgemm_gflops.rs): "
+             "`FGemm::run` single-threaded, bias and ReLU fused, weights packed once, the 3x3 "
+             "shapes read as nine shifted segments of a padded image (as the layer runs them); "
+             f"best time, GFLOP/s = 2 x M x N x K / time; % of one core's {name} peak "
+             f"({peak:.0f} {unit}, ../shared/perfprobe).", "",
+             "| M x K x N | layer | kernel | GFLOP/s (% of peak) | same bits as the scalar reference |",
+             "|---|---|---|---|---|"]
+    for sh in d["shapes"]:
+        for k in sh["kernels"]:
+            lines.append(f"| {sh['m']}x{sh['k']}x{sh['n']} | {sh['what']} | {k['isa']} | "
+                         f"{k['gflops']:.1f} ({100 * k['gflops'] / peak:.0f}%) | "
+                         f"{'yes' if k['matches_reference'] else 'NO'} |")
+    lines.append("")
+    return lines
+
+
 def op_profile_section(results: str, name: str, title: str, flags: str) -> list[str]:
     """A per-operator-kind table from one `resnext bench --profile` JSON run with `flags`."""
     p = load(os.path.join(results, name))
@@ -624,32 +650,24 @@ def notes(fp32_o, fp32_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t, bf16
                                if d.get("peak_rss_after_first_result_mb")] or [0]) or None
     return [
         "## What stands in the way, and what would remove it", "",
-        f"**FP32 (bs1 {f(b1, 2)}x, bs8 {f(b8, 2)}x ONNX Runtime).** Nine tenths of tract's time "
-        "is `OptMatMul` (convolutions lowered to matrix products); the table above gives the "
-        "split by layer kind. Two things cost us against ONNX Runtime (MLAS):",
-        "",
-        "- *The grouped 3x3 convolutions* (`conv2`, 32 groups) are about 12% of the FLOPs but "
-        "run at roughly half the GFLOP/s of the 1x1 convolutions. tract lowers them to an "
-        "explicit `Pad` copy, a lazy im2col (`LazyIm2col` + `OptMatMulPack`) and one matrix "
-        "product per group with M = 8 output channels per group in layer1 (16, 32, 64 in layers "
-        "2-4). tract's narrowest AVX-512 f32 kernel is 16 rows (`avx512_mmm_f32_16x12`; the "
-        "others are 32x5 ... 128x1), so in layer1 half of every zmm lane is padding, or the "
-        "picker falls back to the 256-bit `fma_mmm_f32_8x8`. Removing it needs a tract change: "
-        "a grouped-convolution kernel that packs two groups' 8 rows into one 16-row tile (the "
-        "weights block-diagonal per tile, the two groups' im2col panels side by side), or a "
-        "direct (non-im2col) 3x3 kernel for small groups as MLAS's NCHWc convolution has, and "
-        "running the 32 groups in parallel over the thread pool (today the threads split each "
-        "group's small product).",
-        "- *Activation packing and thread scaling.* The 1x1 convolutions re-pack their "
-        "activations every run (`OptMatMulPack`, a few % of the time), and tract splits each "
-        "product over the pool, which gains little for products with N = 49..784 columns "
-        "(layers 3-4); see the per-kind speed-up column of the profile. MLAS keeps activations "
-        "in its blocked NCHWc layout end to end, so it never re-packs between convolutions.",
-        "",
-        "What this crate changed (src/backend/tract/mod.rs): a batch now runs image by image on the "
-        "batch-1 plan with one image per thread (each single-threaded), instead of a concrete "
-        "batch-N plan with tract's multithreaded products, with one set of packed weights for every batch size. Batch 1 still depends on "
-        "tract's intra-product threading.",
+        f"**FP32 (bs1 {f(b1, 2)}x, bs8 {f(b8, 2)}x ONNX Runtime).** On this CPU every "
+        "convolution runs on the kernel layer's AVX-512 f32 GEMMs (src/kernels/fgemm: an "
+        "implicit GEMM over NHWC activations, 12x32 or 24x16 accumulator tiles, bias, residual "
+        "addition and ReLU fused, BatchNormalization folded at load; the grouped 3x3 "
+        "convolutions read a padded copy of their input tap by tap, no im2col). The kernels "
+        "reach most of the FMA peak on one core (the f32 GEMM table), so what stands in the "
+        "way is the model around them: (1) the second thread gains little at batch 1 in the "
+        "model (the profile's two thread counts), although a convolution alone scales on two "
+        "threads of a rayon pool (`cargo test --release --lib f32_scaling -- --ignored "
+        "--nocapture`); the weights of every 1x1 convolution "
+        "stream from memory once per image in f32, four times the INT8 bytes; (2) the grouped "
+        "3x3 convolutions of layer1 have 8 output channels per group, half a zmm register, so "
+        "they run well below the kernel's other shapes (table); (3) at batch 8 the images run "
+        "one per thread, each single-threaded, and two cores streaming f32 weights at once "
+        "slow each other. Next: block the 1x1 weights so both threads share each panel from "
+        "L2/L3 at batch 1, pair two pixels per register for 8-channel groups, and AMX bf16 "
+        "kernels (issue 15's second half; `--bf16-matmul` still lowers tract's products and "
+        "turns the f32 layer off).",
         "",
         *int8_notes(int8),
         f"**Memory: peak {f(rss_t, 0)} MB for a {f(model_mb, 0)} MB file "
@@ -1029,6 +1047,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   fp32_o, int8_colds["QUInt8"][0])
     lines += int8_profile_section(a.results, int8_model, int8_t)
     lines += qgemm_section(a.results, int8_effective(a.results, int8_model, int8_t), int8_t)
+    lines += fgemm_section(a.results)
     lines += profile_section(a.results, a.model)
     lines += op_profile_section(a.results, "profile_bf16.json",
                                 "Where the time goes in the bf16 mode (FP32 file, batch 1)",

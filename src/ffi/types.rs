@@ -131,8 +131,9 @@ pub enum resnext_backend {
     Ort = 1,
 }
 
-/// The SDK's own CPU kernels for the convolutions of INT8 (QDQ) models on the tract backend,
-/// passed as `uint32_t` to `resnext_options_set_cpu_kernels`.
+/// The SDK's own CPU kernels for the convolutions on the tract backend (INT8 QDQ models: the
+/// named integer kernels; FP32 and widened FP16 models: the AVX-512 f32 kernels for every value
+/// but OFF and SCALAR), passed as `uint32_t` to `resnext_options_set_cpu_kernels`.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum resnext_cpu_kernels {

@@ -17,6 +17,10 @@
 //!    read the NHWC input in place, the others gather rows first), the pixels split over the
 //!    classifier's threads.
 //!
+//! Float models take the same route through [`rewrite_f32`] (`ResnextF32Conv` nodes: a
+//! convolution with its BatchNormalization, ReLU and residual addition, run by [`fconv`] on the
+//! f32 kernels of [`crate::kernels::fgemm`], NHWC f32 between our nodes).
+//!
 //! What does not match stays on tract (the stem's max pool, the global pool, the classifier,
 //! any convolution quantized another way), with a log line naming why.
 

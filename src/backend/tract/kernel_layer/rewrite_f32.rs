@@ -76,6 +76,11 @@ fn match_conv(index: &Index, i: usize, isa: FIsa) -> Result<Matched, &'static st
     {
         return Err("non-positive group, stride or dilation, or negative padding");
     }
+    // Depthwise-like convolutions (a few output channels per group) would fill a sixteenth of
+    // the kernel's registers: tract's own depthwise kernels are faster there.
+    if cout % group != 0 || cout / group < 8 {
+        return Err("fewer than 8 output channels per group (left to tract's depthwise kernels)");
+    }
     let mut inputs = vec![conv.input[0].clone(), conv.input[1].clone()];
     inputs.extend(bias.cloned());
     let mut nodes = vec![i];
@@ -284,4 +289,88 @@ pub fn place_f32_layer(model: &mut pb::ModelProto, isa: FIsa) -> Placement {
         .collect();
     report.conversions = bridge_layouts(graph, &produced_kinds, &inputs);
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensor(name: &str, dims: &[i64]) -> pb::TensorProto {
+        let len = dims.iter().product::<i64>() as usize;
+        pb::TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: pb::tensor_proto::DataType::Float as i32,
+            float_data: vec![0.5; len],
+            ..Default::default()
+        }
+    }
+
+    fn node(op: &str, name: &str, inputs: &[&str], output: &str) -> pb::NodeProto {
+        pb::NodeProto {
+            name: name.into(),
+            op_type: op.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.into()],
+            ..Default::default()
+        }
+    }
+
+    /// A Paddle2ONNX-style block (Conv -> BatchNormalization -> Relu, Conv -> BN, Add -> Relu)
+    /// and a depthwise convolution: the block becomes two of our nodes (one addition fused),
+    /// the depthwise one stays on tract with its reason, and conversions bridge the layouts.
+    #[test]
+    fn blocks_are_fused_and_depthwise_convolutions_left_to_tract() {
+        let mut graph = pb::GraphProto {
+            input: vec![pb::ValueInfoProto { name: "x".into(), ..Default::default() }],
+            output: vec![pb::ValueInfoProto { name: "y".into(), ..Default::default() }],
+            ..Default::default()
+        };
+        graph.initializer = vec![
+            tensor("w1", &[16, 16, 1, 1]),
+            tensor("w2", &[16, 16, 3, 3]),
+            tensor("dw", &[16, 1, 3, 3]),
+        ];
+        for bn in ["bn1", "bn2"] {
+            for p in ["s", "b", "m", "v"] {
+                graph.initializer.push(tensor(&format!("{bn}_{p}"), &[16]));
+            }
+        }
+        graph.node = vec![
+            node("Conv", "c0", &["x", "w1"], "c0"),
+            node("Relu", "r0", &["c0"], "a"),
+            node("Conv", "c1", &["a", "w1"], "c1"),
+            node("BatchNormalization", "b1", &["c1", "bn1_s", "bn1_b", "bn1_m", "bn1_v"], "n1"),
+            node("Relu", "r1", &["n1"], "t1"),
+            node("Conv", "c2", &["t1", "w2"], "c2"),
+            node("BatchNormalization", "b2", &["c2", "bn2_s", "bn2_b", "bn2_m", "bn2_v"], "n2"),
+            node("Add", "add", &["n2", "a"], "s"),
+            node("Relu", "r2", &["s"], "t2"),
+            node("Conv", "depthwise", &["t2", "dw"], "y"),
+        ];
+        graph.node[5].attribute.push(attr_ints("pads", vec![1; 4]));
+        graph.node[9].attribute.push(attr_int("group", 16));
+        graph.node[9].attribute.push(attr_ints("pads", vec![1; 4]));
+        let mut model = pb::ModelProto { graph: Some(graph), ..Default::default() };
+        let placement = place_f32_layer(&mut model, FIsa::Scalar);
+        assert_eq!((placement.convolutions, placement.placed, placement.fused_adds), (4, 3, 1));
+        assert_eq!(placement.unmatched.len(), 1);
+        assert!(placement.unmatched[0].starts_with("depthwise: fewer than 8"), "{placement:?}");
+        let graph = model.graph.unwrap();
+        let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(
+            ops,
+            ["ResnextToNhwc", F32_CONV_OP, F32_CONV_OP, F32_CONV_OP, "ResnextToNchw", "Conv"]
+        );
+        let last = &graph.node[3];
+        // x, w, the BN's four constants, the shortcut; ReLU and residual flags set.
+        assert_eq!(last.input.len(), 7);
+        assert_eq!(last.input[6], "a__nhwc");
+        let flag = |n: &pb::NodeProto, name: &str| {
+            n.attribute.iter().find(|a| a.name == name).map(|a| a.i)
+        };
+        assert_eq!((flag(last, "residual"), flag(last, "relu")), (Some(1), Some(1)));
+        assert_eq!(last.output, ["t2__nhwc"]);
+        assert_eq!(graph.node[5].input[0], "t2");
+    }
 }
