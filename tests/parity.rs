@@ -185,7 +185,12 @@ fn fp32_on_each_float_kernel_path_matches_onnxruntime() {
             assert!(compute.starts_with(expected), "{}: {compute}", case["model"]);
             if kernels != CpuKernels::Off && expected != "f32" {
                 let counts: Vec<&str> = compute.split(": ").nth(1).unwrap().split(' ').collect();
-                assert_eq!(counts[0], counts[2], "{}: {compute}", case["model"]);
+                let (placed, total): (usize, usize) =
+                    (counts[0].parse().unwrap(), counts[2].parse().unwrap());
+                // The tiny models' two narrowest grouped convolutions (1 and 2 output channels
+                // per group) stay on tract's kernels by design; ResNeXt50's all fit.
+                let left = if model_is(&case, "tiny_") { 2 } else { 0 };
+                assert_eq!(placed + left, total, "{}: {compute}", case["model"]);
             } else {
                 assert!(!compute.contains("AVX-512"), "{}: {compute}", case["model"]);
             }

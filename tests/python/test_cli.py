@@ -211,3 +211,24 @@ def test_classify_score_threshold(run_cli, testdata):
     assert [p["class_id"] for p in kept] == [p["class_id"] for p in everything[:2]]
     proc = run_cli("classify", "--model", model, "--score-threshold", "1.5", photo, check=False)
     assert proc.returncode == 1 and "[INVALID_ARGUMENT]" in proc.stderr and "score_threshold" in proc.stderr, proc
+
+
+def test_classify_region_of_interest(run_cli, testdata, tmp_path):
+    """--roi classifies a region exactly as the same region cut out beforehand."""
+    from PIL import Image
+    model = testdata / "models" / "r50_torch.onnx"
+    photo = testdata / "preprocess" / "chelsea.png"
+    crop = tmp_path / "crop.png"
+    Image.open(photo).convert("RGB").crop((40, 20, 40 + 200, 20 + 180)).save(crop)
+    whole = json.loads(run_cli("classify", "--model", model, "--json", crop).stdout)["predictions"]
+    region = json.loads(run_cli("classify", "--model", model, "--json", "--roi", "40,20,200,180",
+                                photo).stdout)["predictions"]
+    assert [(p["class_id"], p["score"]) for p in region] == [(p["class_id"], p["score"]) for p in whole]
+    batch = [json.loads(line)["predictions"] for line in run_cli(
+        "classify", "--model", model, "--json", "--batch", "--roi", "40,20,200,180", photo,
+        photo).stdout.splitlines()]
+    assert all([p["class_id"] for p in b] == [p["class_id"] for p in whole] for b in batch)
+    proc = run_cli("classify", "--model", model, "--roi", "0,0,5000,10", photo, check=False)
+    assert proc.returncode == 1 and "[INVALID_ARGUMENT]" in proc.stderr, proc
+    proc = run_cli("classify", "--model", model, "--roi", "1,2,3", photo, check=False)
+    assert proc.returncode == 2 and "X,Y,WIDTH,HEIGHT" in proc.stderr, proc

@@ -67,6 +67,10 @@ pub struct ClassifyArgs {
     /// Drop predictions scoring below this probability (0 to 1; default 0: keep all top-k).
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub score_threshold: f32,
+    /// Classify only this region of every image: `X,Y,WIDTH,HEIGHT` in the decoded (EXIF-upright)
+    /// picture's pixels, before resize and crop; it must lie inside the image.
+    #[arg(long, value_name = "X,Y,W,H", value_parser = parse_roi)]
+    pub roi: Option<resnext::Roi>,
     /// Worker threads for one inference (0: all cores).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
@@ -172,4 +176,17 @@ pub struct EvalArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `X,Y,WIDTH,HEIGHT` as a region of interest (four non-negative integers).
+fn parse_roi(text: &str) -> Result<resnext::Roi, String> {
+    let v: Vec<u32> = text
+        .split(',')
+        .map(|p| p.trim().parse::<u32>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{text:?}: {e} (expected X,Y,WIDTH,HEIGHT)"))?;
+    match v[..] {
+        [x, y, w, h] => Ok(resnext::Roi::new(x, y, w, h)),
+        _ => Err(format!("{text:?}: expected four values X,Y,WIDTH,HEIGHT")),
+    }
 }

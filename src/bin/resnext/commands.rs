@@ -60,14 +60,16 @@ pub fn classify(args: ClassifyArgs) -> Result<i32> {
     let classifier = Classifier::new(args.engine.apply(options)?)?;
     let mut failures = 0;
     if args.batch {
-        let inputs: Vec<ImageInput> = args.images.iter().map(|p| ImageInput::Path(p)).collect();
+        let paths: Vec<ImageInput> = args.images.iter().map(|p| ImageInput::Path(p)).collect();
+        let inputs: Vec<ImageInput> = paths.iter().map(|i| i.with_roi(args.roi)).collect();
         let results = classifier.classify_batch(&inputs)?;
         for (path, result) in args.images.iter().zip(&results) {
             print_result(&path.display().to_string(), result, args.json);
         }
     } else {
         for path in &args.images {
-            match classifier.classify(ImageInput::Path(path)) {
+            let image = ImageInput::Path(path);
+            match classifier.classify(image.with_roi(args.roi)) {
                 Ok(result) => print_result(&path.display().to_string(), &result, args.json),
                 Err(e) => {
                     failures += 1;

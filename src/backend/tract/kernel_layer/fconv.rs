@@ -45,25 +45,9 @@ impl FConv {
         relu: bool,
         gemm: FGemm,
     ) -> Result<Self, ShapeError> {
+        Self::check(&geometry, weights.len(), bias.len())?;
         let g = &geometry;
-        if g.groups == 0 || !g.cin.is_multiple_of(g.groups) || !g.cout.is_multiple_of(g.groups) {
-            return Err(format!(
-                "{} groups do not divide {} -> {} channels",
-                g.groups, g.cin, g.cout
-            ));
-        }
-        if g.strides.contains(&0) || g.dilations.contains(&0) || g.kernel.contains(&0) {
-            return Err("zero stride, dilation or kernel size".into());
-        }
         let (cout_g, k_g, cin_g) = (g.cout_g(), g.k_g(), g.cin_g());
-        if weights.len() != g.cout * k_g || bias.len() != g.cout {
-            return Err(format!(
-                "{} weights and {} biases for {} x {k_g}",
-                weights.len(),
-                bias.len(),
-                g.cout
-            ));
-        }
         let [kh, kw] = g.kernel;
         let slices = if g.is_pointwise() { cout_g.div_ceil(SLICE_COLUMNS) } else { 1 };
         let width = cout_g.div_ceil(slices).next_multiple_of(16).min(cout_g);
@@ -92,6 +76,29 @@ impl FConv {
             }
         }
         Ok(FConv { geometry, weights: packed, bias: bias.to_vec(), slices, relu, residual, gemm })
+    }
+
+    /// Whether `weights` and `biases` values fit `geometry` ([`FConv::new`]'s checks, without
+    /// packing).
+    pub fn check(geometry: &Geometry, weights: usize, biases: usize) -> Result<(), ShapeError> {
+        let g = geometry;
+        if g.groups == 0 || !g.cin.is_multiple_of(g.groups) || !g.cout.is_multiple_of(g.groups) {
+            return Err(format!(
+                "{} groups do not divide {} -> {} channels",
+                g.groups, g.cin, g.cout
+            ));
+        }
+        if g.strides.contains(&0) || g.dilations.contains(&0) || g.kernel.contains(&0) {
+            return Err("zero stride, dilation or kernel size".into());
+        }
+        if weights != g.cout * g.k_g() || biases != g.cout {
+            return Err(format!(
+                "{weights} weights and {biases} biases for {} x {}",
+                g.cout,
+                g.k_g()
+            ));
+        }
+        Ok(())
     }
 
     /// Bytes of packed weights.

@@ -419,36 +419,93 @@ impl Expansion for F32ConvSpec {
         model: &mut TypedModel,
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
-        let konst = |i: usize, what: &str| -> TractResult<Vec<f32>> {
+        let konst = |i: usize, what: &str| -> TractResult<Arc<Tensor>> {
             let t = model
                 .outlet_fact(inputs[i])?
                 .konst
                 .clone()
                 .with_context(|| format!("{what} not constant"))?;
-            let t = t.cast_to::<f32>()?;
-            Ok(t.try_as_plain_ram()?.as_slice::<f32>()?.to_vec())
+            ensure!(t.datum_type() == f32::datum_type(), "{what} is not float32");
+            Ok(t)
         };
-        let w_fact = model.outlet_fact(inputs[1])?;
-        let shape: Vec<usize> = w_fact
-            .shape
-            .iter()
-            .map(|d| d.to_usize().map_err(|e| format_err!("{e:?}")))
-            .collect::<TractResult<_>>()?;
-        ensure!(shape.len() == 4, "weights are not 4-D");
-        let mut weights = konst(1, "weights")?;
+        let weights = konst(1, "weights")?;
+        ensure!(weights.rank() == 4, "weights are not 4-D");
+        let shape = weights.shape().to_vec();
         let cout = shape[0];
-        let mut bias = if self.has_bias { konst(2, "bias")? } else { vec![0.0; cout] };
-        ensure!(bias.len() == cout, "{} biases for {cout} output channels", bias.len());
-        if let Some(eps) = self.bn_epsilon {
-            // BatchNormalization (inference): y = (x - mean) * scale / sqrt(var + eps) + b,
-            // folded into the convolution as ONNX Runtime's graph optimizer does.
-            let at = 2 + self.has_bias as usize;
-            let (scale, shift) = (konst(at, "scale")?, konst(at + 1, "bias")?);
-            let (mean, var) = (konst(at + 2, "mean")?, konst(at + 3, "variance")?);
-            ensure!(
-                [&scale, &shift, &mean, &var].iter().all(|v| v.len() == cout),
-                "batch normalization parameters do not have {cout} values"
-            );
+        let bias = if self.has_bias { Some(konst(2, "bias")?) } else { None };
+        ensure!(bias.as_ref().is_none_or(|b| b.len() == cout), "bias size is not {cout}");
+        let bn = match self.bn_epsilon {
+            Some(eps) => {
+                let at = 2 + self.has_bias as usize;
+                let p = [
+                    konst(at, "scale")?,
+                    konst(at + 1, "bias")?,
+                    konst(at + 2, "mean")?,
+                    konst(at + 3, "variance")?,
+                ];
+                ensure!(
+                    p.iter().all(|t| t.len() == cout),
+                    "batch normalization parameters do not have {cout} values"
+                );
+                Some((p, eps))
+            }
+            None => None,
+        };
+        let cin = model.outlet_fact(inputs[0])?.shape[3].to_usize()?;
+        let geometry = self.geometry(cin, cout, [shape[2], shape[3]]);
+        ensure!(cin / self.groups == shape[1], "weights do not match the input channels");
+        FConv::check(&geometry, weights.len(), cout).map_err(|e| format_err!("{prefix}: {e}"))?;
+        let recipe =
+            Recipe { weights, bias, bn, residual: self.residual, relu: self.relu, gemm: self.gemm };
+        let conv = F32Conv {
+            geometry: geometry.clone(),
+            lazy: Arc::new(LazyConv {
+                geometry,
+                recipe: std::sync::Mutex::new(Some(recipe)),
+                conv: std::sync::OnceLock::new(),
+            }),
+        };
+        let mut activations = tvec![inputs[0]];
+        if self.residual {
+            activations.push(inputs[1 + self.constants()]);
+        }
+        model.wire_node(prefix, conv, &activations)
+    }
+}
+
+/// What a float convolution is built from: its constants (shared with tract's graph, not
+/// copied) and flags. Packing waits for the first run, so that at load the weights exist once
+/// (tract drops its constant nodes once our node holds them), and each layer's original
+/// weights are freed as soon as they are packed.
+#[derive(Debug)]
+struct Recipe {
+    weights: Arc<Tensor>,
+    bias: Option<Arc<Tensor>>,
+    /// The BatchNormalization's scale, bias, mean and variance, and its epsilon.
+    bn: Option<([Arc<Tensor>; 4], f32)>,
+    residual: bool,
+    relu: bool,
+    gemm: FGemm,
+}
+
+impl Recipe {
+    /// The packed convolution (the BatchNormalization folded in, as ONNX Runtime's graph
+    /// optimizer folds it: `w * scale / sqrt(var + eps)`, `(b - mean) * that + bias`).
+    fn build(self, geometry: &Geometry) -> Result<FConv, String> {
+        let values = |t: &Tensor| -> Result<Vec<f32>, String> {
+            let plain = t.try_as_plain_ram().map_err(|e| e.to_string())?;
+            Ok(plain.as_slice::<f32>().map_err(|e| e.to_string())?.to_vec())
+        };
+        let cout = geometry.cout;
+        let mut weights = values(&self.weights)?;
+        drop(self.weights);
+        let mut bias = match &self.bias {
+            Some(b) => values(b)?,
+            None => vec![0.0; cout],
+        };
+        if let Some((p, eps)) = &self.bn {
+            let [scale, shift, mean, var] = [&p[0], &p[1], &p[2], &p[3]].map(|t| values(t));
+            let (scale, shift, mean, var) = (scale?, shift?, mean?, var?);
             let per_channel = weights.len() / cout;
             for c in 0..cout {
                 let f = scale[c] / (var[c] + eps).sqrt();
@@ -456,16 +513,29 @@ impl Expansion for F32ConvSpec {
                 bias[c] = (bias[c] - mean[c]) * f + shift[c];
             }
         }
-        let cin = model.outlet_fact(inputs[0])?.shape[3].to_usize()?;
-        let geometry = self.geometry(cin, cout, [shape[2], shape[3]]);
-        ensure!(cin / self.groups == shape[1], "weights do not match the input channels");
-        let conv = FConv::new(geometry, &weights, &bias, self.residual, self.relu, self.gemm)
-            .map_err(|e| format_err!("{prefix}: {e}"))?;
-        let mut activations = tvec![inputs[0]];
-        if self.residual {
-            activations.push(inputs[1 + self.constants()]);
-        }
-        model.wire_node(prefix, F32Conv { conv: Arc::new(conv) }, &activations)
+        FConv::new(geometry.clone(), &weights, &bias, self.residual, self.relu, self.gemm)
+    }
+}
+
+/// A float convolution packed on its first run (see [`Recipe`]); thread safe: concurrent
+/// first runs wait for one packing.
+#[derive(Debug)]
+struct LazyConv {
+    geometry: Geometry,
+    recipe: std::sync::Mutex<Option<Recipe>>,
+    conv: std::sync::OnceLock<Result<FConv, String>>,
+}
+
+impl LazyConv {
+    fn get(&self) -> TractResult<&FConv> {
+        let built = self.conv.get_or_init(|| {
+            let recipe = self.recipe.lock().unwrap_or_else(|p| p.into_inner()).take();
+            match recipe {
+                Some(r) => r.build(&self.geometry),
+                None => Err("the convolution's constants are gone".into()),
+            }
+        });
+        built.as_ref().map_err(|e| format_err!("packing the convolution: {e}"))
     }
 }
 
@@ -473,12 +543,13 @@ impl Expansion for F32ConvSpec {
 /// f32 out.
 #[derive(Debug, Clone)]
 pub struct F32Conv {
-    conv: Arc<FConv>,
+    geometry: Geometry,
+    lazy: Arc<LazyConv>,
 }
 
 impl PartialEq for F32Conv {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.conv, &other.conv)
+        Arc::ptr_eq(&self.lazy, &other.lazy)
     }
 }
 
@@ -490,7 +561,7 @@ impl Op for F32Conv {
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!("{:?}", self.conv.geometry)])
+        Ok(vec![format!("{:?}", self.geometry)])
     }
 
     op_as_typed_op!();
@@ -501,7 +572,8 @@ impl EvalOp for F32Conv {
         let x = &inputs[0];
         ensure!(x.datum_type() == f32::datum_type() && x.rank() == 4, "input is not 4-D f32");
         let [n, h, w, c] = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
-        let g = &self.conv.geometry;
+        let conv = self.lazy.get()?;
+        let g = &conv.geometry;
         ensure!(c == g.cin, "input has {c} channels, {} expected", g.cin);
         let (ho, wo) = g.output_size(h, w).context("kernel larger than input")?;
         // SAFETY: `FConv::run` writes every value of its output (the convolution tests start
@@ -513,16 +585,15 @@ impl EvalOp for F32Conv {
         let residual = residual.as_ref().map(|r| r.as_slice::<f32>()).transpose()?;
         let pool = executor_pool();
         let workers = pool.as_ref().map_or(1, |p| p.current_num_threads());
-        self.conv
-            .run(
-                input.as_slice::<f32>()?,
-                (n, h, w),
-                residual,
-                out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
-                workers,
-                &|items, f| run_bands(pool.as_deref(), items, f),
-            )
-            .map_err(|e| format_err!("{e}"))?;
+        conv.run(
+            input.as_slice::<f32>()?,
+            (n, h, w),
+            residual,
+            out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
+            workers,
+            &|items, f| run_bands(pool.as_deref(), items, f),
+        )
+        .map_err(|e| format_err!("{e}"))?;
         Ok(tvec!(out.into_tvalue()))
     }
 
@@ -533,7 +604,7 @@ impl TypedOp for F32Conv {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let s = &inputs[0].shape;
         ensure!(s.len() == 4, "input is not 4-D");
-        let g = &self.conv.geometry;
+        let g = &self.geometry;
         let (ho, wo) = g
             .output_size(s[1].to_usize()?, s[2].to_usize()?)
             .context("kernel larger than input")?;

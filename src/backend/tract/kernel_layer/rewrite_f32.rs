@@ -76,10 +76,10 @@ fn match_conv(index: &Index, i: usize, isa: FIsa) -> Result<Matched, &'static st
     {
         return Err("non-positive group, stride or dilation, or negative padding");
     }
-    // Depthwise-like convolutions (a few output channels per group) would fill a sixteenth of
-    // the kernel's registers: tract's own depthwise kernels are faster there.
-    if cout % group != 0 || cout / group < 8 {
-        return Err("fewer than 8 output channels per group (left to tract's depthwise kernels)");
+    // Depthwise-like convolutions (one or two output channels per group) would fill a
+    // sixteenth or an eighth of the kernel's registers: tract's own depthwise kernels do better.
+    if cout % group != 0 || cout / group < 4 {
+        return Err("fewer than 4 output channels per group (left to tract's depthwise kernels)");
     }
     let mut inputs = vec![conv.input[0].clone(), conv.input[1].clone()];
     inputs.extend(bias.cloned());
@@ -355,7 +355,7 @@ mod tests {
         let placement = place_f32_layer(&mut model, FIsa::Scalar);
         assert_eq!((placement.convolutions, placement.placed, placement.fused_adds), (4, 3, 1));
         assert_eq!(placement.unmatched.len(), 1);
-        assert!(placement.unmatched[0].starts_with("depthwise: fewer than 8"), "{placement:?}");
+        assert!(placement.unmatched[0].starts_with("depthwise: fewer than 4"), "{placement:?}");
         let graph = model.graph.unwrap();
         let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
         assert_eq!(
