@@ -23,8 +23,12 @@ public class EngineOptionsTest {
     @Test
     public void bf16MatmulLowersTheProductsOrSaysWhyNot() {
         assertFalse(ClassifierOptions.builder().build().bf16Matmul());
-        String off = compute(TestSupport.tiny().modelPath(TestSupport.path(TestSupport.TINY)));
+        String off = compute(TestSupport.tiny().modelPath(TestSupport.path(TestSupport.TINY))
+                .cpuKernels(CpuKernels.OFF));
         assertEquals("f32", off);
+        // By default FP32 runs on the float kernel layer where the CPU has AVX-512F.
+        String layer = compute(TestSupport.tiny().modelPath(TestSupport.path(TestSupport.TINY)));
+        assertTrue(layer, layer.equals("f32") || layer.startsWith("f32 on AVX-512: "));
         String on = compute(TestSupport.tiny().modelPath(TestSupport.path(TestSupport.TINY))
                 .bf16Matmul(true));
         boolean required = "1".equals(System.getenv("RESNEXT_REQUIRE_CPU_KERNELS"));
@@ -36,8 +40,11 @@ public class EngineOptionsTest {
     @Test
     public void widenFp16FalseKeepsFloat16() {
         assertTrue(ClassifierOptions.builder().build().widenFp16());
-        String widened = compute(TestSupport.tiny().modelPath(TestSupport.path(FP16)));
+        String widened = compute(TestSupport.tiny().modelPath(TestSupport.path(FP16))
+                .cpuKernels(CpuKernels.OFF));
         assertEquals("f32 (float16 weights widened at load)", widened);
+        String layer = compute(TestSupport.tiny().modelPath(TestSupport.path(FP16)));
+        assertTrue(layer, layer.startsWith("f32") && layer.endsWith("(float16 weights widened at load)"));
         String kept = compute(TestSupport.tiny().modelPath(TestSupport.path(FP16)).widenFp16(false));
         assertEquals("f16", kept);
         ClassifierOptions rebuilt = TestSupport.tiny().widenFp16(false).bf16Matmul(true)
