@@ -267,15 +267,10 @@ impl QConv {
         Ok(())
     }
 
-    /// A convolution as an implicit GEMM. Each image is copied once, padded with the input
-    /// zero point, into `s x s` phase images (stride `s`; one for stride 1): phase `(a, b)`
-    /// holds the padded pixels `(s*i + a, s*j + b)` in rows of `wq = ceil(wp / s)` pixels.
-    /// The GEMM rows are the grid `ho x wq` (its `wq - wo` extra columns computed and dropped
-    /// by the row map), and tap `(ky, kx)` reads them in place in phase
-    /// `(d*ky mod s, d*kx mod s)`, `(d*ky / s) * wq + d*kx / s` pixels further (`d` the
-    /// dilation): no im2col. Slack pixels at the end keep whole 32-row blocks at every shift
-    /// inside the buffer. Work items are (GEMM unit, block of grid rows) pairs, about four
-    /// per worker.
+    /// A convolution as an implicit GEMM: each image is copied once, padded with the input
+    /// zero point, into the phase images of [`Phases`], and each tap reads its rows in place
+    /// (no im2col). Work items are (GEMM unit, block of grid rows) pairs, about four per
+    /// worker.
     fn run_direct(
         &self,
         input: &[u8],
@@ -285,42 +280,18 @@ impl QConv {
         parallel: Parallel<'_>,
     ) {
         let g = &self.geometry;
-        let [kh, kw] = g.kernel;
-        let [top, left, bottom, right] = g.pads;
-        let [sy, sx] = g.strides;
-        let (hp, wp) = (h + top + bottom, w + left + right);
-        let (hq, wq) = (hp.div_ceil(sy), wp.div_ceil(sx));
-        let phase_pixels = hq * wq;
-        let (ho, wo) = g.output_size(h, w).expect("checked by run");
-        let grid = ho * wq;
-        let shifts: Vec<usize> = (0..kh)
-            .flat_map(|ky| (0..kw).map(move |kx| (ky * g.dilations[0], kx * g.dilations[1])))
-            .map(|(dy, dx)| ((dy % sy) * sx + dx % sx) * phase_pixels + (dy / sy) * wq + dx / sx)
-            .collect();
-        let max_shift = shifts.iter().copied().max().unwrap_or(0);
-        let padded_pixels = (sy * sx * phase_pixels).max(grid.next_multiple_of(32) + max_shift);
-        let mut padded = vec![self.x_zero; padded_pixels * g.cin];
+        // Whole 32-row blocks (the AMX kernel's) at every shift stay inside the buffer.
+        let phases = Phases::new(g, h, w, 32);
+        let Phases { wq, wo, grid, .. } = phases;
+        let (ho, shifts) = (grid / wq, &phases.shifts);
+        let mut padded = vec![self.x_zero; phases.padded_pixels * g.cin];
         let (units, k_u, n_u) =
             (g.groups / self.merge, self.merge * g.cin_g(), self.merge * g.cout_g());
         let chunk_rows = grid.div_ceil((4 * workers).div_ceil(units).max(1)).next_multiple_of(32);
         let chunks = grid.div_ceil(chunk_rows);
         let out_image = ho * wo * g.cout;
         for image in 0..batch {
-            let x = &input[image * h * w * g.cin..][..h * w * g.cin];
-            for (y, row) in x.chunks_exact(w * g.cin).enumerate() {
-                let (py, px) = (y + top, left);
-                if sx == 1 {
-                    let at = (((py % sy) * sx) * phase_pixels + (py / sy) * wq + px) * g.cin;
-                    padded[at..][..w * g.cin].copy_from_slice(row);
-                    continue;
-                }
-                for (x, pixel) in row.chunks_exact(g.cin).enumerate() {
-                    let (py, px) = (py, px + x);
-                    let phase = (py % sy) * sx + px % sx;
-                    let at = (phase * phase_pixels + (py / sy) * wq + px / sx) * g.cin;
-                    padded[at..][..g.cin].copy_from_slice(pixel);
-                }
-            }
+            phases.fill(g, &input[image * h * w * g.cin..][..h * w * g.cin], &mut padded);
             let out = SharedOut::new(&mut output[image * out_image..][..out_image]);
             assert!(out.len == ho * wo * g.cout && units * n_u == g.cout);
             let (padded, out) = (&padded, &out);
@@ -331,7 +302,7 @@ impl QConv {
                 let a = ShiftedA {
                     data: &padded[first * g.cin + unit * k_u..],
                     lda: g.cin,
-                    shifts: &shifts,
+                    shifts,
                     seg_k: k_u,
                 };
                 let map = RowMap { first, wp: wq, wo };
@@ -405,7 +376,7 @@ impl QConv {
         unit: usize,
         slice: usize,
         residual: Option<&[u8]>,
-        out: &SharedOut,
+        out: &SharedOut<u8>,
     ) {
         let g = &self.geometry;
         let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
@@ -611,28 +582,95 @@ fn direct_merge_for(g: &Geometry, gemm: QGemm, has_residual: bool) -> Option<usi
     })
 }
 
-/// An output buffer handed to several bands that each write their own rows.
-struct SharedOut {
-    ptr: *mut u8,
-    len: usize,
+/// An output buffer handed to several bands or work items that each write their own values.
+pub(super) struct SharedOut<T> {
+    pub(super) ptr: *mut T,
+    pub(super) len: usize,
 }
 
-// SAFETY: `rows` hands out disjoint ranges only (the caller's contract), so sharing the pointer
-// between the band threads cannot create overlapping mutable access.
-unsafe impl Sync for SharedOut {}
+// SAFETY: the bands and items write disjoint values only (each call site's contract), so sharing
+// the pointer between threads cannot create overlapping access.
+unsafe impl<T> Sync for SharedOut<T> {}
 
-impl SharedOut {
-    fn new(out: &mut [u8]) -> Self {
+impl<T> SharedOut<T> {
+    pub(super) fn new(out: &mut [T]) -> Self {
         SharedOut { ptr: out.as_mut_ptr(), len: out.len() }
     }
 
     /// # Safety
     /// No two live results may overlap.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn rows(&self, start: usize, len: usize) -> &mut [u8] {
+    unsafe fn rows(&self, start: usize, len: usize) -> &mut [T] {
         assert!(start + len <= self.len, "band out of bounds");
         // SAFETY: in bounds (checked) and disjoint from every other live band (contract).
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
+    }
+}
+
+/// The implicit-GEMM layout of a convolution over a padded copy of its input (both element
+/// types use it): the padded image split into `s x s` phase images (stride `s`; one for
+/// stride 1), phase `(a, b)` holding the padded pixels `(s*i + a, s*j + b)` in rows of
+/// `wq = ceil(wp / s)` pixels. The GEMM rows are the grid `ho x wq` (its `wq - wo` extra
+/// columns computed and dropped by the row map), and tap `(ky, kx)` reads them in place in
+/// phase `(d*ky mod s, d*kx mod s)`, `shifts[tap]` pixels after the grid row.
+pub(super) struct Phases {
+    /// Grid pixels per grid row.
+    pub(super) wq: usize,
+    /// Output pixels per output row.
+    pub(super) wo: usize,
+    /// GEMM rows per image (`ho * wq`).
+    pub(super) grid: usize,
+    /// Per tap, in `(ky, kx)` order, its pixel offset from the grid row.
+    pub(super) shifts: Vec<usize>,
+    /// Pixels the padded buffer holds: every phase, and every row read by whole blocks of
+    /// `block_rows` grid rows at the largest shift.
+    pub(super) padded_pixels: usize,
+    phase_pixels: usize,
+    /// The input's width.
+    w: usize,
+}
+
+impl Phases {
+    /// The layout for an `h x w` input (`g.output_size` must fit, as `run` checks).
+    pub(super) fn new(g: &Geometry, h: usize, w: usize, block_rows: usize) -> Phases {
+        let [kh, kw] = g.kernel;
+        let [top, left, bottom, right] = g.pads;
+        let [sy, sx] = g.strides;
+        let (hq, wq) = ((h + top + bottom).div_ceil(sy), (w + left + right).div_ceil(sx));
+        let phase_pixels = hq * wq;
+        let (ho, wo) = g.output_size(h, w).expect("checked by run");
+        let grid = ho * wq;
+        let shifts: Vec<usize> = (0..kh)
+            .flat_map(|ky| (0..kw).map(move |kx| (ky * g.dilations[0], kx * g.dilations[1])))
+            .map(|(dy, dx)| ((dy % sy) * sx + dx % sx) * phase_pixels + (dy / sy) * wq + dx / sx)
+            .collect();
+        let max_shift = shifts.iter().copied().max().unwrap_or(0);
+        let padded_pixels =
+            (sy * sx * phase_pixels).max(grid.next_multiple_of(block_rows) + max_shift);
+        Phases { wq, wo, grid, shifts, padded_pixels, phase_pixels, w }
+    }
+
+    /// Copies one NHWC image `x` (`h x w x cin`, the `h` and `w` of [`Phases::new`]) into its
+    /// place in `padded` (whose padding
+    /// keeps the value it was filled with).
+    pub(super) fn fill<T: Copy>(&self, g: &Geometry, x: &[T], padded: &mut [T]) {
+        let (top, left) = (g.pads[0], g.pads[1]);
+        let [sy, sx] = g.strides;
+        let (cin, wq, phase_pixels) = (g.cin, self.wq, self.phase_pixels);
+        for (y, row) in x.chunks_exact(self.w * cin).enumerate() {
+            let py = y + top;
+            if sx == 1 {
+                let at = (((py % sy) * sx) * phase_pixels + (py / sy) * wq + left) * cin;
+                padded[at..][..row.len()].copy_from_slice(row);
+                continue;
+            }
+            for (x, pixel) in row.chunks_exact(cin).enumerate() {
+                let px = left + x;
+                let phase = (py % sy) * sx + px % sx;
+                let at = (phase * phase_pixels + (py / sy) * wq + px / sx) * cin;
+                padded[at..][..cin].copy_from_slice(pixel);
+            }
+        }
     }
 }
 

@@ -6,10 +6,9 @@
 //! (the weights are re-ordered so at load). A 1x1 convolution with stride 1 and no padding
 //! reads its rows straight from the NHWC input (one GEMM over the pixels of the whole batch);
 //! every other one reads a zero-padded copy of each image, split into `s x s` phase images for
-//! stride `s`, one segment per tap (see [`QConv`](super::conv::QConv)'s `run_direct`, which
-//! does the same in u8): no im2col.
+//! stride `s`, one segment per tap (`conv::Phases`, shared with the u8 convolution): no im2col.
 
-use super::conv::{Geometry, Parallel, ShapeError};
+use super::conv::{Geometry, Parallel, Phases, ShapeError, SharedOut};
 use crate::kernels::fgemm::{Epilogue, FGemm, PackedF32, RowMap, ShiftedA};
 
 /// Columns per slice of a pointwise convolution's weights (each slice packed on its own), so
@@ -133,7 +132,7 @@ impl FConv {
         {
             return Err("residual input does not match".into());
         }
-        let out = SharedOut { ptr: output.as_mut_ptr(), len: output.len() };
+        let out = SharedOut::new(output);
         if g.is_pointwise() {
             self.run_pointwise(input, batch * h * w, residual, &out, workers, parallel);
         } else {
@@ -157,7 +156,7 @@ impl FConv {
         slice: usize,
         map: Option<RowMap>,
         residual: Option<&[f32]>,
-        out: &SharedOut,
+        out: &SharedOut<f32>,
         out_offset: usize,
     ) {
         let g = &self.geometry;
@@ -186,7 +185,7 @@ impl FConv {
         input: &[f32],
         pixels: usize,
         residual: Option<&[f32]>,
-        out: &SharedOut,
+        out: &SharedOut<f32>,
         workers: usize,
         parallel: Parallel<'_>,
     ) {
@@ -229,56 +228,28 @@ impl FConv {
         });
     }
 
-    /// Any other convolution, as an implicit GEMM over a zero-padded copy of each image split
-    /// into `s x s` phase images (phase `(a, b)` holds the padded pixels `(s*i + a, s*j + b)`
-    /// in rows of `wq = ceil(wp / s)` pixels). The GEMM rows are the grid `ho x wq`, whose
-    /// `wq - wo` extra columns the row map drops; tap `(ky, kx)` reads them in place in phase
-    /// `(d*ky mod s, d*kx mod s)`, `(d*ky / s) * wq + d*kx / s` pixels further. Work items
-    /// are (group, block of grid rows) pairs, about four per worker.
+    /// Any other convolution, as an implicit GEMM over a zero-padded copy of each image in the
+    /// phase images of [`Phases`], each tap reading its rows in place. Work items are (group,
+    /// block of grid rows) pairs, about four per worker.
     fn run_direct(
         &self,
         input: &[f32],
         (batch, h, w): (usize, usize, usize),
         residual: Option<&[f32]>,
-        out: &SharedOut,
+        out: &SharedOut<f32>,
         workers: usize,
         parallel: Parallel<'_>,
     ) {
         let g = &self.geometry;
-        let [kh, kw] = g.kernel;
-        let [top, left, bottom, right] = g.pads;
-        let [sy, sx] = g.strides;
-        let (hp, wp) = (h + top + bottom, w + left + right);
-        let (hq, wq) = (hp.div_ceil(sy), wp.div_ceil(sx));
-        let phase_pixels = hq * wq;
-        let (ho, wo) = g.output_size(h, w).expect("checked by run");
-        let grid = ho * wq;
-        let shifts: Vec<usize> = (0..kh)
-            .flat_map(|ky| (0..kw).map(move |kx| (ky * g.dilations[0], kx * g.dilations[1])))
-            .map(|(dy, dx)| ((dy % sy) * sx + dx % sx) * phase_pixels + (dy / sy) * wq + dx / sx)
-            .collect();
-        let max_shift = shifts.iter().copied().max().unwrap_or(0);
-        let padded_pixels = (sy * sx * phase_pixels).max(grid + max_shift);
-        let mut padded = vec![0f32; padded_pixels * g.cin];
+        let phases = Phases::new(g, h, w, 1);
+        let Phases { wq, wo, grid, .. } = phases;
+        let (ho, shifts) = (grid / wq, &phases.shifts);
+        let mut padded = vec![0f32; phases.padded_pixels * g.cin];
         let chunk_rows = grid.div_ceil((4 * workers).div_ceil(g.groups).max(1)).max(1);
         let chunks = grid.div_ceil(chunk_rows);
         let out_image = ho * wo * g.cout;
         for image in 0..batch {
-            let x = &input[image * h * w * g.cin..][..h * w * g.cin];
-            for (y, row) in x.chunks_exact(w * g.cin).enumerate() {
-                let py = y + top;
-                if sx == 1 {
-                    let at = (((py % sy) * sx) * phase_pixels + (py / sy) * wq + left) * g.cin;
-                    padded[at..][..w * g.cin].copy_from_slice(row);
-                    continue;
-                }
-                for (x, pixel) in row.chunks_exact(g.cin).enumerate() {
-                    let px = left + x;
-                    let phase = (py % sy) * sx + px % sx;
-                    let at = (phase * phase_pixels + (py / sy) * wq + px / sx) * g.cin;
-                    padded[at..][..g.cin].copy_from_slice(pixel);
-                }
-            }
+            phases.fill(g, &input[image * h * w * g.cin..][..h * w * g.cin], &mut padded);
             let padded = &padded;
             parallel(g.groups * chunks, &|item| {
                 let (group, chunk) = (item / chunks, item % chunks);
@@ -287,7 +258,7 @@ impl FConv {
                 let a = ShiftedA {
                     data: &padded[first * g.cin + group * g.cin_g()..],
                     lda: g.cin,
-                    shifts: &shifts,
+                    shifts,
                     seg_k: g.cin_g(),
                 };
                 let map = RowMap { first, wp: wq, wo };
@@ -299,16 +270,6 @@ impl FConv {
         }
     }
 }
-
-/// The output shared by the work items, which write disjoint values.
-struct SharedOut {
-    ptr: *mut f32,
-    len: usize,
-}
-
-// SAFETY: the items write disjoint values only (each call site's contract), so sharing the
-// pointer between threads cannot create overlapping access.
-unsafe impl Sync for SharedOut {}
 
 #[cfg(test)]
 mod tests {

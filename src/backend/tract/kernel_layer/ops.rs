@@ -260,6 +260,15 @@ impl Op for Int8Conv {
     op_as_typed_op!();
 }
 
+/// The NHWC output fact of a convolution of the layer on `input` (NHWC), of type `dt`.
+fn conv_output_fact(g: &Geometry, input: &TypedFact, dt: DatumType) -> TractResult<TypedFact> {
+    let s = &input.shape;
+    ensure!(s.len() == 4, "input is not 4-D");
+    let (ho, wo) =
+        g.output_size(s[1].to_usize()?, s[2].to_usize()?).context("kernel larger than input")?;
+    Ok(dt.fact([s[0].clone(), ho.to_dim(), wo.to_dim(), g.cout.to_dim()]))
+}
+
 /// The tract executor of the calling run: its rayon pool, or this thread alone.
 fn executor_pool() -> Option<Arc<rayon::ThreadPool>> {
     match current_tract_executor() {
@@ -313,13 +322,7 @@ impl EvalOp for Int8Conv {
 
 impl TypedOp for Int8Conv {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let s = &inputs[0].shape;
-        ensure!(s.len() == 4, "input is not 4-D");
-        let g = &self.conv.geometry;
-        let (ho, wo) = g
-            .output_size(s[1].to_usize()?, s[2].to_usize()?)
-            .context("kernel larger than input")?;
-        Ok(tvec!(u8::fact([s[0].clone(), ho.to_dim(), wo.to_dim(), g.cout.to_dim()])))
+        Ok(tvec!(conv_output_fact(&self.conv.geometry, inputs[0], u8::datum_type())?))
     }
 
     as_op!();
@@ -602,13 +605,7 @@ impl EvalOp for F32Conv {
 
 impl TypedOp for F32Conv {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let s = &inputs[0].shape;
-        ensure!(s.len() == 4, "input is not 4-D");
-        let g = &self.geometry;
-        let (ho, wo) = g
-            .output_size(s[1].to_usize()?, s[2].to_usize()?)
-            .context("kernel larger than input")?;
-        Ok(tvec!(f32::fact([s[0].clone(), ho.to_dim(), wo.to_dim(), g.cout.to_dim()])))
+        Ok(tvec!(conv_output_fact(&self.geometry, inputs[0], f32::datum_type())?))
     }
 
     as_op!();

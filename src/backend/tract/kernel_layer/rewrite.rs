@@ -372,12 +372,10 @@ struct Pool {
     node: pb::NodeProto,
 }
 
-/// `x_q (one of ours) -> DequantizeLinear -> MaxPool -> QuantizeLinear` with the same
-/// quantization on both sides (ONNX Runtime's quantizer shares it): max commutes with it, so the
-/// pool runs on the quantized values.
-fn match_max_pool(index: &Index, i: usize, ours: &HashMap<String, bool>) -> Option<Pool> {
-    let g = index.graph;
-    let pool = &g.node[i];
+/// A `MaxPool` the layer's NHWC pool can run (2-D, one output, no ceil mode, storage order,
+/// auto padding or dilation, positive strides and padding below the kernel): its kernel
+/// shape, strides and pads.
+pub(super) fn max_pool_window(pool: &pb::NodeProto) -> Option<(Vec<i64>, Vec<i64>, Vec<i64>)> {
     if pool.op_type != "MaxPool" || !pool.domain.is_empty() || pool.output.len() != 1 {
         return None;
     }
@@ -396,12 +394,21 @@ fn match_max_pool(index: &Index, i: usize, ours: &HashMap<String, bool>) -> Opti
     }
     let strides = ints_attr(pool, "strides").unwrap_or_else(|| vec![1, 1]);
     let pads = ints_attr(pool, "pads").unwrap_or_else(|| vec![0; 4]);
-    if strides.len() != 2
+    let bad = strides.len() != 2
         || pads.len() != 4
-        || pads.iter().zip(kernel.iter().cycle()).any(|(p, k)| p >= k)
-    {
-        return None;
-    }
+        || strides.iter().any(|&s| s <= 0)
+        || kernel.iter().any(|&k| k <= 0)
+        || pads.iter().zip(kernel.iter().cycle()).any(|(p, k)| *p < 0 || p >= k);
+    (!bad).then_some((kernel, strides, pads))
+}
+
+/// `x_q (one of ours) -> DequantizeLinear -> MaxPool -> QuantizeLinear` with the same
+/// quantization on both sides (ONNX Runtime's quantizer shares it): max commutes with it, so the
+/// pool runs on the quantized values.
+fn match_max_pool(index: &Index, i: usize, ours: &HashMap<String, bool>) -> Option<Pool> {
+    let g = index.graph;
+    let pool = &g.node[i];
+    let (kernel, strides, pads) = max_pool_window(pool)?;
     let dq = &g.node[index.produced_by(pool.input.first()?, "DequantizeLinear")?];
     let signed = *ours.get(&dq.input[0])?;
     let q = index.only_consumer(&pool.output[0])?;

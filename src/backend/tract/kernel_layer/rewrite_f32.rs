@@ -17,7 +17,7 @@
 
 use super::ops::{fisa_code, F32_CONV_OP, MAX_POOL_OP};
 use super::rewrite::{
-    attr_floats, attr_int, attr_ints, bridge_layouts, ints_attr, Index, Placement,
+    attr_floats, attr_int, attr_ints, bridge_layouts, ints_attr, max_pool_window, Index, Placement,
 };
 use crate::kernels::fgemm::FIsa;
 use std::collections::{HashMap, HashSet};
@@ -131,33 +131,8 @@ fn match_conv(index: &Index, i: usize, isa: FIsa) -> Result<Matched, &'static st
 /// A `MaxPool` on one of our tensors, with the attributes the layer's pool supports.
 fn match_max_pool(index: &Index, i: usize, ours: &HashSet<String>) -> Option<pb::NodeProto> {
     let pool = &index.graph.node[i];
-    if pool.op_type != "MaxPool" || !pool.domain.is_empty() || pool.output.len() != 1 {
-        return None;
-    }
+    let (kernel, strides, pads) = max_pool_window(pool)?;
     if !ours.contains(pool.input.first()?) {
-        return None;
-    }
-    let int = |name: &str, default: i64| {
-        pool.attribute.iter().find(|a| a.name == name).map_or(default, |a| a.i)
-    };
-    if int("ceil_mode", 0) != 0 || int("storage_order", 0) != 0 {
-        return None;
-    }
-    if pool.attribute.iter().any(|a| a.name == "auto_pad" && !a.s.is_empty() && a.s != b"NOTSET") {
-        return None;
-    }
-    let kernel = ints_attr(pool, "kernel_shape").filter(|k| k.len() == 2)?;
-    if ints_attr(pool, "dilations").is_some_and(|d| d.iter().any(|&v| v != 1)) {
-        return None;
-    }
-    let strides = ints_attr(pool, "strides").unwrap_or_else(|| vec![1, 1]);
-    let pads = ints_attr(pool, "pads").unwrap_or_else(|| vec![0; 4]);
-    let bad = strides.len() != 2
-        || pads.len() != 4
-        || strides.iter().any(|&s| s <= 0)
-        || pads.iter().zip(kernel.iter().cycle()).any(|(p, k)| *p < 0 || p >= k)
-        || kernel.iter().any(|&k| k <= 0);
-    if bad {
         return None;
     }
     Some(pb::NodeProto {
