@@ -38,6 +38,7 @@ impl std::fmt::Display for Isa {
 struct Detected {
     vnni: bool,
     amx: bool,
+    amx_bf16: bool,
 }
 
 fn detected() -> Detected {
@@ -52,32 +53,37 @@ fn detect() -> Detected {
         && std::arch::is_x86_feature_detected!("avx512vl")
         && std::arch::is_x86_feature_detected!("avx512dq")
         && std::arch::is_x86_feature_detected!("avx512vnni");
-    let amx = vnni && amx_cpuid() && amx_request_permission();
-    Detected { vnni, amx }
+    let (int8, bf16) = amx_cpuid();
+    let bf16 = bf16 && std::arch::is_x86_feature_detected!("avx512bf16") && vnni;
+    // The permission is asked for only when a kernel could use the tiles.
+    let permitted = (int8 && vnni || bf16) && amx_request_permission();
+    Detected { vnni, amx: vnni && int8 && permitted, amx_bf16: bf16 && permitted }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 fn detect() -> Detected {
-    Detected { vnni: false, amx: false }
+    Detected { vnni: false, amx: false, amx_bf16: false }
 }
 
-/// CPUID.(EAX=7,ECX=0):EDX bit 24 (AMX-TILE) and bit 25 (AMX-INT8), and the OS enabling the
-/// tile state in XCR0 (bits 17 XTILECFG and 18 XTILEDATA).
+/// Whether AMX-INT8 and AMX-BF16 exist: CPUID.(EAX=7,ECX=0):EDX bit 24 (AMX-TILE) with bit 25
+/// (AMX-INT8) / bit 22 (AMX-BF16), and the OS enabling the tile state in XCR0 (bits 17
+/// XTILECFG and 18 XTILEDATA).
 #[cfg(target_arch = "x86_64")]
-fn amx_cpuid() -> bool {
+fn amx_cpuid() -> (bool, bool) {
     use std::arch::x86_64::{__cpuid, __cpuid_count};
     // CPUID is available on every x86_64 CPU (the intrinsics are safe); leaf 7 is only
     // trusted when the maximum basic leaf reported by leaf 0 covers it.
     let (max_leaf, l7) = (__cpuid(0).eax, __cpuid_count(7, 0));
     if max_leaf < 7 {
-        return false;
+        return (false, false);
     }
     let tile = l7.edx & (1 << 24) != 0;
     let int8 = l7.edx & (1 << 25) != 0;
+    let bf16 = l7.edx & (1 << 22) != 0;
     // OSXSAVE (leaf 1 ECX bit 27): XGETBV is enabled by the OS.
     let osxsave = __cpuid(1).ecx & (1 << 27) != 0;
-    if !(tile && int8 && osxsave) {
-        return false;
+    if !(tile && (int8 || bf16) && osxsave) {
+        return (false, false);
     }
     let (lo, _hi): (u32, u32);
     // SAFETY: OSXSAVE is set (checked above), so XGETBV with ECX = 0 (XCR0) does not fault; it only writes
@@ -86,7 +92,8 @@ fn amx_cpuid() -> bool {
         std::arch::asm!("xgetbv", in("ecx") 0u32, out("eax") lo, out("edx") _hi,
                         options(nomem, nostack, preserves_flags));
     }
-    lo & (0b11 << 17) == (0b11 << 17)
+    let enabled = lo & (0b11 << 17) == (0b11 << 17);
+    (enabled && int8, enabled && bf16)
 }
 
 /// Asks Linux (>= 5.16) for permission to use the AMX tile data state, once per process:
@@ -140,6 +147,13 @@ pub fn supports(isa: Isa) -> bool {
         Isa::Avx512Vnni => detected().vnni,
         Isa::AmxInt8 => detected().amx,
     }
+}
+
+/// Whether the bf16 AMX kernels can run: AMX-TILE + AMX-BF16 (`tdpbf16ps`) with the tile
+/// permission, AVX512-BF16 (`vcvtneps2bf16`, the conversion to bf16) and the AVX-512 the
+/// epilogues use. Cached; thread safe.
+pub fn supports_amx_bf16() -> bool {
+    detected().amx_bf16
 }
 
 /// The best ISA available.

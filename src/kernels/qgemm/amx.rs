@@ -22,6 +22,8 @@
 use core::arch::asm;
 use core::arch::x86_64::*;
 
+use crate::kernels::amx::{load_tile_config, release_tiles};
+
 use super::epilogue::avx512::{
     col_const, empty_cols, finish16, finish_2x32, no_res, res_const, rq_const, ColConst, ResConst,
     RqConst,
@@ -29,16 +31,6 @@ use super::epilogue::avx512::{
 use super::epilogue::ResidualParams;
 use super::pack::Line;
 use super::{PackedWeights, Requant, Residual, RowMap, ShiftedA};
-
-/// The 64-byte LDTILECFG memory operand (palette 1).
-#[repr(C, align(64))]
-struct TileCfg {
-    palette: u8,
-    start_row: u8,
-    _reserved: [u8; 14],
-    colsb: [u16; 16],
-    rows: [u8; 16],
-}
 
 /// The four 16x16 i32 C tiles of one block: tile (i, j) at `(2i + j) * 256`, row r at `+16r`.
 #[repr(C, align(64))]
@@ -195,8 +187,8 @@ unsafe fn drive<const RES: bool>(
     if let Some((buf, pm0, pmr, pp, pnt)) = pending {
         epilogue::<RES>(x, rq, &kc, &rk, &cs[buf], pm0, pmr, pp, pnt);
     }
-    // SAFETY: releases this thread's tile state (always valid after ldtilecfg).
-    asm!("tilerelease", options(nostack, nomem));
+    // SAFETY: this thread loaded the tile configuration above.
+    release_tiles();
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")]
@@ -267,22 +259,6 @@ unsafe fn epilogue<const RES: bool>(
 /// Configures this thread's tiles as both drivers use them (palette 1): tmm0..7 all 16 rows x
 /// 64 bytes.
 ///
-/// # Safety
-/// AMX-TILE must be enabled for the process (`QGemm::new(Isa::AmxInt8)` checked it); the
-/// caller releases the tiles (`tilerelease`) before returning to safe code.
-#[inline(always)]
-unsafe fn load_tile_config() {
-    let cfg = TileCfg {
-        palette: 1,
-        start_row: 0,
-        _reserved: [0; 14],
-        colsb: [64, 64, 64, 64, 64, 64, 64, 64, 0, 0, 0, 0, 0, 0, 0, 0],
-        rows: [16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0],
-    };
-    // SAFETY: AMX is enabled (contract above); `cfg` is a valid palette-1 configuration.
-    asm!("ldtilecfg [{0}]", in(reg) &cfg as *const TileCfg, options(nostack, readonly));
-}
-
 /// The bias padded with zeros to whole 16-column panels: the C tiles start from it (tile
 /// loads with stride 0 read 16 entries per panel).
 fn panel_bias(rq: &Requant, panels: usize) -> Vec<i32> {
@@ -369,8 +345,8 @@ unsafe fn drive_shifted(
     if let Some((buf, pm0, pmr, pp, pnt)) = pending {
         epilogue_mapped(rq, &kc, &cs[buf], map, c, ldc, n, pm0, pmr, pp, pnt);
     }
-    // SAFETY: releases this thread's tile state (always valid after ldtilecfg).
-    asm!("tilerelease", options(nostack, nomem));
+    // SAFETY: this thread loaded the tile configuration above.
+    release_tiles();
 }
 
 /// The epilogue of one block of [`drive_shifted`]: rows `m0 .. m0 + mr` of the scratch's

@@ -1,0 +1,332 @@
+//! The AMX-BF16 kernel (`tdpbf16ps`: bf16 A tiles x bf16 B tiles, float32 C tiles), in stable
+//! `asm!`, and the AVX512-BF16 conversion of A.
+//!
+//! Tiles (palette 1, all 16 rows x 64 bytes, [`crate::kernels::amx`]): tmm0..3 = the 2 x 2 C
+//! tiles of a 32 x 32 block, tmm4/5 = A (rows 0..16 / 16..32, one 32-value K step), tmm6/7 =
+//! B (two 16-column panels, 16 K pairs each). The C tiles start from the bias (stride-0 tile
+//! loads), stay in their tiles over the whole K, then go to a 4 KiB L1 scratch from which the
+//! AVX-512 epilogue adds the residual, clamps and writes the mapped rows (masked at the last
+//! panel). A block of 16 rows or fewer uses one A tile, an odd last panel one B tile.
+//!
+//! Loop order: chunks of panels whose packed B fits in ~512 KiB of L2, then 32-row blocks
+//! (the block's A rows stay in L1/L2 while the chunk's panel pairs pass), then the pairs.
+//!
+//! Nothing between the tile configuration and its release can panic.
+
+use core::arch::asm;
+use core::arch::x86_64::*;
+
+use super::{dest, Epilogue, PackedBf16, RowMap, ShiftedBf16, K_STEP};
+use crate::kernels::amx::{load_tile_config, release_tiles};
+
+/// The four 16 x 16 float32 C tiles of one block: tile (i, j) at `(2i + j) * 256`, row r at
+/// `+16r`.
+#[repr(C, align(64))]
+struct CScratch([f32; 1024]);
+
+/// Bytes of packed B per panel chunk.
+const CHUNK_BYTES: usize = 512 << 10;
+
+/// `dst[i] = bf16(src[i])` with `vcvtneps2bf16` (lengths checked by the caller).
+pub(super) fn to_bf16(src: &[f32], dst: &mut [u16]) {
+    // SAFETY: reachable only through a `BGemm` of `BIsa::Amx`, whose support check includes
+    // AVX512-BF16 and AVX-512F; the loop reads `src` and writes `dst` only below their
+    // common length (full vectors, then a masked tail).
+    unsafe { convert(src, dst) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
+unsafe fn convert(src: &[f32], dst: &mut [u16]) {
+    let len = src.len().min(dst.len());
+    let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
+    let mut i = 0;
+    while i + 16 <= len {
+        let h = _mm512_cvtneps_pbh(_mm512_loadu_ps(s.add(i)));
+        _mm256_storeu_si256(d.add(i) as *mut __m256i, core::mem::transmute::<__m256bh, __m256i>(h));
+        i += 16;
+    }
+    if i < len {
+        let mask = ((1u32 << (len - i)) - 1) as __mmask16;
+        let h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, s.add(i)));
+        _mm256_mask_storeu_epi16(d.add(i) as *mut i16, mask, core::mem::transmute::<__m256bh, __m256i>(h));
+    }
+}
+
+/// The arguments of one call, as raw pointers (validated by [`super::BGemm::run`]).
+struct Ctx<'a> {
+    a: *const u16,
+    lda: usize,
+    shifts: &'a [usize],
+    ksteps: usize,
+    b: *const u16,
+    /// u16 values per panel (`16 * K`).
+    panel: usize,
+    m: usize,
+    n: usize,
+    res: *const f32,
+    rld: usize,
+    relu: bool,
+    map: Option<RowMap>,
+    c: *mut f32,
+    ldc: usize,
+}
+
+pub(super) fn run(
+    m: usize,
+    a: ShiftedBf16<'_>,
+    b: &PackedBf16,
+    e: &Epilogue<'_>,
+    map: Option<RowMap>,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (res, rld) = e.residual.map_or((core::ptr::null(), 0), |(r, ld)| (r.as_ptr(), ld));
+    let np = b.n().div_ceil(16);
+    let mut bias = vec![0f32; np * 16];
+    bias[..b.n()].copy_from_slice(e.bias);
+    let x = Ctx {
+        a: a.data.as_ptr(),
+        lda: a.lda,
+        shifts: a.shifts,
+        ksteps: a.seg_k / K_STEP,
+        b: b.panels.as_ptr(),
+        panel: 16 * b.k(),
+        m,
+        n: b.n(),
+        res,
+        rld,
+        relu: e.relu,
+        map,
+        c,
+        ldc,
+    };
+    // SAFETY: reachable only through a `BGemm` of `BIsa::Amx` (CPUID, XCR0 and the XTILEDATA
+    // permission checked by `supports_amx_bf16`). `BGemm::run` asserted m, n >= 1, seg_k a
+    // multiple of 32, K = segments x seg_k, and that `a.data` holds rows up to ceil16(m) at
+    // every shift, so every A tile load (16 rows x 64 bytes at stride 2 lda, rows < ceil16(m))
+    // stays inside it; B tile loads stay inside the packed panels (K / 32 tiles of 1 KiB per
+    // panel); bias tile loads read 16 values of `bias` (np x 16); the epilogue reads the
+    // residual and writes C only at mapped rows of rows < m, columns < n, which the caller
+    // guarantees valid and exclusive.
+    unsafe {
+        if e.residual.is_some() {
+            drive::<true>(&x, &bias)
+        } else {
+            drive::<false>(&x, &bias)
+        }
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn drive<const RES: bool>(x: &Ctx, bias: &[f32]) {
+    let np = x.n.div_ceil(16);
+    let chunk = (CHUNK_BYTES / (2 * x.panel).max(1)).max(2) & !1;
+    let mut cs = CScratch([0.0; 1024]);
+    let lda_bytes = 2 * x.lda;
+    load_tile_config();
+    let mut pc0 = 0;
+    while pc0 < np {
+        let pc1 = (pc0 + chunk).min(np);
+        let mut m0 = 0;
+        while m0 < x.m {
+            let mr = (x.m - m0).min(32);
+            let two_a = mr > 16;
+            let mut p = pc0;
+            while p < pc1 {
+                let two_b = pc1 - p >= 2;
+                let nt = if two_b { 2 } else { 1 };
+                let b0 = x.b.add(p * x.panel);
+                let b1 = if two_b { b0.add(x.panel) } else { b0 };
+                tiles_bias(two_a, bias.as_ptr().add(16 * p), bias.as_ptr().add(16 * (p + nt - 1)));
+                for (seg, &shift) in x.shifts.iter().enumerate() {
+                    let o = seg * x.ksteps * 512;
+                    let arow = x.a.add((m0 + shift) * x.lda) as *const u8;
+                    compute(two_a, two_b, arow, lda_bytes, b0.add(o), b1.add(o), x.ksteps);
+                }
+                tiles_store(two_a, two_b, &mut cs);
+                epilogue::<RES>(x, &cs, m0, mr, p, nt);
+                p += nt;
+            }
+            m0 += mr;
+        }
+        pc0 = pc1;
+    }
+    // SAFETY: this thread loaded the tile configuration above.
+    release_tiles();
+}
+
+/// The lane mask of panel `p`'s columns that exist.
+#[inline(always)]
+fn lanes(n: usize, p: usize) -> __mmask16 {
+    let count = (n - 16 * p).min(16);
+    if count == 16 {
+        0xffff
+    } else {
+        ((1u32 << count) - 1) as __mmask16
+    }
+}
+
+/// Rows `m0 .. m0 + mr` of the block in `cs`, panels `p .. p + nt`: residual, ReLU, store.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn epilogue<const RES: bool>(
+    x: &Ctx,
+    cs: &CScratch,
+    m0: usize,
+    mr: usize,
+    p: usize,
+    nt: usize,
+) {
+    let masks = [lanes(x.n, p), if nt == 2 { lanes(x.n, p + 1) } else { 0 }];
+    let zero = _mm512_setzero_ps();
+    for r in 0..mr {
+        let Some(d) = dest(x.map, m0 + r) else { continue };
+        for (j, &mask) in masks.iter().enumerate().take(nt) {
+            let mut v = _mm512_load_ps(cs.0.as_ptr().add((2 * (r / 16) + j) * 256 + 16 * (r % 16)));
+            let col = 16 * (p + j);
+            if RES {
+                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, x.res.add(d * x.rld + col)));
+            }
+            if x.relu {
+                v = _mm512_max_ps(v, zero);
+            }
+            _mm512_mask_storeu_ps(x.c.add(d * x.ldc + col), mask, v);
+        }
+    }
+}
+
+/// Loads the C tiles with the bias: every row of tmm0/tmm2 = `b0[0..16]`, of tmm1/tmm3 =
+/// `b1[0..16]` (stride-0 tile loads; the unused tiles of a narrow block are loaded too and
+/// never stored).
+#[inline(always)]
+unsafe fn tiles_bias(two_a: bool, b0: *const f32, b1: *const f32) {
+    // SAFETY (caller): tiles configured; `b0`/`b1` point to 16 readable f32 (with stride 0
+    // every tile row reads the same 64 bytes).
+    asm!(
+        "tileloadd tmm0, [{b0} + {z}*1]",
+        "tileloadd tmm1, [{b1} + {z}*1]",
+        b0 = in(reg) b0, b1 = in(reg) b1, z = in(reg) 0usize, options(nostack, readonly)
+    );
+    if two_a {
+        asm!(
+            "tileloadd tmm2, [{b0} + {z}*1]",
+            "tileloadd tmm3, [{b1} + {z}*1]",
+            b0 = in(reg) b0, b1 = in(reg) b1, z = in(reg) 0usize, options(nostack, readonly)
+        );
+    }
+}
+
+/// Stores the used C tiles to `cs` (tile (i, j) at `(2i + j) KiB`).
+#[inline(always)]
+unsafe fn tiles_store(two_a: bool, two_b: bool, cs: &mut CScratch) {
+    let p = cs.0.as_mut_ptr();
+    // SAFETY (caller): tiles configured; each store writes 16 rows x 64 bytes inside `cs`.
+    match (two_a, two_b) {
+        (true, true) => asm!(
+            "tilestored [{p} + {s}*1], tmm0",
+            "tilestored [{p} + {s}*1 + 1024], tmm1",
+            "tilestored [{p} + {s}*1 + 2048], tmm2",
+            "tilestored [{p} + {s}*1 + 3072], tmm3",
+            p = in(reg) p, s = in(reg) 64usize, options(nostack)
+        ),
+        (true, false) => asm!(
+            "tilestored [{p} + {s}*1], tmm0",
+            "tilestored [{p} + {s}*1 + 2048], tmm2",
+            p = in(reg) p, s = in(reg) 64usize, options(nostack)
+        ),
+        (false, true) => asm!(
+            "tilestored [{p} + {s}*1], tmm0",
+            "tilestored [{p} + {s}*1 + 1024], tmm1",
+            p = in(reg) p, s = in(reg) 64usize, options(nostack)
+        ),
+        (false, false) => asm!(
+            "tilestored [{p} + {s}*1], tmm0",
+            p = in(reg) p, s = in(reg) 64usize, options(nostack)
+        ),
+    }
+}
+
+/// `steps` (>= 1) K steps of 32 values: A tile rows at `a + r * lda` bytes (+64 per step; the
+/// second A tile 16 rows further), B tiles at `b0` / `b1` (+1 KiB per step). Accumulates into
+/// tmm0..3.
+#[inline(always)]
+unsafe fn compute(
+    two_a: bool,
+    two_b: bool,
+    a: *const u8,
+    lda: usize,
+    b0: *const u16,
+    b1: *const u16,
+    steps: usize,
+) {
+    // SAFETY (caller): tiles configured; every tile load reads 16 rows x 64 bytes that the
+    // caller guarantees readable (see `run`); `steps >= 1`.
+    let a1 = a.wrapping_add(16 * lda);
+    match (two_a, two_b) {
+        (true, true) => asm!(
+            "2:",
+            "tileloadd tmm4, [{a0} + {lda}*1]",
+            "tileloadd tmm6, [{b0} + {s}*1]",
+            "tileloadd tmm7, [{b1} + {s}*1]",
+            "tdpbf16ps tmm0, tmm4, tmm6",
+            "tileloadd tmm5, [{a1} + {lda}*1]",
+            "tdpbf16ps tmm1, tmm4, tmm7",
+            "tdpbf16ps tmm2, tmm5, tmm6",
+            "tdpbf16ps tmm3, tmm5, tmm7",
+            "add {a0}, 64",
+            "add {a1}, 64",
+            "add {b0}, 1024",
+            "add {b1}, 1024",
+            "dec {n}",
+            "jnz 2b",
+            a0 = inout(reg) a => _, a1 = inout(reg) a1 => _, lda = in(reg) lda,
+            b0 = inout(reg) b0 => _, b1 = inout(reg) b1 => _, s = in(reg) 64usize,
+            n = inout(reg) steps => _, options(nostack)
+        ),
+        (true, false) => asm!(
+            "2:",
+            "tileloadd tmm4, [{a0} + {lda}*1]",
+            "tileloadd tmm6, [{b0} + {s}*1]",
+            "tdpbf16ps tmm0, tmm4, tmm6",
+            "tileloadd tmm5, [{a1} + {lda}*1]",
+            "tdpbf16ps tmm2, tmm5, tmm6",
+            "add {a0}, 64",
+            "add {a1}, 64",
+            "add {b0}, 1024",
+            "dec {n}",
+            "jnz 2b",
+            a0 = inout(reg) a => _, a1 = inout(reg) a1 => _, lda = in(reg) lda,
+            b0 = inout(reg) b0 => _, s = in(reg) 64usize,
+            n = inout(reg) steps => _, options(nostack)
+        ),
+        (false, true) => asm!(
+            "2:",
+            "tileloadd tmm4, [{a0} + {lda}*1]",
+            "tileloadd tmm6, [{b0} + {s}*1]",
+            "tileloadd tmm7, [{b1} + {s}*1]",
+            "tdpbf16ps tmm0, tmm4, tmm6",
+            "tdpbf16ps tmm1, tmm4, tmm7",
+            "add {a0}, 64",
+            "add {b0}, 1024",
+            "add {b1}, 1024",
+            "dec {n}",
+            "jnz 2b",
+            a0 = inout(reg) a => _, lda = in(reg) lda,
+            b0 = inout(reg) b0 => _, b1 = inout(reg) b1 => _, s = in(reg) 64usize,
+            n = inout(reg) steps => _, options(nostack)
+        ),
+        (false, false) => asm!(
+            "2:",
+            "tileloadd tmm4, [{a0} + {lda}*1]",
+            "tileloadd tmm6, [{b0} + {s}*1]",
+            "tdpbf16ps tmm0, tmm4, tmm6",
+            "add {a0}, 64",
+            "add {b0}, 1024",
+            "dec {n}",
+            "jnz 2b",
+            a0 = inout(reg) a => _, lda = in(reg) lda,
+            b0 = inout(reg) b0 => _, s = in(reg) 64usize,
+            n = inout(reg) steps => _, options(nostack)
+        ),
+    }
+}
