@@ -3,13 +3,18 @@
 //! ReLU fused, no residual), as GFLOP/s = 2 x M x N x K / time, for every kernel this CPU
 //! runs. Each shape is one segment (a 1x1 convolution read in place) except the 3x3 ones,
 //! which are nine segments of the group's channels read shifted from a padded image, as the
-//! kernel layer runs them. Every kernel's output is compared with the scalar reference's.
+//! kernel layer runs them. Every kernel's output is compared with the scalar reference's:
+//! bit for bit for the f32 kernels, within 1e-5 of the largest value for the bf16 AMX kernel
+//! (`resnext::kernels::bgemm`, its inputs rounded to bf16 once before the timing, as the
+//! kernel layer does per convolution input), which runs the shapes whose segments are whole
+//! 32-value K steps.
 //!
 //! ```text
 //! cargo run --release --example fgemm_gflops              # JSON on stdout
 //! cargo run --release --example fgemm_gflops -- --min-ms 300
 //! ```
 
+use resnext::kernels::bgemm::{BGemm, BIsa, PackedBf16, ShiftedBf16, K_STEP};
 use resnext::kernels::fgemm::{Epilogue, FGemm, FIsa, PackedF32, ShiftedA};
 use std::hint::black_box;
 use std::time::Instant;
@@ -38,6 +43,20 @@ fn values(len: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+/// The best time of `f` over at least 3 calls and `min_ms` milliseconds, and the calls made.
+fn best_of(min_ms: f64, mut f: impl FnMut()) -> (f64, usize) {
+    let mut best = f64::INFINITY;
+    let start = Instant::now();
+    let mut reps = 0;
+    while reps < 3 || start.elapsed().as_secs_f64() * 1e3 < min_ms {
+        let t = Instant::now();
+        f();
+        best = best.min(t.elapsed().as_secs_f64());
+        reps += 1;
+    }
+    (best, reps)
+}
+
 fn main() {
     let mut min_ms = 200.0;
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -54,6 +73,8 @@ fn main() {
     }
     let kernels: Vec<FGemm> = [FIsa::Avx512].into_iter().filter_map(FGemm::new).collect();
     let reference = FGemm::new(FIsa::Scalar).expect("scalar");
+    let bf16 = BGemm::new(BIsa::Amx);
+    let bf16_reference = BGemm::new(BIsa::Scalar).expect("scalar");
     let mut rows = Vec::new();
     for &(m, seg_k, segs, n, lda, what) in SHAPES {
         // 3x3 taps on a grid of rows `wp` pixels wide (the padded width: M / rows of output).
@@ -64,7 +85,7 @@ fn main() {
             vec![0]
         };
         let max_shift = shifts.iter().copied().max().unwrap();
-        let a = values((m + max_shift) * lda, 1);
+        let a = values((m.next_multiple_of(16) + max_shift) * lda, 1);
         let k = seg_k * segs;
         let b = PackedF32::pack(&values(n * k, 2), n, k);
         let bias = values(n, 3);
@@ -76,22 +97,39 @@ fn main() {
         let mut cells = Vec::new();
         for gemm in &kernels {
             let mut c = vec![0f32; m * n];
-            let mut best = f64::INFINITY;
-            let start = Instant::now();
-            let mut reps = 0;
-            while reps < 3 || start.elapsed().as_secs_f64() * 1e3 < min_ms {
-                let t = Instant::now();
+            let (best, _) = best_of(min_ms, || {
                 // SAFETY: `c` holds m rows of n values.
                 unsafe { gemm.run(m, sa, &b, &e, None, c.as_mut_ptr(), n) };
-                best = best.min(t.elapsed().as_secs_f64());
                 black_box(&c);
-                reps += 1;
-            }
+            });
             let same = c.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits());
             let gflops = 2.0 * (m * n * k) as f64 / best / 1e9;
             cells.push(format!(
                 "{{\"isa\":\"{}\",\"gflops\":{gflops:.1},\"ms\":{:.4},\"matches_reference\":{same}}}",
                 gemm.isa().name(),
+                best * 1e3
+            ));
+        }
+        if let (Some(gemm), true) = (bf16, seg_k.is_multiple_of(K_STEP)) {
+            let mut a16 = vec![0u16; a.len()];
+            gemm.to_bf16(&a, &mut a16);
+            let b16 = PackedBf16::pack(&values(n * k, 2), n, k);
+            let sa16 = ShiftedBf16 { data: &a16, lda, shifts: &shifts, seg_k };
+            let mut want = vec![0f32; m * n];
+            // SAFETY: `want` holds m rows of n values.
+            unsafe { bf16_reference.run(m, sa16, &b16, &e, None, want.as_mut_ptr(), n) };
+            let mut c = vec![0f32; m * n];
+            let (best, _) = best_of(min_ms, || {
+                // SAFETY: `c` holds m rows of n values.
+                unsafe { gemm.run(m, sa16, &b16, &e, None, c.as_mut_ptr(), n) };
+                black_box(&c);
+            });
+            let scale = want.iter().fold(0f32, |s, v| s.max(v.abs()));
+            let same = c.iter().zip(&want).all(|(x, y)| (x - y).abs() <= 1e-5 * scale);
+            cells.push(format!(
+                "{{\"isa\":\"{}\",\"gflops\":{:.1},\"ms\":{:.4},\"matches_reference\":{same}}}",
+                gemm.isa().name(),
+                2.0 * (m * n * k) as f64 / best / 1e9,
                 best * 1e3
             ));
         }

@@ -45,22 +45,40 @@ fn widen_fp16_chooses_float32_or_float16_compute() {
     assert_eq!(compute("models/tiny_torch.onnx", |o| o.widen_fp16(false)), layer);
 }
 
+/// Where the bf16 mode runs (AMX-BF16 and the float kernel layer): the tiny model's
+/// convolutions with whole 32-channel groups.
+const TINY_BF16: &str = "bf16 on AMX: 10 of 17 convolutions, 5 f32 on AVX-512, 4 residual \
+                         additions fused, 1 max pool in NHWC";
+const NO_AMX: &str = "this CPU has no AMX-BF16, or Linux refused the AMX tile permission";
+
 #[test]
-fn bf16_matmul_lowers_the_products_or_says_it_cannot() {
+fn bf16_matmul_runs_the_convolutions_on_amx_or_says_why_not() {
     let layer = default_float_compute();
     assert_eq!(compute("models/tiny_torch.onnx", |o| o), layer);
     assert_eq!(compute("models/tiny_torch.onnx", |o| o.bf16_matmul(false)), layer);
     assert_eq!(compute("models/tiny_torch.onnx", |o| o.cpu_kernels(CpuKernels::Off)), "f32");
     let on = compute("models/tiny_torch.onnx", |o| o.bf16_matmul(true));
-    let amx = resnext::backend::tract::amx_bf16::amx_bf16_kernel().is_some();
+    let amx = resnext::kernels::bgemm::BIsa::Amx.supported();
     let required = std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1");
     assert!(amx || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1 but there is no AMX bf16 kernel");
-    if amx {
-        assert_eq!(on, "f32 with 8 matrix products in bf16 on AMX");
+    let unavailable =
+        |base: &str, why: &str| format!("{base} (bf16 products asked for, not available: {why})");
+    let off =
+        compute("models/tiny_torch.onnx", |o| o.bf16_matmul(true).cpu_kernels(CpuKernels::Off));
+    let int8 = compute("models/tiny_int8.onnx", |o| o.bf16_matmul(true));
+    let int8_default = compute("models/tiny_int8.onnx", |o| o);
+    assert_eq!(
+        int8,
+        unavailable(&int8_default, "bf16 applies to float32 and float16 models"),
+        "INT8 models keep their integer kernels"
+    );
+    if amx && layer != "f32" {
+        assert_eq!(on, TINY_BF16);
+        assert_eq!(off, unavailable("f32", "cpu_kernels turns the float kernel layer off"));
+        let fp16 = compute("models/tiny_fp16.onnx", |o| o.bf16_matmul(true));
+        assert_eq!(fp16, format!("{TINY_BF16} (float16 weights widened at load)"));
     } else {
-        assert_eq!(
-            on,
-            "f32 (bf16 products asked for, not available: this CPU or build has no AMX-BF16)"
-        );
+        assert_eq!(on, unavailable(layer, NO_AMX));
+        assert_eq!(off, unavailable("f32", NO_AMX));
     }
 }

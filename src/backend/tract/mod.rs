@@ -15,19 +15,19 @@
 //! A single image (or one image per worker left) runs with tract's matrix products split over
 //! a private rayon pool of `threads` workers owned by the classifier.
 
-pub mod amx_bf16;
 pub mod heap_trim;
 pub mod kernel_layer;
 pub mod softmax_input;
 
 use crate::backend::Backend;
 use crate::error::{catch_panic, Error, ErrorCode, Result};
+use crate::kernels::bgemm::BIsa;
+use crate::kernels::fgemm::FIsa;
 use crate::model_info::{DType, Dim, ModelInfo, Precision};
 use crate::onnx::inspect::{inspect, shape_string};
 use crate::onnx::rewrite::{fold_constant_dequantize, split_gemm_bias, widen_float16};
 use crate::onnx::DecodedModel;
 use crate::options::{ClassifierOptions, CpuKernels, ModelSource};
-use amx_bf16::{amx_bf16_kernel, Bf16Lowering};
 use heap_trim::{declutter, release_freed_memory, trimming};
 use kernel_layer::{place_f32_layer, place_kernel_layer};
 use softmax_input::dequantize_softmax_inputs;
@@ -56,8 +56,8 @@ pub struct TractOptions {
     pub threads: usize,
     /// Float16 handling.
     pub fp16: Fp16Compute,
-    /// Lower the constant-weight float32 matrix products to the AMX bf16 kernel where the CPU
-    /// has it (see [`ClassifierOptions::bf16_matmul`]).
+    /// Run the float kernel layer's convolutions in bf16 on AMX where the CPU has AMX-BF16
+    /// (see [`ClassifierOptions::bf16_matmul`]).
     pub bf16_matmul: bool,
     /// Input height and width to use when the model declares them symbolically.
     pub fallback_side: u32,
@@ -192,20 +192,20 @@ pub struct TractBackend {
     info: ModelInfo,
 }
 
-/// The AMX bf16 kernel when the options ask for bf16 products and this CPU, kernel and build
-/// can run it; a warning when asked for but not available (the model then runs in f32).
-fn bf16_kernel_if_requested(requested: bool) -> Option<Box<dyn tract_linalg::mmm::MatMatMul>> {
-    if !requested {
-        return None;
+/// Why the bf16 mode cannot run on this model, CPU and options (`None`: it can). It runs on
+/// the float kernel layer (AVX-512F, `cpu_kernels` not off or scalar) of a float model, with
+/// AMX-BF16 and Linux's tile permission.
+fn bf16_unavailable(float: bool, options: &TractOptions) -> Option<&'static str> {
+    if !float {
+        Some("bf16 applies to float32 and float16 models")
+    } else if !BIsa::Amx.supported() {
+        Some("this CPU has no AMX-BF16, or Linux refused the AMX tile permission")
+    } else {
+        match kernel_layer::select_f32(options.cpu_kernels) {
+            Ok(Some(FIsa::Avx512)) => None,
+            _ => Some("cpu_kernels turns the float kernel layer off"),
+        }
     }
-    let kernel = amx_bf16_kernel();
-    if kernel.is_none() {
-        log::warn!(
-            "bf16 matrix products (bf16_matmul) are ignored: this CPU or build has no AMX bf16 \
-             kernel (needs AMX-BF16 and the kernel's permission for AMX tile state); running f32"
-        );
-    }
-    kernel
 }
 
 fn engine_error(stage: &str, e: TractError) -> Error {
@@ -216,38 +216,21 @@ fn engine_error(stage: &str, e: TractError) -> Error {
 
 /// The runnable plan of `model` with its batch symbol bound to `batch` images. The model is
 /// taken by value, so the decluttered weights are released while the optimizer packs them
-/// (only the packed copy stays). `bf16` lowers the eligible matrix products to the AMX bf16
-/// kernel (see `amx_bf16`); the second value is how many were.
-fn optimized_plan(
-    model: TypedModel,
-    batch_symbol: &Symbol,
-    batch: usize,
-    bf16: Option<Box<dyn tract_linalg::mmm::MatMatMul>>,
-) -> Result<(Plan, usize)> {
+/// (only the packed copy stays).
+fn optimized_plan(model: TypedModel, batch_symbol: &Symbol, batch: usize) -> Result<Plan> {
     let started = std::time::Instant::now();
     let values = HashMap::from([(batch_symbol.clone(), TDim::from(batch as i64))]);
     let concrete = model.set_symbols(&values);
     drop(model);
-    let lowered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let plan = concrete
         .and_then(|mut m| {
             declutter(&mut m)?;
-            let mut codegen = Optimizer::codegen();
-            if let Some(mmm) = bf16 {
-                // Before tract's own code generation (its third pass), which would lower the
-                // same products to f32 kernels.
-                codegen.add_pass(2, Box::new(Bf16Lowering::new(mmm, lowered.clone())));
-            }
-            m.optimize_with_session(&mut trimming(codegen).session())?;
+            m.optimize_with_session(&mut trimming(Optimizer::codegen()).session())?;
             m.into_runnable()
         })
         .map_err(|e| engine_error("optimizing", e))?;
-    let lowered = lowered.load(std::sync::atomic::Ordering::Relaxed);
-    log::debug!(
-        "tract: optimized a plan for batch {batch} in {:?} ({lowered} bf16 AMX products)",
-        started.elapsed()
-    );
-    Ok((plan, lowered))
+    log::debug!("tract: optimized a plan for batch {batch} in {:?}", started.elapsed());
+    Ok(plan)
 }
 
 impl TractBackend {
@@ -304,12 +287,14 @@ impl TractBackend {
             }
             _ => None,
         };
-        // Float models (FP32, or FP16 widened above) on the float kernels, unless the bf16
-        // mode asks for tract's AMX bf16 products instead.
+        // Float models (FP32, or FP16 widened above) on the float kernels; in the bf16 mode the
+        // convolutions that fit run their products in bf16 on AMX.
         let float = inspection.precision == Precision::Fp32 || widened;
+        let bf16_unavailable = options.bf16_matmul.then(|| bf16_unavailable(float, options));
         let float_layer = match kernel_layer::select_f32(options.cpu_kernels)? {
-            Some(isa) if float && !options.bf16_matmul => {
-                let placement = place_f32_layer(&mut proto, isa);
+            Some(isa) if float => {
+                let bf16 = options.bf16_matmul && bf16_unavailable.flatten().is_none();
+                let placement = place_f32_layer(&mut proto, isa, bf16);
                 for why in &placement.unmatched {
                     log::info!("kernel layer: convolution left to tract: {why}");
                 }
@@ -401,7 +386,6 @@ impl TractBackend {
         }
         let threads = options.threads.max(1);
         let pool = WorkerPool::new(threads)?;
-        let bf16 = bf16_kernel_if_requested(options.bf16_matmul);
         let mut info = ModelInfo {
             input: inspection.input.clone(),
             output,
@@ -428,16 +412,11 @@ impl TractBackend {
         );
         // Every batch runs on the batch-1 plan: the decluttered model is not needed again, and
         // dropping it before optimizing lets its weights go as they are packed.
-        let requested_bf16 = bf16.is_some();
-        let (plan, lowered) = optimized_plan(typed, &batch, 1, bf16)?;
-        if lowered > 0 {
+        let plan = optimized_plan(typed, &batch, 1)?;
+        if let Some(Some(why)) = bf16_unavailable {
+            log::warn!("bf16 products (bf16_matmul) are ignored: {why}; running f32");
             info.compute =
-                format!("{} with {lowered} matrix products in bf16 on AMX", info.compute);
-        } else if options.bf16_matmul && !requested_bf16 {
-            info.compute = format!(
-                "{} (bf16 products asked for, not available: this CPU or build has no AMX-BF16)",
-                info.compute
-            );
+                format!("{} (bf16 products asked for, not available: {why})", info.compute);
         }
         release_freed_memory();
         Ok(TractBackend { plan, pool, threads, input_is_f16, info })

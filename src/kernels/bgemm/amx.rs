@@ -48,7 +48,11 @@ unsafe fn convert(src: &[f32], dst: &mut [u16]) {
     if i < len {
         let mask = ((1u32 << (len - i)) - 1) as __mmask16;
         let h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, s.add(i)));
-        _mm256_mask_storeu_epi16(d.add(i) as *mut i16, mask, core::mem::transmute::<__m256bh, __m256i>(h));
+        _mm256_mask_storeu_epi16(
+            d.add(i) as *mut i16,
+            mask,
+            core::mem::transmute::<__m256bh, __m256i>(h),
+        );
     }
 }
 

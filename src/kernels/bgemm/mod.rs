@@ -192,7 +192,12 @@ impl BGemm {
         ldc: usize,
     ) {
         let n = b.n();
-        assert_eq!(epilogue.bias.len(), n, "bgemm: bias has {} values, N = {n}", epilogue.bias.len());
+        assert_eq!(
+            epilogue.bias.len(),
+            n,
+            "bgemm: bias has {} values, N = {n}",
+            epilogue.bias.len()
+        );
         assert_eq!(a.shifts.len() * a.seg_k, b.k(), "bgemm: segments do not cover K");
         assert!(a.seg_k.is_multiple_of(K_STEP), "bgemm: seg_k {} not a multiple of 32", a.seg_k);
         assert!(a.lda >= a.seg_k && ldc >= n, "bgemm: lda < seg_k or ldc < n");

@@ -96,7 +96,16 @@ fn cases() -> Vec<Case> {
             (0, Some(RowMap { first: 3, wp: 10, wo: 8 }), false, true),
             (64, Some(RowMap { first: 0, wp: 9, wo: 9 }), true, false),
         ] {
-            out.push(Case { m, n, seg_k, shifts: shifts.clone(), lda: seg_k + lda_extra, map, residual, relu });
+            out.push(Case {
+                m,
+                n,
+                seg_k,
+                shifts: shifts.clone(),
+                lda: seg_k + lda_extra,
+                map,
+                residual,
+                relu,
+            });
         }
     }
     out
@@ -115,7 +124,12 @@ fn kernels_match_the_reference() {
             let (got, _) = run_case(gemm, case, i as u64);
             for (j, ((&g, &w), &s)) in got.iter().zip(&want).zip(&scale).enumerate() {
                 if w.to_bits() == 0x7fc0_dead {
-                    assert_eq!(g.to_bits(), 0x7fc0_dead, "{:?} case {i}: value {j} written", gemm.isa());
+                    assert_eq!(
+                        g.to_bits(),
+                        0x7fc0_dead,
+                        "{:?} case {i}: value {j} written",
+                        gemm.isa()
+                    );
                     continue;
                 }
                 assert!(

@@ -600,7 +600,7 @@ impl<T> SharedOut<T> {
     /// # Safety
     /// No two live results may overlap.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn rows(&self, start: usize, len: usize) -> &mut [T] {
+    pub(super) unsafe fn rows(&self, start: usize, len: usize) -> &mut [T] {
         assert!(start + len <= self.len, "band out of bounds");
         // SAFETY: in bounds (checked) and disjoint from every other live band (contract).
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }

@@ -1,5 +1,7 @@
-//! A float32 2-D convolution on the kernel layer's f32 GEMMs ([`crate::kernels::fgemm`]),
-//! in NHWC, with its bias, a residual addition and a ReLU fused into the epilogue.
+//! A float32 2-D convolution on the kernel layer's float GEMMs, in NHWC, with its bias, a
+//! residual addition and a ReLU fused into the epilogue: f32 on [`crate::kernels::fgemm`], or
+//! in the opt-in bf16 mode bf16 products on AMX ([`crate::kernels::bgemm`], for the
+//! convolutions whose groups have a multiple of 32 input channels; the others stay f32).
 //!
 //! Every convolution is one implicit GEMM per group: the rows are output pixels, the columns
 //! the group's output channels, K the group's `kh * kw * Cin_g` inputs in `(ky, kx, c)` order
@@ -7,8 +9,11 @@
 //! reads its rows straight from the NHWC input (one GEMM over the pixels of the whole batch);
 //! every other one reads a zero-padded copy of each image, split into `s x s` phase images for
 //! stride `s`, one segment per tap (`conv::Phases`, shared with the u8 convolution): no im2col.
+//! On bf16 the input is rounded to bf16 once per run (split over the workers), then read the
+//! same way.
 
 use super::conv::{Geometry, Parallel, Phases, ShapeError, SharedOut};
+use crate::kernels::bgemm::{BGemm, PackedBf16, ShiftedBf16, K_STEP};
 use crate::kernels::fgemm::{Epilogue, FGemm, PackedF32, RowMap, ShiftedA};
 
 /// Columns per slice of a pointwise convolution's weights (each slice packed on its own), so
@@ -16,33 +21,68 @@ use crate::kernels::fgemm::{Epilogue, FGemm, PackedF32, RowMap, ShiftedA};
 const SLICE_COLUMNS: usize = 256;
 /// Rows per worker under which a pointwise convolution's workers split columns, not rows.
 const SPLIT_COLUMNS_BELOW: usize = 96;
+/// Values per item of the parallel conversion to bf16.
+const CONVERT_CHUNK: usize = 64 << 10;
+
+/// The float kernels a convolution may run on: f32 always, bf16 products on AMX when the
+/// bf16 mode is on (and this CPU has AMX-BF16).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FloatKernels {
+    /// The f32 kernel.
+    pub f32: FGemm,
+    /// The bf16 kernel, used for the convolutions it fits ([`FloatKernels::runs_bf16`]).
+    pub bf16: Option<BGemm>,
+}
+
+impl FloatKernels {
+    /// Whether a convolution with `cin_g` input channels per group runs on the bf16 kernel:
+    /// the bf16 mode is on and each tap's channels are whole 32-value AMX K steps (the 1x1
+    /// convolutions and the 32- and 64-channel groups of ResNeXt; the 8- and 16-channel
+    /// groups and the 3-channel stem would fill a quarter of a tile row or less).
+    pub fn runs_bf16(&self, cin_g: usize) -> bool {
+        self.bf16.is_some() && cin_g.is_multiple_of(K_STEP)
+    }
+}
+
+/// The packed weights, `[group * slices + slice]`, for the kernel that runs them.
+#[derive(Debug)]
+enum Packed {
+    F32(Vec<PackedF32>, FGemm),
+    Bf16(Vec<PackedBf16>, BGemm),
+}
+
+/// A convolution input as the kernel reads it: f32, or rounded to bf16.
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    F32(&'a [f32]),
+    Bf16(&'a [u16]),
+}
 
 /// A float convolution with its weights packed for the GEMM.
 #[derive(Debug)]
 pub struct FConv {
     /// The convolution's shape.
     pub geometry: Geometry,
-    /// `weights[group * slices + slice]`.
-    weights: Vec<PackedF32>,
+    weights: Packed,
     /// Per output channel.
     bias: Vec<f32>,
     slices: usize,
     relu: bool,
     residual: bool,
-    gemm: FGemm,
 }
 
 impl FConv {
     /// `weights`: ONNX's `[Cout, Cin/groups, kh, kw]`; `bias`: one value per output channel
     /// (zeros when the model has none); `residual`: whether `run` adds a residual input to the
-    /// convolution's output; `relu`: whether a ReLU follows (after the addition).
+    /// convolution's output; `relu`: whether a ReLU follows (after the addition). The weights
+    /// are packed for bf16 when `kernels.runs_bf16(Cin/groups)`, else for f32.
     pub fn new(
         geometry: Geometry,
         weights: &[f32],
         bias: &[f32],
         residual: bool,
         relu: bool,
-        gemm: FGemm,
+        kernels: FloatKernels,
     ) -> Result<Self, ShapeError> {
         Self::check(&geometry, weights.len(), bias.len())?;
         let g = &geometry;
@@ -50,7 +90,9 @@ impl FConv {
         let [kh, kw] = g.kernel;
         let slices = if g.is_pointwise() { cout_g.div_ceil(SLICE_COLUMNS) } else { 1 };
         let width = cout_g.div_ceil(slices).next_multiple_of(16).min(cout_g);
-        let mut packed = Vec::with_capacity(g.groups * slices);
+        let bf16 = kernels.bf16.filter(|_| kernels.runs_bf16(cin_g));
+        let mut f32_panels = Vec::new();
+        let mut bf16_panels = Vec::new();
         for group in 0..g.groups {
             // Row r of B^T: output channel group*cout_g + r, K in (ky, kx, c) order.
             let mut rows = vec![0f32; cout_g * k_g];
@@ -67,14 +109,19 @@ impl FConv {
             }
             for slice in 0..slices {
                 let cols = slice * width..((slice + 1) * width).min(cout_g);
-                packed.push(PackedF32::pack(
-                    &rows[cols.start * k_g..cols.end * k_g],
-                    cols.len(),
-                    k_g,
-                ));
+                let w = &rows[cols.start * k_g..cols.end * k_g];
+                if bf16.is_some() {
+                    bf16_panels.push(PackedBf16::pack(w, cols.len(), k_g));
+                } else {
+                    f32_panels.push(PackedF32::pack(w, cols.len(), k_g));
+                }
             }
         }
-        Ok(FConv { geometry, weights: packed, bias: bias.to_vec(), slices, relu, residual, gemm })
+        let weights = match bf16 {
+            Some(b) => Packed::Bf16(bf16_panels, b),
+            None => Packed::F32(f32_panels, kernels.f32),
+        };
+        Ok(FConv { geometry, weights, bias: bias.to_vec(), slices, relu, residual })
     }
 
     /// Whether `weights` and `biases` values fit `geometry` ([`FConv::new`]'s checks, without
@@ -102,7 +149,52 @@ impl FConv {
 
     /// Bytes of packed weights.
     pub fn packed_bytes(&self) -> usize {
-        self.weights.iter().map(PackedF32::packed_bytes).sum()
+        match &self.weights {
+            Packed::F32(w, _) => w.iter().map(PackedF32::packed_bytes).sum(),
+            Packed::Bf16(w, _) => w.iter().map(PackedBf16::packed_bytes).sum(),
+        }
+    }
+
+    /// Whether its products run in bf16 (on AMX).
+    pub fn runs_bf16(&self) -> bool {
+        matches!(self.weights, Packed::Bf16(..))
+    }
+
+    /// Output columns of group `group`'s slice `slice`.
+    fn slice_columns(&self, group: usize, slice: usize) -> (usize, usize) {
+        let at = group * self.slices;
+        let (first, this) = match &self.weights {
+            Packed::F32(w, _) => (w[at].n(), w[at + slice].n()),
+            Packed::Bf16(w, _) => (w[at].n(), w[at + slice].n()),
+        };
+        (group * self.geometry.cout_g() + slice * first, this)
+    }
+
+    /// `input` rounded to bf16 when the products run in bf16, into a buffer with `extra`
+    /// zero values after it (the 16-row blocks the kernel reads past the last row); the
+    /// conversion is split over the workers.
+    fn rows_for<'a>(
+        &self,
+        input: &'a [f32],
+        extra: usize,
+        buffer: &'a mut Vec<u16>,
+        workers: usize,
+        parallel: Parallel<'_>,
+    ) -> Rows<'a> {
+        let Packed::Bf16(_, gemm) = &self.weights else { return Rows::F32(input) };
+        buffer.clear();
+        buffer.resize(input.len() + extra, 0);
+        let chunks = if workers > 1 { input.len().div_ceil(CONVERT_CHUNK) } else { 1 };
+        let per = input.len().div_ceil(chunks.max(1)).max(1);
+        let out = SharedOut::new(&mut buffer[..input.len()]);
+        parallel(chunks, &|i| {
+            let range = i * per..((i + 1) * per).min(input.len());
+            // SAFETY: the items convert disjoint ranges of the buffer.
+            let dst = unsafe { out.rows(range.start, range.len()) };
+            gemm.to_bf16(&input[range], dst);
+        });
+        let buffer: &'a Vec<u16> = buffer;
+        Rows::Bf16(buffer)
     }
 
     /// Whether `run` takes a residual.
@@ -141,17 +233,19 @@ impl FConv {
         Ok(())
     }
 
-    /// The GEMM of group `group`'s column slice `slice` for `m` rows.
+    /// The GEMM of group `group`'s column slice `slice` for `m` rows of `rows` (from row 0,
+    /// all channels: the group's start is added here), one segment per shift.
     ///
     /// # Safety
     /// The C rows this writes (row `d` of `out` at the slice's columns, for the mapped rows)
-    /// must not be accessed by anyone else during the call; `out` must cover them (checked
-    /// by the kernel's bounds only in debug builds: the callers derive them from the shape).
+    /// must not be accessed by anyone else during the call; `out` must cover them (asserted
+    /// here from the last row mapped).
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm(
         &self,
         m: usize,
-        a: ShiftedA<'_>,
+        rows: Rows<'_>,
+        shifts: &[usize],
         group: usize,
         slice: usize,
         map: Option<RowMap>,
@@ -160,22 +254,33 @@ impl FConv {
         out_offset: usize,
     ) {
         let g = &self.geometry;
-        let b = &self.weights[group * self.slices + slice];
-        let col = group * g.cout_g() + slice * self.weights[group * self.slices].n();
-        let bias = &self.bias[col..][..b.n()];
-        let rows = (0..m).rev().find_map(|r| map.map_or(Some(r), |map| map.dest(r)));
-        let Some(last) = rows else { return };
-        assert!(
-            out_offset + last * g.cout + col + b.n() <= out.len,
-            "convolution rows out of bounds"
-        );
+        let (col, n) = self.slice_columns(group, slice);
+        let bias = &self.bias[col..][..n];
+        let last = (0..m).rev().find_map(|r| map.map_or(Some(r), |map| map.dest(r)));
+        let Some(last) = last else { return };
+        assert!(out_offset + last * g.cout + col + n <= out.len, "convolution rows out of bounds");
         let e = Epilogue {
             bias,
             residual: residual.map(|r| (&r[out_offset + col..], g.cout)),
             relu: self.relu,
         };
+        let (lda, seg_k, at) = (g.cin, g.cin_g(), group * g.cin_g());
+        let c = out.ptr.add(out_offset + col);
+        let item = group * self.slices + slice;
         // SAFETY: the rows written are inside `out` (asserted); exclusivity is the caller's.
-        unsafe { self.gemm.run(m, a, b, &e, map, out.ptr.add(out_offset + col), g.cout) }
+        unsafe {
+            match (&self.weights, rows) {
+                (Packed::F32(w, gemm), Rows::F32(data)) => {
+                    let a = ShiftedA { data: &data[at..], lda, shifts, seg_k };
+                    gemm.run(m, a, &w[item], &e, map, c, g.cout)
+                }
+                (Packed::Bf16(w, gemm), Rows::Bf16(data)) => {
+                    let a = ShiftedBf16 { data: &data[at..], lda, shifts, seg_k };
+                    gemm.run(m, a, &w[item], &e, map, c, g.cout)
+                }
+                _ => unreachable!("rows_for converts the input for the packed weights"),
+            }
+        }
     }
 
     /// A 1x1 convolution with stride 1: one GEMM per group over the pixels of all images,
@@ -190,37 +295,37 @@ impl FConv {
         parallel: Parallel<'_>,
     ) {
         let g = &self.geometry;
-        let a = |first: usize, group: usize| ShiftedA {
-            data: &input[first * g.cin + group * g.cin_g()..],
-            lda: g.cin,
-            shifts: &[0],
-            seg_k: g.cin_g(),
-        };
+        let mut buffer = Vec::new();
+        // 16 more rows: the bf16 kernel reads whole 16-row blocks.
+        let rows = self.rows_for(input, 16 * g.cin, &mut buffer, workers, parallel);
         if workers > 1 && self.slices > 1 && pixels < SPLIT_COLUMNS_BELOW * workers {
             parallel(g.groups * self.slices, &|item| {
                 let (group, slice) = (item / self.slices, item % self.slices);
                 // SAFETY: each item writes only its own (group, slice) columns.
-                unsafe { self.gemm(pixels, a(0, group), group, slice, None, residual, out, 0) }
+                unsafe { self.gemm(pixels, rows, &[0], group, slice, None, residual, out, 0) }
             });
             return;
         }
         let band = pixels.div_ceil(workers.max(1));
         let bands = pixels.div_ceil(band.max(1));
         parallel(bands, &|i| {
-            let rows = i * band..((i + 1) * band).min(pixels);
+            let first = i * band;
+            let len = band.min(pixels - first);
+            let rows = rows.from(first * g.cin);
             for group in 0..g.groups {
                 for slice in 0..self.slices {
                     // SAFETY: bands cover disjoint rows.
                     unsafe {
                         self.gemm(
-                            rows.len(),
-                            a(rows.start, group),
+                            len,
+                            rows,
+                            &[0],
                             group,
                             slice,
                             None,
                             residual,
                             out,
-                            rows.start * g.cout,
+                            first * g.cout,
                         )
                     }
                 }
@@ -230,7 +335,7 @@ impl FConv {
 
     /// Any other convolution, as an implicit GEMM over a zero-padded copy of each image in the
     /// phase images of [`Phases`], each tap reading its rows in place. Work items are (group,
-    /// block of grid rows) pairs, about four per worker.
+    /// block of grid rows) pairs, about four per worker (whole 16-row blocks on bf16).
     fn run_direct(
         &self,
         input: &[f32],
@@ -241,32 +346,65 @@ impl FConv {
         parallel: Parallel<'_>,
     ) {
         let g = &self.geometry;
-        let phases = Phases::new(g, h, w, 1);
+        let block = if self.runs_bf16() { 16 } else { 1 };
+        let phases = Phases::new(g, h, w, block);
         let Phases { wq, wo, grid, .. } = phases;
         let (ho, shifts) = (grid / wq, &phases.shifts);
-        let mut padded = vec![0f32; phases.padded_pixels * g.cin];
         let chunk_rows = grid.div_ceil((4 * workers).div_ceil(g.groups).max(1)).max(1);
+        let chunk_rows = chunk_rows.next_multiple_of(block);
         let chunks = grid.div_ceil(chunk_rows);
         let out_image = ho * wo * g.cout;
+        let mut buffer = Vec::new();
+        let rows = self.rows_for(input, 0, &mut buffer, workers, parallel);
+        let image_len = h * w * g.cin;
+        let mut padded_f32 = Vec::new();
+        let mut padded_bf16 = Vec::new();
         for image in 0..batch {
-            phases.fill(g, &input[image * h * w * g.cin..][..h * w * g.cin], &mut padded);
-            let padded = &padded;
+            let padded = match rows {
+                Rows::F32(x) => {
+                    padded_f32.resize(phases.padded_pixels * g.cin, 0f32);
+                    phases.fill(g, &x[image * image_len..][..image_len], &mut padded_f32);
+                    Rows::F32(&padded_f32)
+                }
+                Rows::Bf16(x) => {
+                    padded_bf16.resize(phases.padded_pixels * g.cin, 0u16);
+                    phases.fill(g, &x[image * image_len..][..image_len], &mut padded_bf16);
+                    Rows::Bf16(&padded_bf16)
+                }
+            };
             parallel(g.groups * chunks, &|item| {
                 let (group, chunk) = (item / chunks, item % chunks);
                 let first = chunk * chunk_rows;
-                let rows = chunk_rows.min(grid - first);
-                let a = ShiftedA {
-                    data: &padded[first * g.cin + group * g.cin_g()..],
-                    lda: g.cin,
-                    shifts,
-                    seg_k: g.cin_g(),
-                };
+                let len = chunk_rows.min(grid - first);
                 let map = RowMap { first, wp: wq, wo };
-                // SAFETY: the mapped rows of grid rows first..first + rows are output pixels
+                // SAFETY: the mapped rows of grid rows first..first + len are output pixels
                 // of this image, and this item writes only group `group`'s columns of them:
-                // items write disjoint values.
-                unsafe { self.gemm(rows, a, group, 0, Some(map), residual, out, image * out_image) }
+                // items write disjoint values. On bf16, `first` is a multiple of 16 and the
+                // padded buffer holds whole 16-row blocks of the grid at every shift.
+                unsafe {
+                    self.gemm(
+                        len,
+                        padded.from(first * g.cin),
+                        shifts,
+                        group,
+                        0,
+                        Some(map),
+                        residual,
+                        out,
+                        image * out_image,
+                    )
+                }
             });
+        }
+    }
+}
+
+impl<'a> Rows<'a> {
+    /// The rows from value `offset` on.
+    fn from(self, offset: usize) -> Rows<'a> {
+        match self {
+            Rows::F32(x) => Rows::F32(&x[offset..]),
+            Rows::Bf16(x) => Rows::Bf16(&x[offset..]),
         }
     }
 }
@@ -274,6 +412,7 @@ impl FConv {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::bgemm::{bf16_bits, bf16_value, BIsa};
     use crate::kernels::fgemm::FIsa;
 
     fn values(len: usize, seed: u64) -> Vec<f32> {
@@ -348,8 +487,19 @@ mod tests {
     /// against the definition; every output value is written (the output starts as NaN).
     #[test]
     fn convolutions_match_the_definition() {
-        let gemms: Vec<FGemm> =
-            [FIsa::Scalar, FIsa::Avx512].into_iter().filter_map(FGemm::new).collect();
+        let required = std::env::var_os("RESNEXT_REQUIRE_CPU_KERNELS").is_some();
+        assert!(!required || BIsa::Amx.supported(), "AMX-BF16 required but not available");
+        let mut gemms: Vec<FloatKernels> = [FIsa::Scalar, FIsa::Avx512]
+            .into_iter()
+            .filter_map(FGemm::new)
+            .map(|f32| FloatKernels { f32, bf16: None })
+            .collect();
+        let scalar = FGemm::new(FIsa::Scalar).unwrap();
+        for isa in [BIsa::Scalar, BIsa::Amx] {
+            if let Some(bf16) = BGemm::new(isa) {
+                gemms.push(FloatKernels { f32: scalar, bf16: Some(bf16) });
+            }
+        }
         let shapes = [
             // (cin, cout, groups, kernel, stride, pads, dilation, h, w)
             (16, 300, 1, 1, 1, [0; 4], 1, 5, 7),
@@ -359,6 +509,10 @@ mod tests {
             (3, 16, 1, 7, 2, [3; 4], 1, 13, 12),
             (16, 16, 1, 3, 1, [0, 1, 2, 0], 2, 8, 9),
             (24, 40, 4, 5, 3, [2; 4], 1, 10, 10),
+            // bf16-eligible: 1x1 with several slices, 32- and 64-channel groups, strided
+            (64, 300, 1, 1, 1, [0; 4], 1, 5, 7),
+            (64, 64, 2, 3, 1, [1; 4], 1, 9, 7),
+            (128, 64, 2, 3, 2, [1; 4], 1, 11, 9),
         ];
         for gemm in gemms {
             for (i, &(cin, cout, groups, k, s, pads, d, h, w)) in shapes.iter().enumerate() {
@@ -380,19 +534,28 @@ mod tests {
                     (3, 1, true, false),
                 ] {
                     let conv = FConv::new(g.clone(), &wt, &bias, residual, relu, gemm).unwrap();
+                    assert_eq!(conv.runs_bf16(), gemm.runs_bf16(cin / groups));
                     let x = values(batch * h * w * cin, 200 + i as u64);
+                    // On bf16 the definition reads the inputs rounded as the kernel does.
+                    let round = |v: &[f32]| -> Vec<f32> {
+                        if conv.runs_bf16() {
+                            v.iter().map(|&x| bf16_value(bf16_bits(x))).collect()
+                        } else {
+                            v.to_vec()
+                        }
+                    };
                     let (ho, wo) = g.output_size(h, w).unwrap();
                     let len = batch * ho * wo * cout;
                     let r = residual.then(|| values(len, 300 + i as u64));
                     let mut out = vec![f32::NAN; len];
                     conv.run(&x, (batch, h, w), r.as_deref(), &mut out, workers, &serial).unwrap();
-                    let want = direct(&g, &x, (batch, h, w), &wt, &bias, r.as_deref(), relu);
+                    let (xr, wr) = (round(&x), round(&wt));
+                    let want = direct(&g, &xr, (batch, h, w), &wr, &bias, r.as_deref(), relu);
                     for (j, (&got, &want)) in out.iter().zip(&want).enumerate() {
                         assert!(
                             (got as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()),
-                            "{:?} shape {i} batch {batch} workers {workers}: value {j} is {got}, \
-                             expected {want}",
-                            gemm.isa()
+                            "{gemm:?} shape {i} batch {batch} workers {workers}: value {j} is \
+                             {got}, expected {want}"
                         );
                     }
                 }
@@ -402,7 +565,7 @@ mod tests {
 
     #[test]
     fn shapes_that_do_not_fit_are_refused() {
-        let gemm = FGemm::new(FIsa::Scalar).unwrap();
+        let gemm = FloatKernels { f32: FGemm::new(FIsa::Scalar).unwrap(), bf16: None };
         let g = Geometry {
             cin: 6,
             cout: 4,
@@ -423,57 +586,64 @@ mod tests {
 }
 
 /// `cargo test --release --lib f32_scaling -- --ignored --nocapture`: ResNeXt101_32x8d's 1x1
-/// and grouped convolutions on the AVX-512 kernel with 1 and 2 threads of a rayon pool.
+/// and grouped convolutions on the AVX-512 kernel (and the AMX bf16 one where it runs them)
+/// with 1 and 2 threads of a rayon pool.
 #[cfg(test)]
 #[test]
 #[ignore]
 fn f32_scaling() {
     use crate::kernels::fgemm::FIsa;
     use rayon::prelude::*;
-    let Some(gemm) = FGemm::new(FIsa::Avx512) else { return };
-    for (side, cin, cout, groups, k) in [
-        (56usize, 256usize, 512usize, 1usize, 1usize),
-        (28, 512, 512, 1, 1),
-        (14, 1024, 1024, 1, 1),
-        (7, 2048, 2048, 1, 1),
-        (56, 256, 256, 32, 3),
-        (14, 1024, 1024, 32, 3),
-    ] {
-        let g = Geometry {
-            cin,
-            cout,
-            groups,
-            kernel: [k, k],
-            strides: [1, 1],
-            pads: [k / 2; 4],
-            dilations: [1, 1],
-        };
-        let x = vec![0.5f32; side * side * cin];
-        let weights: Vec<f32> =
-            (0..cout * cin / groups * k * k).map(|i| (i % 13) as f32 - 6.0).collect();
-        let conv = FConv::new(g, &weights, &vec![0.0; cout], false, true, gemm).unwrap();
-        let mut out = vec![0f32; side * side * cout];
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        for workers in [1usize, 2] {
-            let par = |items: usize, f: &(dyn Fn(usize) + Sync)| {
-                if workers == 1 {
-                    (0..items).for_each(f)
-                } else {
-                    pool.install(|| (0..items).into_par_iter().for_each(f))
-                }
+    let Some(f32) = FGemm::new(FIsa::Avx512) else { return };
+    let bf16 = crate::kernels::bgemm::BGemm::new(crate::kernels::bgemm::BIsa::Amx);
+    let sets =
+        [Some(FloatKernels { f32, bf16: None }), bf16.map(|b| FloatKernels { f32, bf16: Some(b) })];
+    for gemm in sets.into_iter().flatten() {
+        for (side, cin, cout, groups, k) in [
+            (56usize, 256usize, 512usize, 1usize, 1usize),
+            (28, 512, 512, 1, 1),
+            (14, 1024, 1024, 1, 1),
+            (7, 2048, 2048, 1, 1),
+            (56, 256, 256, 32, 3),
+            (14, 1024, 1024, 32, 3),
+        ] {
+            let g = Geometry {
+                cin,
+                cout,
+                groups,
+                kernel: [k, k],
+                strides: [1, 1],
+                pads: [k / 2; 4],
+                dilations: [1, 1],
             };
-            let mut best = f64::MAX;
-            for _ in 0..10 {
-                let t = std::time::Instant::now();
-                conv.run(&x, (1, side, side), None, &mut out, workers, &par).unwrap();
-                best = best.min(t.elapsed().as_secs_f64());
-            }
-            let flops = 2.0 * (side * side * cin * cout / groups * k * k) as f64;
-            println!(
-                "{side}x{side} {cin}->{cout} g{groups} k{k}, {workers} threads: {:.3} ms, {:.0} GFLOP/s",
+            let x = vec![0.5f32; side * side * cin];
+            let weights: Vec<f32> =
+                (0..cout * cin / groups * k * k).map(|i| (i % 13) as f32 - 6.0).collect();
+            let conv = FConv::new(g, &weights, &vec![0.0; cout], false, true, gemm).unwrap();
+            let mut out = vec![0f32; side * side * cout];
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+            for workers in [1usize, 2] {
+                let par = |items: usize, f: &(dyn Fn(usize) + Sync)| {
+                    if workers == 1 {
+                        (0..items).for_each(f)
+                    } else {
+                        pool.install(|| (0..items).into_par_iter().for_each(f))
+                    }
+                };
+                let mut best = f64::MAX;
+                for _ in 0..10 {
+                    let t = std::time::Instant::now();
+                    conv.run(&x, (1, side, side), None, &mut out, workers, &par).unwrap();
+                    best = best.min(t.elapsed().as_secs_f64());
+                }
+                let flops = 2.0 * (side * side * cin * cout / groups * k * k) as f64;
+                println!(
+                "{} {side}x{side} {cin}->{cout} g{groups} k{k}, {workers} threads: {:.3} ms, {:.0} GFLOP/s",
+                if conv.runs_bf16() { "bf16" } else { "f32" },
                 best * 1e3,
                 flops / best / 1e9
             );
+            }
         }
     }
 }

@@ -86,16 +86,26 @@ pub fn select_f32(choice: CpuKernels) -> Result<Option<FIsa>> {
     })
 }
 
-/// How `info().compute` describes the float layer's share of the model.
+/// How `info().compute` describes the float layer's share of the model: "f32 on AVX-512: 104
+/// of 104 convolutions, ..." or, in the bf16 mode, "bf16 on AMX: 70 of 104 convolutions, 34
+/// f32 on AVX-512, ...".
 pub fn describe_f32(isa: FIsa, placement: &Placement) -> String {
     let on = match isa {
         FIsa::Avx512 => "AVX-512",
         FIsa::Scalar => "scalar reference kernels",
     };
+    let share = if placement.bf16 > 0 {
+        format!(
+            "bf16 on AMX: {} of {} convolutions, {} f32 on {on}",
+            placement.bf16,
+            placement.convolutions,
+            placement.placed - placement.bf16
+        )
+    } else {
+        format!("f32 on {on}: {} of {} convolutions", placement.placed, placement.convolutions)
+    };
     format!(
-        "f32 on {on}: {} of {} convolutions, {} residual additions fused{}",
-        placement.placed,
-        placement.convolutions,
+        "{share}, {} residual additions fused{}",
         placement.fused_adds,
         match placement.max_pools {
             0 => String::new(),

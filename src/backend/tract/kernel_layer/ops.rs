@@ -11,7 +11,8 @@
 //! - `ResnextMaxPool(x_nhwc)`: [`NhwcMaxPool`], on u8 or f32.
 
 use super::conv::{AddParams, Geometry, QConv};
-use super::fconv::FConv;
+use super::fconv::{FConv, FloatKernels};
+use crate::kernels::bgemm::{BGemm, BIsa};
 use crate::kernels::cpu::Isa;
 use crate::kernels::fgemm::{FGemm, FIsa};
 use crate::kernels::qgemm::QGemm;
@@ -341,7 +342,7 @@ struct F32ConvSpec {
     bn_epsilon: Option<f32>,
     residual: bool,
     relu: bool,
-    gemm: FGemm,
+    kernels: FloatKernels,
 }
 
 fn parse_f32_conv(
@@ -350,6 +351,11 @@ fn parse_f32_conv(
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     let isa = fisa_of(int_attr(node, "isa")?).context("unknown isa")?;
     let gemm = FGemm::new(isa).with_context(|| format!("this CPU cannot run {}", isa.name()))?;
+    // `bf16 = 1`: the products run in bf16 on AMX (written only for convolutions it fits).
+    let bf16 = match node.attribute.iter().find(|a| a.name == "bf16").map_or(0, |a| a.i) {
+        0 => None,
+        _ => Some(BGemm::new(BIsa::Amx).context("this CPU cannot run the AMX bf16 kernel")?),
+    };
     let spec = F32ConvSpec {
         strides: usizes(ints_attr(node, "strides")?)?,
         pads: usizes(ints_attr(node, "pads")?)?,
@@ -359,7 +365,7 @@ fn parse_f32_conv(
         bn_epsilon: floats_attr(node, "bn_epsilon").and_then(|v| v.first().copied()),
         residual: int_attr(node, "residual")? != 0,
         relu: int_attr(node, "relu")? != 0,
-        gemm,
+        kernels: FloatKernels { f32: gemm, bf16 },
     };
     ensure!(spec.groups > 0, "{}: zero groups", node.name);
     Ok((expand(spec), vec![]))
@@ -458,8 +464,14 @@ impl Expansion for F32ConvSpec {
         let geometry = self.geometry(cin, cout, [shape[2], shape[3]]);
         ensure!(cin / self.groups == shape[1], "weights do not match the input channels");
         FConv::check(&geometry, weights.len(), cout).map_err(|e| format_err!("{prefix}: {e}"))?;
-        let recipe =
-            Recipe { weights, bias, bn, residual: self.residual, relu: self.relu, gemm: self.gemm };
+        let recipe = Recipe {
+            weights,
+            bias,
+            bn,
+            residual: self.residual,
+            relu: self.relu,
+            kernels: self.kernels,
+        };
         let conv = F32Conv {
             geometry: geometry.clone(),
             lazy: Arc::new(LazyConv {
@@ -488,7 +500,7 @@ struct Recipe {
     bn: Option<([Arc<Tensor>; 4], f32)>,
     residual: bool,
     relu: bool,
-    gemm: FGemm,
+    kernels: FloatKernels,
 }
 
 impl Recipe {
@@ -516,7 +528,7 @@ impl Recipe {
                 bias[c] = (bias[c] - mean[c]) * f + shift[c];
             }
         }
-        FConv::new(geometry.clone(), &weights, &bias, self.residual, self.relu, self.gemm)
+        FConv::new(geometry.clone(), &weights, &bias, self.residual, self.relu, self.kernels)
     }
 }
 

@@ -36,6 +36,8 @@ pub struct Placement {
     pub convolutions: usize,
     /// Of those, replaced by the kernel layer's convolutions.
     pub placed: usize,
+    /// Of those, float convolutions whose products run in bf16 (the bf16 mode).
+    pub bf16: usize,
     /// Residual additions fused into a convolution's epilogue.
     pub fused_adds: usize,
     /// Max pools on the layer's tensors run by the layer.

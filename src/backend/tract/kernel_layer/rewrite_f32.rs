@@ -19,6 +19,7 @@ use super::ops::{fisa_code, F32_CONV_OP, MAX_POOL_OP};
 use super::rewrite::{
     attr_floats, attr_int, attr_ints, bridge_layouts, ints_attr, max_pool_window, Index, Placement,
 };
+use crate::kernels::bgemm::K_STEP;
 use crate::kernels::fgemm::FIsa;
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
@@ -40,7 +41,7 @@ fn float_attr(node: &pb::NodeProto, name: &str, default: f32) -> f32 {
     node.attribute.iter().find(|a| a.name == name).map_or(default, |a| a.f)
 }
 
-fn match_conv(index: &Index, i: usize, isa: FIsa) -> Result<Matched, &'static str> {
+fn match_conv(index: &Index, i: usize, isa: FIsa, bf16: bool) -> Result<Matched, &'static str> {
     let g = index.graph;
     let conv = &g.node[i];
     let constant = |name: &str| index.initializers.get(name).copied().filter(|t| is_float(t));
@@ -93,6 +94,10 @@ fn match_conv(index: &Index, i: usize, isa: FIsa) -> Result<Matched, &'static st
         attr_int("has_bias", bias.is_some() as i64),
         attr_int("isa", fisa_code(isa)),
     ];
+    // The bf16 mode runs a convolution on AMX when each tap's channels are whole K steps.
+    if bf16 && (w.dims[1] as usize).is_multiple_of(K_STEP) {
+        attribute.push(attr_int("bf16", 1));
+    }
     // A BatchNormalization with constant parameters, in inference mode.
     if let Some(b) = index.only_consumer(&output).map(|b| &g.node[b]) {
         let params = b.input.get(1..5).filter(|p| {
@@ -154,8 +159,10 @@ fn match_max_pool(index: &Index, i: usize, ours: &HashSet<String>) -> Option<pb:
 /// Replaces every matching float convolution (with the BatchNormalization, ReLU and residual
 /// addition it can absorb) and the max pools on their tensors by the kernel layer's nodes,
 /// with layout conversions where tract's nodes meet ours. A graph without a match is left as
-/// it is.
-pub fn place_f32_layer(model: &mut pb::ModelProto, isa: FIsa) -> Placement {
+/// it is. `bf16`: the convolutions whose groups have a multiple of 32 input channels run
+/// their products in bf16 on AMX (the caller checked that this CPU can), counted in
+/// [`Placement::bf16`].
+pub fn place_f32_layer(model: &mut pb::ModelProto, isa: FIsa, bf16: bool) -> Placement {
     let Some(graph) = model.graph.as_mut() else { return Placement::default() };
     let mut report = Placement::default();
     // Node index -> its replacement (placed at the position of the last node it absorbs).
@@ -170,7 +177,7 @@ pub fn place_f32_layer(model: &mut pb::ModelProto, isa: FIsa) -> Placement {
                 continue;
             }
             report.convolutions += 1;
-            match match_conv(&index, i, isa) {
+            match match_conv(&index, i, isa, bf16) {
                 Ok(m) => matched.push(m),
                 Err(why) => report.unmatched.push(format!("{}: {why}", node.name)),
             }
@@ -229,6 +236,10 @@ pub fn place_f32_layer(model: &mut pb::ModelProto, isa: FIsa) -> Placement {
             replace.insert(last, m.node);
         }
         report.placed = replace.len();
+        report.bf16 = replace
+            .values()
+            .filter(|n| n.attribute.iter().any(|a| a.name == "bf16" && a.i != 0))
+            .count();
         for i in 0..graph.node.len() {
             if removed.contains(&i) || replace.contains_key(&i) {
                 continue;
@@ -327,7 +338,7 @@ mod tests {
         graph.node[9].attribute.push(attr_int("group", 16));
         graph.node[9].attribute.push(attr_ints("pads", vec![1; 4]));
         let mut model = pb::ModelProto { graph: Some(graph), ..Default::default() };
-        let placement = place_f32_layer(&mut model, FIsa::Scalar);
+        let placement = place_f32_layer(&mut model, FIsa::Scalar, false);
         assert_eq!((placement.convolutions, placement.placed, placement.fused_adds), (4, 3, 1));
         assert_eq!(placement.unmatched.len(), 1);
         assert!(placement.unmatched[0].starts_with("depthwise: fewer than 4"), "{placement:?}");
