@@ -29,6 +29,11 @@
 #define RESNEXT_VERSION_PATCH 0
 
 /**
+ * Values of K per AMX bf16 step (one 64-byte tile row).
+ */
+#define K_STEP 32
+
+/**
  * Largest intermediate image the short-side resize may produce: 64 M pixels (192 MB of RGB8).
  * The resize keeps the aspect ratio, so an image that passed the pixel limit can still be
  * blown up by it: a 1 x 2000000 PNG of 8 KB resized to a short side of 256 would need
@@ -890,10 +895,11 @@ resnext_result resnext_options_set_backend(struct resnext_options *options, uint
 resnext_result resnext_options_set_cpu_kernels(struct resnext_options *options, uint32_t kernels);
 
 /**
- * tract backend, opt-in: runs the float32 matrix products with constant weights (1x1
- * convolutions, the classifier) in bf16 on Intel AMX (non-zero) or in float32 (0, the
- * default). Ignored with a warning on a CPU without AMX-BF16; `resnext_model_info.compute`
- * says how many products run in bf16, or that they are not available.
+ * tract backend, opt-in (non-zero; 0 is the default, float32): a float model's convolutions
+ * whose groups have a multiple of 32 input channels (1x1s, 32- and 64-channel groups) run in
+ * bf16 on Intel AMX, float32 accumulation. Ignored with a warning on a CPU without AMX-BF16,
+ * with the CPU kernels off and for INT8 models; `resnext_model_info.compute` says how many
+ * convolutions run in bf16, or why bf16 is not available.
  *
  * # Safety
  * `options` must be valid.

@@ -408,8 +408,8 @@ class ClassifierOptions {
     detail::check(resnext_options_set_cpu_kernels(raw(), static_cast<uint32_t>(value)));
     return *this;
   }
-  /// tract, opt-in: the float32 matrix products with constant weights in bf16 on Intel AMX
-  /// (ignored with a warning without AMX-BF16; `info().compute` says which ran).
+  /// tract, opt-in: a float model's convolutions with whole 32-channel groups in bf16 on Intel
+  /// AMX (ignored with a warning without AMX-BF16; `info().compute` says what runs).
   ClassifierOptions& bf16_matmul(bool enable = true) {
     detail::check(resnext_options_set_bf16_matmul(raw(), enable ? 1u : 0u));
     return *this;

@@ -159,7 +159,7 @@ step "ResNeXt101_32x16d FP32, batch 1"
 ort --model "$DATA/r101_32x16d.onnx" --batch 1 --warmup "$WARMUP" --iters "$ITERS" > "$RES/x16_ort.json"
 ours --model "$DATA/r101_32x16d.onnx" --batch 1 --warmup "$WARMUP" --iters "$ITERS" > "$RES/x16_tract.json"
 
-step "bf16 matrix products on AMX (opt-in --bf16-matmul) vs FP32: latency, then outputs on photographs"
+step "bf16 convolutions on AMX (opt-in --bf16-matmul) vs FP32: latency, then outputs on photographs"
 ours --model "$m32x8" --batch 1,8 --warmup "$WARMUP" --iters "$ITERS" > "$RES/bf16_ref_tract.json"
 ours --bf16-matmul --model "$m32x8" --batch 1,8 --warmup "$WARMUP" --iters "$ITERS" > "$RES/bf16_tract.json"
 photos_dir="$("$PY" -c 'import os, skimage.data; print(os.path.dirname(skimage.data.__file__))')"

@@ -106,13 +106,14 @@ pub struct ClassifierOptions {
     /// tract only: widen float16 weights to float32 at load (default true; x86_64 has no fast
     /// float16 kernels in tract).
     pub widen_fp16: bool,
-    /// tract only, opt-in fast mode: run the float32 matrix products with constant weights (the
-    /// 1x1 convolutions and the classifier of a ResNeXt) in bf16 on Intel AMX, both operands
-    /// rounded to bf16 when packed, accumulating in float32 (default false). About 2x faster
-    /// on ResNeXt101_32x8d at batch 1 on an AMX Xeon, with bf16's rounding in the scores
-    /// (BENCHMARKS.md measures it). Ignored with a warning where the CPU has no AMX-BF16;
-    /// [`ModelInfo::compute`](crate::ModelInfo::compute) says how many products run in bf16,
-    /// or that they were asked for and are not available.
+    /// tract only, opt-in fast mode for float32 and float16 models (default false): the float
+    /// kernel layer's convolutions whose groups have a multiple of 32 input channels (a
+    /// ResNeXt's 1x1 convolutions and its 32- and 64-channel groups) run on Intel AMX with
+    /// weights and inputs rounded to bf16 and float32 accumulation; the others stay float32.
+    /// Faster, with bf16's rounding in the scores (BENCHMARKS.md measures both). Ignored with a
+    /// warning where the CPU has no AMX-BF16, where `cpu_kernels` turns the layer off, and for
+    /// INT8 models; [`ModelInfo::compute`](crate::ModelInfo::compute) says how many
+    /// convolutions run in bf16, or why bf16 is not available.
     pub bf16_matmul: bool,
     /// tract only: which of the SDK's own CPU kernels run the convolutions (default
     /// [`CpuKernels::Auto`]: for INT8 QDQ models AMX-INT8 or AVX512-VNNI where the CPU has
@@ -234,7 +235,7 @@ impl ClassifierOptions {
         self
     }
 
-    /// tract only, opt-in: bf16 matrix products on Intel AMX (see
+    /// tract only, opt-in: the float convolutions in bf16 on Intel AMX (see
     /// [`ClassifierOptions::bf16_matmul`]).
     pub fn bf16_matmul(mut self, bf16: bool) -> Self {
         self.bf16_matmul = bf16;

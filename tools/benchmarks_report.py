@@ -664,9 +664,7 @@ def notes(fp32_o, fp32_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t, bf16
         "batch 8 the images run one per thread, each single-threaded, and two cores streaming "
         "f32 weights at once slow each other. Next: block the 1x1 weights so both threads share "
         "each panel from L2/L3 at batch 1, pair two pixels per register for 8-channel groups, "
-        "and AMX bf16 kernels (issue 15's second half; `--bf16-matmul` still lowers tract's "
-        "products and "
-        "turns the f32 layer off).",
+        "and the 8-channel groups on AMX in the bf16 mode.",
         "",
         *int8_notes(int8),
         f"**Memory: peak {f(rss_t, 0)} MB for a {f(model_mb, 0)} MB file "
@@ -711,33 +709,22 @@ def notes(fp32_o, fp32_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t, bf16
         "inference itself, slower by the FP32 ratio above. What would remove the load part is "
         "in tract: changing a constant's axes in place when the old node is the only owner.",
         "",
-        "**bf16 on AMX (opt-in).** tract 0.23.9 ships an AMX bf16 kernel "
-        "(`avx512amx_mmm_f32_16x16`, TDPBF16PS, compiled into this build with `tract_amx_bf16`) "
-        "whose packing 1 (`f32f32_bf16`: `PackedAmxBf16A` + `PackedBf16K2`) rounds both "
-        "operands to bf16 while packing. tract's own opt-in (`TRACT_AMX_BF16=1`) never reaches "
-        "that packing: its AMX tier answers kernel selection with the kernel's name, and "
-        "`suitable_named` returns the kernel's first (kernel, packing) pair, packing 0, the plain "
-        "f32 panels; the previous report measured bit-identical outputs with it. The crate now "
-        "lowers the products itself (src/backend/tract/amx_bf16.rs, `bf16_matmul(true)`, "
-        "CLI `--bf16-matmul`): an optimizer pass placed before tract's code generation turns "
-        "every float32 product with constant weights and M, N >= 16, K >= 32 (the 1x1 "
-        "convolutions and the classifier: "
-        + (bf16_t.get("compute", "").split(" with ")[-1] if bf16_t else "?")
-        + ") into an `OptMatMul` on that kernel with packing 1, the weights packed to bf16 once "
-        "at load and the activations packed to bf16 by a small op of the crate on every run; "
-        "tract then fuses bias, ReLU and residual additions into it as usual. The activations "
-        "are packed by the crate (tract's `PackedBf16K2` layout, k padded to a multiple of 32: "
-        "the kernel reads B in steps of 32 rows while tract's own B packer pads to 2, so for "
-        "other k it read past the packed data, which crashed one run in eight when it was "
-        "used). The grouped 3x3 convolutions and the stem stay on tract's f32 lowering (its "
-        "lazy im2col only produces f32 panels); lowering the grouped ones to the AMX kernel "
-        "through an im2col packed straight to bf16 was tried and measured no faster (the "
-        "gather and packing cost what the products saved), so they are now most of the "
-        "remaining time (profile above). Accuracy: the table's "
-        "top-1 agreement and score difference on photographs, and tests/parity.rs against ONNX "
-        "Runtime FP32 on ResNeXt50 (max 0.13 on logits of magnitude 20, top-1 equal). What "
-        "would let tract do this itself: the AMX tier choosing packing 1 (a one-line change in "
-        "`mmm_tiers::preferred`) and a bf16 B packer for the lazy im2col.",
+        "**bf16 on AMX (opt-in).** `bf16_matmul(true)` (CLI `--bf16-matmul`) runs the float "
+        "kernel layer's convolutions whose groups have a multiple of 32 input channels on the "
+        "crate's AMX bf16 kernel (`src/kernels/bgemm`: `tdpbf16ps` on 2 x 2 tiles of 16 x 16 "
+        "float32 accumulators started from the bias, weights rounded to bf16 and packed once, "
+        "each convolution's input rounded to bf16 once per run, the residual and ReLU fused "
+        "into an AVX-512 epilogue): "
+        + (bf16_t.get("compute", "?") if bf16_t else "?")
+        + ". The 8- and 16-channel groups of layer1 and layer2 and the 7x7 stem would fill a "
+        "quarter of a tile row or less and stay f32 on AVX-512; with the 1x1 convolutions on "
+        "AMX they are the largest share of the bf16 profile above. Next: those groups on AMX "
+        "with two or four taps per 32-value K step (a padded copy that interleaves neighbouring "
+        "pixels), the input rounded to bf16 by the previous convolution's epilogue instead of "
+        "once per convolution, and the epilogue overlapped with the next block's tiles as the "
+        "INT8 AMX kernel does. Accuracy: the table's top-1 agreement and score difference on "
+        "photographs, and tests/parity.rs against ONNX Runtime FP32 on ResNeXt50 from both "
+        "graph styles (within 2e-2 x max(1, max |reference|), top-1 equal).",
         "",
         "**Preprocessing.** Decoding dominates a 1080p JPEG. Both sides decode with "
         "libjpeg-turbo's decoder (ours through `mozjpeg-sys`, src/preprocess/jpeg.rs, with the "
@@ -897,7 +884,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for b in (1, 8):
         target(f"FP32 latency, batch {b}", f(med(fp32_t, b), 0, " ms"),
                f(med(fp32_o, b), 0, " ms") + " (ORT FP32)",
-               ratio(med(fp32_t, b), med(fp32_o, b)), 1.0)
+               ratio(med(fp32_t, b), med(fp32_o, b)), 0.9)
     int8_rows = []
     for flav, t, v in (("QUInt8", int8_t, int8v_t), ("QInt8", s8_t, s8v_t)):
         name = f"INT8 (QDQ, per-channel, {flav} activations)"
@@ -966,11 +953,11 @@ def main(argv: Sequence[str] | None = None) -> int:
            + (f"; {bf16_t.get('compute')}" if engaged else "; the bf16 kernel was not engaged"),
            status=None if engaged else "not met (kernel not engaged)")
     for b in (1, 8):
-        target(f"bf16 mode vs ORT FP32, batch {b} (no target)", f(med(bf16_t, b), 0, " ms"),
+        target(f"bf16 mode vs ORT FP32, batch {b}", f(med(bf16_t, b), 0, " ms"),
                f(med(fp32_o, b), 0, " ms") + " (ORT FP32)",
-               ratio(med(bf16_t, b), med(fp32_o, b)), 1.0)
-    target("ResNeXt101_32x16d FP32, batch 1 (no target)", f(med(x16_t, 1), 0, " ms"),
-           f(med(x16_o, 1), 0, " ms"), ratio(med(x16_t, 1), med(x16_o, 1)), 1.0)
+               ratio(med(bf16_t, b), med(fp32_o, b)), 0.3)
+    target("ResNeXt101_32x16d FP32, batch 1", f(med(x16_t, 1), 0, " ms"),
+           f(med(x16_o, 1), 0, " ms"), ratio(med(x16_t, 1), med(x16_o, 1)), 0.9)
 
     generated_at = (a.generated_at
                     or f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}")

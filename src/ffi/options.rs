@@ -366,10 +366,11 @@ pub unsafe extern "C" fn resnext_options_set_cpu_kernels(
     })
 }
 
-/// tract backend, opt-in: runs the float32 matrix products with constant weights (1x1
-/// convolutions, the classifier) in bf16 on Intel AMX (non-zero) or in float32 (0, the
-/// default). Ignored with a warning on a CPU without AMX-BF16; `resnext_model_info.compute`
-/// says how many products run in bf16, or that they are not available.
+/// tract backend, opt-in (non-zero; 0 is the default, float32): a float model's convolutions
+/// whose groups have a multiple of 32 input channels (1x1s, 32- and 64-channel groups) run in
+/// bf16 on Intel AMX, float32 accumulation. Ignored with a warning on a CPU without AMX-BF16,
+/// with the CPU kernels off and for INT8 models; `resnext_model_info.compute` says how many
+/// convolutions run in bf16, or why bf16 is not available.
 ///
 /// # Safety
 /// `options` must be valid.

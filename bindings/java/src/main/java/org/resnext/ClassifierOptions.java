@@ -215,8 +215,8 @@ public final class ClassifierOptions {
         return fallback;
     }
 
-    /** Whether the tract backend runs constant-weight float32 matrix products in bf16 on
-     * Intel AMX (opt-in). */
+    /** Whether the tract backend runs a float model's convolutions in bf16 on Intel AMX
+     * (opt-in). */
     public boolean bf16Matmul() {
         return bf16Matmul;
     }
@@ -447,10 +447,11 @@ public final class ClassifierOptions {
         }
 
         /**
-         * tract backend, opt-in (default false): runs the float32 matrix products with
-         * constant weights (1x1 convolutions, the classifier) in bf16 on Intel AMX, faster with
-         * bf16's rounding in the scores. Ignored with a warning on a CPU without AMX-BF16;
-         * {@code info().compute()} says how many products run in bf16.
+         * tract backend, opt-in (default false): a float model's convolutions whose groups
+         * have a multiple of 32 input channels (1x1s, 32- and 64-channel groups) run in bf16 on
+         * Intel AMX, faster with bf16's rounding in the scores. Ignored with a warning on a
+         * CPU without AMX-BF16, with the CPU kernels off and for INT8 models;
+         * {@code info().compute()} says how many convolutions run in bf16, or why not.
          */
         public Builder bf16Matmul(boolean enable) {
             this.bf16Matmul = enable;
