@@ -4,9 +4,9 @@
 //! Tiles (palette 1, all 16 rows x 64 bytes, [`crate::kernels::amx`]): tmm0..3 = the 2 x 2 C
 //! tiles of a 32 x 32 block, tmm4/5 = A (rows 0..16 / 16..32, one 32-value K step), tmm6/7 =
 //! B (two 16-column panels, 16 K pairs each). The C tiles start from the bias (stride-0 tile
-//! loads), stay in their tiles over the whole K, then go to a 4 KiB L1 scratch from which the
-//! AVX-512 epilogue adds the residual, clamps and writes the mapped rows (masked at the last
-//! panel). A block of 16 rows or fewer uses one A tile, an odd last panel one B tile.
+//! loads), stay in their tiles over the whole K, then go to one of two 4 KiB L1 scratches from
+//! which the AVX-512 epilogue adds the residual, clamps and writes the mapped rows (masked at
+//! the last panel) while the tiles compute the next block. A block of 16 rows or fewer uses one A tile, an odd last panel one B tile.
 //!
 //! Loop order: chunks of panels whose packed B fits in ~512 KiB of L2, then 32-row blocks
 //! (the block's A rows stay in L1/L2 while the chunk's panel pairs pass), then the pairs.
@@ -125,7 +125,11 @@ pub(super) fn run(
 unsafe fn drive<const RES: bool>(x: &Ctx, bias: &[f32]) {
     let np = x.n.div_ceil(16);
     let chunk = (CHUNK_BYTES / (2 * x.panel).max(1)).max(2) & !1;
-    let mut cs = CScratch([0.0; 1024]);
+    // Two C scratch buffers: the epilogue of block i-1 runs (on the vector units) while the
+    // tiles compute block i; block i is stored after that epilogue.
+    let mut cs = [CScratch([0.0; 1024]), CScratch([0.0; 1024])];
+    let mut pending: Option<(usize, usize, usize, usize, usize)> = None; // (buf, m0, mr, p, nt)
+    let mut cur = 0usize;
     let lda_bytes = 2 * x.lda;
     load_tile_config();
     let mut pc0 = 0;
@@ -147,13 +151,20 @@ unsafe fn drive<const RES: bool>(x: &Ctx, bias: &[f32]) {
                     let arow = x.a.add((m0 + shift) * x.lda) as *const u8;
                     compute(two_a, two_b, arow, lda_bytes, b0.add(o), b1.add(o), x.ksteps);
                 }
-                tiles_store(two_a, two_b, &mut cs);
-                epilogue::<RES>(x, &cs, m0, mr, p, nt);
+                if let Some((buf, pm0, pmr, pp, pnt)) = pending {
+                    epilogue::<RES>(x, &cs[buf], pm0, pmr, pp, pnt);
+                }
+                tiles_store(two_a, two_b, &mut cs[cur]);
+                pending = Some((cur, m0, mr, p, nt));
+                cur ^= 1;
                 p += nt;
             }
             m0 += mr;
         }
         pc0 = pc1;
+    }
+    if let Some((buf, pm0, pmr, pp, pnt)) = pending {
+        epilogue::<RES>(x, &cs[buf], pm0, pmr, pp, pnt);
     }
     // SAFETY: this thread loaded the tile configuration above.
     release_tiles();
