@@ -35,10 +35,24 @@ fn shared_fp32_classifier_on_the_kernel_layer_matches_serial_results() {
     }
 }
 
+/// The FP32 models in the bf16 mode (their 1x1 and 32-channel-group convolutions on the AMX
+/// bf16 kernel, each call with its own thread's tile state): shared runs equal serial ones.
+#[test]
+fn shared_bf16_classifier_matches_serial_results() {
+    for model in ["models/tiny_torch.onnx", "models/tiny_paddle.onnx"] {
+        shared_matches_serial_with(model, CpuKernels::Auto, true);
+    }
+}
+
 fn shared_matches_serial(model: &str, kernels: CpuKernels) {
+    shared_matches_serial_with(model, kernels, false)
+}
+
+fn shared_matches_serial_with(model: &str, kernels: CpuKernels, bf16: bool) {
     let classifier = Arc::new(
         Classifier::new(
             ClassifierOptions::from_path(fixture(model))
+                .bf16_matmul(bf16)
                 .preprocess(PreprocessConfig { resize_short: 73, crop: 64, ..Default::default() })
                 .labels(LabelSource::None)
                 .allow_label_mismatch(true)
@@ -52,6 +66,9 @@ fn shared_matches_serial(model: &str, kernels: CpuKernels) {
         assert!(compute.starts_with("int8 on "), "{model}: {compute}");
     } else if kernels == CpuKernels::Scalar {
         assert!(compute.starts_with("f32 on scalar"), "{model}: {compute}");
+    }
+    if bf16 && resnext::kernels::bgemm::BIsa::Amx.supported() {
+        assert!(compute.starts_with("bf16 on AMX: "), "{model}: {compute}");
     }
     let images: Vec<Vec<u8>> = ["chelsea.png", "coffee.png", "astronaut.png"]
         .iter()
