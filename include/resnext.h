@@ -896,7 +896,7 @@ resnext_result resnext_options_set_cpu_kernels(struct resnext_options *options, 
 
 /**
  * tract backend, opt-in (non-zero; 0 is the default, float32): a float model's convolutions
- * whose groups have a multiple of 32 input channels (1x1s, 32- and 64-channel groups) run in
+ * whose groups have 8, 16 or a multiple of 32 input channels (all of a ResNeXt's but the stem) run in
  * bf16 on Intel AMX, float32 accumulation. Ignored with a warning on a CPU without AMX-BF16,
  * with the CPU kernels off and for INT8 models; `resnext_model_info.compute` says how many
  * convolutions run in bf16, or why bf16 is not available.

@@ -408,7 +408,7 @@ class ClassifierOptions {
     detail::check(resnext_options_set_cpu_kernels(raw(), static_cast<uint32_t>(value)));
     return *this;
   }
-  /// tract, opt-in: a float model's convolutions with whole 32-channel groups in bf16 on Intel
+  /// tract, opt-in: a float model's convolutions (all of a ResNeXt's but the stem) in bf16 on Intel
   /// AMX (ignored with a warning without AMX-BF16; `info().compute` says what runs).
   ClassifierOptions& bf16_matmul(bool enable = true) {
     detail::check(resnext_options_set_bf16_matmul(raw(), enable ? 1u : 0u));

@@ -107,8 +107,8 @@ pub struct ClassifierOptions {
     /// float16 kernels in tract).
     pub widen_fp16: bool,
     /// tract only, opt-in fast mode for float32 and float16 models (default false): the float
-    /// kernel layer's convolutions whose groups have a multiple of 32 input channels (a
-    /// ResNeXt's 1x1 convolutions and its 32- and 64-channel groups) run on Intel AMX with
+    /// kernel layer's convolutions whose groups have 8, 16 or a multiple of 32 input channels
+    /// (all of a ResNeXt's but the 3-channel stem) run on Intel AMX with
     /// weights and inputs rounded to bf16 and float32 accumulation; the others stay float32.
     /// Faster, with bf16's rounding in the scores (BENCHMARKS.md measures both). Ignored with a
     /// warning where the CPU has no AMX-BF16, where `cpu_kernels` turns the layer off, and for

@@ -47,7 +47,7 @@ fn widen_fp16_chooses_float32_or_float16_compute() {
 
 /// Where the bf16 mode runs (AMX-BF16 and the float kernel layer): the tiny model's
 /// convolutions with whole 32-channel groups.
-const TINY_BF16: &str = "bf16 on AMX: 10 of 17 convolutions, 5 f32 on AVX-512, 4 residual \
+const TINY_BF16: &str = "bf16 on AMX: 11 of 17 convolutions, 4 f32 on AVX-512, 4 residual \
                          additions fused, 1 max pool in NHWC";
 const NO_AMX: &str = "this CPU has no AMX-BF16, or Linux refused the AMX tile permission";
 

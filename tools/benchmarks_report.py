@@ -710,19 +710,17 @@ def notes(fp32_o, fp32_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t, bf16
         "in tract: changing a constant's axes in place when the old node is the only owner.",
         "",
         "**bf16 on AMX (opt-in).** `bf16_matmul(true)` (CLI `--bf16-matmul`) runs the float "
-        "kernel layer's convolutions whose groups have a multiple of 32 input channels on the "
+        "kernel layer's convolutions whose groups have 8, 16 or a multiple of 32 input channels on the "
         "crate's AMX bf16 kernel (`src/kernels/bgemm`: `tdpbf16ps` on 2 x 2 tiles of 16 x 16 "
         "float32 accumulators started from the bias, weights rounded to bf16 and packed once, "
         "each convolution's input rounded to bf16 once per run, the residual and ReLU fused "
         "into an AVX-512 epilogue): "
         + (bf16_t.get("compute", "?") if bf16_t else "?")
-        + ". The 8- and 16-channel groups of layer1 and layer2 and the 7x7 stem would fill a "
-        "quarter of a tile row or less and stay f32 on AVX-512; with the 1x1 convolutions on "
-        "AMX they are the largest share of the bf16 profile above. Next: those groups on AMX "
-        "with two or four taps per 32-value K step (a padded copy that interleaves neighbouring "
-        "pixels), the input rounded to bf16 by the previous convolution's epilogue instead of "
-        "once per convolution, and the epilogue overlapped with the next block's tiles as the "
-        "INT8 AMX kernel does. Accuracy: the table's top-1 agreement and score difference on "
+        + ". The 8- and 16-channel groups of layer1 and layer2 run as groups of 32 channels "
+        "with block-diagonal weights (4 or 2 groups merged: three quarters or half of their "
+        "products are zeros, still faster on AMX than in f32); only the 3-channel stem stays "
+        "f32 on AVX-512. Next: the input rounded to bf16 by the previous convolution's epilogue "
+        "instead of once per convolution, and the second core's share (the profile above). Accuracy: the table's top-1 agreement and score difference on "
         "photographs, and tests/parity.rs against ONNX Runtime FP32 on ResNeXt50 from both "
         "graph styles (within 2e-2 x max(1, max |reference|), top-1 equal).",
         "",

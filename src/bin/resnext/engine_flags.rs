@@ -18,7 +18,7 @@ pub struct EngineFlags {
     /// the INT8 choices also run float models on AVX-512 f32; scalar: the reference kernels).
     #[arg(long, value_name = "auto|off|avx512-vnni|amx-int8|scalar", default_value = "auto")]
     pub cpu_kernels: String,
-    /// tract, opt-in: run a float model's convolutions with whole 32-channel groups in bf16 on
+    /// tract, opt-in: run a float model's convolutions (all of a ResNeXt's but the stem) in bf16 on
     /// Intel AMX (faster, with bf16's rounding in the scores; ignored with a warning without
     /// AMX-BF16 or with --cpu-kernels off).
     #[arg(long)]

@@ -1,7 +1,8 @@
 //! A float32 2-D convolution on the kernel layer's float GEMMs, in NHWC, with its bias, a
 //! residual addition and a ReLU fused into the epilogue: f32 on [`crate::kernels::fgemm`], or
 //! in the opt-in bf16 mode bf16 products on AMX ([`crate::kernels::bgemm`], for the
-//! convolutions whose groups have a multiple of 32 input channels; the others stay f32).
+//! convolutions whose groups have 8, 16 or a multiple of 32 input channels, see [`bf16_fits`];
+//! the others stay f32).
 //!
 //! Every convolution is one implicit GEMM per group: the rows are output pixels, the columns
 //! the group's output channels, K the group's `kh * kw * Cin_g` inputs in `(ky, kx, c)` order
@@ -19,8 +20,11 @@ use crate::kernels::fgemm::{Epilogue, FGemm, PackedF32, RowMap, ShiftedA};
 /// Columns per slice of a pointwise convolution's weights (each slice packed on its own), so
 /// that at small M the threads split the columns (and the weight stream).
 const SLICE_COLUMNS: usize = 256;
-/// Rows per worker under which a pointwise convolution's workers split columns, not rows.
+/// Rows per worker under which a pointwise convolution's workers split columns, not rows (so
+/// that each reads only its share of the weights): f32, and bf16 on AMX, whose products are
+/// faster, so that the weight stream matters at more rows.
 const SPLIT_COLUMNS_BELOW: usize = 96;
+const SPLIT_COLUMNS_BELOW_BF16: usize = 256;
 /// Values per item of the parallel conversion to bf16.
 const CONVERT_CHUNK: usize = 64 << 10;
 
@@ -35,12 +39,28 @@ pub struct FloatKernels {
 }
 
 impl FloatKernels {
-    /// Whether a convolution with `cin_g` input channels per group runs on the bf16 kernel:
-    /// the bf16 mode is on and each tap's channels are whole 32-value AMX K steps (the 1x1
-    /// convolutions and the 32- and 64-channel groups of ResNeXt; the 8- and 16-channel
-    /// groups and the 3-channel stem would fill a quarter of a tile row or less).
-    pub fn runs_bf16(&self, cin_g: usize) -> bool {
-        self.bf16.is_some() && cin_g.is_multiple_of(K_STEP)
+    /// Whether a convolution with `groups` groups of `cin_g` input channels runs on the bf16
+    /// kernel: the bf16 mode is on and [`bf16_fits`].
+    pub fn runs_bf16(&self, cin_g: usize, groups: usize) -> bool {
+        self.bf16.is_some() && bf16_fits(cin_g, groups)
+    }
+}
+
+/// Whether the AMX bf16 kernel takes a convolution with `groups` groups of `cin_g` input
+/// channels: each tap's channels are whole 32-value K steps (the 1x1 convolutions and the 32-
+/// and 64-channel groups of ResNeXt), or 8 or 16 channels per group in whole sets of 4 or 2
+/// groups, which run as one group of 32 channels with block-diagonal weights
+/// ([`merged_groups`]: a quarter or half of its products are zeros, and AMX still computes
+/// them faster than f32 computes the others). The 3-channel stem stays f32.
+pub fn bf16_fits(cin_g: usize, groups: usize) -> bool {
+    cin_g.is_multiple_of(K_STEP) || merged_groups(cin_g, groups) > 1
+}
+
+/// How many groups of `cin_g` channels the bf16 kernel runs as one (1: none merged).
+fn merged_groups(cin_g: usize, groups: usize) -> usize {
+    match cin_g {
+        8 | 16 if groups.is_multiple_of(K_STEP / cin_g) => K_STEP / cin_g,
+        _ => 1,
     }
 }
 
@@ -63,6 +83,9 @@ enum Rows<'a> {
 pub struct FConv {
     /// The convolution's shape.
     pub geometry: Geometry,
+    /// The shape the kernels run: `geometry`, or on bf16 with small groups merged (fewer,
+    /// wider groups with block-diagonal weights).
+    layout: Geometry,
     weights: Packed,
     /// Per output channel.
     bias: Vec<f32>,
@@ -85,12 +108,22 @@ impl FConv {
         kernels: FloatKernels,
     ) -> Result<Self, ShapeError> {
         Self::check(&geometry, weights.len(), bias.len())?;
-        let g = &geometry;
+        let bf16 = kernels.bf16.filter(|_| kernels.runs_bf16(geometry.cin_g(), geometry.groups));
+        let merge =
+            if bf16.is_some() { merged_groups(geometry.cin_g(), geometry.groups) } else { 1 };
+        let layout = Geometry { groups: geometry.groups / merge, ..geometry.clone() };
+        let merged;
+        let weights = if merge > 1 {
+            merged = block_diagonal(&geometry, weights, merge);
+            &merged[..]
+        } else {
+            weights
+        };
+        let g = &layout;
         let (cout_g, k_g, cin_g) = (g.cout_g(), g.k_g(), g.cin_g());
         let [kh, kw] = g.kernel;
         let slices = if g.is_pointwise() { cout_g.div_ceil(SLICE_COLUMNS) } else { 1 };
         let width = cout_g.div_ceil(slices).next_multiple_of(16).min(cout_g);
-        let bf16 = kernels.bf16.filter(|_| kernels.runs_bf16(cin_g));
         let mut f32_panels = Vec::new();
         let mut bf16_panels = Vec::new();
         for group in 0..g.groups {
@@ -121,7 +154,7 @@ impl FConv {
             Some(b) => Packed::Bf16(bf16_panels, b),
             None => Packed::F32(f32_panels, kernels.f32),
         };
-        Ok(FConv { geometry, weights, bias: bias.to_vec(), slices, relu, residual })
+        Ok(FConv { geometry, layout, weights, bias: bias.to_vec(), slices, relu, residual })
     }
 
     /// Whether `weights` and `biases` values fit `geometry` ([`FConv::new`]'s checks, without
@@ -167,7 +200,7 @@ impl FConv {
             Packed::F32(w, _) => (w[at].n(), w[at + slice].n()),
             Packed::Bf16(w, _) => (w[at].n(), w[at + slice].n()),
         };
-        (group * self.geometry.cout_g() + slice * first, this)
+        (group * self.layout.cout_g() + slice * first, this)
     }
 
     /// `input` rounded to bf16 when the products run in bf16, into a buffer with `extra`
@@ -253,7 +286,7 @@ impl FConv {
         out: &SharedOut<f32>,
         out_offset: usize,
     ) {
-        let g = &self.geometry;
+        let g = &self.layout;
         let (col, n) = self.slice_columns(group, slice);
         let bias = &self.bias[col..][..n];
         let last = (0..m).rev().find_map(|r| map.map_or(Some(r), |map| map.dest(r)));
@@ -294,11 +327,13 @@ impl FConv {
         workers: usize,
         parallel: Parallel<'_>,
     ) {
-        let g = &self.geometry;
+        let g = &self.layout;
         let mut buffer = Vec::new();
         // 16 more rows: the bf16 kernel reads whole 16-row blocks.
         let rows = self.rows_for(input, 16 * g.cin, &mut buffer, workers, parallel);
-        if workers > 1 && self.slices > 1 && pixels < SPLIT_COLUMNS_BELOW * workers {
+        let split_below =
+            if self.runs_bf16() { SPLIT_COLUMNS_BELOW_BF16 } else { SPLIT_COLUMNS_BELOW };
+        if workers > 1 && self.slices > 1 && pixels < split_below * workers {
             parallel(g.groups * self.slices, &|item| {
                 let (group, slice) = (item / self.slices, item % self.slices);
                 // SAFETY: each item writes only its own (group, slice) columns.
@@ -345,7 +380,7 @@ impl FConv {
         workers: usize,
         parallel: Parallel<'_>,
     ) {
-        let g = &self.geometry;
+        let g = &self.layout;
         let block = if self.runs_bf16() { 16 } else { 1 };
         let phases = Phases::new(g, h, w, block);
         let Phases { wq, wo, grid, .. } = phases;
@@ -397,6 +432,21 @@ impl FConv {
             });
         }
     }
+}
+
+/// ONNX-layout weights (`[Cout, Cin_g, kh, kw]`) of `g` as those of `g.groups / merge` groups
+/// of `merge * Cin_g` channels: output channel `o` keeps its filter at its own group's place
+/// among the merged group's inputs and has zeros elsewhere.
+fn block_diagonal(g: &Geometry, weights: &[f32], merge: usize) -> Vec<f32> {
+    let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
+    let taps = g.kernel[0] * g.kernel[1];
+    let filter = cin_g * taps;
+    let mut out = vec![0f32; g.cout * merge * filter];
+    for o in 0..g.cout {
+        let at = (o * merge + (o / cout_g) % merge) * filter;
+        out[at..at + filter].copy_from_slice(&weights[o * filter..][..filter]);
+    }
+    out
 }
 
 impl<'a> Rows<'a> {
@@ -534,7 +584,7 @@ mod tests {
                     (3, 1, true, false),
                 ] {
                     let conv = FConv::new(g.clone(), &wt, &bias, residual, relu, gemm).unwrap();
-                    assert_eq!(conv.runs_bf16(), gemm.runs_bf16(cin / groups));
+                    assert_eq!(conv.runs_bf16(), gemm.runs_bf16(cin / groups, groups));
                     let x = values(batch * h * w * cin, 200 + i as u64);
                     // On bf16 the definition reads the inputs rounded as the kernel does.
                     let round = |v: &[f32]| -> Vec<f32> {

@@ -87,7 +87,7 @@ pub fn select_f32(choice: CpuKernels) -> Result<Option<FIsa>> {
 }
 
 /// How `info().compute` describes the float layer's share of the model: "f32 on AVX-512: 104
-/// of 104 convolutions, ..." or, in the bf16 mode, "bf16 on AMX: 96 of 104 convolutions, 8
+/// of 104 convolutions, ..." or, in the bf16 mode, "bf16 on AMX: 103 of 104 convolutions, 1
 /// f32 on AVX-512, ...".
 pub fn describe_f32(isa: FIsa, placement: &Placement) -> String {
     let on = match isa {

@@ -19,7 +19,6 @@ use super::ops::{fisa_code, F32_CONV_OP, MAX_POOL_OP};
 use super::rewrite::{
     attr_floats, attr_int, attr_ints, bridge_layouts, ints_attr, max_pool_window, Index, Placement,
 };
-use crate::kernels::bgemm::K_STEP;
 use crate::kernels::fgemm::FIsa;
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
@@ -94,8 +93,8 @@ fn match_conv(index: &Index, i: usize, isa: FIsa, bf16: bool) -> Result<Matched,
         attr_int("has_bias", bias.is_some() as i64),
         attr_int("isa", fisa_code(isa)),
     ];
-    // The bf16 mode runs a convolution on AMX when each tap's channels are whole K steps.
-    if bf16 && (w.dims[1] as usize).is_multiple_of(K_STEP) {
+    // The bf16 mode runs a convolution on AMX where the kernel takes its groups.
+    if bf16 && super::fconv::bf16_fits(w.dims[1] as usize, group as usize) {
         attribute.push(attr_int("bf16", 1));
     }
     // A BatchNormalization with constant parameters, in inference mode.
@@ -159,7 +158,7 @@ fn match_max_pool(index: &Index, i: usize, ours: &HashSet<String>) -> Option<pb:
 /// Replaces every matching float convolution (with the BatchNormalization, ReLU and residual
 /// addition it can absorb) and the max pools on their tensors by the kernel layer's nodes,
 /// with layout conversions where tract's nodes meet ours. A graph without a match is left as
-/// it is. `bf16`: the convolutions whose groups have a multiple of 32 input channels run
+/// it is. `bf16`: the convolutions the AMX bf16 kernel takes (`fconv::bf16_fits`) run
 /// their products in bf16 on AMX (the caller checked that this CPU can), counted in
 /// [`Placement::bf16`].
 pub fn place_f32_layer(model: &mut pb::ModelProto, isa: FIsa, bf16: bool) -> Placement {

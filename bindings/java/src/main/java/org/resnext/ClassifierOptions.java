@@ -448,7 +448,7 @@ public final class ClassifierOptions {
 
         /**
          * tract backend, opt-in (default false): a float model's convolutions whose groups
-         * have a multiple of 32 input channels (1x1s, 32- and 64-channel groups) run in bf16 on
+         * have 8, 16 or a multiple of 32 input channels (all of a ResNeXt's but the stem) run in bf16 on
          * Intel AMX, faster with bf16's rounding in the scores. Ignored with a warning on a
          * CPU without AMX-BF16, with the CPU kernels off and for INT8 models;
          * {@code info().compute()} says how many convolutions run in bf16, or why not.
