@@ -238,7 +238,8 @@ def profile_section(results: str, model_path: str) -> list[str]:
 # (register-resident loops on one core of the build machine; its README).
 PEAKS = {"avx512-fma": ("AVX-512 FMA, FP32", 179.0, "GFLOP/s"),
          "avx512-vnni": ("AVX512-VNNI `vpdpbusd`", 766.0, "GOP/s"),
-         "amx-int8": ("AMX-INT8 `tdpbusd`", 5880.0, "GOP/s")}
+         "amx-int8": ("AMX-INT8 `tdpbusd`", 5880.0, "GOP/s"),
+         "amx-bf16": ("AMX-BF16 `tdpbf16ps`", 2947.0, "GFLOP/s")}
 COMPUTE = re.compile(r"int8 on (?P<isa>[^:]+): (?P<placed>\d+) of (?P<convs>\d+) convolutions"
                      r"(?:, (?P<adds>\d+) residual additions? fused)?")
 ISA_OF_LABEL = {"AMX": "amx-int8", "AVX512-VNNI": "avx512-vnni"}
@@ -485,21 +486,27 @@ def qgemm_section(results: str, effective: list[tuple], int8_t) -> list[str]:
 
 
 def fgemm_section(results: str) -> list[str]:
-    """GFLOP/s of the f32 kernels per GEMM shape (examples/fgemm_gflops.rs), against the peak."""
+    """GFLOP/s of the float kernels per GEMM shape (examples/fgemm_gflops.rs), against the
+    peak of each kernel's instruction (AVX-512 FMA for f32, AMX `tdpbf16ps` for bf16)."""
     d = load(os.path.join(results, "fgemm_gflops.json"))
     if not d or not d.get("shapes"):
         return []
-    name, peak, unit = PEAKS["avx512-fma"]
-    lines = ["## The kernel layer's f32 GEMMs", "",
+    peaks = {"avx512": PEAKS["avx512-fma"], "amx-bf16": PEAKS["amx-bf16"]}
+    lines = ["## The kernel layer's float GEMMs", "",
              "`cargo run --release --example fgemm_gflops` (examples/fgemm_gflops.rs): "
-             "`FGemm::run` single-threaded, bias and ReLU fused, weights packed once, the 3x3 "
-             "shapes read as nine shifted segments of a padded image (as the layer runs them); "
-             f"best time, GFLOP/s = 2 x M x N x K / time; % of one core's {name} peak "
-             f"({peak:.0f} {unit}, ../shared/perfprobe).", "",
-             "| M x K x N | layer | kernel | GFLOP/s (% of peak) | same bits as the scalar reference |",
+             "`FGemm::run` (f32, AVX-512) and `BGemm::run` (bf16, AMX; inputs rounded to bf16 "
+             "before the timing) single-threaded, bias and ReLU fused, weights packed once, the "
+             "3x3 shapes read as nine shifted segments of a padded image (as the layer runs "
+             "them); best time, GFLOP/s = 2 x M x N x K / time; % of one core's peak for the "
+             "kernel's instruction (" + ", ".join(f"{n}: {p:.0f} {u}" for n, p, u in peaks.values())
+             + ", ../shared/perfprobe). The f32 kernel must give the scalar reference's bits; the "
+             "bf16 kernel is within 1e-5 of the largest value of its reference (the same bf16 "
+             "products summed in another order).", "",
+             "| M x K x N | layer | kernel | GFLOP/s (% of peak) | matches the scalar reference |",
              "|---|---|---|---|---|"]
     for sh in d["shapes"]:
         for k in sh["kernels"]:
+            peak = peaks.get(k["isa"], PEAKS["avx512-fma"])[1]
             lines.append(f"| {sh['m']}x{sh['k']}x{sh['n']} | {sh['what']} | {k['isa']} | "
                          f"{k['gflops']:.1f} ({100 * k['gflops'] / peak:.0f}%) | "
                          f"{'yes' if k['matches_reference'] else 'NO'} |")
