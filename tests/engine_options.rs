@@ -39,8 +39,19 @@ fn widen_fp16_chooses_float32_or_float16_compute() {
     if layer == "f32" {
         assert_eq!(widened, "f32 (float16 weights widened at load)");
     } else {
-        assert_eq!(widened, format!("{layer} (float16 weights widened at load)"));
+        // The float kernel layer packs the convolutions' float16 weights as they are.
+        assert_eq!(
+            widened,
+            format!("{layer} (float16 weights kept as float16, widened in the kernel)")
+        );
     }
+    // The scalar reference kernels read float16 panels too.
+    let scalar = compute("models/tiny_fp16.onnx", |o| o.cpu_kernels(CpuKernels::Scalar));
+    assert_eq!(
+        scalar,
+        "f32 on scalar reference kernels: 15 of 17 convolutions, 4 residual additions fused, 1 max \
+         pool in NHWC (float16 weights kept as float16, widened in the kernel)"
+    );
     assert_eq!(compute("models/tiny_fp16.onnx", |o| o.widen_fp16(false)), "f16");
     assert_eq!(compute("models/tiny_torch.onnx", |o| o.widen_fp16(false)), layer);
 }
@@ -75,10 +86,16 @@ fn bf16_matmul_runs_the_convolutions_on_amx_or_says_why_not() {
     if amx && layer != "f32" {
         assert_eq!(on, TINY_BF16);
         assert_eq!(off, unavailable("f32", "cpu_kernels turns the float kernel layer off"));
+        // FP16: the bf16 panels are rounded from the float16 weights, the f32 ones keep them.
         let fp16 = compute("models/tiny_fp16.onnx", |o| o.bf16_matmul(true));
-        assert_eq!(fp16, format!("{TINY_BF16} (float16 weights widened at load)"));
+        assert_eq!(fp16, format!("{TINY_BF16} (float16 weights kept as float16 until packed)"));
     } else {
         assert_eq!(on, unavailable(layer, NO_AMX));
         assert_eq!(off, unavailable("f32", NO_AMX));
+        if layer != "f32" {
+            let fp16 = compute("models/tiny_fp16.onnx", |o| o.bf16_matmul(true));
+            let kept = format!("{layer} (float16 weights kept as float16, widened in the kernel)");
+            assert_eq!(fp16, unavailable(&kept, NO_AMX));
+        }
     }
 }

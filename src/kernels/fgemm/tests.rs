@@ -175,7 +175,13 @@ fn float16_panels_widen_every_kind_of_value() {
         for (h, v) in specials.iter().zip(&c) {
             // 0 + 1 * w: the sum keeps -0 as +0 (0 + -0 = +0), every other value exact.
             let want = if h.to_f32() == 0.0 { 0.0f32 } else { h.to_f32() };
-            assert_eq!(v.to_bits(), want.to_bits(), "{:?}: {h:?} ({:#06x})", gemm.isa(), h.to_bits());
+            assert_eq!(
+                v.to_bits(),
+                want.to_bits(),
+                "{:?}: {h:?} ({:#06x})",
+                gemm.isa(),
+                h.to_bits()
+            );
         }
     }
 }
