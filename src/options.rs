@@ -16,7 +16,8 @@ pub const DEFAULT_MAX_MODEL_BYTES: u64 = 4 << 30;
 /// Which of the SDK's own CPU kernels run the convolutions on the tract backend: INT8 (QDQ)
 /// models on AMX-INT8, AVX512-VNNI or the scalar reference; FP32 models (and FP16 ones, their
 /// convolution weights kept float16) on the AVX-512 f32 kernels wherever the CPU has AVX-512F,
-/// for every choice but `Off` and `Scalar` (the scalar f32 reference). The numeric values are part of the C ABI.
+/// for every choice but `Off` and `Scalar` (the scalar f32 reference). The numeric values are
+/// part of the C ABI.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CpuKernels {
