@@ -99,3 +99,44 @@ fn bf16_matmul_runs_the_convolutions_on_amx_or_says_why_not() {
         }
     }
 }
+
+/// An FP16 file on the float kernel layer: read from its path (streamed, the float16 weights
+/// read by tract from the file, the rest read back to be widened) or given as bytes (decoded
+/// whole), and on the scalar or (where the CPU has AVX-512F) the AVX-512 kernels, its float16
+/// panels give the same raw outputs bit for bit (the kernels widen exactly and sum in one
+/// order).
+#[test]
+fn fp16_outputs_do_not_depend_on_how_the_file_is_read_or_the_kernel() {
+    let path = fixture("models/tiny_fp16.onnx");
+    let bytes = std::fs::read(&path).unwrap();
+    let load = |options: ClassifierOptions| {
+        let options = options
+            .preprocess(PreprocessConfig { resize_short: 64, crop: 64, ..Default::default() })
+            .labels(LabelSource::None)
+            .threads(2);
+        Classifier::new(options).unwrap()
+    };
+    let scalar = |o: ClassifierOptions| o.cpu_kernels(CpuKernels::Scalar);
+    let reference = load(scalar(ClassifierOptions::from_path(&path)));
+    let info = reference.info();
+    let input: Vec<f32> = (0..2 * 3 * info.height as usize * info.width as usize)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let want = reference.run_raw(&input, 2).unwrap();
+    assert!(want.iter().any(|v| *v != 0.0) && want.iter().all(|v| v.is_finite()));
+    let mut others =
+        vec![("bytes, scalar", load(scalar(ClassifierOptions::from_bytes(bytes.clone()))))];
+    if resnext::kernels::fgemm::FIsa::Avx512.supported() {
+        others.push(("path, AVX-512", load(ClassifierOptions::from_path(&path))));
+        others.push(("bytes, AVX-512", load(ClassifierOptions::from_bytes(bytes))));
+    }
+    let kept = "(float16 weights kept as float16, widened in the kernel)";
+    assert!(info.compute.ends_with(kept), "{}", info.compute);
+    for (how, classifier) in &others {
+        assert!(classifier.info().compute.ends_with(kept), "{how}: {}", classifier.info().compute);
+        let got = classifier.run_raw(&input, 2).unwrap();
+        let same = want.len() == got.len()
+            && want.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{how}: outputs differ from the streamed file's on the scalar kernels");
+    }
+}
