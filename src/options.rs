@@ -14,9 +14,10 @@ use std::sync::Arc;
 pub const DEFAULT_MAX_MODEL_BYTES: u64 = 4 << 30;
 
 /// Which of the SDK's own CPU kernels run the convolutions on the tract backend: INT8 (QDQ)
-/// models on AMX-INT8, AVX512-VNNI or the scalar reference; FP32 models (and FP16 ones widened
-/// at load) on the AVX-512 f32 kernels wherever the CPU has AVX-512F, for every choice but
-/// `Off` and `Scalar` (the scalar f32 reference). The numeric values are part of the C ABI.
+/// models on AMX-INT8, AVX512-VNNI or the scalar reference; FP32 models (and FP16 ones, their
+/// convolution weights kept float16) on the AVX-512 f32 kernels wherever the CPU has AVX-512F,
+/// for every choice but `Off` and `Scalar` (the scalar f32 reference). The numeric values are
+/// part of the C ABI.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CpuKernels {
@@ -229,7 +230,9 @@ impl ClassifierOptions {
         self
     }
 
-    /// tract only: whether float16 weights are widened to float32 at load.
+    /// tract only: whether float16 models run in float32 (the default): their weights widened
+    /// to float32 at load, except the convolution weights the float kernel layer takes, which
+    /// stay float16 and are widened in its kernel. `false` runs float16 arithmetic.
     pub fn widen_fp16(mut self, widen: bool) -> Self {
         self.widen_fp16 = widen;
         self

@@ -39,8 +39,19 @@ fn widen_fp16_chooses_float32_or_float16_compute() {
     if layer == "f32" {
         assert_eq!(widened, "f32 (float16 weights widened at load)");
     } else {
-        assert_eq!(widened, format!("{layer} (float16 weights widened at load)"));
+        // The float kernel layer packs the convolutions' float16 weights as they are.
+        assert_eq!(
+            widened,
+            format!("{layer} (float16 weights kept as float16, widened in the kernel)")
+        );
     }
+    // The scalar reference kernels read float16 panels too.
+    let scalar = compute("models/tiny_fp16.onnx", |o| o.cpu_kernels(CpuKernels::Scalar));
+    assert_eq!(
+        scalar,
+        "f32 on scalar reference kernels: 15 of 17 convolutions, 4 residual additions fused, 1 max \
+         pool in NHWC (float16 weights kept as float16, widened in the kernel)"
+    );
     assert_eq!(compute("models/tiny_fp16.onnx", |o| o.widen_fp16(false)), "f16");
     assert_eq!(compute("models/tiny_torch.onnx", |o| o.widen_fp16(false)), layer);
 }
@@ -75,10 +86,57 @@ fn bf16_matmul_runs_the_convolutions_on_amx_or_says_why_not() {
     if amx && layer != "f32" {
         assert_eq!(on, TINY_BF16);
         assert_eq!(off, unavailable("f32", "cpu_kernels turns the float kernel layer off"));
+        // FP16: the bf16 panels are rounded from the float16 weights, the f32 ones keep them.
         let fp16 = compute("models/tiny_fp16.onnx", |o| o.bf16_matmul(true));
-        assert_eq!(fp16, format!("{TINY_BF16} (float16 weights widened at load)"));
+        assert_eq!(fp16, format!("{TINY_BF16} (float16 weights kept as float16 until packed)"));
     } else {
         assert_eq!(on, unavailable(layer, NO_AMX));
         assert_eq!(off, unavailable("f32", NO_AMX));
+        if layer != "f32" {
+            let fp16 = compute("models/tiny_fp16.onnx", |o| o.bf16_matmul(true));
+            let kept = format!("{layer} (float16 weights kept as float16, widened in the kernel)");
+            assert_eq!(fp16, unavailable(&kept, NO_AMX));
+        }
+    }
+}
+
+/// An FP16 file on the float kernel layer: read from its path (streamed, the float16 weights
+/// read by tract from the file, the rest read back to be widened) or given as bytes (decoded
+/// whole), and on the scalar or (where the CPU has AVX-512F) the AVX-512 kernels, its float16
+/// panels give the same raw outputs bit for bit (the kernels widen exactly and sum in one
+/// order).
+#[test]
+fn fp16_outputs_do_not_depend_on_how_the_file_is_read_or_the_kernel() {
+    let path = fixture("models/tiny_fp16.onnx");
+    let bytes = std::fs::read(&path).unwrap();
+    let load = |options: ClassifierOptions| {
+        let options = options
+            .preprocess(PreprocessConfig { resize_short: 64, crop: 64, ..Default::default() })
+            .labels(LabelSource::None)
+            .threads(2);
+        Classifier::new(options).unwrap()
+    };
+    let scalar = |o: ClassifierOptions| o.cpu_kernels(CpuKernels::Scalar);
+    let reference = load(scalar(ClassifierOptions::from_path(&path)));
+    let info = reference.info();
+    let input: Vec<f32> = (0..2 * 3 * info.height as usize * info.width as usize)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let want = reference.run_raw(&input, 2).unwrap();
+    assert!(want.iter().any(|v| *v != 0.0) && want.iter().all(|v| v.is_finite()));
+    let mut others =
+        vec![("bytes, scalar", load(scalar(ClassifierOptions::from_bytes(bytes.clone()))))];
+    if resnext::kernels::fgemm::FIsa::Avx512.supported() {
+        others.push(("path, AVX-512", load(ClassifierOptions::from_path(&path))));
+        others.push(("bytes, AVX-512", load(ClassifierOptions::from_bytes(bytes))));
+    }
+    let kept = "(float16 weights kept as float16, widened in the kernel)";
+    assert!(info.compute.ends_with(kept), "{}", info.compute);
+    for (how, classifier) in &others {
+        assert!(classifier.info().compute.ends_with(kept), "{how}: {}", classifier.info().compute);
+        let got = classifier.run_raw(&input, 2).unwrap();
+        let same = want.len() == got.len()
+            && want.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{how}: outputs differ from the streamed file's on the scalar kernels");
     }
 }

@@ -1,5 +1,5 @@
 //! Reading a model: its bytes from a path or the caller's buffer under the size limit, decoded
-//! to a protobuf, or (FP32 files) decoded without its weights so that the engine reads them one
+//! to a protobuf, or (FP32 files, and FP16 ones when asked) decoded without its weights so that the engine reads them one
 //! tensor at a time (see [`super::stream`]).
 
 use super::inspect::inspect;
@@ -34,12 +34,15 @@ impl std::ops::Deref for ModelBytes {
 /// A decoded model, ready for an engine.
 pub struct DecodedModel {
     /// The graph. Initializers may refer to external data in `model_dir` (models over 2 GB,
-    /// and the weights of a streamed FP32 file).
+    /// and the weights of a streamed FP32 or FP16 file).
     pub proto: pb::ModelProto,
     /// Where external tensor data is looked up: the model file's directory (`None` for bytes).
     pub model_dir: Option<String>,
     /// The model file's (or buffer's) size in bytes.
     pub file_bytes: u64,
+    /// Whether the initializers' data was left in the file (streamed): each initializer with
+    /// external data then refers to its bytes in the model file ([`super::stream::read_back`]).
+    pub streamed: bool,
 }
 
 /// A printable name of the model: its path, or "the model bytes".
@@ -110,15 +113,17 @@ pub fn decode(bytes: &[u8]) -> Result<pb::ModelProto> {
 
 /// Reads and decodes the model. With `stream_fp32`, an FP32 model file is decoded without its
 /// weights (each initializer becomes a reference to its bytes in the file, read by the engine
-/// one tensor at a time); other models, and models given as bytes, are decoded whole, and the
-/// file's bytes are freed once decoded.
+/// one tensor at a time); with `stream_fp16`, an FP16 model file too (the engine reads back
+/// the tensors it widens, see [`super::stream::read_back`]). Other models, and models given
+/// as bytes, are decoded whole, and the file's bytes are freed once decoded.
 pub fn read_decoded(
     source: &ModelSource,
     max_bytes: u64,
     stream_fp32: bool,
+    stream_fp16: bool,
 ) -> Result<DecodedModel> {
-    if let (true, ModelSource::Path(path)) = (stream_fp32, source) {
-        if let Some(model) = streamed_fp32(path, max_bytes) {
+    if let (true, ModelSource::Path(path)) = (stream_fp32 || stream_fp16, source) {
+        if let Some(model) = streamed(path, max_bytes, stream_fp32, stream_fp16) {
             return Ok(model);
         }
     }
@@ -126,18 +131,24 @@ pub fn read_decoded(
     let proto = decode(&bytes)?;
     // The weights now live in `proto`: free the file's copy before the engine makes its own.
     drop(bytes);
-    Ok(DecodedModel { proto, model_dir, file_bytes })
+    Ok(DecodedModel { proto, model_dir, file_bytes, streamed: false })
 }
 
-/// An FP32 model file decoded without its weights; `None` when the walk fails or the model
-/// needs its weights in memory for a rewrite (float16 widening, INT8 folding and fusion), so
-/// that the caller decodes it the ordinary way.
-fn streamed_fp32(path: &std::path::Path, max_bytes: u64) -> Option<DecodedModel> {
+/// An FP32 (`fp32`) or FP16 (`fp16`) model file decoded without its weights; `None` when the
+/// walk fails or the model needs its weights in memory for a rewrite (INT8 folding and fusion,
+/// float16 widening unless asked for), so that the caller decodes it the ordinary way.
+fn streamed(
+    path: &std::path::Path,
+    max_bytes: u64,
+    fp32: bool,
+    fp16: bool,
+) -> Option<DecodedModel> {
     let streamed = read_without_weights(path, max_bytes)
         .map_err(|e| log::debug!("reading {} in one piece ({e})", path.display()))
         .ok()?;
     let inspection = inspect(&streamed.proto).ok()?;
-    (inspection.precision == Precision::Fp32).then(|| {
+    let precision = inspection.precision;
+    ((precision == Precision::Fp32 && fp32) || (precision == Precision::Fp16 && fp16)).then(|| {
         log::debug!(
             "{} initializers are read from {} one at a time",
             streamed.streamed_initializers,
@@ -147,6 +158,7 @@ fn streamed_fp32(path: &std::path::Path, max_bytes: u64) -> Option<DecodedModel>
             proto: streamed.proto,
             model_dir: Some(streamed.model_dir),
             file_bytes: streamed.file_bytes,
+            streamed: true,
         }
     })
 }
@@ -166,7 +178,7 @@ mod tests {
     #[test]
     fn a_missing_file_is_an_io_error_naming_it() {
         let source = ModelSource::Path("/nonexistent/model.onnx".into());
-        let e = read_decoded(&source, 1 << 20, true).err().unwrap();
+        let e = read_decoded(&source, 1 << 20, true, true).err().unwrap();
         assert_eq!(e.code(), ErrorCode::Io);
         assert!(e.message().contains("/nonexistent/model.onnx"), "{}", e.message());
     }

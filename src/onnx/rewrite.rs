@@ -3,6 +3,8 @@
 //! - [`widen_float16`]: turns a float16 graph into the equivalent float32 graph (initializers,
 //!   constants, casts, declared types). On x86_64 tract has no fast float16 kernels, and widening
 //!   at the graph level also avoids tract 0.23's failure on float16 `Gemm` with a bias.
+//!   [`widen_float16_except`] leaves named initializers in float16 (the convolution weights the
+//!   float kernel layer packs in float16 and widens in its kernel).
 //! - [`split_gemm_bias`]: `Gemm(A, B, C)` with `beta = 1` becomes `Gemm(A, B)` + `Add(C)`, for
 //!   graphs kept in float16 (tract 0.23 scales the bias by a float32 `beta`, which fails to type).
 //! - [`fold_constant_dequantize`]: a `DequantizeLinear` of initializers (the weights and biases
@@ -47,9 +49,9 @@ fn widen_value_info(v: &mut pb::ValueInfoProto) {
     }
 }
 
-fn widen_graph(graph: &mut pb::GraphProto) -> bool {
+fn widen_graph(graph: &mut pb::GraphProto, keep: &HashSet<String>) -> bool {
     let mut complete = true;
-    for t in &mut graph.initializer {
+    for t in graph.initializer.iter_mut().filter(|t| !keep.contains(&t.name)) {
         complete &= widen_tensor(t);
     }
     for v in graph.input.iter_mut().chain(&mut graph.output).chain(&mut graph.value_info) {
@@ -64,10 +66,10 @@ fn widen_graph(graph: &mut pb::GraphProto) -> bool {
                 complete &= widen_tensor(t);
             }
             if let Some(g) = attr.g.as_mut() {
-                complete &= widen_graph(g);
+                complete &= widen_graph(g, &HashSet::new());
             }
             for g in &mut attr.graphs {
-                complete &= widen_graph(g);
+                complete &= widen_graph(g, &HashSet::new());
             }
             if matches!(attr.name.as_str(), "to" | "dtype") && attr.i == FLOAT16 as i64 {
                 attr.i = FLOAT as i64;
@@ -80,7 +82,14 @@ fn widen_graph(graph: &mut pb::GraphProto) -> bool {
 /// Widens every float16 tensor, cast and declared type of the model to float32. Returns false
 /// when some float16 data lives in external files and could not be widened.
 pub fn widen_float16(model: &mut pb::ModelProto) -> bool {
-    model.graph.as_mut().is_none_or(widen_graph)
+    widen_float16_except(model, &HashSet::new())
+}
+
+/// [`widen_float16`], except the main graph's initializers named in `keep`, which stay as they
+/// are (an FP16 model's convolution weights that the float kernel layer packs in float16).
+/// Widening is idempotent: a second call with a smaller `keep` widens what the first one kept.
+pub fn widen_float16_except(model: &mut pb::ModelProto, keep: &HashSet<String>) -> bool {
+    model.graph.as_mut().is_none_or(|g| widen_graph(g, keep))
 }
 
 /// The values of a float32 tensor stored inline (`raw_data` or `float_data`); `None` for
@@ -306,6 +315,30 @@ mod tests {
         let mut external =
             pb::TensorProto { data_type: FLOAT16, dims: vec![4], ..Default::default() };
         assert!(!widen_tensor(&mut external));
+    }
+
+    /// `widen_float16_except` leaves the named initializers alone and widens the rest (a
+    /// second call with fewer names widens what the first kept).
+    #[test]
+    fn widening_keeps_the_named_initializers() {
+        let half = |name: &str| pb::TensorProto {
+            name: name.into(),
+            data_type: FLOAT16,
+            dims: vec![1],
+            raw_data: f16::from_f32(0.5).to_le_bytes().to_vec(),
+            ..Default::default()
+        };
+        let mut model = model_of(vec![], vec![half("w"), half("b")]);
+        let keep: HashSet<String> = ["w".to_string()].into();
+        assert!(widen_float16_except(&mut model, &keep));
+        let types = |m: &pb::ModelProto| -> Vec<i32> {
+            m.graph.as_ref().unwrap().initializer.iter().map(|t| t.data_type).collect()
+        };
+        assert_eq!(types(&model), [FLOAT16, FLOAT]);
+        assert_eq!(model.graph.as_ref().unwrap().initializer[0].raw_data.len(), 2);
+        assert!(widen_float16(&mut model));
+        assert_eq!(types(&model), [FLOAT, FLOAT]);
+        assert_eq!(model.graph.as_ref().unwrap().initializer[0].raw_data, 0.5f32.to_le_bytes());
     }
 
     /// A model whose graph is `nodes` and `initializer`, nothing else.

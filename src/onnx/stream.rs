@@ -249,6 +249,41 @@ pub fn read_without_weights(path: &Path, max_bytes: u64) -> Result<StreamedModel
     })
 }
 
+/// Reads a streamed initializer's bytes back into `raw_data` (from `model_dir` joined with its
+/// `location`, at its `offset`, `length` bytes) and makes it an ordinary inline tensor, for a
+/// rewrite that needs its values (an FP16 model's tensors that are widened at load). A tensor
+/// without external data is left as it is. [`ErrorCode::Io`] when the file cannot be read
+/// (changed or truncated since it was walked), [`ErrorCode::ModelDecode`] for a reference
+/// this module did not write (a location with a directory part, a missing offset or length).
+pub fn read_back(t: &mut pb::TensorProto, model_dir: &str) -> Result<()> {
+    use std::io::{Seek, SeekFrom};
+    if t.external_data.is_empty() {
+        return Ok(());
+    }
+    let field = |key: &str| t.external_data.iter().find(|e| e.key == key).map(|e| &e.value);
+    let location = field("location").filter(|l| Path::new(l.as_str()).file_name().is_some());
+    let location = location.filter(|l| Path::new(l.as_str()).components().count() == 1);
+    let number = |key: &str| field(key).and_then(|v| v.parse::<u64>().ok());
+    let (Some(location), Some(offset), Some(length)) =
+        (location, number("offset"), number("length"))
+    else {
+        return Err(malformed(format!("initializer '{}': bad external data reference", t.name)));
+    };
+    let path = Path::new(model_dir).join(location);
+    let io = |e: std::io::Error| {
+        Error::new(ErrorCode::Io, format!("reading '{}' from {}: {e}", t.name, path.display()))
+    };
+    let len = usize::try_from(length).map_err(|_| malformed("external data too long"))?;
+    let mut file = File::open(&path).map_err(io)?;
+    file.seek(SeekFrom::Start(offset)).map_err(io)?;
+    let mut bytes = vec![0u8; len];
+    file.read_exact(&mut bytes).map_err(io)?;
+    t.raw_data = bytes;
+    t.external_data.clear();
+    t.data_location = None;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +356,22 @@ mod tests {
         g.initializer[0].data_location = w.data_location;
         g.initializer[0].external_data = w.external_data.clone();
         assert_eq!(streamed.proto, expected);
+        // Read back, the tensor is the original again; an inline one is left alone.
+        let mut back = streamed.proto.graph.clone().unwrap().initializer;
+        for t in &mut back {
+            read_back(t, streamed.model_dir.as_str()).unwrap();
+        }
+        assert_eq!(back, original.graph.as_ref().unwrap().initializer);
+        // A reference it did not write, or past the end of the file, is an error.
+        let mut foreign = w.clone();
+        foreign.external_data[0].value = "../model.onnx".into();
+        let e = read_back(&mut foreign, &streamed.model_dir).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::ModelDecode, "{e}");
+        let mut past = w.clone();
+        past.external_data[1].value = (bytes.len() - 10).to_string();
+        let e = read_back(&mut past, &streamed.model_dir).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Io, "{e}");
+        assert!(past.raw_data.is_empty() && !past.external_data.is_empty());
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -25,13 +25,15 @@ use crate::kernels::bgemm::BIsa;
 use crate::kernels::fgemm::FIsa;
 use crate::model_info::{DType, Dim, ModelInfo, Precision};
 use crate::onnx::inspect::{inspect, shape_string};
-use crate::onnx::rewrite::{fold_constant_dequantize, split_gemm_bias, widen_float16};
+use crate::onnx::rewrite::{
+    fold_constant_dequantize, split_gemm_bias, widen_float16, widen_float16_except,
+};
 use crate::onnx::DecodedModel;
 use crate::options::{ClassifierOptions, CpuKernels, ModelSource};
 use heap_trim::{declutter, release_freed_memory, trimming};
 use kernel_layer::{place_f32_layer, place_kernel_layer};
 use softmax_input::dequantize_softmax_inputs;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use tract_core::optim::Optimizer;
 use tract_linalg::multithread::{multithread_tract_scope, Executor};
@@ -233,17 +235,38 @@ fn optimized_plan(model: TypedModel, batch_symbol: &Symbol, batch: usize) -> Res
     Ok(plan)
 }
 
+/// Reads every streamed initializer of `proto` back from the model file (in `model_dir`),
+/// except those named in `keep`: the float16 tensors to widen at load. A streamed FP16 model
+/// is then widened like a decoded one, with only the `keep` tensors left to tract's reader.
+fn read_back_except(
+    proto: &mut pb::ModelProto,
+    model_dir: Option<&str>,
+    keep: &HashSet<String>,
+) -> Result<()> {
+    let Some(graph) = proto.graph.as_mut() else { return Ok(()) };
+    let dir = model_dir.unwrap_or(".");
+    for t in graph.initializer.iter_mut().filter(|t| !keep.contains(&t.name)) {
+        crate::onnx::stream::read_back(t, dir)?;
+    }
+    Ok(())
+}
+
 impl TractBackend {
     /// Reads the model (see [`crate::onnx::read_decoded`]: FP32 files have their weights
-    /// streamed from the file) and loads it.
+    /// streamed from the file, and so do FP16 files whose convolutions the float kernel layer
+    /// takes in float16) and loads it.
     pub fn open(
         source: &ModelSource,
         max_model_bytes: u64,
         options: &TractOptions,
     ) -> Result<Self> {
-        let DecodedModel { proto, model_dir, file_bytes } =
-            crate::onnx::read_decoded(source, max_model_bytes, true)?;
-        Self::load(proto, model_dir.as_deref(), file_bytes, options)
+        // Streaming an FP16 file pays only when most of its weights stay float16 (then tract
+        // reads them from the file one at a time, and only the rest is read back to widen).
+        let f32_layer = kernel_layer::select_f32(options.cpu_kernels).ok().flatten().is_some();
+        let stream_fp16 = options.fp16 == Fp16Compute::WidenToF32 && f32_layer;
+        let DecodedModel { proto, model_dir, file_bytes, streamed } =
+            crate::onnx::read_decoded(source, max_model_bytes, true, stream_fp16)?;
+        catch_panic(|| Self::load_inner(proto, model_dir.as_deref(), file_bytes, streamed, options))
     }
 
     /// Loads a decoded model: inspects it, types and declutters it, prepares batch 1.
@@ -254,22 +277,39 @@ impl TractBackend {
         model_bytes: u64,
         options: &TractOptions,
     ) -> Result<Self> {
-        catch_panic(|| Self::load_inner(proto, model_dir, model_bytes, options))
+        catch_panic(|| Self::load_inner(proto, model_dir, model_bytes, false, options))
     }
 
+    /// `streamed`: the initializers' data is still in the model file (in `model_dir`), read
+    /// by tract's parser one tensor at a time; an FP16 model's tensors to widen are read back
+    /// first.
     fn load_inner(
         mut proto: pb::ModelProto,
         model_dir: Option<&str>,
         model_bytes: u64,
+        streamed: bool,
         options: &TractOptions,
     ) -> Result<Self> {
         let inspection = inspect(&proto)?;
         let fp16 = inspection.precision == Precision::Fp16;
         let mut widened = false;
+        // An FP16 model whose convolutions the float kernel layer will take keeps their weights
+        // in float16 (packed so, widened in the kernel): only the rest is widened here, and
+        // what the layer does not take is widened once it is placed.
+        let f32_isa = kernel_layer::select_f32(options.cpu_kernels)?;
+        let mut kept_f16 = HashSet::new();
         if fp16 && options.fp16 == Fp16Compute::WidenToF32 {
-            widened = widen_float16(&mut proto);
+            if f32_isa.is_some() {
+                kept_f16 = kernel_layer::rewrite_f32::float16_conv_weights(&proto);
+            }
+            if streamed {
+                read_back_except(&mut proto, model_dir, &kept_f16)?;
+            }
+            widened = widen_float16_except(&mut proto, &kept_f16);
             if !widened {
                 log::warn!("float16 weights in external files are not widened; running float16");
+                widen_float16(&mut proto);
+                kept_f16.clear();
             }
         }
         if fp16 && !widened {
@@ -291,7 +331,7 @@ impl TractBackend {
         // convolutions that fit run their products in bf16 on AMX.
         let float = inspection.precision == Precision::Fp32 || widened;
         let bf16_unavailable = options.bf16_matmul.then(|| bf16_unavailable(float, options));
-        let float_layer = match kernel_layer::select_f32(options.cpu_kernels)? {
+        let float_layer = match f32_isa {
             Some(isa) if float => {
                 let bf16 = options.bf16_matmul && bf16_unavailable.flatten().is_none();
                 let placement = place_f32_layer(&mut proto, isa, bf16);
@@ -303,6 +343,16 @@ impl TractBackend {
             }
             _ => None,
         };
+        if !kept_f16.is_empty() {
+            // Float16 weights stay only where the layer took them.
+            let taken = kernel_layer::rewrite_f32::layer_weights(&proto);
+            kept_f16.retain(|w| taken.contains(w));
+            if streamed {
+                read_back_except(&mut proto, model_dir, &kept_f16)?;
+            }
+            widen_float16_except(&mut proto, &kept_f16);
+            log::debug!("tract: {} float16 convolution weights kept as float16", kept_f16.len());
+        }
         if int8 {
             let softmaxes = dequantize_softmax_inputs(&mut proto);
             log::debug!("tract: {softmaxes} quantized Softmax inputs computed in float");
@@ -346,7 +396,12 @@ impl TractBackend {
             (_, _) if float_layer.is_some() => {
                 let (isa, placement) = float_layer.as_ref().expect("checked");
                 let layer = kernel_layer::describe_f32(*isa, placement);
-                if widened {
+                if !kept_f16.is_empty() && placement.bf16 > 0 {
+                    // The bf16 panels are rounded from the widened float16 weights at packing.
+                    format!("{layer} (float16 weights kept as float16 until packed)")
+                } else if !kept_f16.is_empty() {
+                    format!("{layer} (float16 weights kept as float16, widened in the kernel)")
+                } else if widened {
                     format!("{layer} (float16 weights widened at load)")
                 } else {
                     layer

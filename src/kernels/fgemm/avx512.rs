@@ -1,17 +1,47 @@
 //! The AVX-512F f32 kernel: `MR` rows x `NV` 16-column panels of accumulators in zmm
 //! registers (12 x 2 or 24 x 1), K walked segment by segment with one B load per panel and
 //! one A broadcast per row, then the epilogue from registers (masked at the last panel).
+//! One kernel body for both panel element types ([`BElem`]): float32 rows are loaded as they
+//! are, float16 rows widened exactly by `vcvtph2ps` (AVX-512F) as they are loaded.
 
-use super::{dest, Epilogue, PackedF32, RowMap, ShiftedA};
+use super::{dest, Epilogue, PackedF32, Panels, RowMap, ShiftedA};
 use core::arch::x86_64::*;
+use half::f16;
+
+/// An element of B's panels: how 16 consecutive values become 16 float32 lanes.
+trait BElem: Copy {
+    /// The 16 values at `p`, as float32.
+    ///
+    /// # Safety
+    /// `p .. p + 16` must be readable; the CPU must have AVX-512F (the callers are
+    /// `avx512f` functions, into which this is inlined).
+    unsafe fn load16(p: *const Self) -> __m512;
+}
+
+impl BElem for f32 {
+    #[inline(always)]
+    unsafe fn load16(p: *const f32) -> __m512 {
+        // SAFETY: the caller's contract.
+        unsafe { _mm512_loadu_ps(p) }
+    }
+}
+
+impl BElem for f16 {
+    #[inline(always)]
+    unsafe fn load16(p: *const f16) -> __m512 {
+        // SAFETY: the caller's contract (16 f16 values are the 32 bytes read); the conversion
+        // is exact (every float16 value is a float32 value).
+        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast::<__m256i>())) }
+    }
+}
 
 /// The arguments of one call, as raw pointers (validated by [`super::FGemm::run`]).
-struct Ctx<'a> {
+struct Ctx<'a, B> {
     a: *const f32,
     lda: usize,
     shifts: &'a [usize],
     seg_k: usize,
-    b: *const f32,
+    b: *const B,
     k: usize,
     n: usize,
     bias: *const f32,
@@ -36,13 +66,31 @@ pub(super) fn run(
     c: *mut f32,
     ldc: usize,
 ) {
+    match &b.panels {
+        Panels::F32(p) => run_on(m, a, p.as_ptr(), b, e, map, c, ldc),
+        Panels::F16(p) => run_on(m, a, p.as_ptr(), b, e, map, c, ldc),
+    }
+}
+
+/// [`run`] on B's panels `panels` (of `b`'s element type).
+#[allow(clippy::too_many_arguments)]
+fn run_on<B: BElem>(
+    m: usize,
+    a: ShiftedA<'_>,
+    panels: *const B,
+    b: &PackedF32,
+    e: &Epilogue<'_>,
+    map: Option<RowMap>,
+    c: *mut f32,
+    ldc: usize,
+) {
     let (res, rld) = e.residual.map_or((core::ptr::null(), 0), |(r, ld)| (r.as_ptr(), ld));
     let x = Ctx {
         a: a.data.as_ptr(),
         lda: a.lda,
         shifts: a.shifts,
         seg_k: a.seg_k,
-        b: b.panels.as_ptr(),
+        b: panels,
         k: b.k(),
         n: b.n(),
         bias: e.bias.as_ptr(),
@@ -59,15 +107,16 @@ pub(super) fn run(
     // n values, the residual every C row written; its caller guarantees the C rows written
     // (n values each, stride ldc) valid and exclusive. The kernel reads A rows
     // `(r + shift) * lda .. + seg_k` for r < m, B's panels (k x 16 each), bias[0..n] and
-    // residual/C only at mapped rows, columns < n (masked at the last panel).
+    // residual/C only at mapped rows, columns < n (masked at the last panel). `panels` are
+    // `b`'s own (`b.n()` columns in 16-column panels of `b.k()` rows, float32 or float16).
     unsafe {
         let mut m0 = 0;
         while m0 < m {
             let rows = block.min(m - m0);
             if e.residual.is_some() {
-                drive::<true>(&x, m0, rows)
+                drive::<B, true>(&x, m0, rows)
             } else {
-                drive::<false>(&x, m0, rows)
+                drive::<B, false>(&x, m0, rows)
             }
             m0 += rows;
         }
@@ -86,7 +135,7 @@ macro_rules! dispatch_mr {
 
 /// Rows `m0 .. m0 + rows` against every panel of B, two panels at a time.
 #[target_feature(enable = "avx512f")]
-unsafe fn drive<const RES: bool>(x: &Ctx, m0: usize, rows: usize) {
+unsafe fn drive<B: BElem, const RES: bool>(x: &Ctx<B>, m0: usize, rows: usize) {
     let np = x.n.div_ceil(16);
     let mut p = 0;
     while p < np {
@@ -96,12 +145,12 @@ unsafe fn drive<const RES: bool>(x: &Ctx, m0: usize, rows: usize) {
             let mr = (rows - r).min(if two { 12 } else { 24 });
             macro_rules! call2 {
                 ($v:literal) => {
-                    tile::<$v, 2, RES>(x, m0 + r, p)
+                    tile::<B, $v, 2, RES>(x, m0 + r, p)
                 };
             }
             macro_rules! call1 {
                 ($v:literal) => {
-                    tile::<$v, 1, RES>(x, m0 + r, p)
+                    tile::<B, $v, 1, RES>(x, m0 + r, p)
                 };
             }
             if two {
@@ -136,7 +185,11 @@ fn lanes(n: usize, p: usize) -> __mmask16 {
 /// Rows `m0 .. m0 + MR` x panels `p0 .. p0 + NV`: the whole K, then the epilogue.
 #[target_feature(enable = "avx512f")]
 #[inline(never)]
-unsafe fn tile<const MR: usize, const NV: usize, const RES: bool>(x: &Ctx, m0: usize, p0: usize) {
+unsafe fn tile<B: BElem, const MR: usize, const NV: usize, const RES: bool>(
+    x: &Ctx<B>,
+    m0: usize,
+    p0: usize,
+) {
     let masks: [__mmask16; NV] = core::array::from_fn(|j| lanes(x.n, p0 + j));
     let mut acc = [[_mm512_setzero_ps(); NV]; MR];
     for row in acc.iter_mut() {
@@ -153,7 +206,7 @@ unsafe fn tile<const MR: usize, const NV: usize, const RES: bool>(x: &Ctx, m0: u
         for c in 0..x.seg_k {
             let mut bv = [_mm512_setzero_ps(); NV];
             for (j, v) in bv.iter_mut().enumerate() {
-                *v = _mm512_loadu_ps(bp.add(j * panel));
+                *v = B::load16(bp.add(j * panel));
             }
             for (i, row) in acc.iter_mut().enumerate() {
                 let av = _mm512_set1_ps(*a.add(i * lda + c));

@@ -16,6 +16,11 @@
 //! Kernels: [`reference`](mod@reference) (portable scalar, the definition) and `avx512`
 //! (AVX-512F, 12 rows x 32 columns or 24 rows x 16 columns of accumulators in zmm registers,
 //! B broadcast-free, A broadcast per row). Single-threaded and thread safe.
+//!
+//! B's panels hold float32 or float16 values ([`PackedF32::pack`], [`PackedF32::pack_f16`]).
+//! A float16 B value enters the product widened to float32 (exactly: every float16 is a
+//! float32), so `B[k][n]` above is that widened value and both kernels still agree bit for
+//! bit; float16 panels take half the memory (FP16 model files keep their weights in float16).
 
 mod pack;
 pub mod reference;
@@ -27,6 +32,7 @@ mod avx512;
 mod tests;
 
 pub use crate::kernels::qgemm::RowMap;
+use half::f16;
 
 /// Which f32 kernel runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -58,19 +64,37 @@ impl FIsa {
     }
 }
 
-/// B (K x N float32) packed once: panels of 16 columns, `[N/16][K][16]`, the last panel's
-/// missing columns zero.
+/// B (K x N) packed once: panels of 16 columns, `[N/16][K][16]`, the last panel's missing
+/// columns zero, in float32 or float16 (the kernels widen float16 values as they load them).
 pub struct PackedF32 {
     n: usize,
     k: usize,
-    panels: Vec<f32>,
+    panels: Panels,
+}
+
+/// The panels' storage: one element type per packed B.
+pub(super) enum Panels {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
 }
 
 impl PackedF32 {
     /// `w` holds B transposed: row n (0..n) has the K weights of output column n, contiguous.
     /// Panics when `w.len() != n * k`.
     pub fn pack(w: &[f32], n: usize, k: usize) -> Self {
-        PackedF32 { n, k, panels: pack::pack(w, n, k) }
+        PackedF32 { n, k, panels: Panels::F32(pack::pack(w, n, k)) }
+    }
+
+    /// [`PackedF32::pack`] for float16 weights: the panels keep them in float16 (2 bytes a
+    /// value), and the kernels multiply by their exact float32 widening. Panics when
+    /// `w.len() != n * k`.
+    pub fn pack_f16(w: &[f16], n: usize, k: usize) -> Self {
+        PackedF32 { n, k, panels: Panels::F16(pack::pack(w, n, k)) }
+    }
+
+    /// Whether the panels hold float16 values.
+    pub fn is_f16(&self) -> bool {
+        matches!(self.panels, Panels::F16(_))
     }
 
     /// Output columns (N).
@@ -85,19 +109,30 @@ impl PackedF32 {
 
     /// Bytes held.
     pub fn packed_bytes(&self) -> usize {
-        self.panels.len() * 4
+        match &self.panels {
+            Panels::F32(p) => p.len() * 4,
+            Panels::F16(p) => p.len() * 2,
+        }
     }
 
-    /// B[kk][col] read back from the panels (the reference reads B this way, so the tests
-    /// check the packing too).
+    /// B[kk][col] read back from the panels, widened to float32 (the reference reads B this
+    /// way, so the tests check the packing too).
     fn weight(&self, kk: usize, col: usize) -> f32 {
-        self.panels[((col / 16) * self.k + kk) * 16 + col % 16]
+        let at = ((col / 16) * self.k + kk) * 16 + col % 16;
+        match &self.panels {
+            Panels::F32(p) => p[at],
+            Panels::F16(p) => p[at].to_f32(),
+        }
     }
 }
 
 impl std::fmt::Debug for PackedF32 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PackedF32").field("n", &self.n).field("k", &self.k).finish_non_exhaustive()
+        f.debug_struct("PackedF32")
+            .field("n", &self.n)
+            .field("k", &self.k)
+            .field("f16", &self.is_f16())
+            .finish_non_exhaustive()
     }
 }
 

@@ -12,10 +12,15 @@
 //! stride `s`, one segment per tap (`conv::Phases`, shared with the u8 convolution): no im2col.
 //! On bf16 the input is rounded to bf16 once per run (split over the workers), then read the
 //! same way.
+//!
+//! An FP16 model's weights stay float16 ([`FConv::new_f16`]): packed in float16 panels, widened
+//! in the f32 kernel (half the memory of float32 panels, the same results), or rounded to bf16
+//! from their widened values for the bf16 kernel.
 
 use super::conv::{Geometry, Parallel, Phases, ShapeError, SharedOut};
 use crate::kernels::bgemm::{BGemm, PackedBf16, ShiftedBf16, K_STEP};
 use crate::kernels::fgemm::{Epilogue, FGemm, PackedF32, RowMap, ShiftedA};
+use half::f16;
 
 /// Columns per slice of a pointwise convolution's weights (each slice packed on its own), so
 /// that at small M the threads split the columns (and the weight stream).
@@ -64,6 +69,11 @@ fn merged_groups(cin_g: usize, groups: usize) -> usize {
     }
 }
 
+/// Packs one slice of re-ordered weights (`n` rows of `k` values of `T`) in f32 panels.
+type PackF32<T> = fn(&[T], usize, usize) -> PackedF32;
+/// Packs one slice of re-ordered weights in bf16 panels.
+type PackBf16<T> = fn(&[T], usize, usize) -> PackedBf16;
+
 /// The packed weights, `[group * slices + slice]`, for the kernel that runs them.
 #[derive(Debug)]
 enum Packed {
@@ -107,6 +117,40 @@ impl FConv {
         relu: bool,
         kernels: FloatKernels,
     ) -> Result<Self, ShapeError> {
+        let packs = (PackedF32::pack as PackF32<f32>, PackedBf16::pack as PackBf16<f32>);
+        Self::packed(geometry, weights, packs, bias, residual, relu, kernels)
+    }
+
+    /// [`FConv::new`] for float16 weights (an FP16 model's): on the f32 kernel they are
+    /// re-ordered and packed in float16 (half the bytes of float32 panels) and widened exactly
+    /// in the kernel, so the results are those of `new` on the widened weights, bit for bit;
+    /// for the bf16 kernel each slice is widened, then rounded to bf16 as `new` rounds it.
+    pub fn new_f16(
+        geometry: Geometry,
+        weights: &[f16],
+        bias: &[f32],
+        residual: bool,
+        relu: bool,
+        kernels: FloatKernels,
+    ) -> Result<Self, ShapeError> {
+        fn widened_bf16(w: &[f16], n: usize, k: usize) -> PackedBf16 {
+            PackedBf16::pack(&w.iter().map(|h| h.to_f32()).collect::<Vec<f32>>(), n, k)
+        }
+        let packs = (PackedF32::pack_f16 as PackF32<f16>, widened_bf16 as PackBf16<f16>);
+        Self::packed(geometry, weights, packs, bias, residual, relu, kernels)
+    }
+
+    /// `new` / `new_f16` on weights of element type `T`, each slice packed by `pack_f32` or
+    /// `pack_bf16`.
+    fn packed<T: Copy + Default>(
+        geometry: Geometry,
+        weights: &[T],
+        (pack_f32, pack_bf16): (PackF32<T>, PackBf16<T>),
+        bias: &[f32],
+        residual: bool,
+        relu: bool,
+        kernels: FloatKernels,
+    ) -> Result<Self, ShapeError> {
         Self::check(&geometry, weights.len(), bias.len())?;
         let bf16 = kernels.bf16.filter(|_| kernels.runs_bf16(geometry.cin_g(), geometry.groups));
         let merge =
@@ -128,7 +172,7 @@ impl FConv {
         let mut bf16_panels = Vec::new();
         for group in 0..g.groups {
             // Row r of B^T: output channel group*cout_g + r, K in (ky, kx, c) order.
-            let mut rows = vec![0f32; cout_g * k_g];
+            let mut rows = vec![T::default(); cout_g * k_g];
             for r in 0..cout_g {
                 let filter = &weights[(group * cout_g + r) * k_g..][..k_g];
                 let row = &mut rows[r * k_g..][..k_g];
@@ -144,9 +188,9 @@ impl FConv {
                 let cols = slice * width..((slice + 1) * width).min(cout_g);
                 let w = &rows[cols.start * k_g..cols.end * k_g];
                 if bf16.is_some() {
-                    bf16_panels.push(PackedBf16::pack(w, cols.len(), k_g));
+                    bf16_panels.push(pack_bf16(w, cols.len(), k_g));
                 } else {
-                    f32_panels.push(PackedF32::pack(w, cols.len(), k_g));
+                    f32_panels.push(pack_f32(w, cols.len(), k_g));
                 }
             }
         }
@@ -437,11 +481,11 @@ impl FConv {
 /// ONNX-layout weights (`[Cout, Cin_g, kh, kw]`) of `g` as those of `g.groups / merge` groups
 /// of `merge * Cin_g` channels: output channel `o` keeps its filter at its own group's place
 /// among the merged group's inputs and has zeros elsewhere.
-fn block_diagonal(g: &Geometry, weights: &[f32], merge: usize) -> Vec<f32> {
+fn block_diagonal<T: Copy + Default>(g: &Geometry, weights: &[T], merge: usize) -> Vec<T> {
     let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
     let taps = g.kernel[0] * g.kernel[1];
     let filter = cin_g * taps;
-    let mut out = vec![0f32; g.cout * merge * filter];
+    let mut out = vec![T::default(); g.cout * merge * filter];
     for o in 0..g.cout {
         let at = (o * merge + (o / cout_g) % merge) * filter;
         out[at..at + filter].copy_from_slice(&weights[o * filter..][..filter]);
@@ -611,6 +655,80 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Float16 weights: the same bits as float32 weights holding the widened values, on every
+    /// kernel (f32 and bf16) and shape (pointwise with column slices, grouped, strided,
+    /// padded), with half the packed bytes on the f32 kernels (float16 panels).
+    #[test]
+    fn float16_weights_give_the_bits_of_their_widened_values() {
+        let mut gemms: Vec<FloatKernels> = [FIsa::Scalar, FIsa::Avx512]
+            .into_iter()
+            .filter_map(FGemm::new)
+            .map(|f32| FloatKernels { f32, bf16: None })
+            .collect();
+        let scalar = FGemm::new(FIsa::Scalar).unwrap();
+        for isa in [BIsa::Scalar, BIsa::Amx] {
+            if let Some(bf16) = BGemm::new(isa) {
+                gemms.push(FloatKernels { f32: scalar, bf16: Some(bf16) });
+            }
+        }
+        for gemm in gemms {
+            for (i, &(cin, cout, groups, k, s, pad, h, w)) in [
+                (16usize, 300usize, 1usize, 1usize, 1usize, 0usize, 5usize, 7usize),
+                (64, 300, 1, 1, 1, 0, 5, 7),
+                (64, 64, 2, 3, 1, 1, 6, 7),
+                (64, 64, 8, 3, 1, 1, 6, 7),
+                (32, 64, 2, 3, 2, 1, 9, 11),
+                (3, 16, 1, 7, 2, 3, 13, 12),
+            ]
+            .iter()
+            .enumerate()
+            {
+                let g = Geometry {
+                    cin,
+                    cout,
+                    groups,
+                    kernel: [k, k],
+                    strides: [s, s],
+                    pads: [pad; 4],
+                    dilations: [1, 1],
+                };
+                let halves: Vec<f16> = values(cout * cin / groups * k * k, 50 + i as u64)
+                    .into_iter()
+                    .map(f16::from_f32)
+                    .collect();
+                let widened: Vec<f32> = halves.iter().map(|h| h.to_f32()).collect();
+                let bias = values(cout, 60 + i as u64);
+                let narrow = FConv::new_f16(g.clone(), &halves, &bias, true, true, gemm).unwrap();
+                let wide = FConv::new(g.clone(), &widened, &bias, true, true, gemm).unwrap();
+                // f32 kernels: float16 panels, half the bytes; bf16: the same bf16 panels.
+                assert_eq!(narrow.runs_bf16(), wide.runs_bf16());
+                let halved = if wide.runs_bf16() { 1 } else { 2 };
+                assert_eq!(halved * narrow.packed_bytes(), wide.packed_bytes());
+                let x = values(2 * h * w * cin, 70 + i as u64);
+                let (ho, wo) = g.output_size(h, w).unwrap();
+                let r = values(2 * ho * wo * cout, 80 + i as u64);
+                let mut a = vec![f32::NAN; r.len()];
+                let mut b = vec![f32::NAN; r.len()];
+                narrow.run(&x, (2, h, w), Some(&r), &mut a, 3, &serial).unwrap();
+                wide.run(&x, (2, h, w), Some(&r), &mut b, 3, &serial).unwrap();
+                let same = a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{gemm:?} shape {i}: f16 weights differ from widened f32");
+            }
+        }
+        let g = Geometry {
+            cin: 4,
+            cout: 4,
+            groups: 1,
+            kernel: [1, 1],
+            strides: [1, 1],
+            pads: [0; 4],
+            dilations: [1, 1],
+        };
+        let gemm = FloatKernels { f32: FGemm::new(FIsa::Scalar).unwrap(), bf16: None };
+        let halves = [f16::from_f32(1.0); 15];
+        assert!(FConv::new_f16(g, &halves, &[0.0; 4], false, false, gemm).is_err());
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! - `ResnextInt8Conv(x_nhwc, w, b[, r_nhwc])`: [`Int8Conv`], a quantized convolution with its
 //!   requantization (and the fused residual addition) in NHWC u8.
 //! - `ResnextF32Conv(x_nhwc, w[, b][, bn_scale, bn_bias, bn_mean, bn_var][, r_nhwc])`:
-//!   [`F32Conv`], a float convolution (a following BatchNormalization folded into its weights
-//!   at load, the residual addition and ReLU fused) in NHWC f32.
+//!   [`F32Conv`], a float convolution (float32 weights, or an FP16 model's float16 ones packed
+//!   as such; a following BatchNormalization folded into its weights at load, the residual
+//!   addition and ReLU fused) in NHWC f32.
 //! - `ResnextToNhwc(x)` / `ResnextToNchw(x)`: [`ConvertLayout`], layout and i8 <-> u8
 //!   conversions where tract's nodes meet ours (f32 tensors: layout only).
 //! - `ResnextMaxPool(x_nhwc)`: [`NhwcMaxPool`], on u8 or f32.
@@ -434,23 +435,32 @@ impl Expansion for F32ConvSpec {
                 .konst
                 .clone()
                 .with_context(|| format!("{what} not constant"))?;
+            Ok(t)
+        };
+        let float32 = |i: usize, what: &str| -> TractResult<Arc<Tensor>> {
+            let t = konst(i, what)?;
             ensure!(t.datum_type() == f32::datum_type(), "{what} is not float32");
             Ok(t)
         };
+        // The weights may be float16 (an FP16 model's, kept so by the load): packed as such.
         let weights = konst(1, "weights")?;
+        ensure!(
+            [f32::datum_type(), f16::datum_type()].contains(&weights.datum_type()),
+            "weights are neither float32 nor float16"
+        );
         ensure!(weights.rank() == 4, "weights are not 4-D");
         let shape = weights.shape().to_vec();
         let cout = shape[0];
-        let bias = if self.has_bias { Some(konst(2, "bias")?) } else { None };
+        let bias = if self.has_bias { Some(float32(2, "bias")?) } else { None };
         ensure!(bias.as_ref().is_none_or(|b| b.len() == cout), "bias size is not {cout}");
         let bn = match self.bn_epsilon {
             Some(eps) => {
                 let at = 2 + self.has_bias as usize;
                 let p = [
-                    konst(at, "scale")?,
-                    konst(at + 1, "bias")?,
-                    konst(at + 2, "mean")?,
-                    konst(at + 3, "variance")?,
+                    float32(at, "scale")?,
+                    float32(at + 1, "bias")?,
+                    float32(at + 2, "mean")?,
+                    float32(at + 3, "variance")?,
                 ];
                 ensure!(
                     p.iter().all(|t| t.len() == cout),
@@ -494,6 +504,8 @@ impl Expansion for F32ConvSpec {
 /// weights are freed as soon as they are packed.
 #[derive(Debug)]
 struct Recipe {
+    /// Float32, or float16 (an FP16 model's weights, packed in float16 panels unless a
+    /// BatchNormalization has to be folded into them).
     weights: Arc<Tensor>,
     bias: Option<Arc<Tensor>>,
     /// The BatchNormalization's scale, bias, mean and variance, and its epsilon.
@@ -506,18 +518,35 @@ struct Recipe {
 impl Recipe {
     /// The packed convolution (the BatchNormalization folded in, as ONNX Runtime's graph
     /// optimizer folds it: `w * scale / sqrt(var + eps)`, `(b - mean) * that + bias`).
+    ///
+    /// Float16 weights without a BatchNormalization go into float16 panels straight from
+    /// their tensor (never widened as a whole); with one, they are widened for the folding.
     fn build(self, geometry: &Geometry) -> Result<FConv, String> {
         let values = |t: &Tensor| -> Result<Vec<f32>, String> {
             let plain = t.try_as_plain_ram().map_err(|e| e.to_string())?;
+            if t.datum_type() == f16::datum_type() {
+                let halves = plain.as_slice::<f16>().map_err(|e| e.to_string())?;
+                return Ok(halves.iter().map(|h| h.to_f32()).collect());
+            }
             Ok(plain.as_slice::<f32>().map_err(|e| e.to_string())?.to_vec())
         };
         let cout = geometry.cout;
-        let mut weights = values(&self.weights)?;
-        drop(self.weights);
         let mut bias = match &self.bias {
             Some(b) => values(b)?,
             None => vec![0.0; cout],
         };
+        if self.weights.datum_type() == f16::datum_type() && self.bn.is_none() {
+            let conv = {
+                let plain = self.weights.try_as_plain_ram().map_err(|e| e.to_string())?;
+                let halves = plain.as_slice::<f16>().map_err(|e| e.to_string())?;
+                let (residual, relu) = (self.residual, self.relu);
+                FConv::new_f16(geometry.clone(), halves, &bias, residual, relu, self.kernels)
+            };
+            drop(self.weights);
+            return conv;
+        }
+        let mut weights = values(&self.weights)?;
+        drop(self.weights);
         if let Some((p, eps)) = &self.bn {
             let [scale, shift, mean, var] = [&p[0], &p[1], &p[2], &p[3]].map(|t| values(t));
             let (scale, shift, mean, var) = (scale?, shift?, mean?, var?);

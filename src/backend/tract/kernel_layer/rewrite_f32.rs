@@ -1,4 +1,4 @@
-//! Finds the float convolutions of an FP32 graph (or an FP16 one widened at load) and
+//! Finds the float convolutions of an FP32 graph (or an FP16 one, float16 weights and all) and
 //! replaces them by the kernel layer's `ResnextF32Conv` nodes (see the module documentation
 //! of [`super`]).
 //!
@@ -8,9 +8,9 @@
 //! x -> Conv(w, b?) [-> BatchNormalization(constants)] [-> Relu] -> y
 //! ```
 //!
-//! with a 4-D float32 weight initializer, an optional float32 bias initializer and a 2-D
-//! convolution; the BatchNormalization's constants are folded into the weights when tract
-//! types the model. Then, per residual addition, `Add(y, s) [-> Relu]` where `y` is one of
+//! with a 4-D float32 (or float16: an FP16 model's, packed in float16) weight initializer, an
+//! optional float32 bias initializer and a 2-D convolution; the BatchNormalization's constants
+//! are folded into the weights when tract types the model. Then, per residual addition, `Add(y, s) [-> Relu]` where `y` is one of
 //! ours (without a ReLU, read only by the addition) and the shortcut `s` is also one of ours
 //! becomes the convolution's fused epilogue. A `MaxPool` reading one of our tensors runs in
 //! NHWC too. Between two of our nodes activations stay NHWC f32.
@@ -25,6 +25,10 @@ use tract_onnx::pb;
 
 fn is_float(t: &pb::TensorProto) -> bool {
     t.data_type == pb::tensor_proto::DataType::Float as i32
+}
+
+fn is_float16(t: &pb::TensorProto) -> bool {
+    t.data_type == pb::tensor_proto::DataType::Float16 as i32
 }
 
 /// One matched convolution: the node of ours, the nodes it replaces, its final output.
@@ -44,8 +48,14 @@ fn match_conv(index: &Index, i: usize, isa: FIsa, bf16: bool) -> Result<Matched,
     let g = index.graph;
     let conv = &g.node[i];
     let constant = |name: &str| index.initializers.get(name).copied().filter(|t| is_float(t));
-    let w =
-        conv.input.get(1).and_then(|w| constant(w)).ok_or("weights are not a float32 constant")?;
+    // Weights may also be float16: an FP16 model's, left so by the load (see
+    // `crate::onnx::rewrite::widen_float16_except`) to be packed in float16.
+    let w = conv
+        .input
+        .get(1)
+        .and_then(|w| index.initializers.get(w.as_str()).copied())
+        .filter(|t| is_float(t) || is_float16(t))
+        .ok_or("weights are not a float32 or float16 constant")?;
     if w.dims.len() != 4 {
         return Err("not a 2-D convolution");
     }
@@ -153,6 +163,71 @@ fn match_max_pool(index: &Index, i: usize, ours: &HashSet<String>) -> Option<pb:
         ],
         ..Default::default()
     })
+}
+
+/// The initializers read only as input 1 (the weights) of nodes `weights_of` accepts: by no
+/// other node, no other input, no node of a subgraph, and not a graph output.
+fn read_only_as_weights(
+    graph: &pb::GraphProto,
+    weights_of: impl Fn(&pb::NodeProto) -> bool,
+) -> HashSet<String> {
+    fn others(graph: &pb::GraphProto, out: &mut HashSet<String>) {
+        for node in &graph.node {
+            out.extend(node.input.iter().cloned());
+            for a in &node.attribute {
+                a.g.iter().chain(&a.graphs).for_each(|g| others(g, out));
+            }
+        }
+        out.extend(graph.output.iter().map(|o| o.name.clone()));
+    }
+    let mut weights = HashSet::new();
+    let mut elsewhere: HashSet<String> = graph.output.iter().map(|o| o.name.clone()).collect();
+    for node in &graph.node {
+        for (j, input) in node.input.iter().enumerate() {
+            if j == 1 && weights_of(node) {
+                weights.insert(input.clone());
+            } else {
+                elsewhere.insert(input.clone());
+            }
+        }
+        for a in &node.attribute {
+            a.g.iter().chain(&a.graphs).for_each(|g| others(g, &mut elsewhere));
+        }
+    }
+    let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    weights.retain(|w| initializers.contains(w.as_str()) && !elsewhere.contains(w));
+    weights
+}
+
+/// The float16 initializers of an FP16 model that may stay float16 when the layer runs: the
+/// weights of `Conv` nodes (and read by nothing else) whose output no BatchNormalization reads
+/// (folding one needs float32 weights). The load widens every other tensor, then
+/// [`place_f32_layer`] takes what it matches ([`layer_weights`] says which) and the load
+/// widens the rest.
+pub fn float16_conv_weights(model: &pb::ModelProto) -> HashSet<String> {
+    let Some(graph) = model.graph.as_ref() else { return HashSet::new() };
+    let batch_normalized: HashSet<&str> = graph
+        .node
+        .iter()
+        .filter(|n| n.op_type == "BatchNormalization")
+        .filter_map(|n| n.input.first().map(String::as_str))
+        .collect();
+    let mut out = read_only_as_weights(graph, |n| {
+        n.op_type == "Conv"
+            && n.domain.is_empty()
+            && !n.output.iter().any(|o| batch_normalized.contains(o.as_str()))
+    });
+    let f16: HashSet<&str> =
+        graph.initializer.iter().filter(|t| is_float16(t)).map(|t| t.name.as_str()).collect();
+    out.retain(|w| f16.contains(w.as_str()));
+    out
+}
+
+/// The initializers read only as the weights of the layer's float convolutions (after
+/// [`place_f32_layer`]): those that can be handed to the layer in float16.
+pub fn layer_weights(model: &pb::ModelProto) -> HashSet<String> {
+    let Some(graph) = model.graph.as_ref() else { return HashSet::new() };
+    read_only_as_weights(graph, |n| n.op_type == F32_CONV_OP && n.domain == super::DOMAIN)
 }
 
 /// Replaces every matching float convolution (with the BatchNormalization, ReLU and residual
@@ -289,6 +364,62 @@ mod tests {
             float_data: vec![0.5; len],
             ..Default::default()
         }
+    }
+
+    fn half(name: &str, dims: &[i64]) -> pb::TensorProto {
+        let len = dims.iter().product::<i64>() as usize;
+        pb::TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: pb::tensor_proto::DataType::Float16 as i32,
+            raw_data: vec![0; 2 * len],
+            ..Default::default()
+        }
+    }
+
+    /// In an FP16 graph: a convolution's float16 weights may stay float16, unless a
+    /// BatchNormalization follows it or another node (or input) reads them; the layer then
+    /// takes the convolutions it matches (float16 weights and all), and `layer_weights` names
+    /// exactly the weights it took, not the depthwise convolution's it left to tract.
+    #[test]
+    fn float16_weights_stay_only_where_the_layer_takes_them() {
+        let mut graph = pb::GraphProto {
+            input: vec![pb::ValueInfoProto { name: "x".into(), ..Default::default() }],
+            output: vec![pb::ValueInfoProto { name: "y".into(), ..Default::default() }],
+            ..Default::default()
+        };
+        graph.initializer = vec![
+            half("w0", &[16, 16, 1, 1]),
+            half("w1", &[16, 16, 1, 1]),
+            half("shared", &[16, 16, 1, 1]),
+            half("dw", &[16, 1, 3, 3]),
+            tensor("b0", &[16]),
+        ];
+        for p in ["s", "b", "m", "v"] {
+            graph.initializer.push(tensor(&format!("bn_{p}"), &[16]));
+        }
+        graph.node = vec![
+            node("Conv", "c0", &["x", "w0", "b0"], "c0"),
+            node("Relu", "r0", &["c0"], "a"),
+            node("Conv", "c1", &["a", "w1"], "c1"),
+            node("BatchNormalization", "bn", &["c1", "bn_s", "bn_b", "bn_m", "bn_v"], "n1"),
+            node("Conv", "c2", &["n1", "shared"], "c2"),
+            node("Add", "add", &["c2", "shared"], "s"),
+            node("Conv", "depthwise", &["s", "dw"], "y"),
+        ];
+        graph.node[6].attribute.push(attr_int("group", 16));
+        graph.node[6].attribute.push(attr_ints("pads", vec![1; 4]));
+        let mut model = pb::ModelProto { graph: Some(graph), ..Default::default() };
+        let mut kept: Vec<String> = float16_conv_weights(&model).into_iter().collect();
+        kept.sort();
+        assert_eq!(kept, ["dw", "w0"]);
+        let placement = place_f32_layer(&mut model, FIsa::Scalar, false);
+        assert_eq!(placement.placed, 3, "{placement:?}");
+        let mut taken: Vec<String> = layer_weights(&model).into_iter().collect();
+        taken.sort();
+        // w1 (float32 by then, in the load) and the shared weights are read by our nodes too,
+        // but only w0 and w1 are read by nothing else.
+        assert_eq!(taken, ["w0", "w1"]);
     }
 
     fn node(op: &str, name: &str, inputs: &[&str], output: &str) -> pb::NodeProto {
