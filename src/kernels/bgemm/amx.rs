@@ -16,7 +16,7 @@
 use core::arch::asm;
 use core::arch::x86_64::*;
 
-use super::{dest, Epilogue, PackedBf16, RowMap, ShiftedBf16, K_STEP};
+use super::{dest, Epilogue, PackedBf16, RowMap, ShiftedBf16, TiledBf16, K_STEP};
 use crate::kernels::amx::{load_tile_config, release_tiles};
 
 /// The four 16 x 16 float32 C tiles of one block: tile (i, j) at `(2i + j) * 256`, row r at
@@ -59,7 +59,13 @@ unsafe fn convert(src: &[f32], dst: &mut [u16]) {
 /// The arguments of one call, as raw pointers (validated by [`super::BGemm::run`]).
 struct Ctx<'a> {
     a: *const u16,
-    lda: usize,
+    /// Bytes from one A row to the next as rows are counted (`2 lda` in row-major A; in
+    /// tiled A a 16-row block's bytes / 16, so that `m0 * row_bytes` finds block `m0 / 16`).
+    row_bytes: usize,
+    /// Bytes between the rows of one A tile (`2 lda`; 64 in tiled A).
+    stride: usize,
+    /// Bytes from one K step to the next within a tile row (64; 1 KiB in tiled A).
+    astep: usize,
     shifts: &'a [usize],
     ksteps: usize,
     b: *const u16,
@@ -90,7 +96,9 @@ pub(super) fn run(
     bias[..b.n()].copy_from_slice(e.bias);
     let x = Ctx {
         a: a.data.as_ptr(),
-        lda: a.lda,
+        row_bytes: 2 * a.lda,
+        stride: 2 * a.lda,
+        astep: 64,
         shifts: a.shifts,
         ksteps: a.seg_k / K_STEP,
         b: b.panels.as_ptr(),
@@ -112,12 +120,85 @@ pub(super) fn run(
     // panel); bias tile loads read 16 values of `bias` (np x 16); the epilogue reads the
     // residual and writes C only at mapped rows of rows < m, columns < n, which the caller
     // guarantees valid and exclusive.
-    unsafe {
-        if e.residual.is_some() {
-            drive::<true>(&x, &bias)
-        } else {
-            drive::<false>(&x, &bias)
+    unsafe { launch(&x, &bias, e.residual.is_some()) }
+}
+
+/// [`super::BGemm::run_tiled`]: A in 16-row blocks of contiguous 1 KiB tiles.
+pub(super) fn run_tiled(
+    m: usize,
+    a: TiledBf16<'_>,
+    b: &PackedBf16,
+    e: &Epilogue<'_>,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (res, rld) = e.residual.map_or((core::ptr::null(), 0), |(r, ld)| (r.as_ptr(), ld));
+    let np = b.n().div_ceil(16);
+    let mut bias = vec![0f32; np * 16];
+    bias[..b.n()].copy_from_slice(e.bias);
+    let x = Ctx {
+        a: a.data.as_ptr(),
+        // A 16-row block is K / 32 tiles of 1 KiB: 2 K bytes per row, as in row-major A.
+        row_bytes: 2 * a.k,
+        stride: 64,
+        astep: 1024,
+        shifts: &[0],
+        ksteps: a.k / K_STEP,
+        b: b.panels.as_ptr(),
+        panel: 16 * b.k(),
+        m,
+        n: b.n(),
+        res,
+        rld,
+        relu: e.relu,
+        map: None,
+        c,
+        ldc,
+    };
+    // SAFETY: as in `run`; `BGemm::run_tiled` asserted K = a.k (a multiple of 32) and that
+    // `a.data` holds ceil16(m) / 16 blocks of K / 32 tiles, so the A tile loads of block
+    // `m0 / 16` (and the next) at 64-byte stride, 1 KiB per step, stay inside it.
+    unsafe { launch(&x, &bias, e.residual.is_some()) }
+}
+
+/// `dst` = `src` (`rows` x `k` f32, row-major) rounded to bf16 in tiled layout: 16-row
+/// blocks of `k / 32` tiles of 16 rows x 32 values (lengths checked by the caller; the rows
+/// of the last block past `rows` are zeros).
+pub(super) fn to_bf16_tiled(src: &[f32], rows: usize, k: usize, dst: &mut [u16]) {
+    // SAFETY: reachable only through a `BGemm` of `BIsa::Amx` (AVX512-BF16 checked); the
+    // caller asserted `src.len() == rows * k`, `k % 32 == 0` and `dst.len() == ceil16(rows) *
+    // k`: every load reads 32 values of a row of `src`, every store writes 64 bytes inside
+    // `dst`.
+    unsafe { convert_tiled(src, rows, k, dst) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
+unsafe fn convert_tiled(src: &[f32], rows: usize, k: usize, dst: &mut [u16]) {
+    let steps = k / K_STEP;
+    let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
+    for r in 0..rows.next_multiple_of(16) {
+        for step in 0..steps {
+            let at = ((r / 16) * steps + step) * 512 + (r % 16) * 32;
+            let v = if r < rows {
+                let p = s.add(r * k + step * 32);
+                _mm512_cvtne2ps_pbh(_mm512_loadu_ps(p.add(16)), _mm512_loadu_ps(p))
+            } else {
+                core::mem::transmute::<__m512i, __m512bh>(_mm512_setzero_si512())
+            };
+            _mm512_storeu_si512(d.add(at) as *mut _, core::mem::transmute::<__m512bh, __m512i>(v));
         }
+    }
+}
+
+/// Runs `drive` with or without the residual.
+///
+/// # Safety
+/// The contract of [`run`] / [`run_tiled`] for `x`.
+unsafe fn launch(x: &Ctx, bias: &[f32], residual: bool) {
+    if residual {
+        drive::<true>(x, bias)
+    } else {
+        drive::<false>(x, bias)
     }
 }
 
@@ -130,7 +211,6 @@ unsafe fn drive<const RES: bool>(x: &Ctx, bias: &[f32]) {
     let mut cs = [CScratch([0.0; 1024]), CScratch([0.0; 1024])];
     let mut pending: Option<(usize, usize, usize, usize, usize)> = None; // (buf, m0, mr, p, nt)
     let mut cur = 0usize;
-    let lda_bytes = 2 * x.lda;
     load_tile_config();
     let mut pc0 = 0;
     while pc0 < np {
@@ -148,8 +228,10 @@ unsafe fn drive<const RES: bool>(x: &Ctx, bias: &[f32]) {
                 tiles_bias(two_a, bias.as_ptr().add(16 * p), bias.as_ptr().add(16 * (p + nt - 1)));
                 for (seg, &shift) in x.shifts.iter().enumerate() {
                     let o = seg * x.ksteps * 512;
-                    let arow = x.a.add((m0 + shift) * x.lda) as *const u8;
-                    compute(two_a, two_b, arow, lda_bytes, b0.add(o), b1.add(o), x.ksteps);
+                    let a0 = (x.a as *const u8).add((m0 + shift) * x.row_bytes);
+                    let a1 = a0.wrapping_add(16 * x.row_bytes);
+                    let a = (a0, a1, x.stride, x.astep);
+                    compute(two_a, two_b, a, b0.add(o), b1.add(o), x.ksteps);
                 }
                 if let Some((buf, pm0, pmr, pp, pnt)) = pending {
                     epilogue::<RES>(x, &cs[buf], pm0, pmr, pp, pnt);
@@ -261,22 +343,21 @@ unsafe fn tiles_store(two_a: bool, two_b: bool, cs: &mut CScratch) {
     }
 }
 
-/// `steps` (>= 1) K steps of 32 values: A tile rows at `a + r * lda` bytes (+64 per step; the
-/// second A tile 16 rows further), B tiles at `b0` / `b1` (+1 KiB per step). Accumulates into
-/// tmm0..3.
+/// `steps` (>= 1) K steps of 32 values: the two A tiles' rows at `a + r * lda` and
+/// `a1 + r * lda` bytes (+`astep` per step: 64 in row-major A, 1 KiB in tiled A), B tiles at
+/// `b0` / `b1` (+1 KiB per step). Accumulates into tmm0..3.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn compute(
     two_a: bool,
     two_b: bool,
-    a: *const u8,
-    lda: usize,
+    (a, a1, lda, astep): (*const u8, *const u8, usize, usize),
     b0: *const u16,
     b1: *const u16,
     steps: usize,
 ) {
     // SAFETY (caller): tiles configured; every tile load reads 16 rows x 64 bytes that the
     // caller guarantees readable (see `run`); `steps >= 1`.
-    let a1 = a.wrapping_add(16 * lda);
     match (two_a, two_b) {
         (true, true) => asm!(
             "2:",
@@ -288,13 +369,13 @@ unsafe fn compute(
             "tdpbf16ps tmm1, tmm4, tmm7",
             "tdpbf16ps tmm2, tmm5, tmm6",
             "tdpbf16ps tmm3, tmm5, tmm7",
-            "add {a0}, 64",
-            "add {a1}, 64",
+            "add {a0}, {astep}",
+            "add {a1}, {astep}",
             "add {b0}, 1024",
             "add {b1}, 1024",
             "dec {n}",
             "jnz 2b",
-            a0 = inout(reg) a => _, a1 = inout(reg) a1 => _, lda = in(reg) lda,
+            a0 = inout(reg) a => _, a1 = inout(reg) a1 => _, lda = in(reg) lda, astep = in(reg) astep,
             b0 = inout(reg) b0 => _, b1 = inout(reg) b1 => _, s = in(reg) 64usize,
             n = inout(reg) steps => _, options(nostack)
         ),
@@ -305,12 +386,12 @@ unsafe fn compute(
             "tdpbf16ps tmm0, tmm4, tmm6",
             "tileloadd tmm5, [{a1} + {lda}*1]",
             "tdpbf16ps tmm2, tmm5, tmm6",
-            "add {a0}, 64",
-            "add {a1}, 64",
+            "add {a0}, {astep}",
+            "add {a1}, {astep}",
             "add {b0}, 1024",
             "dec {n}",
             "jnz 2b",
-            a0 = inout(reg) a => _, a1 = inout(reg) a1 => _, lda = in(reg) lda,
+            a0 = inout(reg) a => _, a1 = inout(reg) a1 => _, lda = in(reg) lda, astep = in(reg) astep,
             b0 = inout(reg) b0 => _, s = in(reg) 64usize,
             n = inout(reg) steps => _, options(nostack)
         ),
@@ -321,12 +402,12 @@ unsafe fn compute(
             "tileloadd tmm7, [{b1} + {s}*1]",
             "tdpbf16ps tmm0, tmm4, tmm6",
             "tdpbf16ps tmm1, tmm4, tmm7",
-            "add {a0}, 64",
+            "add {a0}, {astep}",
             "add {b0}, 1024",
             "add {b1}, 1024",
             "dec {n}",
             "jnz 2b",
-            a0 = inout(reg) a => _, lda = in(reg) lda,
+            a0 = inout(reg) a => _, lda = in(reg) lda, astep = in(reg) astep,
             b0 = inout(reg) b0 => _, b1 = inout(reg) b1 => _, s = in(reg) 64usize,
             n = inout(reg) steps => _, options(nostack)
         ),
@@ -335,11 +416,11 @@ unsafe fn compute(
             "tileloadd tmm4, [{a0} + {lda}*1]",
             "tileloadd tmm6, [{b0} + {s}*1]",
             "tdpbf16ps tmm0, tmm4, tmm6",
-            "add {a0}, 64",
+            "add {a0}, {astep}",
             "add {b0}, 1024",
             "dec {n}",
             "jnz 2b",
-            a0 = inout(reg) a => _, lda = in(reg) lda,
+            a0 = inout(reg) a => _, lda = in(reg) lda, astep = in(reg) astep,
             b0 = inout(reg) b0 => _, s = in(reg) 64usize,
             n = inout(reg) steps => _, options(nostack)
         ),

@@ -141,6 +141,25 @@ pub struct ShiftedBf16<'a> {
     pub seg_k: usize,
 }
 
+/// The A operand of a plain GEMM in tiled layout ([`BGemm::to_bf16_tiled`]): rows in blocks
+/// of 16, each block `k / 32` tiles of 16 rows x 32 bf16 values (1 KiB, contiguous), block
+/// `b`'s tile `s` at `data[(b * k / 32 + s) * 512 ..]`, row `r` of a tile at `+ 32 r`. Each
+/// AMX tile load then reads 1 KiB of consecutive lines instead of 16 rows far apart.
+#[derive(Clone, Copy, Debug)]
+pub struct TiledBf16<'a> {
+    /// The blocks, as bf16 bits.
+    pub data: &'a [u16],
+    /// Values per row (K, a multiple of [`K_STEP`]).
+    pub k: usize,
+}
+
+impl TiledBf16<'_> {
+    /// Values a tiled copy of `rows` rows of `k` values holds (whole 16-row blocks).
+    pub fn len(rows: usize, k: usize) -> usize {
+        rows.next_multiple_of(16) * k
+    }
+}
+
 /// The kernel selected once (at model load).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BGemm {
@@ -166,6 +185,65 @@ impl BGemm {
             BIsa::Scalar => reference::to_bf16(src, dst),
             #[cfg(target_arch = "x86_64")]
             BIsa::Amx => amx::to_bf16(src, dst),
+            #[cfg(not(target_arch = "x86_64"))]
+            BIsa::Amx => unreachable!("BGemm::new only accepts supported kernels"),
+        }
+    }
+
+    /// `src` (`rows` x `k` values, row-major) rounded to bf16 into `dst` in the tiled layout
+    /// of [`TiledBf16`] (the rows of the last block past `rows` are zeros). Panics when `k`
+    /// is not a multiple of [`K_STEP`], `src.len() != rows * k` or `dst.len() !=
+    /// TiledBf16::len(rows, k)`.
+    pub fn to_bf16_tiled(&self, src: &[f32], rows: usize, k: usize, dst: &mut [u16]) {
+        assert!(k.is_multiple_of(K_STEP), "bgemm: K = {k} is not a multiple of 32");
+        assert_eq!(src.len(), rows * k, "bgemm: {} values for {rows} x {k}", src.len());
+        assert_eq!(dst.len(), TiledBf16::len(rows, k), "bgemm: tiled buffer size");
+        match self.isa {
+            BIsa::Scalar => reference::to_bf16_tiled(src, rows, k, dst),
+            #[cfg(target_arch = "x86_64")]
+            BIsa::Amx => amx::to_bf16_tiled(src, rows, k, dst),
+            #[cfg(not(target_arch = "x86_64"))]
+            BIsa::Amx => unreachable!("BGemm::new only accepts supported kernels"),
+        }
+    }
+
+    /// C = epilogue(A x B) for rows `0..m` of a tiled A (row `r` to C row `r`). Checks
+    /// (panics on failure): `a.k == b.k()` (a multiple of [`K_STEP`]), `ldc >= n`, `a.data`
+    /// holds the blocks of `m` rows, the bias has `n` values and the residual covers the `m`
+    /// rows.
+    ///
+    /// # Safety
+    /// C rows `0..m` (`n` values each, stride `ldc`) must be valid for writes and not accessed
+    /// by anyone else during the call.
+    pub unsafe fn run_tiled(
+        &self,
+        m: usize,
+        a: TiledBf16<'_>,
+        b: &PackedBf16,
+        epilogue: &Epilogue<'_>,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        let n = b.n();
+        assert_eq!(
+            epilogue.bias.len(),
+            n,
+            "bgemm: bias has {} values, N = {n}",
+            epilogue.bias.len()
+        );
+        assert!(a.k == b.k() && a.k.is_multiple_of(K_STEP), "bgemm: A's K does not match B's");
+        assert!(ldc >= n, "bgemm: ldc < n");
+        if m == 0 || n == 0 {
+            return;
+        }
+        assert!(a.data.len() >= TiledBf16::len(m, a.k), "bgemm: tiled A too short");
+        if let Some((r, ld)) = epilogue.residual {
+            assert!(ld >= n && r.len() >= (m - 1) * ld + n, "bgemm: residual too short");
+        }
+        match self.isa {
+            BIsa::Scalar => reference::run_tiled(m, a, b, epilogue, c, ldc),
+            #[cfg(target_arch = "x86_64")]
+            BIsa::Amx => amx::run_tiled(m, a, b, epilogue, c, ldc),
             #[cfg(not(target_arch = "x86_64"))]
             BIsa::Amx => unreachable!("BGemm::new only accepts supported kernels"),
         }

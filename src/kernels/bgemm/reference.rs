@@ -1,6 +1,38 @@
 //! The portable scalar kernel: the definition the AMX kernel is checked against.
 
-use super::{bf16_bits, bf16_value, dest, Epilogue, PackedBf16, RowMap, ShiftedBf16};
+use super::{bf16_bits, bf16_value, dest, Epilogue, PackedBf16, RowMap, ShiftedBf16, TiledBf16};
+
+/// Where row `r`'s value `kk` of a tiled A lives.
+fn tiled_at(k: usize, r: usize, kk: usize) -> usize {
+    ((r / 16) * (k / 32) + kk / 32) * 512 + (r % 16) * 32 + kk % 32
+}
+
+/// [`super::BGemm::to_bf16_tiled`] (arguments validated by the caller).
+pub fn to_bf16_tiled(src: &[f32], rows: usize, k: usize, dst: &mut [u16]) {
+    dst.fill(0);
+    for r in 0..rows {
+        for kk in 0..k {
+            dst[tiled_at(k, r, kk)] = bf16_bits(src[r * k + kk]);
+        }
+    }
+}
+
+/// [`super::BGemm::run_tiled`] (arguments validated by the caller): the row-major reference on
+/// the rows read back from the tiles.
+pub(super) fn run_tiled(
+    m: usize,
+    a: TiledBf16<'_>,
+    b: &PackedBf16,
+    e: &Epilogue<'_>,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let k = a.k;
+    let rows: Vec<u16> =
+        (0..m.next_multiple_of(16) * k).map(|i| a.data[tiled_at(k, i / k, i % k)]).collect();
+    let a = ShiftedBf16 { data: &rows, lda: k, shifts: &[0], seg_k: k };
+    run(m, a, b, e, None, c, ldc)
+}
 
 /// `dst[i] = bf16_bits(src[i])`.
 pub fn to_bf16(src: &[f32], dst: &mut [u16]) {

@@ -236,3 +236,48 @@ fn short_a_is_refused() {
     // SAFETY: never reached: the checks panic first.
     unsafe { gemm.run(3, sa, &b, &e, None, c.as_mut_ptr(), 1) };
 }
+
+/// The tiled layout: the AVX512-BF16 conversion writes the scalar one's bits (zero rows after
+/// the last), and every kernel's tiled GEMM matches the row-major reference on the same
+/// values (the scalar one bit for bit), residual and ReLU fused, odd M and N.
+#[test]
+fn tiled_a_matches_row_major_a() {
+    let reference = BGemm::new(BIsa::Scalar).unwrap();
+    for (i, &(m, k, n)) in
+        [(1usize, 32usize, 1usize), (17, 64, 33), (45, 256, 48), (100, 96, 290)].iter().enumerate()
+    {
+        let af = values(m * k, 40 + i as u64);
+        let mut want_tiles = vec![0xffffu16; TiledBf16::len(m, k)];
+        reference.to_bf16_tiled(&af, m, k, &mut want_tiles);
+        let mut rows = vec![0u16; (m.next_multiple_of(16)) * k];
+        reference.to_bf16(&af, &mut rows[..m * k]);
+        let w = values(n * k, 41 + i as u64);
+        let b = PackedBf16::pack(&w, n, k);
+        let bias = values(n, 42 + i as u64);
+        let ldc = n + 5;
+        let residual = values(m * ldc, 43 + i as u64);
+        let e = Epilogue { bias: &bias, residual: Some((&residual, ldc)), relu: true };
+        let mut want = vec![0f32; m * ldc];
+        let sa = ShiftedBf16 { data: &rows, lda: k, shifts: &[0], seg_k: k };
+        // SAFETY: `want` holds m rows of ldc values.
+        unsafe { reference.run(m, sa, &b, &e, None, want.as_mut_ptr(), ldc) };
+        for gemm in kernels() {
+            let mut tiles = vec![0xffffu16; TiledBf16::len(m, k)];
+            gemm.to_bf16_tiled(&af, m, k, &mut tiles);
+            assert_eq!(tiles, want_tiles, "{:?} case {i}: tiled conversion", gemm.isa());
+            let mut got = vec![0f32; m * ldc];
+            // SAFETY: `got` holds m rows of ldc values.
+            unsafe {
+                gemm.run_tiled(m, TiledBf16 { data: &tiles, k }, &b, &e, got.as_mut_ptr(), ldc)
+            };
+            for (j, (&g, &r)) in got.iter().zip(&want).enumerate() {
+                let ok = if gemm.isa() == BIsa::Scalar {
+                    g.to_bits() == r.to_bits()
+                } else {
+                    (g - r).abs() <= 1e-5 * (1.0 + r.abs()) * (k as f32).sqrt()
+                };
+                assert!(ok, "{:?} case {i}: value {j} is {g}, reference {r}", gemm.isa());
+            }
+        }
+    }
+}

@@ -18,7 +18,7 @@
 //! from their widened values for the bf16 kernel.
 
 use super::conv::{Geometry, Parallel, Phases, ShapeError, SharedOut};
-use crate::kernels::bgemm::{BGemm, PackedBf16, ShiftedBf16, K_STEP};
+use crate::kernels::bgemm::{BGemm, PackedBf16, ShiftedBf16, TiledBf16, K_STEP};
 use crate::kernels::fgemm::{Epilogue, FGemm, PackedF32, RowMap, ShiftedA};
 use half::f16;
 
@@ -86,6 +86,8 @@ enum Packed {
 enum Rows<'a> {
     F32(&'a [f32]),
     Bf16(&'a [u16]),
+    /// bf16 in the tiled layout of [`TiledBf16`] (a pointwise convolution with one group).
+    Tiled(&'a [u16]),
 }
 
 /// A float convolution with its weights packed for the GEMM.
@@ -274,6 +276,45 @@ impl FConv {
         Rows::Bf16(buffer)
     }
 
+    /// `input` (`pixels` rows of `cin` values) rounded to bf16 in the tiled layout of
+    /// [`TiledBf16`], the conversion split over the workers in whole 16-row blocks.
+    fn tiles_for<'a>(
+        &self,
+        gemm: &BGemm,
+        input: &[f32],
+        pixels: usize,
+        buffer: &'a mut Vec<u16>,
+        workers: usize,
+        parallel: Parallel<'_>,
+    ) -> Rows<'a> {
+        let k = self.layout.cin;
+        buffer.clear();
+        buffer.resize(TiledBf16::len(pixels, k), 0);
+        let blocks = pixels.div_ceil(16);
+        let chunks = if workers > 1 { (pixels * k).div_ceil(CONVERT_CHUNK).min(blocks) } else { 1 };
+        let per = 16 * blocks.div_ceil(chunks.max(1));
+        let out = SharedOut::new(&mut buffer[..]);
+        parallel(chunks, &|i| {
+            let rows = i * per..((i + 1) * per).min(pixels);
+            if rows.is_empty() {
+                return;
+            }
+            // SAFETY: the items convert disjoint 16-row blocks of the buffer.
+            let dst = unsafe { out.rows(rows.start * k, TiledBf16::len(rows.len(), k)) };
+            gemm.to_bf16_tiled(&input[rows.start * k..rows.end * k], rows.len(), k, dst);
+        });
+        let buffer: &'a Vec<u16> = buffer;
+        Rows::Tiled(buffer)
+    }
+
+    /// Whether a pointwise convolution reads its bf16 input tiled: one group whose rows are
+    /// a multiple of 2 KiB apart in row-major bf16 (1024 channels or more), where the rows of
+    /// an A tile load would fall in the same few L1 sets (measured with examples/fgemm_gflops:
+    /// the tiled layout is faster at 14x14 x 1024 and 7x7 x 2048, slower at 28x28 x 512).
+    fn reads_tiles(&self) -> bool {
+        self.runs_bf16() && self.layout.groups == 1 && self.layout.cin.is_multiple_of(1024)
+    }
+
     /// Whether `run` takes a residual.
     pub fn has_residual(&self) -> bool {
         self.residual
@@ -355,6 +396,10 @@ impl FConv {
                     let a = ShiftedBf16 { data: &data[at..], lda, shifts, seg_k };
                     gemm.run(m, a, &w[item], &e, map, c, g.cout)
                 }
+                (Packed::Bf16(w, gemm), Rows::Tiled(data)) => {
+                    assert!(at == 0 && shifts == [0] && map.is_none(), "tiled A: one plain GEMM");
+                    gemm.run_tiled(m, TiledBf16 { data, k: lda }, &w[item], &e, c, g.cout)
+                }
                 _ => unreachable!("rows_for converts the input for the packed weights"),
             }
         }
@@ -373,8 +418,14 @@ impl FConv {
     ) {
         let g = &self.layout;
         let mut buffer = Vec::new();
-        // 16 more rows: the bf16 kernel reads whole 16-row blocks.
-        let rows = self.rows_for(input, 16 * g.cin, &mut buffer, workers, parallel);
+        let tiled = self.reads_tiles();
+        let rows = match &self.weights {
+            Packed::Bf16(_, gemm) if tiled => {
+                self.tiles_for(gemm, input, pixels, &mut buffer, workers, parallel)
+            }
+            // 16 more rows: the bf16 kernel reads whole 16-row blocks.
+            _ => self.rows_for(input, 16 * g.cin, &mut buffer, workers, parallel),
+        };
         let split_below =
             if self.runs_bf16() { SPLIT_COLUMNS_BELOW_BF16 } else { SPLIT_COLUMNS_BELOW };
         if workers > 1 && self.slices > 1 && pixels < split_below * workers {
@@ -385,7 +436,8 @@ impl FConv {
             });
             return;
         }
-        let band = pixels.div_ceil(workers.max(1));
+        // Tiled A is addressed by whole 16-row blocks.
+        let band = pixels.div_ceil(workers.max(1)).next_multiple_of(if tiled { 16 } else { 1 });
         let bands = pixels.div_ceil(band.max(1));
         parallel(bands, &|i| {
             let first = i * band;
@@ -450,6 +502,7 @@ impl FConv {
                     phases.fill(g, &x[image * image_len..][..image_len], &mut padded_bf16);
                     Rows::Bf16(&padded_bf16)
                 }
+                Rows::Tiled(_) => unreachable!("rows_for converts row-major"),
             };
             parallel(g.groups * chunks, &|item| {
                 let (group, chunk) = (item / chunks, item % chunks);
@@ -499,6 +552,7 @@ impl<'a> Rows<'a> {
         match self {
             Rows::F32(x) => Rows::F32(&x[offset..]),
             Rows::Bf16(x) => Rows::Bf16(&x[offset..]),
+            Rows::Tiled(x) => Rows::Tiled(&x[offset..]),
         }
     }
 }
@@ -607,6 +661,8 @@ mod tests {
             (64, 300, 1, 1, 1, [0; 4], 1, 5, 7),
             (64, 64, 2, 3, 1, [1; 4], 1, 9, 7),
             (128, 64, 2, 3, 2, [1; 4], 1, 11, 9),
+            // bf16 with the input tiled (1024 channels, one group), rows in 16-row bands
+            (1024, 48, 1, 1, 1, [0; 4], 1, 3, 7),
         ];
         for gemm in gemms {
             for (i, &(cin, cout, groups, k, s, pads, d, h, w)) in shapes.iter().enumerate() {
