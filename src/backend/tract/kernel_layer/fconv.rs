@@ -55,7 +55,7 @@ impl FloatKernels {
 /// channels: each tap's channels are whole 32-value K steps (the 1x1 convolutions and the 32-
 /// and 64-channel groups of ResNeXt), or 8 or 16 channels per group in whole sets of 4 or 2
 /// groups, which run as one group of 32 channels with block-diagonal weights
-/// ([`merged_groups`]: a quarter or half of its products are zeros, and AMX still computes
+/// (`merged_groups`: a quarter or half of its products are zeros, and AMX still computes
 /// them faster than f32 computes the others). The 3-channel stem stays f32.
 pub fn bf16_fits(cin_g: usize, groups: usize) -> bool {
     cin_g.is_multiple_of(K_STEP) || merged_groups(cin_g, groups) > 1
