@@ -506,7 +506,7 @@ def fgemm_section(results: str) -> list[str]:
              "|---|---|---|---|---|"]
     for sh in d["shapes"]:
         for k in sh["kernels"]:
-            peak = peaks.get(k["isa"], PEAKS["avx512-fma"])[1]
+            peak = peaks.get(k["isa"].split(" ")[0], PEAKS["avx512-fma"])[1]
             lines.append(f"| {sh['m']}x{sh['k']}x{sh['n']} | {sh['what']} | {k['isa']} | "
                          f"{k['gflops']:.1f} ({100 * k['gflops'] / peak:.0f}%) | "
                          f"{'yes' if k['matches_reference'] else 'NO'} |")
