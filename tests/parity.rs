@@ -361,9 +361,9 @@ fn batch_sizes_1_4_8_run_on_one_classifier() {
     }
 }
 
-/// The opt-in bf16 mode (AMX): the float kernel layer's convolutions whose groups have a
-/// multiple of 32 input channels run their products in bf16, on ResNeXt50 from both graph
-/// styles, against ONNX Runtime's FP32 outputs. Tolerance: 2e-2 x max(1, max |reference|) and
+/// The opt-in bf16 mode (AMX): the float kernel layer's convolutions run their products in
+/// bf16, on ResNeXt50 from both graph styles (against ONNX Runtime's FP32 outputs) and from
+/// the FP16 files (against ONNX Runtime's run of the same file). Tolerance: 2e-2 x max(1, max |reference|) and
 /// the top-1 class equal on every row (bf16 keeps 8 mantissa bits of each operand). Where the
 /// CPU has no AMX-BF16 the option must leave the model in f32, say so, and still match at the
 /// FP32 tolerance.
@@ -374,8 +374,11 @@ fn bf16_matmul_mode_stays_close_to_onnxruntime_fp32() {
     let required = std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1");
     assert!(amx || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1 but there is no AMX bf16 kernel");
     let r50 = |c: &serde_json::Value| model_is(c, "r50_torch") || model_is(c, "r50_paddle");
-    let cases = cases(|c| r50(c) && c["precision"] == "fp32");
-    assert!(cases.len() >= 2, "both graph styles");
+    // FP16 files too (float16 weights rounded to bf16 at packing), against ONNX Runtime's
+    // float16 run of the same file.
+    let fp16 = |c: &serde_json::Value| model_is(c, "r50_fp16") && c["precision"] == "fp16";
+    let cases = cases(|c| (r50(c) && c["precision"] == "fp32") || fp16(c));
+    assert!(cases.len() >= 4, "both graph styles and both FP16 files");
     for case in cases {
         let classifier = classifier_with(&case, 2, |o| o.bf16_matmul(true));
         let compute = classifier.info().compute.clone();
