@@ -1,5 +1,5 @@
 //! What the AMX kernels share: the tile configuration (palette 1, eight 16 x 64-byte tiles)
-//! and its release. Each kernel call loads the configuration on its own thread and releases
+//! and its release, and the bias loads and stores of the 2 x 2 accumulator tiles. Each kernel call loads the configuration on its own thread and releases
 //! the tiles before it returns, so calls on several threads never share tile state.
 
 use core::arch::asm;
@@ -42,4 +42,59 @@ pub(crate) unsafe fn load_tile_config() {
 pub(crate) unsafe fn release_tiles() {
     // SAFETY: the tiles were configured on this thread (contract above).
     asm!("tilerelease", options(nostack, nomem));
+}
+
+/// Loads the accumulator tiles with a bias row: every row of tmm0/tmm2 = the 64 bytes at `b0`,
+/// of tmm1/tmm3 = those at `b1` (stride-0 tile loads; tmm2/tmm3 only for a block of two A
+/// tiles). The unused tiles of a narrow block are loaded too and never stored.
+///
+/// # Safety
+/// Tiles configured ([`load_tile_config`]); `b0` and `b1` point to 64 readable bytes.
+#[inline(always)]
+pub(crate) unsafe fn load_bias_tiles(two_a: bool, b0: *const u8, b1: *const u8) {
+    asm!(
+        "tileloadd tmm0, [{b0} + {z}*1]",
+        "tileloadd tmm1, [{b1} + {z}*1]",
+        b0 = in(reg) b0, b1 = in(reg) b1, z = in(reg) 0usize, options(nostack, readonly)
+    );
+    if two_a {
+        asm!(
+            "tileloadd tmm2, [{b0} + {z}*1]",
+            "tileloadd tmm3, [{b1} + {z}*1]",
+            b0 = in(reg) b0, b1 = in(reg) b1, z = in(reg) 0usize, options(nostack, readonly)
+        );
+    }
+}
+
+/// Stores the used accumulator tiles of a block to a 4 KiB scratch: tile (i, j) (A tile i,
+/// B tile j) at `(2i + j)` KiB, its rows 64 bytes apart.
+///
+/// # Safety
+/// Tiles configured; `scratch` points to 4 KiB writable, not otherwise accessed meanwhile.
+#[inline(always)]
+pub(crate) unsafe fn store_tiles(two_a: bool, two_b: bool, scratch: *mut u8) {
+    let p = scratch;
+    match (two_a, two_b) {
+        (true, true) => asm!(
+            "tilestored [{p} + {s}*1], tmm0",
+            "tilestored [{p} + {s}*1 + 1024], tmm1",
+            "tilestored [{p} + {s}*1 + 2048], tmm2",
+            "tilestored [{p} + {s}*1 + 3072], tmm3",
+            p = in(reg) p, s = in(reg) 64usize, options(nostack)
+        ),
+        (true, false) => asm!(
+            "tilestored [{p} + {s}*1], tmm0",
+            "tilestored [{p} + {s}*1 + 2048], tmm2",
+            p = in(reg) p, s = in(reg) 64usize, options(nostack)
+        ),
+        (false, true) => asm!(
+            "tilestored [{p} + {s}*1], tmm0",
+            "tilestored [{p} + {s}*1 + 1024], tmm1",
+            p = in(reg) p, s = in(reg) 64usize, options(nostack)
+        ),
+        (false, false) => asm!(
+            "tilestored [{p} + {s}*1], tmm0",
+            p = in(reg) p, s = in(reg) 64usize, options(nostack)
+        ),
+    }
 }

@@ -197,16 +197,15 @@ pub struct TractBackend {
 /// Why the bf16 mode cannot run on this model, CPU and options (`None`: it can). It runs on
 /// the float kernel layer (AVX-512F, `cpu_kernels` not off or scalar) of a float model, with
 /// AMX-BF16 and Linux's tile permission.
-fn bf16_unavailable(float: bool, options: &TractOptions) -> Option<&'static str> {
+fn bf16_unavailable(float: bool, f32_isa: Option<FIsa>) -> Option<&'static str> {
     if !float {
         Some("bf16 applies to float32 and float16 models")
     } else if !BIsa::Amx.supported() {
         Some("this CPU has no AMX-BF16, or Linux refused the AMX tile permission")
+    } else if f32_isa != Some(FIsa::Avx512) {
+        Some("cpu_kernels turns the float kernel layer off")
     } else {
-        match kernel_layer::select_f32(options.cpu_kernels) {
-            Ok(Some(FIsa::Avx512)) => None,
-            _ => Some("cpu_kernels turns the float kernel layer off"),
-        }
+        None
     }
 }
 
@@ -330,7 +329,7 @@ impl TractBackend {
         // Float models (FP32, or FP16 widened above) on the float kernels; in the bf16 mode the
         // convolutions that fit run their products in bf16 on AMX.
         let float = inspection.precision == Precision::Fp32 || widened;
-        let bf16_unavailable = options.bf16_matmul.then(|| bf16_unavailable(float, options));
+        let bf16_unavailable = options.bf16_matmul.then(|| bf16_unavailable(float, f32_isa));
         let float_layer = match f32_isa {
             Some(isa) if float => {
                 let bf16 = options.bf16_matmul && bf16_unavailable.flatten().is_none();

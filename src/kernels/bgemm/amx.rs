@@ -17,7 +17,7 @@ use core::arch::asm;
 use core::arch::x86_64::*;
 
 use super::{dest, Epilogue, PackedBf16, RowMap, ShiftedBf16, TiledBf16, K_STEP};
-use crate::kernels::amx::{load_tile_config, release_tiles};
+use crate::kernels::amx::{load_bias_tiles, load_tile_config, release_tiles, store_tiles};
 
 /// The four 16 x 16 float32 C tiles of one block: tile (i, j) at `(2i + j) * 256`, row r at
 /// `+16r`.
@@ -90,37 +90,22 @@ pub(super) fn run(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (res, rld) = e.residual.map_or((core::ptr::null(), 0), |(r, ld)| (r.as_ptr(), ld));
-    let np = b.n().div_ceil(16);
-    let mut bias = vec![0f32; np * 16];
-    bias[..b.n()].copy_from_slice(e.bias);
-    let x = Ctx {
+    let reads = AReads {
         a: a.data.as_ptr(),
         row_bytes: 2 * a.lda,
         stride: 2 * a.lda,
         astep: 64,
         shifts: a.shifts,
         ksteps: a.seg_k / K_STEP,
-        b: b.panels.as_ptr(),
-        panel: 16 * b.k(),
-        m,
-        n: b.n(),
-        res,
-        rld,
-        relu: e.relu,
-        map,
-        c,
-        ldc,
     };
     // SAFETY: reachable only through a `BGemm` of `BIsa::Amx` (CPUID, XCR0 and the XTILEDATA
     // permission checked by `supports_amx_bf16`). `BGemm::run` asserted m, n >= 1, seg_k a
     // multiple of 32, K = segments x seg_k, and that `a.data` holds rows up to ceil16(m) at
     // every shift, so every A tile load (16 rows x 64 bytes at stride 2 lda, rows < ceil16(m))
     // stays inside it; B tile loads stay inside the packed panels (K / 32 tiles of 1 KiB per
-    // panel); bias tile loads read 16 values of `bias` (np x 16); the epilogue reads the
-    // residual and writes C only at mapped rows of rows < m, columns < n, which the caller
-    // guarantees valid and exclusive.
-    unsafe { launch(&x, &bias, e.residual.is_some()) }
+    // panel); the epilogue reads the residual and writes C only at mapped rows of rows < m,
+    // columns < n, which the caller guarantees valid and exclusive.
+    unsafe { gemm(m, reads, b, e, map, c, ldc) }
 }
 
 /// [`super::BGemm::run_tiled`]: A in 16-row blocks of contiguous 1 KiB tiles.
@@ -132,11 +117,7 @@ pub(super) fn run_tiled(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (res, rld) = e.residual.map_or((core::ptr::null(), 0), |(r, ld)| (r.as_ptr(), ld));
-    let np = b.n().div_ceil(16);
-    let mut bias = vec![0f32; np * 16];
-    bias[..b.n()].copy_from_slice(e.bias);
-    let x = Ctx {
+    let reads = AReads {
         a: a.data.as_ptr(),
         // A 16-row block is K / 32 tiles of 1 KiB: 2 K bytes per row, as in row-major A.
         row_bytes: 2 * a.k,
@@ -144,6 +125,48 @@ pub(super) fn run_tiled(
         astep: 1024,
         shifts: &[0],
         ksteps: a.k / K_STEP,
+    };
+    // SAFETY: as in `run`; `BGemm::run_tiled` asserted K = a.k (a multiple of 32) and that
+    // `a.data` holds ceil16(m) / 16 blocks of K / 32 tiles, so the A tile loads of block
+    // `m0 / 16` (and the next) at 64-byte stride, 1 KiB per step, stay inside it.
+    unsafe { gemm(m, reads, b, e, None, c, ldc) }
+}
+
+/// How the kernel walks A (row-major or tiled; see [`Ctx`]).
+struct AReads<'a> {
+    a: *const u16,
+    row_bytes: usize,
+    stride: usize,
+    astep: usize,
+    shifts: &'a [usize],
+    ksteps: usize,
+}
+
+/// The rest of one call's [`Ctx`] (the bias padded to whole panels, which the C tiles load),
+/// then the kernel.
+///
+/// # Safety
+/// The contract of [`run`] / [`run_tiled`] for `reads`, `b`, `e`, `map` and `c`.
+unsafe fn gemm(
+    m: usize,
+    reads: AReads<'_>,
+    b: &PackedBf16,
+    e: &Epilogue<'_>,
+    map: Option<RowMap>,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (res, rld) = e.residual.map_or((core::ptr::null(), 0), |(r, ld)| (r.as_ptr(), ld));
+    let mut bias = vec![0f32; b.n().div_ceil(16) * 16];
+    bias[..b.n()].copy_from_slice(e.bias);
+    let AReads { a, row_bytes, stride, astep, shifts, ksteps } = reads;
+    let x = Ctx {
+        a,
+        row_bytes,
+        stride,
+        astep,
+        shifts,
+        ksteps,
         b: b.panels.as_ptr(),
         panel: 16 * b.k(),
         m,
@@ -151,14 +174,16 @@ pub(super) fn run_tiled(
         res,
         rld,
         relu: e.relu,
-        map: None,
+        map,
         c,
         ldc,
     };
-    // SAFETY: as in `run`; `BGemm::run_tiled` asserted K = a.k (a multiple of 32) and that
-    // `a.data` holds ceil16(m) / 16 blocks of K / 32 tiles, so the A tile loads of block
-    // `m0 / 16` (and the next) at 64-byte stride, 1 KiB per step, stay inside it.
-    unsafe { launch(&x, &bias, e.residual.is_some()) }
+    // SAFETY: the caller's contract; bias tile loads read 16 values of `bias` (whole panels).
+    if e.residual.is_some() {
+        drive::<true>(&x, &bias)
+    } else {
+        drive::<false>(&x, &bias)
+    }
 }
 
 /// `dst` = `src` (`rows` x `k` f32, row-major) rounded to bf16 in tiled layout: 16-row
@@ -190,18 +215,6 @@ unsafe fn convert_tiled(src: &[f32], rows: usize, k: usize, dst: &mut [u16]) {
     }
 }
 
-/// Runs `drive` with or without the residual.
-///
-/// # Safety
-/// The contract of [`run`] / [`run_tiled`] for `x`.
-unsafe fn launch(x: &Ctx, bias: &[f32], residual: bool) {
-    if residual {
-        drive::<true>(x, bias)
-    } else {
-        drive::<false>(x, bias)
-    }
-}
-
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 unsafe fn drive<const RES: bool>(x: &Ctx, bias: &[f32]) {
     let np = x.n.div_ceil(16);
@@ -225,7 +238,9 @@ unsafe fn drive<const RES: bool>(x: &Ctx, bias: &[f32]) {
                 let nt = if two_b { 2 } else { 1 };
                 let b0 = x.b.add(p * x.panel);
                 let b1 = if two_b { b0.add(x.panel) } else { b0 };
-                tiles_bias(two_a, bias.as_ptr().add(16 * p), bias.as_ptr().add(16 * (p + nt - 1)));
+                let (b0_bias, b1_bias) =
+                    (bias.as_ptr().add(16 * p), bias.as_ptr().add(16 * (p + nt - 1)));
+                load_bias_tiles(two_a, b0_bias as *const u8, b1_bias as *const u8);
                 for (seg, &shift) in x.shifts.iter().enumerate() {
                     let o = seg * x.ksteps * 512;
                     let a0 = (x.a as *const u8).add((m0 + shift) * x.row_bytes);
@@ -236,7 +251,7 @@ unsafe fn drive<const RES: bool>(x: &Ctx, bias: &[f32]) {
                 if let Some((buf, pm0, pmr, pp, pnt)) = pending {
                     epilogue::<RES>(x, &cs[buf], pm0, pmr, pp, pnt);
                 }
-                tiles_store(two_a, two_b, &mut cs[cur]);
+                store_tiles(two_a, two_b, cs[cur].0.as_mut_ptr() as *mut u8);
                 pending = Some((cur, m0, mr, p, nt));
                 cur ^= 1;
                 p += nt;
@@ -294,55 +309,6 @@ unsafe fn epilogue<const RES: bool>(
 
 /// Loads the C tiles with the bias: every row of tmm0/tmm2 = `b0[0..16]`, of tmm1/tmm3 =
 /// `b1[0..16]` (stride-0 tile loads; the unused tiles of a narrow block are loaded too and
-/// never stored).
-#[inline(always)]
-unsafe fn tiles_bias(two_a: bool, b0: *const f32, b1: *const f32) {
-    // SAFETY (caller): tiles configured; `b0`/`b1` point to 16 readable f32 (with stride 0
-    // every tile row reads the same 64 bytes).
-    asm!(
-        "tileloadd tmm0, [{b0} + {z}*1]",
-        "tileloadd tmm1, [{b1} + {z}*1]",
-        b0 = in(reg) b0, b1 = in(reg) b1, z = in(reg) 0usize, options(nostack, readonly)
-    );
-    if two_a {
-        asm!(
-            "tileloadd tmm2, [{b0} + {z}*1]",
-            "tileloadd tmm3, [{b1} + {z}*1]",
-            b0 = in(reg) b0, b1 = in(reg) b1, z = in(reg) 0usize, options(nostack, readonly)
-        );
-    }
-}
-
-/// Stores the used C tiles to `cs` (tile (i, j) at `(2i + j) KiB`).
-#[inline(always)]
-unsafe fn tiles_store(two_a: bool, two_b: bool, cs: &mut CScratch) {
-    let p = cs.0.as_mut_ptr();
-    // SAFETY (caller): tiles configured; each store writes 16 rows x 64 bytes inside `cs`.
-    match (two_a, two_b) {
-        (true, true) => asm!(
-            "tilestored [{p} + {s}*1], tmm0",
-            "tilestored [{p} + {s}*1 + 1024], tmm1",
-            "tilestored [{p} + {s}*1 + 2048], tmm2",
-            "tilestored [{p} + {s}*1 + 3072], tmm3",
-            p = in(reg) p, s = in(reg) 64usize, options(nostack)
-        ),
-        (true, false) => asm!(
-            "tilestored [{p} + {s}*1], tmm0",
-            "tilestored [{p} + {s}*1 + 2048], tmm2",
-            p = in(reg) p, s = in(reg) 64usize, options(nostack)
-        ),
-        (false, true) => asm!(
-            "tilestored [{p} + {s}*1], tmm0",
-            "tilestored [{p} + {s}*1 + 1024], tmm1",
-            p = in(reg) p, s = in(reg) 64usize, options(nostack)
-        ),
-        (false, false) => asm!(
-            "tilestored [{p} + {s}*1], tmm0",
-            p = in(reg) p, s = in(reg) 64usize, options(nostack)
-        ),
-    }
-}
-
 /// `steps` (>= 1) K steps of 32 values: the two A tiles' rows at `a + r * lda` and
 /// `a1 + r * lda` bytes (+`astep` per step: 64 in row-major A, 1 KiB in tiled A), B tiles at
 /// `b0` / `b1` (+1 KiB per step). Accumulates into tmm0..3.

@@ -30,6 +30,7 @@ mod amx;
 #[cfg(test)]
 mod tests;
 
+use crate::kernels::fgemm::dest;
 pub use crate::kernels::fgemm::{Epilogue, RowMap};
 
 /// Values of K per AMX bf16 step (one 64-byte tile row).
@@ -225,21 +226,14 @@ impl BGemm {
         ldc: usize,
     ) {
         let n = b.n();
-        assert_eq!(
-            epilogue.bias.len(),
-            n,
-            "bgemm: bias has {} values, N = {n}",
-            epilogue.bias.len()
-        );
+        epilogue.check_bias("bgemm", n);
         assert!(a.k == b.k() && a.k.is_multiple_of(K_STEP), "bgemm: A's K does not match B's");
         assert!(ldc >= n, "bgemm: ldc < n");
         if m == 0 || n == 0 {
             return;
         }
         assert!(a.data.len() >= TiledBf16::len(m, a.k), "bgemm: tiled A too short");
-        if let Some((r, ld)) = epilogue.residual {
-            assert!(ld >= n && r.len() >= (m - 1) * ld + n, "bgemm: residual too short");
-        }
+        epilogue.check_residual("bgemm", m, n, None);
         match self.isa {
             BIsa::Scalar => reference::run_tiled(m, a, b, epilogue, c, ldc),
             #[cfg(target_arch = "x86_64")]
@@ -270,12 +264,7 @@ impl BGemm {
         ldc: usize,
     ) {
         let n = b.n();
-        assert_eq!(
-            epilogue.bias.len(),
-            n,
-            "bgemm: bias has {} values, N = {n}",
-            epilogue.bias.len()
-        );
+        epilogue.check_bias("bgemm", n);
         assert_eq!(a.shifts.len() * a.seg_k, b.k(), "bgemm: segments do not cover K");
         assert!(a.seg_k.is_multiple_of(K_STEP), "bgemm: seg_k {} not a multiple of 32", a.seg_k);
         assert!(a.lda >= a.seg_k && ldc >= n, "bgemm: lda < seg_k or ldc < n");
@@ -288,13 +277,7 @@ impl BGemm {
         let max_shift = a.shifts.iter().copied().max().unwrap_or(0);
         let need = (m.next_multiple_of(16) - 1 + max_shift) * a.lda + a.seg_k;
         assert!(a.data.len() >= need, "bgemm: A too short ({} < {need})", a.data.len());
-        if let Some((r, ld)) = epilogue.residual {
-            let last = (0..m).rev().find_map(|row| dest(map, row));
-            assert!(ld >= n, "bgemm: residual ld {ld} < n {n}");
-            if let Some(last) = last {
-                assert!(r.len() >= last * ld + n, "bgemm: residual too short");
-            }
-        }
+        epilogue.check_residual("bgemm", m, n, map);
         match self.isa {
             BIsa::Scalar => reference::run(m, a, b, epilogue, map, c, ldc),
             #[cfg(target_arch = "x86_64")]
@@ -302,14 +285,5 @@ impl BGemm {
             #[cfg(not(target_arch = "x86_64"))]
             BIsa::Amx => unreachable!("BGemm::new only accepts supported kernels"),
         }
-    }
-}
-
-/// The C row of GEMM row `r`.
-#[inline]
-fn dest(map: Option<RowMap>, r: usize) -> Option<usize> {
-    match map {
-        Some(map) => map.dest(r),
-        None => Some(r),
     }
 }

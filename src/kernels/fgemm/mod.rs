@@ -161,6 +161,25 @@ pub struct Epilogue<'a> {
     pub relu: bool,
 }
 
+impl Epilogue<'_> {
+    /// Panics (naming the GEMM `family`) unless the bias has one value per column.
+    pub(crate) fn check_bias(&self, family: &str, n: usize) {
+        assert_eq!(self.bias.len(), n, "{family}: bias has {} values, N = {n}", self.bias.len());
+    }
+
+    /// Panics (naming `family`) unless a residual has `ld >= n` and covers every C row that
+    /// rows `0..m` write through `map` (checked valid by the caller).
+    pub(crate) fn check_residual(&self, family: &str, m: usize, n: usize, map: Option<RowMap>) {
+        if let Some((r, ld)) = self.residual {
+            let last = (0..m).rev().find_map(|row| dest(map, row));
+            assert!(ld >= n, "{family}: residual ld {ld} < n {n}");
+            if let Some(last) = last {
+                assert!(r.len() >= last * ld + n, "{family}: residual too short");
+            }
+        }
+    }
+}
+
 /// The kernel selected once (at model load).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FGemm {
@@ -199,12 +218,7 @@ impl FGemm {
         ldc: usize,
     ) {
         let n = b.n();
-        assert_eq!(
-            epilogue.bias.len(),
-            n,
-            "fgemm: bias has {} values, N = {n}",
-            epilogue.bias.len()
-        );
+        epilogue.check_bias("fgemm", n);
         assert_eq!(a.shifts.len() * a.seg_k, b.k(), "fgemm: segments do not cover K");
         assert!(a.lda >= a.seg_k && ldc >= n, "fgemm: lda < seg_k or ldc < n");
         if m == 0 || n == 0 {
@@ -220,13 +234,7 @@ impl FGemm {
             a.data.len(),
             (m - 1 + max_shift) * a.lda + a.seg_k
         );
-        if let Some((r, ld)) = epilogue.residual {
-            let last = (0..m).rev().find_map(|row| dest(map, row));
-            assert!(ld >= n, "fgemm: residual ld {ld} < n {n}");
-            if let Some(last) = last {
-                assert!(r.len() >= last * ld + n, "fgemm: residual too short");
-            }
-        }
+        epilogue.check_residual("fgemm", m, n, map);
         match self.isa {
             FIsa::Scalar => reference::run(m, a, b, epilogue, map, c, ldc),
             #[cfg(target_arch = "x86_64")]
@@ -237,9 +245,10 @@ impl FGemm {
     }
 }
 
-/// The C row of GEMM row `r`.
+/// The C row of GEMM row `r` (`map.dest(r)`, or `r` without a map); the bf16 family uses it
+/// too.
 #[inline]
-fn dest(map: Option<RowMap>, r: usize) -> Option<usize> {
+pub(crate) fn dest(map: Option<RowMap>, r: usize) -> Option<usize> {
     match map {
         Some(map) => map.dest(r),
         None => Some(r),

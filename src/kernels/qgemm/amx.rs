@@ -22,7 +22,7 @@
 use core::arch::asm;
 use core::arch::x86_64::*;
 
-use crate::kernels::amx::{load_tile_config, release_tiles};
+use crate::kernels::amx::{load_bias_tiles, load_tile_config, release_tiles, store_tiles};
 
 use super::epilogue::avx512::{
     col_const, empty_cols, finish16, finish_2x32, no_res, res_const, rq_const, ColConst, ResConst,
@@ -158,11 +158,10 @@ unsafe fn drive<const RES: bool>(
                 let two_b = pc1 - p >= 2;
                 let b0 = bp.add(p * lps);
                 let b1 = if two_b { bp.add((p + 1) * lps) } else { b0 };
-                tiles_bias(
+                load_bias_tiles(
                     two_a,
-                    two_b,
-                    bias.as_ptr().add(16 * p),
-                    bias.as_ptr().add(16 * p + if two_b { 16 } else { 0 }),
+                    bias.as_ptr().add(16 * p) as *const u8,
+                    bias.as_ptr().add(16 * p + if two_b { 16 } else { 0 }) as *const u8,
                 );
                 if nsteps > 0 {
                     compute(two_a, two_b, asrc, alda, b0, b1, nsteps);
@@ -174,7 +173,7 @@ unsafe fn drive<const RES: bool>(
                 if let Some((buf, pm0, pmr, pp, pnt)) = pending {
                     epilogue::<RES>(x, rq, &kc, &rk, &cs[buf], pm0, pmr, pp, pnt);
                 }
-                tiles_store(two_a, two_b, &mut cs[cur]);
+                store_tiles(two_a, two_b, cs[cur].0.as_mut_ptr() as *mut u8);
                 let nt = if two_b { 2 } else { 1 };
                 pending = Some((cur, m0, mr, p, nt));
                 cur ^= 1;
@@ -321,11 +320,10 @@ unsafe fn drive_shifted(
         while m0 < m {
             let mr = (m - m0).min(32);
             let two_a = mr > 16;
-            tiles_bias(
+            load_bias_tiles(
                 two_a,
-                two_b,
-                bias.as_ptr().add(16 * p),
-                bias.as_ptr().add(16 * p + if two_b { 16 } else { 0 }),
+                bias.as_ptr().add(16 * p) as *const u8,
+                bias.as_ptr().add(16 * p + if two_b { 16 } else { 0 }) as *const u8,
             );
             for (seg, &shift) in a.shifts.iter().enumerate() {
                 let o = seg * ksteps * 16;
@@ -335,7 +333,7 @@ unsafe fn drive_shifted(
             if let Some((buf, pm0, pmr, pp, pnt)) = pending {
                 epilogue_mapped(rq, &kc, &cs[buf], map, c, ldc, n, pm0, pmr, pp, pnt);
             }
-            tiles_store(two_a, two_b, &mut cs[cur]);
+            store_tiles(two_a, two_b, cs[cur].0.as_mut_ptr() as *mut u8);
             pending = Some((cur, m0, mr, p, nt));
             cur ^= 1;
             m0 += mr;
@@ -387,56 +385,6 @@ unsafe fn epilogue_mapped(
 }
 
 /// Loads the used C tiles with the bias: every row of tmm0/tmm2 = `b0[0..16]`, of
-/// tmm1/tmm3 = `b1[0..16]` (stride-0 tile loads).
-#[inline(always)]
-unsafe fn tiles_bias(two_a: bool, two_b: bool, b0: *const i32, b1: *const i32) {
-    // SAFETY (caller): tiles configured; `b0`/`b1` point to 16 readable i32 (with stride 0
-    // every tile row reads the same 64 bytes).
-    asm!(
-        "tileloadd tmm0, [{b0} + {z}*1]",
-        "tileloadd tmm1, [{b1} + {z}*1]",
-        b0 = in(reg) b0, b1 = in(reg) b1, z = in(reg) 0usize, options(nostack, readonly)
-    );
-    if two_a {
-        asm!(
-            "tileloadd tmm2, [{b0} + {z}*1]",
-            "tileloadd tmm3, [{b1} + {z}*1]",
-            b0 = in(reg) b0, b1 = in(reg) b1, z = in(reg) 0usize, options(nostack, readonly)
-        );
-    }
-    let _ = two_b;
-}
-
-/// Stores the used C tiles to `cs` (tile (i, j) at `(2i + j) KiB`).
-#[inline(always)]
-unsafe fn tiles_store(two_a: bool, two_b: bool, cs: &mut CScratch) {
-    let p = cs.0.as_mut_ptr();
-    // SAFETY (caller): tiles configured; each store writes 16 rows x 64 bytes inside `cs`.
-    match (two_a, two_b) {
-        (true, true) => asm!(
-            "tilestored [{p} + {s}*1], tmm0",
-            "tilestored [{p} + {s}*1 + 1024], tmm1",
-            "tilestored [{p} + {s}*1 + 2048], tmm2",
-            "tilestored [{p} + {s}*1 + 3072], tmm3",
-            p = in(reg) p, s = in(reg) 64usize, options(nostack)
-        ),
-        (true, false) => asm!(
-            "tilestored [{p} + {s}*1], tmm0",
-            "tilestored [{p} + {s}*1 + 2048], tmm2",
-            p = in(reg) p, s = in(reg) 64usize, options(nostack)
-        ),
-        (false, true) => asm!(
-            "tilestored [{p} + {s}*1], tmm0",
-            "tilestored [{p} + {s}*1 + 1024], tmm1",
-            p = in(reg) p, s = in(reg) 64usize, options(nostack)
-        ),
-        (false, false) => asm!(
-            "tilestored [{p} + {s}*1], tmm0",
-            p = in(reg) p, s = in(reg) 64usize, options(nostack)
-        ),
-    }
-}
-
 /// `steps` (>= 1) K steps of 64: A tile rows at `a + r*lda` (+64 per step; second A tile 16
 /// rows further), B tiles at `b0`/`b1` (+1 KiB per step). Accumulates into tmm0..3.
 #[inline(always)]

@@ -249,62 +249,52 @@ impl FConv {
         (group * self.layout.cout_g() + slice * first, this)
     }
 
-    /// `input` rounded to bf16 when the products run in bf16, into a buffer with `extra`
-    /// zero values after it (the 16-row blocks the kernel reads past the last row); the
-    /// conversion is split over the workers.
+    /// `input` (rows of `cin` values) as the kernel reads it: itself on f32; on bf16 rounded
+    /// into `buffer`, in the tiled layout of [`TiledBf16`] when `tiled`, else row-major with
+    /// `extra_rows` zero rows after it (the 16-row blocks the kernel reads past the last row).
+    /// The conversion is split over the workers in whole rows (whole 16-row blocks if tiled).
     fn rows_for<'a>(
         &self,
         input: &'a [f32],
-        extra: usize,
+        tiled: bool,
+        extra_rows: usize,
         buffer: &'a mut Vec<u16>,
         workers: usize,
         parallel: Parallel<'_>,
     ) -> Rows<'a> {
         let Packed::Bf16(_, gemm) = &self.weights else { return Rows::F32(input) };
-        buffer.clear();
-        buffer.resize(input.len() + extra, 0);
-        let chunks = if workers > 1 { input.len().div_ceil(CONVERT_CHUNK) } else { 1 };
-        let per = input.len().div_ceil(chunks.max(1)).max(1);
-        let out = SharedOut::new(&mut buffer[..input.len()]);
-        parallel(chunks, &|i| {
-            let range = i * per..((i + 1) * per).min(input.len());
-            // SAFETY: the items convert disjoint ranges of the buffer.
-            let dst = unsafe { out.rows(range.start, range.len()) };
-            gemm.to_bf16(&input[range], dst);
-        });
-        let buffer: &'a Vec<u16> = buffer;
-        Rows::Bf16(buffer)
-    }
-
-    /// `input` (`pixels` rows of `cin` values) rounded to bf16 in the tiled layout of
-    /// [`TiledBf16`], the conversion split over the workers in whole 16-row blocks.
-    fn tiles_for<'a>(
-        &self,
-        gemm: &BGemm,
-        input: &[f32],
-        pixels: usize,
-        buffer: &'a mut Vec<u16>,
-        workers: usize,
-        parallel: Parallel<'_>,
-    ) -> Rows<'a> {
         let k = self.layout.cin;
+        let rows = input.len().checked_div(k).unwrap_or(0);
         buffer.clear();
-        buffer.resize(TiledBf16::len(pixels, k), 0);
-        let blocks = pixels.div_ceil(16);
-        let chunks = if workers > 1 { (pixels * k).div_ceil(CONVERT_CHUNK).min(blocks) } else { 1 };
-        let per = 16 * blocks.div_ceil(chunks.max(1));
+        buffer.resize(if tiled { TiledBf16::len(rows, k) } else { (rows + extra_rows) * k }, 0);
+        let unit = if tiled { 16 } else { 1 };
+        let units = rows.div_ceil(unit).max(1);
+        let chunks =
+            if workers > 1 { input.len().div_ceil(CONVERT_CHUNK).clamp(1, units) } else { 1 };
+        let per = unit * units.div_ceil(chunks);
         let out = SharedOut::new(&mut buffer[..]);
         parallel(chunks, &|i| {
-            let rows = i * per..((i + 1) * per).min(pixels);
-            if rows.is_empty() {
+            let range = i * per..((i + 1) * per).min(rows);
+            if range.is_empty() {
                 return;
             }
-            // SAFETY: the items convert disjoint 16-row blocks of the buffer.
-            let dst = unsafe { out.rows(rows.start * k, TiledBf16::len(rows.len(), k)) };
-            gemm.to_bf16_tiled(&input[rows.start * k..rows.end * k], rows.len(), k, dst);
+            let src = &input[range.start * k..range.end * k];
+            let len = if tiled { TiledBf16::len(range.len(), k) } else { src.len() };
+            // SAFETY: the items convert disjoint rows (whole 16-row blocks if tiled) of the
+            // buffer.
+            let dst = unsafe { out.rows(range.start * k, len) };
+            if tiled {
+                gemm.to_bf16_tiled(src, range.len(), k, dst);
+            } else {
+                gemm.to_bf16(src, dst);
+            }
         });
         let buffer: &'a Vec<u16> = buffer;
-        Rows::Tiled(buffer)
+        if tiled {
+            Rows::Tiled(buffer)
+        } else {
+            Rows::Bf16(buffer)
+        }
     }
 
     /// Whether a pointwise convolution reads its bf16 input tiled: one group whose rows are
@@ -419,13 +409,8 @@ impl FConv {
         let g = &self.layout;
         let mut buffer = Vec::new();
         let tiled = self.reads_tiles();
-        let rows = match &self.weights {
-            Packed::Bf16(_, gemm) if tiled => {
-                self.tiles_for(gemm, input, pixels, &mut buffer, workers, parallel)
-            }
-            // 16 more rows: the bf16 kernel reads whole 16-row blocks.
-            _ => self.rows_for(input, 16 * g.cin, &mut buffer, workers, parallel),
-        };
+        // 16 more rows: the bf16 kernel reads whole 16-row blocks.
+        let rows = self.rows_for(input, tiled, 16, &mut buffer, workers, parallel);
         let split_below =
             if self.runs_bf16() { SPLIT_COLUMNS_BELOW_BF16 } else { SPLIT_COLUMNS_BELOW };
         if workers > 1 && self.slices > 1 && pixels < split_below * workers {
@@ -486,7 +471,7 @@ impl FConv {
         let chunks = grid.div_ceil(chunk_rows);
         let out_image = ho * wo * g.cout;
         let mut buffer = Vec::new();
-        let rows = self.rows_for(input, 0, &mut buffer, workers, parallel);
+        let rows = self.rows_for(input, false, 0, &mut buffer, workers, parallel);
         let image_len = h * w * g.cin;
         let mut padded_f32 = Vec::new();
         let mut padded_bf16 = Vec::new();
@@ -626,6 +611,23 @@ mod tests {
         out
     }
 
+    /// Every f32 kernel this CPU runs without bf16, and each bf16 kernel (with the scalar f32
+    /// one for the convolutions it does not take).
+    fn kernel_sets() -> Vec<FloatKernels> {
+        let mut sets: Vec<FloatKernels> = [FIsa::Scalar, FIsa::Avx512]
+            .into_iter()
+            .filter_map(FGemm::new)
+            .map(|f32| FloatKernels { f32, bf16: None })
+            .collect();
+        let scalar = FGemm::new(FIsa::Scalar).unwrap();
+        for isa in [BIsa::Scalar, BIsa::Amx] {
+            if let Some(bf16) = BGemm::new(isa) {
+                sets.push(FloatKernels { f32: scalar, bf16: Some(bf16) });
+            }
+        }
+        sets
+    }
+
     fn serial(n: usize, f: &(dyn Fn(usize) + Sync)) {
         (0..n).rev().for_each(f)
     }
@@ -637,17 +639,7 @@ mod tests {
     fn convolutions_match_the_definition() {
         let required = std::env::var_os("RESNEXT_REQUIRE_CPU_KERNELS").is_some();
         assert!(!required || BIsa::Amx.supported(), "AMX-BF16 required but not available");
-        let mut gemms: Vec<FloatKernels> = [FIsa::Scalar, FIsa::Avx512]
-            .into_iter()
-            .filter_map(FGemm::new)
-            .map(|f32| FloatKernels { f32, bf16: None })
-            .collect();
-        let scalar = FGemm::new(FIsa::Scalar).unwrap();
-        for isa in [BIsa::Scalar, BIsa::Amx] {
-            if let Some(bf16) = BGemm::new(isa) {
-                gemms.push(FloatKernels { f32: scalar, bf16: Some(bf16) });
-            }
-        }
+        let gemms = kernel_sets();
         let shapes = [
             // (cin, cout, groups, kernel, stride, pads, dilation, h, w)
             (16, 300, 1, 1, 1, [0; 4], 1, 5, 7),
@@ -718,17 +710,7 @@ mod tests {
     /// padded), with half the packed bytes on the f32 kernels (float16 panels).
     #[test]
     fn float16_weights_give_the_bits_of_their_widened_values() {
-        let mut gemms: Vec<FloatKernels> = [FIsa::Scalar, FIsa::Avx512]
-            .into_iter()
-            .filter_map(FGemm::new)
-            .map(|f32| FloatKernels { f32, bf16: None })
-            .collect();
-        let scalar = FGemm::new(FIsa::Scalar).unwrap();
-        for isa in [BIsa::Scalar, BIsa::Amx] {
-            if let Some(bf16) = BGemm::new(isa) {
-                gemms.push(FloatKernels { f32: scalar, bf16: Some(bf16) });
-            }
-        }
+        let gemms = kernel_sets();
         for gemm in gemms {
             for (i, &(cin, cout, groups, k, s, pad, h, w)) in [
                 (16usize, 300usize, 1usize, 1usize, 1usize, 0usize, 5usize, 7usize),
