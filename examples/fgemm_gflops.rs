@@ -91,7 +91,8 @@ fn main() {
     }
     let kernels: Vec<FGemm> = [FIsa::Avx512].into_iter().filter_map(FGemm::new).collect();
     let reference = FGemm::new(FIsa::Scalar).expect("scalar");
-    let bf16 = BGemm::new(BIsa::Amx);
+    let bf16: Vec<BGemm> =
+        [BIsa::Amx, BIsa::Avx512Bf16].into_iter().filter_map(BGemm::new).collect();
     let bf16_reference = BGemm::new(BIsa::Scalar).expect("scalar");
     let mut rows = Vec::new();
     for &(m, seg_k, segs, n, lda, what, bf16_only) in SHAPES {
@@ -130,7 +131,11 @@ fn main() {
                 best * 1e3
             ));
         }
-        if let (Some(gemm), true) = (bf16, seg_k.is_multiple_of(K_STEP)) {
+        // The merged-group shapes (`bf16_only`) are AMX's: AVX512-BF16 leaves those groups f32.
+        let bf16_kernels = bf16
+            .iter()
+            .filter(|g| seg_k.is_multiple_of(K_STEP) && (!bf16_only || g.isa() == BIsa::Amx));
+        for &gemm in bf16_kernels {
             let mut a16 = vec![0u16; a.len()];
             gemm.to_bf16(&a, &mut a16);
             let b16 = PackedBf16::pack(&values(n * k, 2), n, k);
@@ -152,7 +157,7 @@ fn main() {
                 2.0 * (m * n * k) as f64 / best / 1e9,
                 best * 1e3
             ));
-            if segs == 1 && lda == seg_k {
+            if segs == 1 && lda == seg_k && gemm.reads_tiles() {
                 // A 1x1 convolution as the layer runs it on bf16: A in tiled layout.
                 let mut tiles = vec![0u16; TiledBf16::len(m, k)];
                 gemm.to_bf16_tiled(&a[..m * k], m, k, &mut tiles);

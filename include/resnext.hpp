@@ -409,7 +409,7 @@ class ClassifierOptions {
     return *this;
   }
   /// tract, opt-in: a float model's convolutions (all of a ResNeXt's but the stem) in bf16 on Intel
-  /// AMX (ignored with a warning without AMX-BF16; `info().compute` says what runs).
+  /// AMX or AVX512-BF16 (ignored with a warning with neither; `info().compute` says what runs).
   ClassifierOptions& bf16_matmul(bool enable = true) {
     detail::check(resnext_options_set_bf16_matmul(raw(), enable ? 1u : 0u));
     return *this;

@@ -36,7 +36,7 @@ fn shared_fp32_classifier_on_the_kernel_layer_matches_serial_results() {
 }
 
 /// The FP32 models in the bf16 mode (their 1x1 and 32-channel-group convolutions on the AMX
-/// bf16 kernel, each call with its own thread's tile state): shared runs equal serial ones.
+/// bf16 kernel, each call with its own thread's tile state, or on AVX512-BF16): shared runs equal serial ones.
 #[test]
 fn shared_bf16_classifier_matches_serial_results() {
     for model in ["models/tiny_torch.onnx", "models/tiny_paddle.onnx"] {
@@ -67,8 +67,8 @@ fn shared_matches_serial_with(model: &str, kernels: CpuKernels, bf16: bool) {
     } else if kernels == CpuKernels::Scalar {
         assert!(compute.starts_with("f32 on scalar"), "{model}: {compute}");
     }
-    if bf16 && resnext::kernels::bgemm::BIsa::Amx.supported() {
-        assert!(compute.starts_with("bf16 on AMX: "), "{model}: {compute}");
+    if let Some(isa) = resnext::kernels::bgemm::BIsa::best().filter(|_| bf16) {
+        assert!(compute.starts_with(&format!("bf16 on {}: ", isa.label())), "{model}: {compute}");
     }
     let images: Vec<Vec<u8>> = ["chelsea.png", "coffee.png", "astronaut.png"]
         .iter()

@@ -1,12 +1,13 @@
 //! The tract engine options take effect and `info().compute` reports their effective values:
 //! float16 widening on and off, bf16 products on and off (they run only where the CPU has
-//! AMX-BF16; elsewhere compute says they are not available, and `RESNEXT_REQUIRE_CPU_KERNELS=1`
-//! makes that a failure).
+//! AMX-BF16 or AVX512-BF16; elsewhere compute says they are not available, and
+//! `RESNEXT_REQUIRE_CPU_KERNELS=1` makes a missing kernel a failure where Linux lists its flag).
 
 mod common;
 
 use common::fixture;
 use resnext::{Classifier, ClassifierOptions, CpuKernels, LabelSource, PreprocessConfig};
+use resnext::kernels::bgemm::BIsa;
 
 fn compute(model: &str, configure: impl FnOnce(ClassifierOptions) -> ClassifierOptions) -> String {
     let options = ClassifierOptions::from_path(fixture(model))
@@ -21,8 +22,8 @@ fn compute(model: &str, configure: impl FnOnce(ClassifierOptions) -> ClassifierO
 /// where the CPU has AVX-512F (required by `RESNEXT_REQUIRE_CPU_KERNELS=1`), else tract's.
 fn default_float_compute() -> &'static str {
     let avx512 = resnext::kernels::fgemm::FIsa::Avx512.supported();
-    let required = std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1");
-    assert!(avx512 || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1 but this CPU has no AVX-512F");
+    let required = common::cpu_kernel_required("avx512f");
+    assert!(avx512 || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists avx512f, no AVX-512 kernel");
     if avx512 {
         "f32 on AVX-512: 15 of 17 convolutions, 4 residual additions fused, 1 max pool in NHWC"
     } else {
@@ -56,22 +57,35 @@ fn widen_fp16_chooses_float32_or_float16_compute() {
     assert_eq!(compute("models/tiny_torch.onnx", |o| o.widen_fp16(false)), layer);
 }
 
-/// Where the bf16 mode runs (AMX-BF16 and the float kernel layer): the tiny model's
-/// convolutions with whole 32-channel groups.
-const TINY_BF16: &str = "bf16 on AMX: 11 of 17 convolutions, 4 f32 on AVX-512, 4 residual \
-                         additions fused, 1 max pool in NHWC";
-const NO_AMX: &str = "this CPU has no AMX-BF16, or Linux refused the AMX tile permission";
+/// Where the bf16 mode runs (the float kernel layer and a bf16 kernel): on AMX the tiny
+/// model's convolutions with 8, 16 or a multiple of 32 channels per group, on AVX512-BF16
+/// (no AMX) those with a multiple of 32.
+fn tiny_bf16(isa: BIsa) -> String {
+    let (on, bf16, f32) = match isa {
+        BIsa::Amx => ("AMX", 11, 4),
+        _ => ("AVX512-BF16", TINY_AVX512_BF16, 15 - TINY_AVX512_BF16),
+    };
+    format!(
+        "bf16 on {on}: {bf16} of 17 convolutions, {f32} f32 on AVX-512, 4 residual additions \
+         fused, 1 max pool in NHWC"
+    )
+}
+/// The tiny model's convolutions with a multiple of 32 input channels per group.
+const TINY_AVX512_BF16: usize = 10;
+const NO_BF16: &str =
+    "this CPU has neither AMX-BF16 (with Linux's tile permission) nor AVX512-BF16";
 
 #[test]
-fn bf16_matmul_runs_the_convolutions_on_amx_or_says_why_not() {
+fn bf16_matmul_runs_the_convolutions_on_amx_or_avx512_bf16_or_says_why_not() {
     let layer = default_float_compute();
     assert_eq!(compute("models/tiny_torch.onnx", |o| o), layer);
     assert_eq!(compute("models/tiny_torch.onnx", |o| o.bf16_matmul(false)), layer);
     assert_eq!(compute("models/tiny_torch.onnx", |o| o.cpu_kernels(CpuKernels::Off)), "f32");
     let on = compute("models/tiny_torch.onnx", |o| o.bf16_matmul(true));
-    let amx = resnext::kernels::bgemm::BIsa::Amx.supported();
-    let required = std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1");
-    assert!(amx || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1 but there is no AMX bf16 kernel");
+    for (isa, flag) in [(BIsa::Amx, "amx_bf16"), (BIsa::Avx512Bf16, "avx512_bf16")] {
+        let required = common::cpu_kernel_required(flag);
+        assert!(isa.supported() || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists {flag}, no {isa:?} kernel");
+    }
     let unavailable =
         |base: &str, why: &str| format!("{base} (bf16 products asked for, not available: {why})");
     let off =
@@ -83,19 +97,25 @@ fn bf16_matmul_runs_the_convolutions_on_amx_or_says_why_not() {
         unavailable(&int8_default, "bf16 applies to float32 and float16 models"),
         "INT8 models keep their integer kernels"
     );
-    if amx && layer != "f32" {
-        assert_eq!(on, TINY_BF16);
-        assert_eq!(off, unavailable("f32", "cpu_kernels turns the float kernel layer off"));
-        // FP16: the bf16 panels are rounded from the float16 weights, the f32 ones keep them.
-        let fp16 = compute("models/tiny_fp16.onnx", |o| o.bf16_matmul(true));
-        assert_eq!(fp16, format!("{TINY_BF16} (float16 weights kept as float16 until packed)"));
-    } else {
-        assert_eq!(on, unavailable(layer, NO_AMX));
-        assert_eq!(off, unavailable("f32", NO_AMX));
-        if layer != "f32" {
+    match BIsa::best().filter(|_| layer != "f32") {
+        Some(isa) => {
+            let want = tiny_bf16(isa);
+            assert_eq!(on, want);
+            assert_eq!(off, unavailable("f32", "cpu_kernels turns the float kernel layer off"));
+            // FP16: the bf16 panels are rounded from the float16 weights, the f32 ones keep
+            // them.
             let fp16 = compute("models/tiny_fp16.onnx", |o| o.bf16_matmul(true));
-            let kept = format!("{layer} (float16 weights kept as float16, widened in the kernel)");
-            assert_eq!(fp16, unavailable(&kept, NO_AMX));
+            assert_eq!(fp16, format!("{want} (float16 weights kept as float16 until packed)"));
+        }
+        None => {
+            assert_eq!(on, unavailable(layer, NO_BF16));
+            assert_eq!(off, unavailable("f32", NO_BF16));
+            if layer != "f32" {
+                let fp16 = compute("models/tiny_fp16.onnx", |o| o.bf16_matmul(true));
+                let kept =
+                    format!("{layer} (float16 weights kept as float16, widened in the kernel)");
+                assert_eq!(fp16, unavailable(&kept, NO_BF16));
+            }
         }
     }
 }

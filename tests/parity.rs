@@ -167,8 +167,8 @@ fn fp32_with_two_threads_matches_onnxruntime() {
 #[test]
 fn fp32_on_each_float_kernel_path_matches_onnxruntime() {
     let avx512 = resnext::kernels::fgemm::FIsa::Avx512.supported();
-    let required = std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1");
-    assert!(avx512 || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1 but this CPU has no AVX-512F");
+    let required = common::cpu_kernel_required("avx512f");
+    assert!(avx512 || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists avx512f, no AVX-512 kernel");
     let paths = [
         (CpuKernels::Auto, if avx512 { "f32 on AVX-512: " } else { "f32" }),
         (CpuKernels::Off, "f32"),
@@ -256,7 +256,7 @@ fn quantized_paddle_exports_score_like_onnxruntime() {
 /// The INT8 models on each of the crate's own kernel families, forced, and with the kernel
 /// layer off (tract's float path), against ONNX Runtime on the same QDQ file. Same INT8
 /// tolerance. A family this CPU lacks is reported and skipped, unless
-/// `RESNEXT_REQUIRE_CPU_KERNELS=1` (CI, on a CPU with AMX and VNNI) makes that a failure.
+/// `RESNEXT_REQUIRE_CPU_KERNELS=1` (CI) makes that a failure where Linux lists the family's flag.
 fn check_int8_kernels(kernels: CpuKernels, filter: impl Fn(&serde_json::Value) -> bool) {
     let isa = match kernels {
         CpuKernels::AmxInt8 => Some(resnext::kernels::cpu::Isa::AmxInt8),
@@ -264,8 +264,12 @@ fn check_int8_kernels(kernels: CpuKernels, filter: impl Fn(&serde_json::Value) -
         _ => None,
     };
     if let Some(isa) = isa.filter(|i| !resnext::kernels::cpu::supports(*i)) {
-        let required = std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1");
-        assert!(!required, "RESNEXT_REQUIRE_CPU_KERNELS=1 but this CPU cannot run {isa:?}");
+        let flag = match isa {
+            resnext::kernels::cpu::Isa::AmxInt8 => "amx_int8",
+            _ => "avx512_vnni",
+        };
+        let required = common::cpu_kernel_required(flag);
+        assert!(!required, "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists {flag}, no {isa:?} kernel");
         println!("SKIPPED: this CPU cannot run {isa:?}");
         return;
     }
@@ -361,18 +365,20 @@ fn batch_sizes_1_4_8_run_on_one_classifier() {
     }
 }
 
-/// The opt-in bf16 mode (AMX): the float kernel layer's convolutions run their products in
-/// bf16, on ResNeXt50 from both graph styles (against ONNX Runtime's FP32 outputs) and from
+/// The opt-in bf16 mode (AMX, else AVX512-BF16): the float kernel layer's convolutions run
+/// their products in bf16, on ResNeXt50 from both graph styles (against ONNX Runtime's FP32 outputs) and from
 /// the FP16 files (against ONNX Runtime's run of the same file). Tolerance: 2e-2 x max(1, max |reference|) and
 /// the top-1 class equal on every row (bf16 keeps 8 mantissa bits of each operand). Where the
-/// CPU has no AMX-BF16 the option must leave the model in f32, say so, and still match at the
+/// CPU has neither the option must leave the model in f32, say so, and still match at the
 /// FP32 tolerance.
 #[test]
 fn bf16_matmul_mode_stays_close_to_onnxruntime_fp32() {
-    let amx = resnext::kernels::bgemm::BIsa::Amx.supported()
-        && resnext::kernels::fgemm::FIsa::Avx512.supported();
-    let required = std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1");
-    assert!(amx || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1 but there is no AMX bf16 kernel");
+    use resnext::kernels::bgemm::BIsa;
+    for (isa, flag) in [(BIsa::Amx, "amx_bf16"), (BIsa::Avx512Bf16, "avx512_bf16")] {
+        let required = common::cpu_kernel_required(flag);
+        assert!(isa.supported() || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists {flag}, no {isa:?} kernel");
+    }
+    let bf16 = BIsa::best().filter(|_| resnext::kernels::fgemm::FIsa::Avx512.supported());
     let r50 = |c: &serde_json::Value| model_is(c, "r50_torch") || model_is(c, "r50_paddle");
     // FP16 files too (float16 weights rounded to bf16 at packing), against ONNX Runtime's
     // float16 run of the same file.
@@ -382,12 +388,12 @@ fn bf16_matmul_mode_stays_close_to_onnxruntime_fp32() {
     for case in cases {
         let classifier = classifier_with(&case, 2, |o| o.bf16_matmul(true));
         let compute = classifier.info().compute.clone();
-        if !amx {
+        let Some(isa) = bf16 else {
             assert!(compute.contains("bf16 products asked for, not available"), "{compute}");
             check_classifier(&case, 2, classifier);
             continue;
-        }
-        assert!(compute.starts_with("bf16 on AMX: "), "{compute}");
+        };
+        assert!(compute.starts_with(&format!("bf16 on {}: ", isa.label())), "{compute}");
         let Compared { reference, ours, batch, diff, scale, .. } = compare(&case, &classifier);
         println!(
             "{} [{compute}] batch {batch}: max diff {diff:.3e} (scale {scale:.1})",

@@ -39,6 +39,7 @@ struct Detected {
     vnni: bool,
     amx: bool,
     amx_bf16: bool,
+    avx512_bf16: bool,
 }
 
 fn detected() -> Detected {
@@ -57,12 +58,13 @@ fn detect() -> Detected {
     let bf16 = bf16 && std::arch::is_x86_feature_detected!("avx512bf16") && vnni;
     // The permission is asked for only when a kernel could use the tiles.
     let permitted = (int8 && vnni || bf16) && amx_request_permission();
-    Detected { vnni, amx: vnni && int8 && permitted, amx_bf16: bf16 && permitted }
+    let avx512_bf16 = vnni && std::arch::is_x86_feature_detected!("avx512bf16");
+    Detected { vnni, amx: vnni && int8 && permitted, amx_bf16: bf16 && permitted, avx512_bf16 }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 fn detect() -> Detected {
-    Detected { vnni: false, amx: false, amx_bf16: false }
+    Detected { vnni: false, amx: false, amx_bf16: false, avx512_bf16: false }
 }
 
 /// Whether AMX-INT8 and AMX-BF16 exist: CPUID.(EAX=7,ECX=0):EDX bit 24 (AMX-TILE) with bit 25
@@ -154,6 +156,34 @@ pub fn supports(isa: Isa) -> bool {
 /// epilogues use. Cached; thread safe.
 pub fn supports_amx_bf16() -> bool {
     detected().amx_bf16
+}
+
+/// Whether Linux lists `flag` (spelled as in `/proc/cpuinfo`: `avx512f`, `avx512_vnni`,
+/// `amx_int8`, `amx_bf16`) among this CPU's flags; false where there is no `/proc/cpuinfo`.
+/// Independent of this module's CPUID detection: the tests use it to tell a CPU that lacks an
+/// instruction set from a build or a detection that lost a kernel family. Reads the file on
+/// every call; thread safe.
+pub fn linux_lists_cpu_flag(flag: &str) -> bool {
+    std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|info| {
+        info.lines()
+            .filter(|line| line.starts_with("flags"))
+            .any(|line| line.split_whitespace().any(|f| f == flag))
+    })
+}
+
+/// Tests only: whether `RESNEXT_REQUIRE_CPU_KERNELS=1` (CI) makes the kernel family of the
+/// CPU flag `flag` mandatory, which it does where Linux lists the flag
+/// ([`linux_lists_cpu_flag`]); elsewhere a test may skip that family.
+#[cfg(test)]
+pub(crate) fn required_by_tests(flag: &str) -> bool {
+    std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1") && linux_lists_cpu_flag(flag)
+}
+
+/// Whether the AVX512-BF16 kernel can run: `vdpbf16ps` and `vcvtneps2bf16` with the AVX-512
+/// (F, BW, VL, DQ) its loads and epilogue use, no AMX needed (AMD Zen 4 and later, Intel
+/// Cooper Lake, Sapphire Rapids). Cached; thread safe.
+pub fn supports_avx512_bf16() -> bool {
+    detected().avx512_bf16
 }
 
 /// The best ISA available.

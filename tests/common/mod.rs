@@ -21,6 +21,15 @@ pub fn testdata() -> PathBuf {
     dir
 }
 
+/// Whether `RESNEXT_REQUIRE_CPU_KERNELS=1` (CI) makes the kernel family of the CPU flag `flag`
+/// (`avx512f`, `avx512_vnni`, `amx_int8`, `amx_bf16`) mandatory: it does where Linux lists the
+/// flag in `/proc/cpuinfo`, so a build or a detection that lost a family fails there, and a CPU
+/// without the instructions skips it.
+pub fn cpu_kernel_required(flag: &str) -> bool {
+    std::env::var("RESNEXT_REQUIRE_CPU_KERNELS").as_deref() == Ok("1")
+        && resnext::kernels::cpu::linux_lists_cpu_flag(flag)
+}
+
 /// A path inside the fixture directory.
 pub fn fixture(relative: &str) -> PathBuf {
     testdata().join(relative)

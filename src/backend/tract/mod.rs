@@ -58,8 +58,8 @@ pub struct TractOptions {
     pub threads: usize,
     /// Float16 handling.
     pub fp16: Fp16Compute,
-    /// Run the float kernel layer's convolutions in bf16 on AMX where the CPU has AMX-BF16
-    /// (see [`ClassifierOptions::bf16_matmul`]).
+    /// Run the float kernel layer's convolutions in bf16 on AMX or AVX512-BF16 where the CPU
+    /// has one (see [`ClassifierOptions::bf16_matmul`]).
     pub bf16_matmul: bool,
     /// Input height and width to use when the model declares them symbolically.
     pub fallback_side: u32,
@@ -194,18 +194,19 @@ pub struct TractBackend {
     info: ModelInfo,
 }
 
-/// Why the bf16 mode cannot run on this model, CPU and options (`None`: it can). It runs on
-/// the float kernel layer (AVX-512F, `cpu_kernels` not off or scalar) of a float model, with
-/// AMX-BF16 and Linux's tile permission.
-fn bf16_unavailable(float: bool, f32_isa: Option<FIsa>) -> Option<&'static str> {
-    if !float {
-        Some("bf16 applies to float32 and float16 models")
-    } else if !BIsa::Amx.supported() {
-        Some("this CPU has no AMX-BF16, or Linux refused the AMX tile permission")
-    } else if f32_isa != Some(FIsa::Avx512) {
-        Some("cpu_kernels turns the float kernel layer off")
-    } else {
-        None
+/// The bf16 kernel the bf16 mode runs on for this model, CPU and options, or why it cannot
+/// run. It runs on the float kernel layer (AVX-512F, `cpu_kernels` not off or scalar) of a
+/// float model, on AMX-BF16 (with Linux's tile permission), else on AVX512-BF16.
+fn bf16_kernel(float: bool, f32_isa: Option<FIsa>) -> Result<BIsa, &'static str> {
+    // Either bf16 kernel implies AVX-512F: without one, `f32_isa` is not AVX-512 because of
+    // the CPU, not of `cpu_kernels`.
+    match BIsa::best() {
+        _ if !float => Err("bf16 applies to float32 and float16 models"),
+        None => Err("this CPU has neither AMX-BF16 (with Linux's tile permission) nor AVX512-BF16"),
+        Some(_) if f32_isa != Some(FIsa::Avx512) => {
+            Err("cpu_kernels turns the float kernel layer off")
+        }
+        Some(isa) => Ok(isa),
     }
 }
 
@@ -329,10 +330,10 @@ impl TractBackend {
         // Float models (FP32, or FP16 widened above) on the float kernels; in the bf16 mode the
         // convolutions that fit run their products in bf16 on AMX.
         let float = inspection.precision == Precision::Fp32 || widened;
-        let bf16_unavailable = options.bf16_matmul.then(|| bf16_unavailable(float, f32_isa));
+        let bf16_kernel = options.bf16_matmul.then(|| bf16_kernel(float, f32_isa));
         let float_layer = match f32_isa {
             Some(isa) if float => {
-                let bf16 = options.bf16_matmul && bf16_unavailable.flatten().is_none();
+                let bf16 = bf16_kernel.and_then(|k| k.ok());
                 let placement = place_f32_layer(&mut proto, isa, bf16);
                 for why in &placement.unmatched {
                     log::info!("kernel layer: convolution left to tract: {why}");
@@ -467,7 +468,7 @@ impl TractBackend {
         // Every batch runs on the batch-1 plan: the decluttered model is not needed again, and
         // dropping it before optimizing lets its weights go as they are packed.
         let plan = optimized_plan(typed, &batch, 1)?;
-        if let Some(Some(why)) = bf16_unavailable {
+        if let Some(Err(why)) = bf16_kernel {
             log::warn!("bf16 products (bf16_matmul) are ignored: {why}; running f32");
             info.compute =
                 format!("{} (bf16 products asked for, not available: {why})", info.compute);

@@ -19,8 +19,8 @@ pub struct EngineFlags {
     #[arg(long, value_name = "auto|off|avx512-vnni|amx-int8|scalar", default_value = "auto")]
     pub cpu_kernels: String,
     /// tract, opt-in: run a float model's convolutions (all of a ResNeXt's but the stem) in bf16 on
-    /// Intel AMX (faster, with bf16's rounding in the scores; ignored with a warning without
-    /// AMX-BF16 or with --cpu-kernels off).
+    /// Intel AMX, or on AVX512-BF16 without AMX (faster, with bf16's rounding in the scores;
+    /// ignored with a warning with neither or with --cpu-kernels off).
     #[arg(long)]
     pub bf16_matmul: bool,
     /// tract: keep float16 weights in float16 instead of widening them to float32 at load

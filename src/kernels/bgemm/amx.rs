@@ -1,5 +1,6 @@
 //! The AMX-BF16 kernel (`tdpbf16ps`: bf16 A tiles x bf16 B tiles, float32 C tiles), in stable
-//! `asm!`, and the AVX512-BF16 conversion of A.
+//! `asm!`, and the AVX512-BF16 conversion of A to the tiled layout (the row-major one is
+//! `avx512::to_bf16`).
 //!
 //! Tiles (palette 1, all 16 rows x 64 bytes, [`crate::kernels::amx`]): tmm0..3 = the 2 x 2 C
 //! tiles of a 32 x 32 block, tmm4/5 = A (rows 0..16 / 16..32, one 32-value K step), tmm6/7 =
@@ -26,35 +27,6 @@ struct CScratch([f32; 1024]);
 
 /// Bytes of packed B per panel chunk.
 const CHUNK_BYTES: usize = 512 << 10;
-
-/// `dst[i] = bf16(src[i])` with `vcvtneps2bf16` (lengths checked by the caller).
-pub(super) fn to_bf16(src: &[f32], dst: &mut [u16]) {
-    // SAFETY: reachable only through a `BGemm` of `BIsa::Amx`, whose support check includes
-    // AVX512-BF16 and AVX-512F; the loop reads `src` and writes `dst` only below their
-    // common length (full vectors, then a masked tail).
-    unsafe { convert(src, dst) }
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
-unsafe fn convert(src: &[f32], dst: &mut [u16]) {
-    let len = src.len().min(dst.len());
-    let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
-    let mut i = 0;
-    while i + 16 <= len {
-        let h = _mm512_cvtneps_pbh(_mm512_loadu_ps(s.add(i)));
-        _mm256_storeu_si256(d.add(i) as *mut __m256i, core::mem::transmute::<__m256bh, __m256i>(h));
-        i += 16;
-    }
-    if i < len {
-        let mask = ((1u32 << (len - i)) - 1) as __mmask16;
-        let h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, s.add(i)));
-        _mm256_mask_storeu_epi16(
-            d.add(i) as *mut i16,
-            mask,
-            core::mem::transmute::<__m256bh, __m256i>(h),
-        );
-    }
-}
 
 /// The arguments of one call, as raw pointers (validated by [`super::BGemm::run`]).
 struct Ctx<'a> {

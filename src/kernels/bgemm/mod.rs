@@ -16,9 +16,10 @@
 //! 16 rows x 32 values needs no copy. Rows are read in blocks of 16: the caller's A covers
 //! every row below `m` rounded up to 16 (the rows past `m` are computed and dropped).
 //!
-//! Kernels: the scalar `reference` (the definition) and `amx` (2 x 2 tiles of 16 x 16
+//! Kernels: the scalar `reference` (the definition), `amx` (2 x 2 tiles of 16 x 16
 //! float32 accumulators, a C block's tiles stored to an L1 scratch for the AVX-512
-//! epilogue). Single-threaded per call and thread safe: each call configures and releases its
+//! epilogue) and `avx512` (`vdpbf16ps` on 12 x 32 or 24 x 16 register blocks, for CPUs with
+//! AVX512-BF16 and no AMX, such as AMD Zen 4). Single-threaded per call and thread safe: each call configures and releases its
 //! own thread's tiles.
 
 mod pack;
@@ -26,6 +27,8 @@ pub mod reference;
 
 #[cfg(target_arch = "x86_64")]
 mod amx;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 #[cfg(test)]
 mod tests;
@@ -43,15 +46,33 @@ pub enum BIsa {
     Scalar,
     /// AMX-BF16 `tdpbf16ps` tiles, AVX512-BF16 conversion, AVX-512 epilogue.
     Amx,
+    /// AVX512-BF16 `vdpbf16ps` on zmm registers (CPUs without AMX, such as AMD Zen 4); no
+    /// tiled A ([`BGemm::reads_tiles`]).
+    Avx512Bf16,
 }
 
 impl BIsa {
-    /// A short stable name: "scalar", "amx-bf16".
+    /// A short stable name: "scalar", "amx-bf16", "avx512-bf16".
     pub fn name(self) -> &'static str {
         match self {
             BIsa::Scalar => "scalar",
             BIsa::Amx => "amx-bf16",
+            BIsa::Avx512Bf16 => "avx512-bf16",
         }
+    }
+
+    /// How `info().compute` names it: "scalar reference kernels", "AMX", "AVX512-BF16".
+    pub fn label(self) -> &'static str {
+        match self {
+            BIsa::Scalar => "scalar reference kernels",
+            BIsa::Amx => "AMX",
+            BIsa::Avx512Bf16 => "AVX512-BF16",
+        }
+    }
+
+    /// The fastest bf16 kernel this CPU runs, if any: AMX, else AVX512-BF16.
+    pub fn best() -> Option<BIsa> {
+        [BIsa::Amx, BIsa::Avx512Bf16].into_iter().find(|i| i.supported())
     }
 
     /// Whether this CPU (and Linux's tile permission) can run it.
@@ -59,6 +80,7 @@ impl BIsa {
         match self {
             BIsa::Scalar => true,
             BIsa::Amx => crate::kernels::cpu::supports_amx_bf16(),
+            BIsa::Avx512Bf16 => crate::kernels::cpu::supports_avx512_bf16(),
         }
     }
 }
@@ -178,16 +200,25 @@ impl BGemm {
         self.isa
     }
 
-    /// `dst[i] = bf16_bits(src[i])` (AVX512-BF16 on the AMX kernel). Panics when the lengths
+    /// Whether [`BGemm::run_tiled`] and [`BGemm::to_bf16_tiled`] are worth using: on AMX,
+    /// whose tile loads read 16 rows at once (the other kernels run them, as the reference
+    /// does, but gain nothing).
+    pub fn reads_tiles(&self) -> bool {
+        self.isa == BIsa::Amx
+    }
+
+    /// `dst[i] = bf16_bits(src[i])` (AVX512-BF16 on the x86 kernels). Panics when the lengths
     /// differ.
     pub fn to_bf16(&self, src: &[f32], dst: &mut [u16]) {
         assert_eq!(src.len(), dst.len(), "bgemm: conversion lengths differ");
         match self.isa {
             BIsa::Scalar => reference::to_bf16(src, dst),
             #[cfg(target_arch = "x86_64")]
-            BIsa::Amx => amx::to_bf16(src, dst),
+            BIsa::Amx | BIsa::Avx512Bf16 => avx512::to_bf16(src, dst),
             #[cfg(not(target_arch = "x86_64"))]
-            BIsa::Amx => unreachable!("BGemm::new only accepts supported kernels"),
+            BIsa::Amx | BIsa::Avx512Bf16 => {
+                unreachable!("BGemm::new only accepts supported kernels")
+            }
         }
     }
 
@@ -200,7 +231,7 @@ impl BGemm {
         assert_eq!(src.len(), rows * k, "bgemm: {} values for {rows} x {k}", src.len());
         assert_eq!(dst.len(), TiledBf16::len(rows, k), "bgemm: tiled buffer size");
         match self.isa {
-            BIsa::Scalar => reference::to_bf16_tiled(src, rows, k, dst),
+            BIsa::Scalar | BIsa::Avx512Bf16 => reference::to_bf16_tiled(src, rows, k, dst),
             #[cfg(target_arch = "x86_64")]
             BIsa::Amx => amx::to_bf16_tiled(src, rows, k, dst),
             #[cfg(not(target_arch = "x86_64"))]
@@ -235,7 +266,7 @@ impl BGemm {
         assert!(a.data.len() >= TiledBf16::len(m, a.k), "bgemm: tiled A too short");
         epilogue.check_residual("bgemm", m, n, None);
         match self.isa {
-            BIsa::Scalar => reference::run_tiled(m, a, b, epilogue, c, ldc),
+            BIsa::Scalar | BIsa::Avx512Bf16 => reference::run_tiled(m, a, b, epilogue, c, ldc),
             #[cfg(target_arch = "x86_64")]
             BIsa::Amx => amx::run_tiled(m, a, b, epilogue, c, ldc),
             #[cfg(not(target_arch = "x86_64"))]
@@ -282,8 +313,12 @@ impl BGemm {
             BIsa::Scalar => reference::run(m, a, b, epilogue, map, c, ldc),
             #[cfg(target_arch = "x86_64")]
             BIsa::Amx => amx::run(m, a, b, epilogue, map, c, ldc),
+            #[cfg(target_arch = "x86_64")]
+            BIsa::Avx512Bf16 => avx512::run(m, a, b, epilogue, map, c, ldc),
             #[cfg(not(target_arch = "x86_64"))]
-            BIsa::Amx => unreachable!("BGemm::new only accepts supported kernels"),
+            BIsa::Amx | BIsa::Avx512Bf16 => {
+                unreachable!("BGemm::new only accepts supported kernels")
+            }
         }
     }
 }

@@ -13,12 +13,15 @@ fn values(len: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// The kernels this CPU runs; `RESNEXT_REQUIRE_CPU_KERNELS` (CI, on a CPU with AMX-BF16)
-/// makes a missing AMX kernel a failure rather than a silently shorter test.
+/// The kernels this CPU runs; `RESNEXT_REQUIRE_CPU_KERNELS=1` (CI) makes a missing AMX or
+/// AVX512-BF16 kernel a failure rather than a silently shorter test where Linux lists
+/// `amx_bf16` or `avx512_bf16`.
 fn kernels() -> Vec<BGemm> {
-    let required = std::env::var_os("RESNEXT_REQUIRE_CPU_KERNELS").is_some();
-    assert!(!required || BIsa::Amx.supported(), "AMX-BF16 required but not available");
-    [BIsa::Scalar, BIsa::Amx].into_iter().filter_map(BGemm::new).collect()
+    for (isa, flag) in [(BIsa::Amx, "amx_bf16"), (BIsa::Avx512Bf16, "avx512_bf16")] {
+        let required = crate::kernels::cpu::required_by_tests(flag);
+        assert!(!required || isa.supported(), "{} required but not available", isa.name());
+    }
+    [BIsa::Scalar, BIsa::Amx, BIsa::Avx512Bf16].into_iter().filter_map(BGemm::new).collect()
 }
 
 struct Case {
@@ -173,11 +176,10 @@ fn reference_is_the_bf16_product() {
     }
 }
 
-/// The AVX512-BF16 conversion equals the scalar rounding on random values, ties, denormals,
+/// The AVX512-BF16 conversion (both x86 kernels) equals the scalar rounding on random values, ties, denormals,
 /// infinities and NaN, at lengths that leave a masked tail.
 #[test]
 fn conversion_matches_the_reference() {
-    let Some(&amx) = kernels().iter().find(|g| g.isa() == BIsa::Amx) else { return };
     let mut src = values(1000, 3);
     src.extend([
         1.0 + 1.0 / 256.0,
@@ -191,16 +193,18 @@ fn conversion_matches_the_reference() {
         0.0,
         -0.0,
     ]);
-    for len in [0, 1, 15, 16, 17, src.len()] {
-        let mut got = vec![0xffffu16; len];
-        amx.to_bf16(&src[..len], &mut got);
-        let mut want = vec![0u16; len];
-        reference::to_bf16(&src[..len], &mut want);
-        assert_eq!(got, want, "length {len}");
+    for gemm in kernels().into_iter().filter(|g| g.isa() != BIsa::Scalar) {
+        for len in [0, 1, 15, 16, 17, src.len()] {
+            let mut got = vec![0xffffu16; len];
+            gemm.to_bf16(&src[..len], &mut got);
+            let mut want = vec![0u16; len];
+            reference::to_bf16(&src[..len], &mut want);
+            assert_eq!(got, want, "{:?}, length {len}", gemm.isa());
+        }
+        let mut nan = [0u16; 1];
+        gemm.to_bf16(&[f32::NAN], &mut nan);
+        assert!(bf16_value(nan[0]).is_nan());
     }
-    let mut nan = [0u16; 1];
-    amx.to_bf16(&[f32::NAN], &mut nan);
-    assert!(bf16_value(nan[0]).is_nan());
 }
 
 #[test]

@@ -479,7 +479,7 @@ fn shifted_kernels_match_a_direct_computation() {
         .into_iter()
         .filter(|&i| QGemm::new(i).is_some_and(|g| g.has_shifted_kernel()))
         .collect();
-    let required = std::env::var_os("RESNEXT_REQUIRE_CPU_KERNELS").is_some();
+    let required = crate::kernels::cpu::required_by_tests("amx_int8");
     assert!(!required || isas.contains(&Isa::AmxInt8), "AMX-INT8 required but not available");
     // (m, n, seg_k, shifts, wp, wo): 3x3 taps over a padded width, odd sizes, several K steps
     let cases: [(usize, usize, usize, Vec<usize>, usize, usize); 6] = [

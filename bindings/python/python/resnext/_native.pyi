@@ -111,7 +111,7 @@ class Classifier:
       decodes cut JPEG/PNG data to a partial frame instead of raising ``ImageError``;
       ``max_model_bytes``: largest model accepted.
     - ``backend``: ``"tract"`` (default) or ``"ort"`` (ONNX Runtime, loaded from ``ort_library``
-      or ``$ORT_DYLIB_PATH``); tract only: ``widen_fp16``, ``bf16_matmul`` (Intel AMX),
+      or ``$ORT_DYLIB_PATH``); tract only: ``widen_fp16``, ``bf16_matmul`` (Intel AMX or AVX512-BF16),
       ``cpu_kernels`` (``"auto"``, ``"off"``, ``"avx512-vnni"``, ``"amx-int8"``, ``"scalar"``).
     - ONNX Runtime only: ``execution_provider`` (``"cpu"``, ``"cuda"``, ``"tensorrt"``),
       ``device_id``, ``fallback`` (``"fail"``: raise ``ProviderUnavailable``; ``"next"``: try the

@@ -870,7 +870,7 @@ mod tests {
     fn grouped_convolutions_run_direct_on_amx() {
         let Some(amx) = QGemm::new(Isa::AmxInt8) else {
             assert!(
-                std::env::var_os("RESNEXT_REQUIRE_CPU_KERNELS").is_none(),
+                !crate::kernels::cpu::required_by_tests("amx_int8"),
                 "AMX-INT8 required but not available"
             );
             return;

@@ -1,8 +1,8 @@
 //! A float32 2-D convolution on the kernel layer's float GEMMs, in NHWC, with its bias, a
 //! residual addition and a ReLU fused into the epilogue: f32 on [`crate::kernels::fgemm`], or
-//! in the opt-in bf16 mode bf16 products on AMX ([`crate::kernels::bgemm`], for the
-//! convolutions whose groups have 8, 16 or a multiple of 32 input channels, see [`bf16_fits`];
-//! the others stay f32).
+//! in the opt-in bf16 mode bf16 products on AMX or AVX512-BF16 ([`crate::kernels::bgemm`],
+//! for the convolutions whose groups have a multiple of 32 input channels, and on AMX 8 or 16,
+//! see [`bf16_fits`]; the others stay f32).
 //!
 //! Every convolution is one implicit GEMM per group: the rows are output pixels, the columns
 //! the group's output channels, K the group's `kh * kw * Cin_g` inputs in `(ky, kx, c)` order
@@ -18,7 +18,7 @@
 //! from their widened values for the bf16 kernel.
 
 use super::conv::{Geometry, Parallel, Phases, ShapeError, SharedOut};
-use crate::kernels::bgemm::{BGemm, PackedBf16, ShiftedBf16, TiledBf16, K_STEP};
+use crate::kernels::bgemm::{BGemm, BIsa, PackedBf16, ShiftedBf16, TiledBf16, K_STEP};
 use crate::kernels::fgemm::{Epilogue, FGemm, PackedF32, RowMap, ShiftedA};
 use half::f16;
 
@@ -33,8 +33,8 @@ const SPLIT_COLUMNS_BELOW_BF16: usize = 256;
 /// Values per item of the parallel conversion to bf16.
 const CONVERT_CHUNK: usize = 64 << 10;
 
-/// The float kernels a convolution may run on: f32 always, bf16 products on AMX when the
-/// bf16 mode is on (and this CPU has AMX-BF16).
+/// The float kernels a convolution may run on: f32 always, bf16 products (on AMX, or on
+/// AVX512-BF16 where there is no AMX) when the bf16 mode is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FloatKernels {
     /// The f32 kernel.
@@ -47,24 +47,27 @@ impl FloatKernels {
     /// Whether a convolution with `groups` groups of `cin_g` input channels runs on the bf16
     /// kernel: the bf16 mode is on and [`bf16_fits`].
     pub fn runs_bf16(&self, cin_g: usize, groups: usize) -> bool {
-        self.bf16.is_some() && bf16_fits(cin_g, groups)
+        self.bf16.is_some_and(|b| bf16_fits(b.isa(), cin_g, groups))
     }
 }
 
-/// Whether the AMX bf16 kernel takes a convolution with `groups` groups of `cin_g` input
+/// Whether the bf16 kernel `isa` takes a convolution with `groups` groups of `cin_g` input
 /// channels: each tap's channels are whole 32-value K steps (the 1x1 convolutions and the 32-
-/// and 64-channel groups of ResNeXt), or 8 or 16 channels per group in whole sets of 4 or 2
-/// groups, which run as one group of 32 channels with block-diagonal weights
-/// (`merged_groups`: a quarter or half of its products are zeros, and AMX still computes
-/// them faster than f32 computes the others). The 3-channel stem stays f32.
-pub fn bf16_fits(cin_g: usize, groups: usize) -> bool {
-    cin_g.is_multiple_of(K_STEP) || merged_groups(cin_g, groups) > 1
+/// and 64-channel groups of ResNeXt), or, except on AVX512-BF16, 8 or 16 channels per group
+/// in whole sets of 4 or 2 groups, which run as one group of 32 channels with block-diagonal
+/// weights (`merged_groups`: a quarter or half of its products are zeros; AMX still computes
+/// them faster than f32 computes the others, `vdpbf16ps` at twice the f32 rate does not).
+/// The 3-channel stem stays f32.
+pub fn bf16_fits(isa: BIsa, cin_g: usize, groups: usize) -> bool {
+    cin_g.is_multiple_of(K_STEP) || merged_groups(isa, cin_g, groups) > 1
 }
 
-/// How many groups of `cin_g` channels the bf16 kernel runs as one (1: none merged).
-fn merged_groups(cin_g: usize, groups: usize) -> usize {
+/// How many groups of `cin_g` channels the bf16 kernel `isa` runs as one (1: none merged).
+fn merged_groups(isa: BIsa, cin_g: usize, groups: usize) -> usize {
     match cin_g {
-        8 | 16 if groups.is_multiple_of(K_STEP / cin_g) => K_STEP / cin_g,
+        8 | 16 if isa != BIsa::Avx512Bf16 && groups.is_multiple_of(K_STEP / cin_g) => {
+            K_STEP / cin_g
+        }
         _ => 1,
     }
 }
@@ -155,8 +158,7 @@ impl FConv {
     ) -> Result<Self, ShapeError> {
         Self::check(&geometry, weights.len(), bias.len())?;
         let bf16 = kernels.bf16.filter(|_| kernels.runs_bf16(geometry.cin_g(), geometry.groups));
-        let merge =
-            if bf16.is_some() { merged_groups(geometry.cin_g(), geometry.groups) } else { 1 };
+        let merge = bf16.map_or(1, |b| merged_groups(b.isa(), geometry.cin_g(), geometry.groups));
         let layout = Geometry { groups: geometry.groups / merge, ..geometry.clone() };
         let merged;
         let weights = if merge > 1 {
@@ -300,9 +302,11 @@ impl FConv {
     /// Whether a pointwise convolution reads its bf16 input tiled: one group whose rows are
     /// a multiple of 2 KiB apart in row-major bf16 (1024 channels or more), where the rows of
     /// an A tile load would fall in the same few L1 sets (measured with examples/fgemm_gflops:
-    /// the tiled layout is faster at 14x14 x 1024 and 7x7 x 2048, slower at 28x28 x 512).
+    /// the tiled layout is faster at 14x14 x 1024 and 7x7 x 2048, slower at 28x28 x 512), on
+    /// a kernel that reads tiles (AMX).
     fn reads_tiles(&self) -> bool {
-        self.runs_bf16() && self.layout.groups == 1 && self.layout.cin.is_multiple_of(1024)
+        let Packed::Bf16(_, gemm) = &self.weights else { return false };
+        gemm.reads_tiles() && self.layout.groups == 1 && self.layout.cin.is_multiple_of(1024)
     }
 
     /// Whether `run` takes a residual.
@@ -620,7 +624,7 @@ mod tests {
             .map(|f32| FloatKernels { f32, bf16: None })
             .collect();
         let scalar = FGemm::new(FIsa::Scalar).unwrap();
-        for isa in [BIsa::Scalar, BIsa::Amx] {
+        for isa in [BIsa::Scalar, BIsa::Amx, BIsa::Avx512Bf16] {
             if let Some(bf16) = BGemm::new(isa) {
                 sets.push(FloatKernels { f32: scalar, bf16: Some(bf16) });
             }
@@ -637,8 +641,10 @@ mod tests {
     /// against the definition; every output value is written (the output starts as NaN).
     #[test]
     fn convolutions_match_the_definition() {
-        let required = std::env::var_os("RESNEXT_REQUIRE_CPU_KERNELS").is_some();
-        assert!(!required || BIsa::Amx.supported(), "AMX-BF16 required but not available");
+        for (isa, flag) in [(BIsa::Amx, "amx_bf16"), (BIsa::Avx512Bf16, "avx512_bf16")] {
+            let required = crate::kernels::cpu::required_by_tests(flag);
+            assert!(!required || isa.supported(), "{} required but not available", isa.name());
+        }
         let gemms = kernel_sets();
         let shapes = [
             // (cin, cout, groups, kernel, stride, pads, dilation, h, w)

@@ -88,15 +88,16 @@ pub fn select_f32(choice: CpuKernels) -> Result<Option<FIsa>> {
 
 /// How `info().compute` describes the float layer's share of the model: "f32 on AVX-512: 104
 /// of 104 convolutions, ..." or, in the bf16 mode, "bf16 on AMX: 103 of 104 convolutions, 1
-/// f32 on AVX-512, ...".
+/// f32 on AVX-512, ..." (or "bf16 on AVX512-BF16: ..." on a CPU without AMX).
 pub fn describe_f32(isa: FIsa, placement: &Placement) -> String {
     let on = match isa {
         FIsa::Avx512 => "AVX-512",
         FIsa::Scalar => "scalar reference kernels",
     };
-    let share = if placement.bf16 > 0 {
+    let share = if let Some(bf16) = placement.bf16_isa.filter(|_| placement.bf16 > 0) {
         format!(
-            "bf16 on AMX: {} of {} convolutions, {} f32 on {on}",
+            "bf16 on {}: {} of {} convolutions, {} f32 on {on}",
+            bf16.label(),
             placement.bf16,
             placement.convolutions,
             placement.placed - placement.bf16

@@ -60,6 +60,19 @@ pub fn fisa_code(isa: FIsa) -> i64 {
     }
 }
 
+/// The f32 conv's `bf16` attribute values (0, or absent: f32 products).
+pub fn bisa_code(isa: BIsa) -> i64 {
+    match isa {
+        BIsa::Amx => 1,
+        BIsa::Avx512Bf16 => 2,
+        BIsa::Scalar => 3,
+    }
+}
+
+fn bisa_of(code: i64) -> Option<BIsa> {
+    [BIsa::Amx, BIsa::Avx512Bf16, BIsa::Scalar].into_iter().find(|i| bisa_code(*i) == code)
+}
+
 fn fisa_of(code: i64) -> Option<FIsa> {
     [FIsa::Scalar, FIsa::Avx512].into_iter().find(|i| fisa_code(*i) == code)
 }
@@ -352,10 +365,14 @@ fn parse_f32_conv(
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     let isa = fisa_of(int_attr(node, "isa")?).context("unknown isa")?;
     let gemm = FGemm::new(isa).with_context(|| format!("this CPU cannot run {}", isa.name()))?;
-    // `bf16 = 1`: the products run in bf16 on AMX (written only for convolutions it fits).
+    // `bf16 = bisa_code(..)`: the products run in bf16 on that kernel (written only for the
+    // convolutions it fits).
     let bf16 = match node.attribute.iter().find(|a| a.name == "bf16").map_or(0, |a| a.i) {
         0 => None,
-        _ => Some(BGemm::new(BIsa::Amx).context("this CPU cannot run the AMX bf16 kernel")?),
+        code => {
+            let isa = bisa_of(code).context("unknown bf16 kernel")?;
+            Some(BGemm::new(isa).with_context(|| format!("this CPU cannot run {}", isa.name()))?)
+        }
     };
     let spec = F32ConvSpec {
         strides: usizes(ints_attr(node, "strides")?)?,

@@ -38,6 +38,8 @@ pub struct Placement {
     pub placed: usize,
     /// Of those, float convolutions whose products run in bf16 (the bf16 mode).
     pub bf16: usize,
+    /// The bf16 kernel they run on (the bf16 mode; `None` without it).
+    pub bf16_isa: Option<crate::kernels::bgemm::BIsa>,
     /// Residual additions fused into a convolution's epilogue.
     pub fused_adds: usize,
     /// Max pools on the layer's tensors run by the layer.

@@ -15,10 +15,11 @@
 //! becomes the convolution's fused epilogue. A `MaxPool` reading one of our tensors runs in
 //! NHWC too. Between two of our nodes activations stay NHWC f32.
 
-use super::ops::{fisa_code, F32_CONV_OP, MAX_POOL_OP};
+use super::ops::{bisa_code, fisa_code, F32_CONV_OP, MAX_POOL_OP};
 use super::rewrite::{
     attr_floats, attr_int, attr_ints, bridge_layouts, ints_attr, max_pool_window, Index, Placement,
 };
+use crate::kernels::bgemm::BIsa;
 use crate::kernels::fgemm::FIsa;
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
@@ -44,7 +45,12 @@ fn float_attr(node: &pb::NodeProto, name: &str, default: f32) -> f32 {
     node.attribute.iter().find(|a| a.name == name).map_or(default, |a| a.f)
 }
 
-fn match_conv(index: &Index, i: usize, isa: FIsa, bf16: bool) -> Result<Matched, &'static str> {
+fn match_conv(
+    index: &Index,
+    i: usize,
+    isa: FIsa,
+    bf16: Option<BIsa>,
+) -> Result<Matched, &'static str> {
     let g = index.graph;
     let conv = &g.node[i];
     let constant = |name: &str| index.initializers.get(name).copied().filter(|t| is_float(t));
@@ -103,9 +109,9 @@ fn match_conv(index: &Index, i: usize, isa: FIsa, bf16: bool) -> Result<Matched,
         attr_int("has_bias", bias.is_some() as i64),
         attr_int("isa", fisa_code(isa)),
     ];
-    // The bf16 mode runs a convolution on AMX where the kernel takes its groups.
-    if bf16 && super::fconv::bf16_fits(w.dims[1] as usize, group as usize) {
-        attribute.push(attr_int("bf16", 1));
+    // The bf16 mode runs a convolution on its bf16 kernel where the kernel takes its groups.
+    if let Some(b) = bf16.filter(|&b| super::fconv::bf16_fits(b, w.dims[1] as usize, group as usize)) {
+        attribute.push(attr_int("bf16", bisa_code(b)));
     }
     // A BatchNormalization with constant parameters, in inference mode.
     if let Some(b) = index.only_consumer(&output).map(|b| &g.node[b]) {
@@ -233,10 +239,10 @@ pub fn layer_weights(model: &pb::ModelProto) -> HashSet<String> {
 /// Replaces every matching float convolution (with the BatchNormalization, ReLU and residual
 /// addition it can absorb) and the max pools on their tensors by the kernel layer's nodes,
 /// with layout conversions where tract's nodes meet ours. A graph without a match is left as
-/// it is. `bf16`: the convolutions the AMX bf16 kernel takes (`fconv::bf16_fits`) run
-/// their products in bf16 on AMX (the caller checked that this CPU can), counted in
+/// it is. `bf16`: the convolutions that bf16 kernel takes (`fconv::bf16_fits`) run their
+/// products in bf16 on it (the caller checked that this CPU can), counted in
 /// [`Placement::bf16`].
-pub fn place_f32_layer(model: &mut pb::ModelProto, isa: FIsa, bf16: bool) -> Placement {
+pub fn place_f32_layer(model: &mut pb::ModelProto, isa: FIsa, bf16: Option<BIsa>) -> Placement {
     let Some(graph) = model.graph.as_mut() else { return Placement::default() };
     let mut report = Placement::default();
     // Node index -> its replacement (placed at the position of the last node it absorbs).
@@ -314,6 +320,7 @@ pub fn place_f32_layer(model: &mut pb::ModelProto, isa: FIsa, bf16: bool) -> Pla
             .values()
             .filter(|n| n.attribute.iter().any(|a| a.name == "bf16" && a.i != 0))
             .count();
+        report.bf16_isa = bf16;
         for i in 0..graph.node.len() {
             if removed.contains(&i) || replace.contains_key(&i) {
                 continue;
@@ -413,7 +420,7 @@ mod tests {
         let mut kept: Vec<String> = float16_conv_weights(&model).into_iter().collect();
         kept.sort();
         assert_eq!(kept, ["dw", "w0"]);
-        let placement = place_f32_layer(&mut model, FIsa::Scalar, false);
+        let placement = place_f32_layer(&mut model, FIsa::Scalar, None);
         assert_eq!(placement.placed, 3, "{placement:?}");
         let mut taken: Vec<String> = layer_weights(&model).into_iter().collect();
         taken.sort();
@@ -468,7 +475,7 @@ mod tests {
         graph.node[9].attribute.push(attr_int("group", 16));
         graph.node[9].attribute.push(attr_ints("pads", vec![1; 4]));
         let mut model = pb::ModelProto { graph: Some(graph), ..Default::default() };
-        let placement = place_f32_layer(&mut model, FIsa::Scalar, false);
+        let placement = place_f32_layer(&mut model, FIsa::Scalar, None);
         assert_eq!((placement.convolutions, placement.placed, placement.fused_adds), (4, 3, 1));
         assert_eq!(placement.unmatched.len(), 1);
         assert!(placement.unmatched[0].starts_with("depthwise: fewer than 4"), "{placement:?}");

@@ -215,8 +215,8 @@ public final class ClassifierOptions {
         return fallback;
     }
 
-    /** Whether the tract backend runs a float model's convolutions in bf16 on Intel AMX
-     * (opt-in). */
+    /** Whether the tract backend runs a float model's convolutions in bf16 on Intel AMX or
+     * AVX512-BF16 (opt-in). */
     public boolean bf16Matmul() {
         return bf16Matmul;
     }
@@ -449,8 +449,9 @@ public final class ClassifierOptions {
         /**
          * tract backend, opt-in (default false): a float model's convolutions whose groups
          * have 8, 16 or a multiple of 32 input channels (all of a ResNeXt's but the stem) run in bf16 on
-         * Intel AMX, faster with bf16's rounding in the scores. Ignored with a warning on a
-         * CPU without AMX-BF16, with the CPU kernels off and for INT8 models;
+         * Intel AMX (without AMX, those with a multiple of 32 on AVX512-BF16), faster with
+         * bf16's rounding in the scores. Ignored with a warning on a CPU with neither, with
+         * the CPU kernels off and for INT8 models;
          * {@code info().compute()} says how many convolutions run in bf16, or why not.
          */
         public Builder bf16Matmul(boolean enable) {

@@ -23,10 +23,10 @@ public class KernelLayerTest {
             assertTrue(c.info().compute(), c.info().compute().startsWith("int8 on scalar"));
             reference = c.classify(TestSupport.photo("coffee")).predictions();
         }
-        boolean required = "1".equals(System.getenv("RESNEXT_REQUIRE_CPU_KERNELS"));
-        String[][] cases = {{"AVX512_VNNI", "int8 on AVX512-VNNI: "}, {"AMX_INT8", "int8 on AMX: "},
-            {"AUTO", "int8 on "}};
+        String[][] cases = {{"AVX512_VNNI", "int8 on AVX512-VNNI: ", "avx512_vnni"},
+            {"AMX_INT8", "int8 on AMX: ", "amx_int8"}, {"AUTO", "int8 on ", null}};
         for (String[] k : cases) {
+            boolean required = k[2] != null && TestSupport.cpuKernelRequired(k[2]);
             CpuKernels kernels = CpuKernels.valueOf(k[0]);
             Classifier c;
             try {

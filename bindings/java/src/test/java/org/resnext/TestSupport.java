@@ -25,6 +25,29 @@ final class TestSupport {
     private TestSupport() {
     }
 
+    /**
+     * Whether {@code RESNEXT_REQUIRE_CPU_KERNELS=1} (CI) makes the kernel family of the CPU flag
+     * {@code flag} ({@code avx512_vnni}, {@code amx_int8}, {@code amx_bf16}) mandatory: it does
+     * where Linux lists the flag in /proc/cpuinfo, so a build or a detection that lost a family
+     * fails there, and a CPU without the instructions skips it.
+     */
+    static boolean cpuKernelRequired(String flag) {
+        if (!"1".equals(System.getenv("RESNEXT_REQUIRE_CPU_KERNELS"))) {
+            return false;
+        }
+        try {
+            for (String line : Files.readAllLines(new File("/proc/cpuinfo").toPath())) {
+                if (line.startsWith("flags")
+                        && Arrays.asList(line.split("\\s+")).contains(flag)) {
+                    return true;
+                }
+            }
+        } catch (IOException e) {
+            return false;
+        }
+        return false;
+    }
+
     /** The repository root: {@code -Dresnext.root}, else the working directory. */
     static final File ROOT = new File(System.getProperty("resnext.root", ".")).getAbsoluteFile();
     /** The CLI built from the same sources: {@code -Dresnext.cli}. */
