@@ -20,8 +20,8 @@ QUICK=0
 ensure_venv
 export_ort_library
 build_release
-echo "== cargo build --release ${CARGO_FEATURES[*]} --example qgemm_gops --example fgemm_gflops --example classify_loop"
-cargo build --release --locked "${CARGO_FEATURES[@]}" --example qgemm_gops --example fgemm_gflops --example classify_loop
+echo "== cargo build --release ${CARGO_FEATURES[*]} --example qgemm_gops --example fgemm_gflops --example classify_loop --example isa_peaks"
+cargo build --release --locked "${CARGO_FEATURES[@]}" --example qgemm_gops --example fgemm_gflops --example classify_loop --example isa_peaks
 BIN="$ROOT/target/release/resnext"
 QGEMM="$ROOT/target/release/examples/qgemm_gops"
 FGEMM="$ROOT/target/release/examples/fgemm_gflops"
@@ -141,6 +141,8 @@ step "kernel layer per-operator profile, INT8 (QUInt8) batch 1, $THREADS threads
 "$BIN" bench --model "$m8" --batch 1 --threads "$THREADS" --profile 3 --json > "$RES/profile_int8.json"
 "$BIN" bench --model "$m8" --batch 1 --threads "$THREADS" --profile 3 --json \
   --cpu-kernels avx512-vnni > "$RES/profile_int8_vnni.json" || rm -f "$RES/profile_int8_vnni.json"
+step "per-core instruction peaks (examples/isa_peaks.rs), one thread"
+"$ROOT/target/release/examples/isa_peaks" > "$RES/isa_peaks.json"
 step "kernel layer GEMMs (examples/qgemm_gops.rs), one thread, every supported ISA"
 "$QGEMM" --min-ms "$QGEMM_MS" > "$RES/qgemm_gops.json"
 step "kernel layer f32 GEMMs (examples/fgemm_gflops.rs), one thread"

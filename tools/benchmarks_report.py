@@ -225,7 +225,7 @@ def profile_section(results: str, model_path: str) -> list[str]:
         name, peak, _ = PEAKS["avx512-fma"]
         lines += ["", f"Whole model: {total_flops / 1e9:.1f} GFLOP per image, {rate:.1f} GFLOP/s "
                   f"on one thread ({100 * rate / peak:.0f}% of one core's {name} peak, "
-                  f"{peak:.0f} GFLOP/s, measured by ../shared/perfprobe)."]
+                  f"{peak:.0f} GFLOP/s, {PEAK_SOURCE[0]})."]
     lines += ["", "Most expensive nodes (1 thread):", "", "| ms | operator | node -> output shape |",
               "|---|---|---|"]
     for n in p1["top_nodes"][:12]:
@@ -234,12 +234,31 @@ def profile_section(results: str, model_path: str) -> list[str]:
     return lines
 
 
-# Per-core peaks of the kernel families' instructions, measured by ../shared/perfprobe
-# (register-resident loops on one core of the build machine; its README).
+# Per-core peaks of the kernel families' instructions: by default those ../shared/perfprobe
+# measured (register-resident loops on one core of an Intel Xeon build machine; its README);
+# `use_measured_peaks` replaces them by this run's examples/isa_peaks.rs figures where it has
+# them (every instruction but AMX's), so that "% of peak" is the benchmarked CPU's.
 PEAKS = {"avx512-fma": ("AVX-512 FMA, FP32", 179.0, "GFLOP/s"),
          "avx512-vnni": ("AVX512-VNNI `vpdpbusd`", 766.0, "GOP/s"),
          "amx-int8": ("AMX-INT8 `tdpbusd`", 5880.0, "GOP/s"),
-         "amx-bf16": ("AMX-BF16 `tdpbf16ps`", 2947.0, "GFLOP/s")}
+         "amx-bf16": ("AMX-BF16 `tdpbf16ps`", 2947.0, "GFLOP/s"),
+         "avx512-bf16": ("AVX512-BF16 `vdpbf16ps`", 89.0, "GFLOP/s")}
+# Where PEAKS come from, as the report says it.
+PEAK_SOURCE = ["measured by ../shared/perfprobe on an Intel Xeon"]
+
+
+def use_measured_peaks(results: str) -> None:
+    """PEAKS from this run's isa_peaks.json (examples/isa_peaks.rs), where it has them."""
+    d = load(os.path.join(results, "isa_peaks.json"))
+    measured = [r for r in (d or {}).get("peaks", []) if r.get("isa") in PEAKS]
+    for r in measured:
+        name, _, unit = PEAKS[r["isa"]]
+        PEAKS[r["isa"]] = (name, float(r["peak"]), unit)
+    if measured:
+        lscpu = os.path.join(results, "lscpu.txt")
+        amx = os.path.exists(lscpu) and "amx_" in open(lscpu).read()
+        PEAK_SOURCE[0] = ("measured in this run by examples/isa_peaks.rs"
+                          + (", AMX's by ../shared/perfprobe on an Intel Xeon" if amx else ""))
 COMPUTE = re.compile(r"int8 on (?P<isa>[^:]+): (?P<placed>\d+) of (?P<convs>\d+) convolutions"
                      r"(?:, (?P<adds>\d+) residual additions? fused)?")
 ISA_OF_LABEL = {"AMX": "amx-int8", "AVX512-VNNI": "avx512-vnni"}
@@ -450,7 +469,7 @@ def qgemm_section(results: str, effective: list[tuple], int8_t) -> list[str]:
              f"`QGemm::run` single-threaded, u8 x i8 with the requantization epilogue, no "
              f"residual, weights packed once; best of at least 3 runs over "
              f"{d.get('min_ms', '?')} ms per cell, GOP/s = 2 x M x N x K / time. The % is of "
-             f"that instruction's peak on one core (measured by ../shared/perfprobe: {peaks}, "
+             f"that instruction's peak on one core ({PEAK_SOURCE[0]}: {peaks}, "
              f"and {PEAKS['avx512-fma'][0]} {PEAKS['avx512-fma'][1]:.0f} "
              f"{PEAKS['avx512-fma'][2]} for tract's float path); the scalar reference has "
              "none. M = output pixels, K = input channels x window of one group, N = output "
@@ -491,15 +510,17 @@ def fgemm_section(results: str) -> list[str]:
     d = load(os.path.join(results, "fgemm_gflops.json"))
     if not d or not d.get("shapes"):
         return []
-    peaks = {"avx512": PEAKS["avx512-fma"], "amx-bf16": PEAKS["amx-bf16"]}
+    peaks = {"avx512": PEAKS["avx512-fma"], "amx-bf16": PEAKS["amx-bf16"],
+             "avx512-bf16": PEAKS["avx512-bf16"]}
     lines = ["## The kernel layer's float GEMMs", "",
              "`cargo run --release --example fgemm_gflops` (examples/fgemm_gflops.rs): "
-             "`FGemm::run` (f32, AVX-512) and `BGemm::run` (bf16, AMX; inputs rounded to bf16 "
+             "`FGemm::run` (f32, AVX-512) and `BGemm::run` (bf16 on AMX or AVX512-BF16; inputs "
+             "rounded to bf16 "
              "before the timing) single-threaded, bias and ReLU fused, weights packed once, the "
              "3x3 shapes read as nine shifted segments of a padded image (as the layer runs "
              "them); best time, GFLOP/s = 2 x M x N x K / time; % of one core's peak for the "
              "kernel's instruction (" + ", ".join(f"{n}: {p:.0f} {u}" for n, p, u in peaks.values())
-             + ", ../shared/perfprobe). The f32 kernel must give the scalar reference's bits; the "
+             + f", {PEAK_SOURCE[0]}). The f32 kernel must give the scalar reference's bits; the "
              "bf16 kernel is within 1e-5 of the largest value of its reference (the same bf16 "
              "products summed in another order).", "",
              "| M x K x N | layer | kernel | GFLOP/s (% of peak) | matches the scalar reference |",
@@ -718,7 +739,7 @@ def notes(fp32_o, fp32_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t, bf16
         "inference itself, slower by the FP32 ratio above. What would remove the load part is "
         "in tract: changing a constant's axes in place when the old node is the only owner.",
         "",
-        "**bf16 on AMX (opt-in).** `bf16_matmul(true)` (CLI `--bf16-matmul`) runs the float "
+        "**bf16 on AMX or AVX512-BF16 (opt-in).** `bf16_matmul(true)` (CLI `--bf16-matmul`) runs the float "
         "kernel layer's convolutions whose groups have 8, 16 or a multiple of 32 input channels on the "
         "crate's AMX bf16 kernel (`src/kernels/bgemm`: `tdpbf16ps` on 2 x 2 tiles of 16 x 16 "
         "float32 accumulators started from the bias, weights rounded to bf16 and packed once, "
@@ -728,7 +749,11 @@ def notes(fp32_o, fp32_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t, bf16
         + ". The 8- and 16-channel groups of layer1 and layer2 run as groups of 32 channels "
         "with block-diagonal weights (4 or 2 groups merged: three quarters or half of their "
         "products are zeros, still faster on AMX than in f32); only the 3-channel stem stays "
-        "f32 on AVX-512. Next: the input rounded to bf16 by the previous convolution's epilogue "
+        "f32 on AVX-512. On a CPU with AVX512-BF16 and no AMX (AMD Zen 4) the convolutions with "
+        "a multiple of 32 channels per group run on `vdpbf16ps` instead (src/kernels/bgemm/"
+        "avx512.rs: the f32 kernel's register blocks, twice the multiply-adds per instruction), "
+        "the 8- and 16-channel groups stay f32 (merged, their zeros would cost as much as f32). "
+        "Next: the input rounded to bf16 by the previous convolution's epilogue "
         "instead of once per convolution, and the second core's share (the profile above). Accuracy: the table's top-1 agreement and score difference on "
         "photographs, and tests/parity.rs against ONNX Runtime FP32 on ResNeXt50 from both "
         "graph styles (within 2e-2 x max(1, max |reference|), top-1 equal).",
@@ -818,6 +843,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--generated-at", help="the date printed in the header, 'YYYY-MM-DD HH:MM' "
                    "UTC (default: now); to render an earlier run's --results again")
     a = p.parse_args(argv)
+    use_measured_peaks(a.results)
     R = lambda name: load(os.path.join(a.results, name))  # noqa: E731
     cfg = open(os.path.join(a.results, "config.txt")).read().split("\n") \
         if os.path.exists(os.path.join(a.results, "config.txt")) else ["?"]
@@ -963,8 +989,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     python_rows(target, R("python_int8.json"), R("python_fp32.json"))
     bf16_t, bf16_ref = R("bf16_tract.json"), R("bf16_ref_tract.json")
     agree = bf16_agreement(a.results)
-    engaged = bool(bf16_t) and "bf16 on AMX" in bf16_t.get("compute", "")
-    target("bf16 on AMX (opt-in `--bf16-matmul`) vs our FP32, batch 1",
+    engaged = bool(bf16_t) and bf16_t.get("compute", "").startswith("bf16 on ")
+    target("bf16 mode (opt-in `--bf16-matmul`: AMX, else AVX512-BF16) vs our FP32, batch 1",
            f(med(bf16_t, 1), 0, " ms"), f(med(bf16_ref, 1), 0, " ms") + " (ours FP32)",
            ratio(med(bf16_t, 1), med(bf16_ref, 1)), 1.0,
            (f"top-1 agreement {agree[0]}/{agree[1]}, max top-5 score difference "
