@@ -11,6 +11,7 @@
 //! Intel Sapphire Rapids at half of it (no gain there; its AMX kernel is the fast one).
 
 use super::{dest, Epilogue, PackedBf16, RowMap, ShiftedBf16};
+use crate::kernels::fgemm::block_rows;
 use core::arch::x86_64::*;
 
 /// `dst[i] = bf16(src[i])` with `vcvtneps2bf16` (lengths checked by the caller).
@@ -102,7 +103,7 @@ pub(super) fn run(
     unsafe {
         let mut m0 = 0;
         while m0 < m {
-            let rows = block.min(m - m0);
+            let rows = block_rows(m - m0, block);
             if e.residual.is_some() {
                 drive::<true>(&x, m0, rows)
             } else {
@@ -130,9 +131,13 @@ unsafe fn drive<const RES: bool>(x: &Ctx, m0: usize, rows: usize) {
     let mut p = 0;
     while p < np {
         let two = np - p >= 2;
+        // The fewest tiles of at most 12 (two panels) or 24 rows, of even heights: a short
+        // last tile (1 of 49 rows) would run too few accumulators to hide the FMA latency.
+        let tiles = rows.div_ceil(if two { 12 } else { 24 });
+        let height = rows.div_ceil(tiles);
         let mut r = 0;
         while r < rows {
-            let mr = (rows - r).min(if two { 12 } else { 24 });
+            let mr = (rows - r).min(height);
             macro_rules! call2 {
                 ($v:literal) => {
                     tile::<$v, 2, RES>(x, m0 + r, p)

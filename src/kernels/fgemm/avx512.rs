@@ -4,7 +4,7 @@
 //! One kernel body for both panel element types ([`BElem`]): float32 rows are loaded as they
 //! are, float16 rows widened exactly by `vcvtph2ps` (AVX-512F) as they are loaded.
 
-use super::{dest, Epilogue, PackedF32, Panels, RowMap, ShiftedA};
+use super::{block_rows, dest, Epilogue, PackedF32, Panels, RowMap, ShiftedA};
 use core::arch::x86_64::*;
 use half::f16;
 
@@ -112,7 +112,7 @@ fn run_on<B: BElem>(
     unsafe {
         let mut m0 = 0;
         while m0 < m {
-            let rows = block.min(m - m0);
+            let rows = block_rows(m - m0, block);
             if e.residual.is_some() {
                 drive::<B, true>(&x, m0, rows)
             } else {
@@ -140,9 +140,13 @@ unsafe fn drive<B: BElem, const RES: bool>(x: &Ctx<B>, m0: usize, rows: usize) {
     let mut p = 0;
     while p < np {
         let two = np - p >= 2;
+        // The fewest tiles of at most 12 (two panels) or 24 rows, of even heights: a short
+        // last tile (1 of 49 rows) would run too few accumulators to hide the FMA latency.
+        let tiles = rows.div_ceil(if two { 12 } else { 24 });
+        let height = rows.div_ceil(tiles);
         let mut r = 0;
         while r < rows {
-            let mr = (rows - r).min(if two { 12 } else { 24 });
+            let mr = (rows - r).min(height);
             macro_rules! call2 {
                 ($v:literal) => {
                     tile::<B, $v, 2, RES>(x, m0 + r, p)

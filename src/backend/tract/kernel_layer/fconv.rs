@@ -798,8 +798,8 @@ mod tests {
 }
 
 /// `cargo test --release --lib f32_scaling -- --ignored --nocapture`: ResNeXt101_32x8d's 1x1
-/// and grouped convolutions on the AVX-512 kernel (and the AMX bf16 one where it runs them)
-/// with 1 and 2 threads of a rayon pool.
+/// and grouped convolutions on the AVX-512 kernel (and the bf16 one, AMX or AVX512-BF16,
+/// where it runs them) with 1 and 2 threads of a rayon pool.
 #[cfg(test)]
 #[test]
 #[ignore]
@@ -807,7 +807,7 @@ fn f32_scaling() {
     use crate::kernels::fgemm::FIsa;
     use rayon::prelude::*;
     let Some(f32) = FGemm::new(FIsa::Avx512) else { return };
-    let bf16 = crate::kernels::bgemm::BGemm::new(crate::kernels::bgemm::BIsa::Amx);
+    let bf16 = crate::kernels::bgemm::BIsa::best().and_then(crate::kernels::bgemm::BGemm::new);
     let sets =
         [Some(FloatKernels { f32, bf16: None }), bf16.map(|b| FloatKernels { f32, bf16: Some(b) })];
     for gemm in sets.into_iter().flatten() {
@@ -817,7 +817,9 @@ fn f32_scaling() {
             (14, 1024, 1024, 1, 1),
             (7, 2048, 2048, 1, 1),
             (56, 256, 256, 32, 3),
+            (28, 512, 512, 32, 3),
             (14, 1024, 1024, 32, 3),
+            (7, 2048, 2048, 32, 3),
         ] {
             let g = Geometry {
                 cin,
