@@ -1,8 +1,8 @@
 //! One core's peak rate of each vector instruction the kernel families are built on, measured
 //! on this machine: register-resident loops of 24 independent accumulators (no memory
-//! traffic), single-threaded, best of several runs. The benchmark report divides each
-//! kernel's rate by its instruction's peak from here, so that "% of peak" is this CPU's, not
-//! another machine's.
+//! traffic), single-threaded, best of 40 runs of about 30 ms (the machine is shared). The
+//! benchmark report divides each kernel's rate by its instruction's peak from here, so that
+//! "% of peak" is this CPU's, not another machine's.
 //!
 //! - `avx512-fma`: `vfmadd231ps` zmm, 32 FLOP per instruction (GFLOP/s).
 //! - `avx512-bf16`: `vdpbf16ps` zmm, 64 FLOP per instruction (GFLOP/s).
@@ -100,21 +100,21 @@ fn main() {
         };
         if is_x86_feature_detected!("avx512f") {
             // SAFETY: AVX-512F checked above.
-            let s = best_of(5, || {
+            let s = best_of(40, || {
                 black_box(unsafe { loops::fma(black_box(1.0)) });
             });
             rows.push(row("avx512-fma", "vfmadd231ps zmm", "GFLOP/s", 32.0, s));
         }
         if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16") {
             // SAFETY: AVX-512F and AVX512-BF16 checked above.
-            let s = best_of(5, || {
+            let s = best_of(40, || {
                 black_box(unsafe { loops::dpbf16(black_box(1.0)) });
             });
             rows.push(row("avx512-bf16", "vdpbf16ps zmm", "GFLOP/s", 64.0, s));
         }
         if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vnni") {
             // SAFETY: AVX-512F and AVX512-VNNI checked above.
-            let s = best_of(5, || {
+            let s = best_of(40, || {
                 black_box(unsafe { loops::vnni(black_box(1)) });
             });
             rows.push(row("avx512-vnni", "vpdpbusd zmm", "GOP/s", 128.0, s));

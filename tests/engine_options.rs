@@ -6,8 +6,8 @@
 mod common;
 
 use common::fixture;
-use resnext::{Classifier, ClassifierOptions, CpuKernels, LabelSource, PreprocessConfig};
 use resnext::kernels::bgemm::BIsa;
+use resnext::{Classifier, ClassifierOptions, CpuKernels, LabelSource, PreprocessConfig};
 
 fn compute(model: &str, configure: impl FnOnce(ClassifierOptions) -> ClassifierOptions) -> String {
     let options = ClassifierOptions::from_path(fixture(model))
@@ -23,7 +23,10 @@ fn compute(model: &str, configure: impl FnOnce(ClassifierOptions) -> ClassifierO
 fn default_float_compute() -> &'static str {
     let avx512 = resnext::kernels::fgemm::FIsa::Avx512.supported();
     let required = common::cpu_kernel_required("avx512f");
-    assert!(avx512 || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists avx512f, no AVX-512 kernel");
+    assert!(
+        avx512 || !required,
+        "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists avx512f, no AVX-512 kernel"
+    );
     if avx512 {
         "f32 on AVX-512: 15 of 17 convolutions, 4 residual additions fused, 1 max pool in NHWC"
     } else {
@@ -84,7 +87,10 @@ fn bf16_matmul_runs_the_convolutions_on_amx_or_avx512_bf16_or_says_why_not() {
     let on = compute("models/tiny_torch.onnx", |o| o.bf16_matmul(true));
     for (isa, flag) in [(BIsa::Amx, "amx_bf16"), (BIsa::Avx512Bf16, "avx512_bf16")] {
         let required = common::cpu_kernel_required(flag);
-        assert!(isa.supported() || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists {flag}, no {isa:?} kernel");
+        assert!(
+            isa.supported() || !required,
+            "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists {flag}, no {isa:?} kernel"
+        );
     }
     let unavailable =
         |base: &str, why: &str| format!("{base} (bf16 products asked for, not available: {why})");

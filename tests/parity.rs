@@ -168,7 +168,10 @@ fn fp32_with_two_threads_matches_onnxruntime() {
 fn fp32_on_each_float_kernel_path_matches_onnxruntime() {
     let avx512 = resnext::kernels::fgemm::FIsa::Avx512.supported();
     let required = common::cpu_kernel_required("avx512f");
-    assert!(avx512 || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists avx512f, no AVX-512 kernel");
+    assert!(
+        avx512 || !required,
+        "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists avx512f, no AVX-512 kernel"
+    );
     let paths = [
         (CpuKernels::Auto, if avx512 { "f32 on AVX-512: " } else { "f32" }),
         (CpuKernels::Off, "f32"),
@@ -376,7 +379,10 @@ fn bf16_matmul_mode_stays_close_to_onnxruntime_fp32() {
     use resnext::kernels::bgemm::BIsa;
     for (isa, flag) in [(BIsa::Amx, "amx_bf16"), (BIsa::Avx512Bf16, "avx512_bf16")] {
         let required = common::cpu_kernel_required(flag);
-        assert!(isa.supported() || !required, "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists {flag}, no {isa:?} kernel");
+        assert!(
+            isa.supported() || !required,
+            "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists {flag}, no {isa:?} kernel"
+        );
     }
     let bf16 = BIsa::best().filter(|_| resnext::kernels::fgemm::FIsa::Avx512.supported());
     let r50 = |c: &serde_json::Value| model_is(c, "r50_torch") || model_is(c, "r50_paddle");

@@ -512,6 +512,8 @@ def fgemm_section(results: str) -> list[str]:
         return []
     peaks = {"avx512": PEAKS["avx512-fma"], "amx-bf16": PEAKS["amx-bf16"],
              "avx512-bf16": PEAKS["avx512-bf16"]}
+    ran = {k["isa"].split(" ")[0] for sh in d["shapes"] for k in sh["kernels"]}
+    peaks = {isa: peak for isa, peak in peaks.items() if isa in ran}
     lines = ["## The kernel layer's float GEMMs", "",
              "`cargo run --release --example fgemm_gflops` (examples/fgemm_gflops.rs): "
              "`FGemm::run` (f32, AVX-512) and `BGemm::run` (bf16 on AMX or AVX512-BF16; inputs "

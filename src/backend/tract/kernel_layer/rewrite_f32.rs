@@ -110,7 +110,9 @@ fn match_conv(
         attr_int("isa", fisa_code(isa)),
     ];
     // The bf16 mode runs a convolution on its bf16 kernel where the kernel takes its groups.
-    if let Some(b) = bf16.filter(|&b| super::fconv::bf16_fits(b, w.dims[1] as usize, group as usize)) {
+    if let Some(b) =
+        bf16.filter(|&b| super::fconv::bf16_fits(b, w.dims[1] as usize, group as usize))
+    {
         attribute.push(attr_int("bf16", bisa_code(b)));
     }
     // A BatchNormalization with constant parameters, in inference mode.
