@@ -131,10 +131,7 @@ fn main() {
                 best * 1e3
             ));
         }
-        // The merged-group shapes (`bf16_only`) are AMX's: AVX512-BF16 leaves those groups f32.
-        let bf16_kernels = bf16
-            .iter()
-            .filter(|g| seg_k.is_multiple_of(K_STEP) && (!bf16_only || g.isa() == BIsa::Amx));
+        let bf16_kernels = bf16.iter().filter(|_| seg_k.is_multiple_of(K_STEP));
         for &gemm in bf16_kernels {
             let mut a16 = vec![0u16; a.len()];
             gemm.to_bf16(&a, &mut a16);

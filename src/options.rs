@@ -111,8 +111,8 @@ pub struct ClassifierOptions {
     /// kernel layer's convolutions whose groups have 8, 16 or a multiple of 32 input channels
     /// (all of a ResNeXt's but the 3-channel stem) run on Intel AMX with
     /// weights and inputs rounded to bf16 and float32 accumulation; the others stay float32.
-    /// On a CPU with AVX512-BF16 and no AMX (AMD Zen 4 and later) the convolutions whose groups
-    /// have a multiple of 32 input channels run on `vdpbf16ps` instead. Faster, with bf16's
+    /// On a CPU with AVX512-BF16 and no AMX (AMD Zen 4 and later) those with 16 or a multiple of
+    /// 32 input channels per group run on `vdpbf16ps` instead. Faster, with bf16's
     /// rounding in the scores (BENCHMARKS.md measures both). Ignored with a warning where the
     /// CPU has neither, where `cpu_kernels` turns the layer off, and for INT8 models; [`ModelInfo::compute`](crate::ModelInfo::compute) says how many
     /// convolutions run in bf16, or why bf16 is not available.

@@ -369,7 +369,7 @@ pub unsafe extern "C" fn resnext_options_set_cpu_kernels(
 /// tract backend, opt-in (non-zero; 0 is the default, float32): a float model's convolutions
 /// whose groups have 8, 16 or a multiple of 32 input channels (all of a ResNeXt's but the stem) run in
 /// bf16 on Intel AMX, float32 accumulation; without AMX, on AVX512-BF16 (AMD Zen 4 and later)
-/// those with a multiple of 32. Ignored with a warning on a CPU with neither,
+/// those with 16 or a multiple of 32. Ignored with a warning on a CPU with neither,
 /// with the CPU kernels off and for INT8 models; `resnext_model_info.compute` says how many
 /// convolutions run in bf16, or why bf16 is not available.
 ///

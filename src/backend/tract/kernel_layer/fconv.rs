@@ -1,8 +1,8 @@
 //! A float32 2-D convolution on the kernel layer's float GEMMs, in NHWC, with its bias, a
 //! residual addition and a ReLU fused into the epilogue: f32 on [`crate::kernels::fgemm`], or
 //! in the opt-in bf16 mode bf16 products on AMX or AVX512-BF16 ([`crate::kernels::bgemm`],
-//! for the convolutions whose groups have a multiple of 32 input channels, and on AMX 8 or 16,
-//! see [`bf16_fits`]; the others stay f32).
+//! for the convolutions whose groups have 16 or a multiple of 32 input channels, and on AMX
+//! 8, see [`bf16_fits`]; the others stay f32).
 //!
 //! Every convolution is one implicit GEMM per group: the rows are output pixels, the columns
 //! the group's output channels, K the group's `kh * kw * Cin_g` inputs in `(ky, kx, c)` order
@@ -53,10 +53,12 @@ impl FloatKernels {
 
 /// Whether the bf16 kernel `isa` takes a convolution with `groups` groups of `cin_g` input
 /// channels: each tap's channels are whole 32-value K steps (the 1x1 convolutions and the 32-
-/// and 64-channel groups of ResNeXt), or, except on AVX512-BF16, 8 or 16 channels per group
-/// in whole sets of 4 or 2 groups, which run as one group of 32 channels with block-diagonal
-/// weights (`merged_groups`: a quarter or half of its products are zeros; AMX still computes
-/// them faster than f32 computes the others, `vdpbf16ps` at twice the f32 rate does not).
+/// and 64-channel groups of ResNeXt), or 16 channels per group in pairs of groups, or (except
+/// on AVX512-BF16) 8 in sets of 4, which run as one group of 32 channels with block-diagonal
+/// weights (`merged_groups`: half or three quarters of its products are zeros). AMX still
+/// computes them faster than f32 computes the others; `vdpbf16ps`, at twice the f32 rate,
+/// does for the 16-channel groups (their f32 GEMM, 16 columns wide, runs at about two thirds
+/// of the FMA peak) and not for the 8-channel ones (examples/fgemm_gflops.rs measures both).
 /// The 3-channel stem stays f32.
 pub fn bf16_fits(isa: BIsa, cin_g: usize, groups: usize) -> bool {
     cin_g.is_multiple_of(K_STEP) || merged_groups(isa, cin_g, groups) > 1
@@ -65,9 +67,8 @@ pub fn bf16_fits(isa: BIsa, cin_g: usize, groups: usize) -> bool {
 /// How many groups of `cin_g` channels the bf16 kernel `isa` runs as one (1: none merged).
 fn merged_groups(isa: BIsa, cin_g: usize, groups: usize) -> usize {
     match cin_g {
-        8 | 16 if isa != BIsa::Avx512Bf16 && groups.is_multiple_of(K_STEP / cin_g) => {
-            K_STEP / cin_g
-        }
+        8 if isa != BIsa::Avx512Bf16 && groups.is_multiple_of(4) => 4,
+        16 if groups.is_multiple_of(2) => 2,
         _ => 1,
     }
 }

@@ -449,7 +449,7 @@ public final class ClassifierOptions {
         /**
          * tract backend, opt-in (default false): a float model's convolutions whose groups
          * have 8, 16 or a multiple of 32 input channels (all of a ResNeXt's but the stem) run in bf16 on
-         * Intel AMX (without AMX, those with a multiple of 32 on AVX512-BF16), faster with
+         * Intel AMX (without AMX, those with 16 or a multiple of 32 on AVX512-BF16), faster with
          * bf16's rounding in the scores. Ignored with a warning on a CPU with neither, with
          * the CPU kernels off and for INT8 models;
          * {@code info().compute()} says how many convolutions run in bf16, or why not.
