@@ -29,11 +29,6 @@
 #define RESNEXT_VERSION_PATCH 0
 
 /**
- * Values of K per AMX bf16 step (one 64-byte tile row).
- */
-#define K_STEP 32
-
-/**
  * Largest intermediate image the short-side resize may produce: 64 M pixels (192 MB of RGB8).
  * The resize keeps the aspect ratio, so an image that passed the pixel limit can still be
  * blown up by it: a 1 x 2000000 PNG of 8 KB resized to a short side of 256 would need
