@@ -2,16 +2,16 @@
 //! accumulator) for CPUs without AMX, and the `vcvtneps2bf16` conversion of A that both x86
 //! kernels use.
 //!
-//! The same register block as the f32 kernel (`fgemm`'s AVX-512 one): `MR` rows x `NV`
-//! 16-column panels of float32 accumulators in zmm registers (12 x 2 or 24 x 1), started from
-//! the bias. Per K pair, one 64-byte load per panel of B (16 columns x 2 bf16, the packed
+//! The same register block as the f32 kernel (`fgemm`'s AVX-512 one, the tiles of
+//! `kernels::zmm`): `MR` rows x `NV` 16-column panels of float32 accumulators in zmm
+//! registers (12 x 2 or 24 x 1), started from the bias. Per K pair, one 64-byte load per panel of B (16 columns x 2 bf16, the packed
 //! layout as it is) and one 32-bit broadcast per row of A (its two bf16 values); then the
 //! residual and ReLU from registers, masked at the last panel. Each `vdpbf16ps` does twice
 //! the multiply-adds of an f32 FMA: on AMD Zen 4 it runs at the FMA's rate (about 2x f32), on
 //! Intel Sapphire Rapids at half of it (no gain there; its AMX kernel is the fast one).
 
-use super::{dest, Epilogue, PackedBf16, RowMap, ShiftedBf16};
-use crate::kernels::fgemm::block_rows;
+use super::{Epilogue, PackedBf16, RowMap, ShiftedBf16};
+use crate::kernels::zmm::{for_each_row_block, for_each_tile, Out};
 use core::arch::x86_64::*;
 
 /// `dst[i] = bf16(src[i])` with `vcvtneps2bf16` (lengths checked by the caller).
@@ -51,19 +51,8 @@ struct Ctx<'a> {
     seg_k: usize,
     b: *const u16,
     k: usize,
-    n: usize,
-    bias: *const f32,
-    res: *const f32,
-    rld: usize,
-    relu: bool,
-    map: Option<RowMap>,
-    c: *mut f32,
-    ldc: usize,
+    out: Out,
 }
-
-/// Rows of A per block: the block's rows (`BLOCK_BYTES` of A) stay in L2 while every panel
-/// of B passes over them.
-const BLOCK_BYTES: usize = 384 << 10;
 
 pub(super) fn run(
     m: usize,
@@ -74,7 +63,6 @@ pub(super) fn run(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (res, rld) = e.residual.map_or((core::ptr::null(), 0), |(r, ld)| (r.as_ptr(), ld));
     let x = Ctx {
         a: a.data.as_ptr(),
         lda: a.lda,
@@ -82,16 +70,8 @@ pub(super) fn run(
         seg_k: a.seg_k,
         b: b.panels.as_ptr(),
         k: b.k(),
-        n: b.n(),
-        bias: e.bias.as_ptr(),
-        res,
-        rld,
-        relu: e.relu,
-        map,
-        c,
-        ldc,
+        out: Out::new(e, b.n(), map, c, ldc),
     };
-    let block = (BLOCK_BYTES / (2 * b.k().max(1))).clamp(24, 1 << 20) / 24 * 24;
     // SAFETY: reachable only through a `BGemm` of `BIsa::Avx512Bf16` (AVX512-BF16 and
     // AVX-512F/BW/VL/DQ checked by `supports_avx512_bf16`). `BGemm::run` asserted m, n >= 1,
     // seg_k a multiple of 32 (so every pair read is inside its segment), K = segments x
@@ -100,94 +80,37 @@ pub(super) fn run(
     // stride ldc) valid and exclusive. The kernel reads A rows `(r + shift) * lda .. + seg_k`
     // for r < m, B's panels (K x 16 bf16 each, `b.panels` holds ceil(n / 16) of them),
     // bias[0..n] and residual/C only at mapped rows, columns < n (masked at the last panel).
-    unsafe {
-        let mut m0 = 0;
-        while m0 < m {
-            let rows = block_rows(m - m0, block);
-            if e.residual.is_some() {
-                drive::<true>(&x, m0, rows)
-            } else {
-                drive::<false>(&x, m0, rows)
-            }
-            m0 += rows;
+    for_each_row_block(m, 2 * b.k(), |m0, rows| unsafe {
+        if e.residual.is_some() {
+            drive::<true>(&x, m0, rows)
+        } else {
+            drive::<false>(&x, m0, rows)
         }
-    }
-}
-
-/// `match mr { v => call!(v), .. }` over the listed row counts.
-macro_rules! dispatch_mr {
-    ($mr:expr, [$($v:literal),*], $call:ident) => {
-        match $mr {
-            $( $v => $call!($v), )*
-            _ => unreachable!(),
-        }
-    };
+    });
 }
 
 /// Rows `m0 .. m0 + rows` against every panel of B, two panels at a time.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
 unsafe fn drive<const RES: bool>(x: &Ctx, m0: usize, rows: usize) {
-    let np = x.n.div_ceil(16);
-    let mut p = 0;
-    while p < np {
-        let two = np - p >= 2;
-        // The fewest tiles of at most 12 (two panels) or 24 rows, of even heights: a short
-        // last tile (1 of 49 rows) would run too few accumulators to hide the FMA latency.
-        let tiles = rows.div_ceil(if two { 12 } else { 24 });
-        let height = rows.div_ceil(tiles);
-        let mut r = 0;
-        while r < rows {
-            let mr = (rows - r).min(height);
-            macro_rules! call2 {
-                ($v:literal) => {
-                    tile::<$v, 2, RES>(x, m0 + r, p)
-                };
-            }
-            macro_rules! call1 {
-                ($v:literal) => {
-                    tile::<$v, 1, RES>(x, m0 + r, p)
-                };
-            }
-            if two {
-                dispatch_mr!(mr, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], call2)
-            } else {
-                dispatch_mr!(
-                    mr,
-                    [
-                        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
-                        22, 23, 24
-                    ],
-                    call1
-                )
-            }
-            r += mr;
-        }
-        p += if two { 2 } else { 1 };
+    macro_rules! two {
+        ($v:literal, $r:expr, $p:expr) => {
+            tile::<$v, 2, RES>(x, m0 + $r, $p)
+        };
     }
-}
-
-/// The lane mask of panel `p`'s columns that exist.
-#[inline(always)]
-fn lanes(n: usize, p: usize) -> __mmask16 {
-    let count = (n - 16 * p).min(16);
-    if count == 16 {
-        0xffff
-    } else {
-        ((1u32 << count) - 1) as __mmask16
+    macro_rules! one {
+        ($v:literal, $r:expr, $p:expr) => {
+            tile::<$v, 1, RES>(x, m0 + $r, $p)
+        };
     }
+    for_each_tile!(x.out.n, rows, two, one);
 }
 
 /// Rows `m0 .. m0 + MR` x panels `p0 .. p0 + NV`: the whole K, then the epilogue.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
 #[inline(never)]
 unsafe fn tile<const MR: usize, const NV: usize, const RES: bool>(x: &Ctx, m0: usize, p0: usize) {
-    let masks: [__mmask16; NV] = core::array::from_fn(|j| lanes(x.n, p0 + j));
-    let mut acc = [[_mm512_setzero_ps(); NV]; MR];
-    for row in acc.iter_mut() {
-        for j in 0..NV {
-            row[j] = _mm512_maskz_loadu_ps(masks[j], x.bias.add(16 * (p0 + j)));
-        }
-    }
+    let masks = x.out.masks::<NV>(p0);
+    let mut acc = x.out.start::<MR, NV>(p0, &masks);
     // u16 values per panel: K pairs of 16 columns x 2.
     let panel = 16 * x.k;
     let lda = x.lda;
@@ -214,20 +137,5 @@ unsafe fn tile<const MR: usize, const NV: usize, const RES: bool>(x: &Ctx, m0: u
         }
         kk += x.seg_k;
     }
-    let zero = _mm512_setzero_ps();
-    for (i, row) in acc.iter().enumerate() {
-        let Some(d) = dest(x.map, m0 + i) else { continue };
-        let cp = x.c.add(d * x.ldc + 16 * p0);
-        for j in 0..NV {
-            let mut v = row[j];
-            if RES {
-                let r = _mm512_maskz_loadu_ps(masks[j], x.res.add(d * x.rld + 16 * (p0 + j)));
-                v = _mm512_add_ps(v, r);
-            }
-            if x.relu {
-                v = _mm512_max_ps(v, zero);
-            }
-            _mm512_mask_storeu_ps(cp.add(16 * j), masks[j], v);
-        }
-    }
+    x.out.finish::<MR, NV, RES>(&acc, m0, p0, &masks);
 }

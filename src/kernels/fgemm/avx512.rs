@@ -4,7 +4,8 @@
 //! One kernel body for both panel element types ([`BElem`]): float32 rows are loaded as they
 //! are, float16 rows widened exactly by `vcvtph2ps` (AVX-512F) as they are loaded.
 
-use super::{block_rows, dest, Epilogue, PackedF32, Panels, RowMap, ShiftedA};
+use super::{Epilogue, PackedF32, Panels, RowMap, ShiftedA};
+use crate::kernels::zmm::{for_each_row_block, for_each_tile, Out};
 use core::arch::x86_64::*;
 use half::f16;
 
@@ -43,19 +44,8 @@ struct Ctx<'a, B> {
     seg_k: usize,
     b: *const B,
     k: usize,
-    n: usize,
-    bias: *const f32,
-    res: *const f32,
-    rld: usize,
-    relu: bool,
-    map: Option<RowMap>,
-    c: *mut f32,
-    ldc: usize,
+    out: Out,
 }
-
-/// Rows of A per block: the block's rows (`BLOCK_BYTES` of A) stay in L2 while every panel
-/// of B passes over them.
-const BLOCK_BYTES: usize = 384 << 10;
 
 pub(super) fn run(
     m: usize,
@@ -84,7 +74,6 @@ fn run_on<B: BElem>(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (res, rld) = e.residual.map_or((core::ptr::null(), 0), |(r, ld)| (r.as_ptr(), ld));
     let x = Ctx {
         a: a.data.as_ptr(),
         lda: a.lda,
@@ -92,16 +81,8 @@ fn run_on<B: BElem>(
         seg_k: a.seg_k,
         b: panels,
         k: b.k(),
-        n: b.n(),
-        bias: e.bias.as_ptr(),
-        res,
-        rld,
-        relu: e.relu,
-        map,
-        c,
-        ldc,
+        out: Out::new(e, b.n(), map, c, ldc),
     };
-    let block = (BLOCK_BYTES / (4 * b.k().max(1))).clamp(24, 1 << 20) / 24 * 24;
     // SAFETY: reachable only through an `FGemm` built by `FGemm::new`, which checked AVX-512F.
     // `FGemm::run` asserted that A covers rows 0..m (+ every shift) of seg_k values, the bias
     // n values, the residual every C row written; its caller guarantees the C rows written
@@ -109,81 +90,29 @@ fn run_on<B: BElem>(
     // `(r + shift) * lda .. + seg_k` for r < m, B's panels (k x 16 each), bias[0..n] and
     // residual/C only at mapped rows, columns < n (masked at the last panel). `panels` are
     // `b`'s own (`b.n()` columns in 16-column panels of `b.k()` rows, float32 or float16).
-    unsafe {
-        let mut m0 = 0;
-        while m0 < m {
-            let rows = block_rows(m - m0, block);
-            if e.residual.is_some() {
-                drive::<B, true>(&x, m0, rows)
-            } else {
-                drive::<B, false>(&x, m0, rows)
-            }
-            m0 += rows;
+    for_each_row_block(m, 4 * b.k(), |m0, rows| unsafe {
+        if e.residual.is_some() {
+            drive::<B, true>(&x, m0, rows)
+        } else {
+            drive::<B, false>(&x, m0, rows)
         }
-    }
-}
-
-/// `match mr { v => call!(v), .. }` over the listed row counts.
-macro_rules! dispatch_mr {
-    ($mr:expr, [$($v:literal),*], $call:ident) => {
-        match $mr {
-            $( $v => $call!($v), )*
-            _ => unreachable!(),
-        }
-    };
+    });
 }
 
 /// Rows `m0 .. m0 + rows` against every panel of B, two panels at a time.
 #[target_feature(enable = "avx512f")]
 unsafe fn drive<B: BElem, const RES: bool>(x: &Ctx<B>, m0: usize, rows: usize) {
-    let np = x.n.div_ceil(16);
-    let mut p = 0;
-    while p < np {
-        let two = np - p >= 2;
-        // The fewest tiles of at most 12 (two panels) or 24 rows, of even heights: a short
-        // last tile (1 of 49 rows) would run too few accumulators to hide the FMA latency.
-        let tiles = rows.div_ceil(if two { 12 } else { 24 });
-        let height = rows.div_ceil(tiles);
-        let mut r = 0;
-        while r < rows {
-            let mr = (rows - r).min(height);
-            macro_rules! call2 {
-                ($v:literal) => {
-                    tile::<B, $v, 2, RES>(x, m0 + r, p)
-                };
-            }
-            macro_rules! call1 {
-                ($v:literal) => {
-                    tile::<B, $v, 1, RES>(x, m0 + r, p)
-                };
-            }
-            if two {
-                dispatch_mr!(mr, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], call2)
-            } else {
-                dispatch_mr!(
-                    mr,
-                    [
-                        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
-                        22, 23, 24
-                    ],
-                    call1
-                )
-            }
-            r += mr;
-        }
-        p += if two { 2 } else { 1 };
+    macro_rules! two {
+        ($v:literal, $r:expr, $p:expr) => {
+            tile::<B, $v, 2, RES>(x, m0 + $r, $p)
+        };
     }
-}
-
-/// The lane mask of panel `p`'s columns that exist.
-#[inline(always)]
-fn lanes(n: usize, p: usize) -> __mmask16 {
-    let count = (n - 16 * p).min(16);
-    if count == 16 {
-        0xffff
-    } else {
-        ((1u32 << count) - 1) as __mmask16
+    macro_rules! one {
+        ($v:literal, $r:expr, $p:expr) => {
+            tile::<B, $v, 1, RES>(x, m0 + $r, $p)
+        };
     }
+    for_each_tile!(x.out.n, rows, two, one);
 }
 
 /// Rows `m0 .. m0 + MR` x panels `p0 .. p0 + NV`: the whole K, then the epilogue.
@@ -194,13 +123,8 @@ unsafe fn tile<B: BElem, const MR: usize, const NV: usize, const RES: bool>(
     m0: usize,
     p0: usize,
 ) {
-    let masks: [__mmask16; NV] = core::array::from_fn(|j| lanes(x.n, p0 + j));
-    let mut acc = [[_mm512_setzero_ps(); NV]; MR];
-    for row in acc.iter_mut() {
-        for j in 0..NV {
-            row[j] = _mm512_maskz_loadu_ps(masks[j], x.bias.add(16 * (p0 + j)));
-        }
-    }
+    let masks = x.out.masks::<NV>(p0);
+    let mut acc = x.out.start::<MR, NV>(p0, &masks);
     let panel = 16 * x.k;
     let lda = x.lda;
     let mut kk = 0;
@@ -222,20 +146,5 @@ unsafe fn tile<B: BElem, const MR: usize, const NV: usize, const RES: bool>(
         }
         kk += x.seg_k;
     }
-    let zero = _mm512_setzero_ps();
-    for (i, row) in acc.iter().enumerate() {
-        let Some(d) = dest(x.map, m0 + i) else { continue };
-        let cp = x.c.add(d * x.ldc + 16 * p0);
-        for j in 0..NV {
-            let mut v = row[j];
-            if RES {
-                let r = _mm512_maskz_loadu_ps(masks[j], x.res.add(d * x.rld + 16 * (p0 + j)));
-                v = _mm512_add_ps(v, r);
-            }
-            if x.relu {
-                v = _mm512_max_ps(v, zero);
-            }
-            _mm512_mask_storeu_ps(cp.add(16 * j), masks[j], v);
-        }
-    }
+    x.out.finish::<MR, NV, RES>(&acc, m0, p0, &masks);
 }

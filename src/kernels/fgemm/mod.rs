@@ -248,18 +248,6 @@ impl FGemm {
 /// The C row of GEMM row `r` (`map.dest(r)`, or `r` without a map); the bf16 family uses it
 /// too.
 #[inline]
-/// How many of the `left` rows still to compute the next row block takes, for a kernel whose
-/// blocks hold `block` rows and stream all of B once each: `block`, except that a last block
-/// of up to one and a half blocks is taken whole (a short last block would stream B again for
-/// a few rows: at batch 1, 49 rows of 2048 channels were one block of 48 and one of 1).
-pub(crate) fn block_rows(left: usize, block: usize) -> usize {
-    if left <= block + block / 2 {
-        left
-    } else {
-        block
-    }
-}
-
 pub(crate) fn dest(map: Option<RowMap>, r: usize) -> Option<usize> {
     match map {
         Some(map) => map.dest(r),
