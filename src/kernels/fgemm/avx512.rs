@@ -1,6 +1,7 @@
 //! The AVX-512F f32 kernel: `MR` rows x `NV` 16-column panels of accumulators in zmm
-//! registers (12 x 2 or 24 x 1), K walked segment by segment with one B load per panel and
-//! one A broadcast per row, then the epilogue from registers (masked at the last panel).
+//! registers (12 x 2 or 24 x 1, the tiles of `kernels::zmm`), K walked segment by segment
+//! with one B load per panel and one A broadcast per row, then the epilogue from registers
+//! (masked at the last panel).
 //! One kernel body for both panel element types ([`BElem`]): float32 rows are loaded as they
 //! are, float16 rows widened exactly by `vcvtph2ps` (AVX-512F) as they are loaded.
 
