@@ -26,53 +26,44 @@ mod loops {
     /// Iterations of the 24-instruction body per call.
     pub const ITERS: usize = 4_000_000;
 
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn fma(seed: f32) -> f32 {
-        let mut acc = [_mm512_set1_ps(seed); 24];
-        let (b, c) = (_mm512_set1_ps(1.0 + 1e-7), _mm512_set1_ps(1e-9));
+    /// 24 independent chains of `step` from `init`, `ITERS` steps each (inlined into the
+    /// `#[target_feature]` functions below, whose instruction `step` is).
+    #[inline(always)]
+    fn chains<T: Copy>(init: T, step: impl Fn(T) -> T) -> [T; 24] {
+        let mut acc = [init; 24];
         for _ in 0..ITERS {
             for a in acc.iter_mut() {
-                *a = _mm512_fmadd_ps(*a, b, c);
+                *a = step(*a);
             }
         }
-        let mut s = _mm512_setzero_ps();
-        for a in acc {
-            s = _mm512_add_ps(s, a);
-        }
-        _mm512_reduce_add_ps(s)
+        acc
+    }
+
+    /// The sum of every lane of `acc` (so that no chain is optimized away).
+    #[target_feature(enable = "avx512f")]
+    unsafe fn sum_ps(acc: [__m512; 24]) -> f32 {
+        _mm512_reduce_add_ps(acc.into_iter().fold(_mm512_setzero_ps(), |s, a| _mm512_add_ps(s, a)))
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn fma(seed: f32) -> f32 {
+        let (b, c) = (_mm512_set1_ps(1.0 + 1e-7), _mm512_set1_ps(1e-9));
+        sum_ps(chains(_mm512_set1_ps(seed), |a| _mm512_fmadd_ps(a, b, c)))
     }
 
     #[target_feature(enable = "avx512f,avx512bf16")]
     pub unsafe fn dpbf16(seed: f32) -> f32 {
-        let mut acc = [_mm512_set1_ps(seed); 24];
         let b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3), _mm512_set1_ps(1e-3));
-        let c = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3), _mm512_set1_ps(1e-3));
-        for _ in 0..ITERS {
-            for a in acc.iter_mut() {
-                *a = _mm512_dpbf16_ps(*a, b, c);
-            }
-        }
-        let mut s = _mm512_setzero_ps();
-        for a in acc {
-            s = _mm512_add_ps(s, a);
-        }
-        _mm512_reduce_add_ps(s)
+        sum_ps(chains(_mm512_set1_ps(seed), |a| _mm512_dpbf16_ps(a, b, b)))
     }
 
     #[target_feature(enable = "avx512f,avx512vnni")]
     pub unsafe fn vnni(seed: i32) -> i32 {
-        let mut acc = [_mm512_set1_epi32(seed); 24];
-        let (b, c) = (_mm512_set1_epi8(1), _mm512_set1_epi8(1));
-        for _ in 0..ITERS {
-            for a in acc.iter_mut() {
-                *a = _mm512_dpbusd_epi32(*a, b, c);
-            }
-        }
-        let mut s = _mm512_setzero_si512();
-        for a in acc {
-            s = _mm512_add_epi32(s, a);
-        }
-        _mm512_reduce_add_epi32(s)
+        let b = _mm512_set1_epi8(1);
+        let acc = chains(_mm512_set1_epi32(seed), |a| _mm512_dpbusd_epi32(a, b, b));
+        _mm512_reduce_add_epi32(
+            acc.into_iter().fold(_mm512_setzero_si512(), |s, a| _mm512_add_epi32(s, a)),
+        )
     }
 }
 

@@ -85,13 +85,7 @@ fn bf16_matmul_runs_the_convolutions_on_amx_or_avx512_bf16_or_says_why_not() {
     assert_eq!(compute("models/tiny_torch.onnx", |o| o.bf16_matmul(false)), layer);
     assert_eq!(compute("models/tiny_torch.onnx", |o| o.cpu_kernels(CpuKernels::Off)), "f32");
     let on = compute("models/tiny_torch.onnx", |o| o.bf16_matmul(true));
-    for (isa, flag) in [(BIsa::Amx, "amx_bf16"), (BIsa::Avx512Bf16, "avx512_bf16")] {
-        let required = common::cpu_kernel_required(flag);
-        assert!(
-            isa.supported() || !required,
-            "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists {flag}, no {isa:?} kernel"
-        );
-    }
+    common::assert_required_bf16_kernels_run();
     let unavailable =
         |base: &str, why: &str| format!("{base} (bf16 products asked for, not available: {why})");
     let off =

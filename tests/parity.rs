@@ -377,13 +377,7 @@ fn batch_sizes_1_4_8_run_on_one_classifier() {
 #[test]
 fn bf16_matmul_mode_stays_close_to_onnxruntime_fp32() {
     use resnext::kernels::bgemm::BIsa;
-    for (isa, flag) in [(BIsa::Amx, "amx_bf16"), (BIsa::Avx512Bf16, "avx512_bf16")] {
-        let required = common::cpu_kernel_required(flag);
-        assert!(
-            isa.supported() || !required,
-            "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists {flag}, no {isa:?} kernel"
-        );
-    }
+    common::assert_required_bf16_kernels_run();
     let bf16 = BIsa::best().filter(|_| resnext::kernels::fgemm::FIsa::Avx512.supported());
     let r50 = |c: &serde_json::Value| model_is(c, "r50_torch") || model_is(c, "r50_paddle");
     // FP16 files too (float16 weights rounded to bf16 at packing), against ONNX Runtime's

@@ -89,6 +89,35 @@ pub(crate) fn tile_height(rows: usize, two: bool) -> usize {
     rows.div_ceil(tiles)
 }
 
+/// One call's operands as raw pointers (checked by the kernel's `run`): A as `shifts.len()`
+/// segments of `seg_k` values, row `r` of segment `s` at `a + (r + shifts[s]) * lda`; B as
+/// packed 16-column panels of `k` rows; and the epilogue.
+pub(crate) struct Operands<'a, A, B> {
+    pub a: *const A,
+    pub lda: usize,
+    pub shifts: &'a [usize],
+    pub seg_k: usize,
+    pub b: *const B,
+    pub k: usize,
+    pub out: Out,
+}
+
+impl<'a, A, B> Operands<'a, A, B> {
+    /// A's rows `a` (`lda` apart, `seg_k` values per segment at `shifts`), B's panels `b` of
+    /// `k` rows, and the epilogue `out`.
+    pub(crate) fn new(
+        a: &'a [A],
+        lda: usize,
+        shifts: &'a [usize],
+        seg_k: usize,
+        b: *const B,
+        k: usize,
+        out: Out,
+    ) -> Self {
+        Operands { a: a.as_ptr(), lda, shifts, seg_k, b, k, out }
+    }
+}
+
 /// The epilogue of a GEMM's tiles: its bias, residual, ReLU and where its rows go, as raw
 /// pointers checked by the kernel's `run` (`bias` holds `n` values, `res` every C row written at
 /// stride `rld`, `c` every C row written at stride `ldc`).

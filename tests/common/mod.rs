@@ -30,6 +30,18 @@ pub fn cpu_kernel_required(flag: &str) -> bool {
         && resnext::kernels::cpu::linux_lists_cpu_flag(flag)
 }
 
+/// Fails when `RESNEXT_REQUIRE_CPU_KERNELS=1` and Linux lists `amx_bf16` or `avx512_bf16` but
+/// that bf16 kernel cannot run (see [`cpu_kernel_required`]).
+pub fn assert_required_bf16_kernels_run() {
+    use resnext::kernels::bgemm::BIsa;
+    for (isa, flag) in [(BIsa::Amx, "amx_bf16"), (BIsa::Avx512Bf16, "avx512_bf16")] {
+        assert!(
+            isa.supported() || !cpu_kernel_required(flag),
+            "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists {flag}, no {isa:?} kernel"
+        );
+    }
+}
+
 /// A path inside the fixture directory.
 pub fn fixture(relative: &str) -> PathBuf {
     testdata().join(relative)

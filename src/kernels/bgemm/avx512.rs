@@ -11,7 +11,7 @@
 //! Intel Sapphire Rapids at half of it (no gain there; its AMX kernel is the fast one).
 
 use super::{Epilogue, PackedBf16, RowMap, ShiftedBf16};
-use crate::kernels::zmm::{for_each_row_block, for_each_tile, Out};
+use crate::kernels::zmm::{for_each_row_block, for_each_tile, Operands, Out};
 use core::arch::x86_64::*;
 
 /// `dst[i] = bf16(src[i])` with `vcvtneps2bf16` (lengths checked by the caller).
@@ -43,16 +43,9 @@ unsafe fn convert(src: &[f32], dst: &mut [u16]) {
     }
 }
 
-/// The arguments of one call, as raw pointers (validated by [`super::BGemm::run`]).
-struct Ctx<'a> {
-    a: *const u16,
-    lda: usize,
-    shifts: &'a [usize],
-    seg_k: usize,
-    b: *const u16,
-    k: usize,
-    out: Out,
-}
+/// The arguments of one call (validated by [`super::BGemm::run`]): bf16 rows of A, bf16
+/// panels of B.
+type Ctx<'a> = Operands<'a, u16, u16>;
 
 pub(super) fn run(
     m: usize,
@@ -63,15 +56,8 @@ pub(super) fn run(
     c: *mut f32,
     ldc: usize,
 ) {
-    let x = Ctx {
-        a: a.data.as_ptr(),
-        lda: a.lda,
-        shifts: a.shifts,
-        seg_k: a.seg_k,
-        b: b.panels.as_ptr(),
-        k: b.k(),
-        out: Out::new(e, b.n(), map, c, ldc),
-    };
+    let out = Out::new(e, b.n(), map, c, ldc);
+    let x = Operands::new(a.data, a.lda, a.shifts, a.seg_k, b.panels.as_ptr(), b.k(), out);
     // SAFETY: reachable only through a `BGemm` of `BIsa::Avx512Bf16` (AVX512-BF16 and
     // AVX-512F/BW/VL/DQ checked by `supports_avx512_bf16`). `BGemm::run` asserted m, n >= 1,
     // seg_k a multiple of 32 (so every pair read is inside its segment), K = segments x

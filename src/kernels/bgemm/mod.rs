@@ -31,7 +31,7 @@ mod amx;
 mod avx512;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::kernels::fgemm::dest;
 pub use crate::kernels::fgemm::{Epilogue, RowMap};

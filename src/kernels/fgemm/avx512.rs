@@ -6,7 +6,7 @@
 //! are, float16 rows widened exactly by `vcvtph2ps` (AVX-512F) as they are loaded.
 
 use super::{Epilogue, PackedF32, Panels, RowMap, ShiftedA};
-use crate::kernels::zmm::{for_each_row_block, for_each_tile, Out};
+use crate::kernels::zmm::{for_each_row_block, for_each_tile, Operands, Out};
 use core::arch::x86_64::*;
 use half::f16;
 
@@ -37,16 +37,9 @@ impl BElem for f16 {
     }
 }
 
-/// The arguments of one call, as raw pointers (validated by [`super::FGemm::run`]).
-struct Ctx<'a, B> {
-    a: *const f32,
-    lda: usize,
-    shifts: &'a [usize],
-    seg_k: usize,
-    b: *const B,
-    k: usize,
-    out: Out,
-}
+/// The arguments of one call (validated by [`super::FGemm::run`]): f32 rows of A, B's
+/// panels of element `B`.
+type Ctx<'a, B> = Operands<'a, f32, B>;
 
 pub(super) fn run(
     m: usize,
@@ -75,15 +68,8 @@ fn run_on<B: BElem>(
     c: *mut f32,
     ldc: usize,
 ) {
-    let x = Ctx {
-        a: a.data.as_ptr(),
-        lda: a.lda,
-        shifts: a.shifts,
-        seg_k: a.seg_k,
-        b: panels,
-        k: b.k(),
-        out: Out::new(e, b.n(), map, c, ldc),
-    };
+    let out = Out::new(e, b.n(), map, c, ldc);
+    let x = Operands::new(a.data, a.lda, a.shifts, a.seg_k, panels, b.k(), out);
     // SAFETY: reachable only through an `FGemm` built by `FGemm::new`, which checked AVX-512F.
     // `FGemm::run` asserted that A covers rows 0..m (+ every shift) of seg_k values, the bias
     // n values, the residual every C row written; its caller guarantees the C rows written

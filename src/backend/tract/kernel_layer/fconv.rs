@@ -642,10 +642,7 @@ mod tests {
     /// against the definition; every output value is written (the output starts as NaN).
     #[test]
     fn convolutions_match_the_definition() {
-        for (isa, flag) in [(BIsa::Amx, "amx_bf16"), (BIsa::Avx512Bf16, "avx512_bf16")] {
-            let required = crate::kernels::cpu::required_by_tests(flag);
-            assert!(!required || isa.supported(), "{} required but not available", isa.name());
-        }
+        crate::kernels::bgemm::tests::assert_required_kernels_run();
         let gemms = kernel_sets();
         let shapes = [
             // (cin, cout, groups, kernel, stride, pads, dilation, h, w)
