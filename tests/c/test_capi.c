@@ -63,6 +63,7 @@ static int is_sentinel(const void *p, size_t size) {
 }
 
 static int thread_count(void);
+static int thread_count_settled(int expected);
 
 /* Whether RESNEXT_REQUIRE_CPU_KERNELS=1 (CI) makes the kernel family of the CPU flag `flag`
  * ("avx512_vnni", "amx_int8", "amx_bf16") mandatory: it does where Linux lists the flag in
@@ -833,7 +834,7 @@ static void test_panic(void) {
     resnext_classifier_free(c);
     /* with a pool of 3 worker threads: a panic does not keep the pool alive, free joins it */
     {
-        int before = thread_count();
+        int before = thread_count(), after;
         o = tiny_options("models/fails_at_run.onnx");
         c = NULL;
         CHECK_RC(resnext_options_set_no_labels(o), RESNEXT_RESULT_OK);
@@ -845,8 +846,9 @@ static void test_panic(void) {
                      RESNEXT_RESULT_PANIC);
         }
         resnext_classifier_free(c);
-        if (thread_count() != before) fprintf(stderr, "%d threads before, %d after\n", before, thread_count());
-        CHECK(thread_count() == before);
+        after = thread_count_settled(before);
+        if (after != before) fprintf(stderr, "%d threads before, %d after\n", before, after);
+        CHECK(after == before);
     }
 }
 
@@ -924,12 +926,26 @@ static int thread_count(void) {
     return n;
 }
 
+/* The thread count once it reaches `expected`, waiting at most 2 s for it. pthread_join returns
+ * once a worker has signalled its exit (the kernel clears its tid in exit_mm), shortly before
+ * Linux drops it from /proc/self/status's count (in exit_notify): this allows that short lag
+ * (seen under valgrind and on a loaded machine), not a thread left running. */
+static int thread_count_settled(int expected) {
+    int wait, n = thread_count();
+    for (wait = 0; wait < 2000 && n != expected; wait++) {
+        const struct timespec one_ms = {0, 1000000L};
+        nanosleep(&one_ms, NULL);
+        n = thread_count();
+    }
+    return n;
+}
+
 /* resnext_classifier_free joins the classifier's worker threads: after each of 20
  * create/classify/free cycles with 3 threads, the process has the threads it had before. */
 static void test_free_joins_threads(int before) {
     resnext_prediction preds[5];
     size_t count;
-    int cycle, wait, after = before;
+    int cycle, after = before;
     static const float mean[3] = {0.485f, 0.456f, 0.406f};
     static const float stdv[3] = {0.229f, 0.224f, 0.225f};
     if (before < 0) {
@@ -949,15 +965,7 @@ static void test_free_joins_threads(int before) {
         CHECK_RC(resnext_classify_file(c, path_of("preprocess/chelsea.png"), preds, 5, &count, NULL),
                  RESNEXT_RESULT_OK);
         resnext_classifier_free(c);
-        /* pthread_join returns once a worker has signalled its exit (the kernel clears its tid
-         * in exit_mm), shortly before Linux drops it from /proc/self/status's count (in
-         * exit_notify): allow that short lag (seen under valgrind), not a thread left running. */
-        after = thread_count();
-        for (wait = 0; wait < 2000 && after != before; wait++) {
-            const struct timespec one_ms = {0, 1000000L};
-            nanosleep(&one_ms, NULL);
-            after = thread_count();
-        }
+        after = thread_count_settled(before);
     }
     if (after != before) fprintf(stderr, "cycle %d: %d threads after free, %d before\n", cycle, after, before);
     CHECK(after == before);
