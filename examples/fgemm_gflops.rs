@@ -3,7 +3,9 @@
 //! ReLU fused, no residual), as GFLOP/s = 2 x M x N x K / time, for every kernel this CPU
 //! runs. Each shape is one segment (a 1x1 convolution read in place) except the 3x3 ones,
 //! which are nine segments of the group's channels read shifted from a padded image, as the
-//! kernel layer runs them. Every kernel's output is compared with the scalar reference's:
+//! kernel layer runs them. The f32 1x1 shapes with 1 MiB or more of weights also get a
+//! "weights from memory" cell: the mean over calls that each read another copy of the
+//! weights (512 MiB of copies), as a model run reads its weights once per image. Every kernel's output is compared with the scalar reference's:
 //! bit for bit for the f32 kernels, within 1e-5 of the largest value for the bf16 AMX kernel
 //! (`resnext::kernels::bgemm`, its inputs rounded to bf16 once before the timing, as the
 //! kernel layer does per convolution input), which runs the shapes whose segments are whole
@@ -75,6 +77,35 @@ fn best_of(min_ms: f64, mut f: impl FnMut()) -> (f64, usize) {
     (best, reps)
 }
 
+/// The "weights from memory" cells: the 1x1 shapes whose packed f32 weights are at least
+/// this large, each call on another of `COLD_BYTES / size` copies.
+const COLD_FROM_BYTES: usize = 1 << 20;
+const COLD_BYTES: usize = 512 << 20;
+
+/// The mean time of one call over one pass through copies of the weights that together
+/// exceed the caches, as in a model run (whose weights are read once per image from memory),
+/// rather than the same weights warm in the caches call after call.
+fn weights_from_memory(
+    gemm: &FGemm,
+    m: usize,
+    a: ShiftedA<'_>,
+    n: usize,
+    k: usize,
+    e: &Epilogue<'_>,
+    c: &mut [f32],
+) -> f64 {
+    let copies = COLD_BYTES.div_ceil(4 * n * k);
+    let weights: Vec<PackedF32> =
+        (0..copies).map(|i| PackedF32::pack(&values(n * k, 10 + i as u64), n, k)).collect();
+    let start = Instant::now();
+    for b in &weights {
+        // SAFETY: `c` holds m rows of n values.
+        unsafe { gemm.run(m, a, b, e, None, c.as_mut_ptr(), n) };
+        black_box(&c);
+    }
+    start.elapsed().as_secs_f64() / copies as f64
+}
+
 fn main() {
     let mut min_ms = 200.0;
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -130,6 +161,15 @@ fn main() {
                 gemm.isa().name(),
                 best * 1e3
             ));
+            if segs == 1 && 4 * n * k >= COLD_FROM_BYTES {
+                let mean = weights_from_memory(gemm, m, sa, n, k, &e, &mut c);
+                cells.push(format!(
+                    "{{\"isa\":\"{} (weights from memory)\",\"gflops\":{:.1},\"ms\":{:.4},\"matches_reference\":{same}}}",
+                    gemm.isa().name(),
+                    2.0 * (m * n * k) as f64 / mean / 1e9,
+                    mean * 1e3
+                ));
+            }
         }
         let bf16_kernels = bf16.iter().filter(|_| seg_k.is_multiple_of(K_STEP));
         for &gemm in bf16_kernels {

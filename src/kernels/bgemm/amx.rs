@@ -303,6 +303,8 @@ unsafe fn compute(
             "tileloadd tmm6, [{b0} + {s}*1]",
             "tileloadd tmm7, [{b1} + {s}*1]",
             "tdpbf16ps tmm0, tmm4, tmm6",
+            crate::kernels::amx::prefetch_b_tile!("b0"),
+            crate::kernels::amx::prefetch_b_tile!("b1"),
             "tileloadd tmm5, [{a1} + {lda}*1]",
             "tdpbf16ps tmm1, tmm4, tmm7",
             "tdpbf16ps tmm2, tmm5, tmm6",

@@ -407,6 +407,8 @@ unsafe fn compute(
             "tileloadd tmm6, [{b0} + {s}*1]",
             "tileloadd tmm7, [{b1} + {s}*1]",
             "tdpbusd tmm0, tmm4, tmm6",
+            crate::kernels::amx::prefetch_b_tile!("b0"),
+            crate::kernels::amx::prefetch_b_tile!("b1"),
             "tileloadd tmm5, [{a1} + {lda}*1]",
             "tdpbusd tmm1, tmm4, tmm7",
             "tdpbusd tmm2, tmm5, tmm6",
