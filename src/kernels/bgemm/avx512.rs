@@ -11,7 +11,7 @@
 //! Intel Sapphire Rapids at half of it (no gain there; its AMX kernel is the fast one).
 
 use super::{Epilogue, PackedBf16, RowMap, ShiftedBf16};
-use crate::kernels::zmm::{for_each_row_block, for_each_tile, Operands, Out};
+use crate::kernels::zmm::{for_each_row_block, for_each_tile, prefetch_ahead, Operands, Out};
 use core::arch::x86_64::*;
 
 /// `dst[i] = bf16(src[i])` with `vcvtneps2bf16` (lengths checked by the caller).
@@ -109,6 +109,7 @@ unsafe fn tile<const MR: usize, const NV: usize, const RES: bool>(x: &Ctx, m0: u
             let mut bv = [_mm512_setzero_ps(); NV];
             for (j, v) in bv.iter_mut().enumerate() {
                 *v = _mm512_loadu_ps(bp.add(j * panel).cast::<f32>());
+                prefetch_ahead(bp.add(j * panel));
             }
             for (i, row) in acc.iter_mut().enumerate() {
                 let pair = a.add(i * lda + c).cast::<i32>().read_unaligned();

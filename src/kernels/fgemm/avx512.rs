@@ -6,7 +6,7 @@
 //! are, float16 rows widened exactly by `vcvtph2ps` (AVX-512F) as they are loaded.
 
 use super::{Epilogue, PackedF32, Panels, RowMap, ShiftedA};
-use crate::kernels::zmm::{for_each_row_block, for_each_tile, Operands, Out};
+use crate::kernels::zmm::{for_each_row_block, for_each_tile, prefetch_ahead, Operands, Out};
 use core::arch::x86_64::*;
 use half::f16;
 
@@ -102,14 +102,6 @@ unsafe fn drive<B: BElem, const RES: bool>(x: &Ctx<B>, m0: usize, rows: usize) {
     for_each_tile!(x.out.n, rows, two, one);
 }
 
-/// How far ahead in its panels (in B elements: 48 K rows of 16) each K step prefetches
-/// into L1. B's panels stream from memory or L2 in a model run (the 338 MB of
-/// ResNeXt101_32x8d's weights fit no cache), and without it the hardware prefetchers left
-/// the 1x1 kernels at 0.7-0.8x their warm-cache speed (examples/fgemm_gflops, `cold`
-/// cells); beyond the end of a panel the prefetch touches the next panel or nothing (a
-/// prefetch never faults).
-const PREFETCH: usize = 16 * 48;
-
 /// Rows `m0 .. m0 + MR` x panels `p0 .. p0 + NV`: the whole K, then the epilogue.
 #[target_feature(enable = "avx512f")]
 #[inline(never)]
@@ -130,7 +122,7 @@ unsafe fn tile<B: BElem, const MR: usize, const NV: usize, const RES: bool>(
             let mut bv = [_mm512_setzero_ps(); NV];
             for (j, v) in bv.iter_mut().enumerate() {
                 *v = B::load16(bp.add(j * panel));
-                _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_add(j * panel + PREFETCH).cast::<i8>());
+                prefetch_ahead(bp.add(j * panel));
             }
             for (i, row) in acc.iter_mut().enumerate() {
                 let av = _mm512_set1_ps(*a.add(i * lda + c));
