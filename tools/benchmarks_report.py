@@ -520,7 +520,8 @@ def fgemm_section(results: str) -> list[str]:
              "rounded to bf16 "
              "before the timing) single-threaded, bias and ReLU fused, weights packed once, the "
              "3x3 shapes read as nine shifted segments of a padded image (as the layer runs "
-             "them); best time, GFLOP/s = 2 x M x N x K / time; % of one core's peak for the "
+             "them); 'weights from memory': the mean over calls that each read another copy of the "
+             "weights (512 MiB of copies), as a model run reads them; else the best time, GFLOP/s = 2 x M x N x K / time; % of one core's peak for the "
              "kernel's instruction (" + ", ".join(f"{n}: {p:.0f} {u}" for n, p, u in peaks.values())
              + f", {PEAK_SOURCE[0]}). The f32 kernel must give the scalar reference's bits; the "
              "bf16 kernel is within 1e-5 of the largest value of its reference (the same bf16 "
@@ -689,12 +690,14 @@ def notes(fp32_o, fp32_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t, bf16
         "stands in the way (the profile's layer kinds, both thread counts): (1) the 1x1 "
         "convolutions stream their weights from memory once per image in f32, four times the "
         "INT8 bytes, which holds the layer4 shapes and the model below the kernel's in-cache "
-        "rate; (2) the grouped 3x3 convolutions of layer1 have 8 output channels per group, "
-        "half a zmm register, so they run well below the kernel's other shapes (table); (3) at "
-        "batch 8 the images run one per thread, each single-threaded, and two cores streaming "
-        "f32 weights at once slow each other. Next: block the 1x1 weights so both threads share "
-        "each panel from L2/L3 at batch 1, pair two pixels per register for 8-channel groups, "
-        "and the 8-channel groups on AMX in the bf16 mode.",
+        "rate (the kernel prefetches its B panels 3 KiB ahead; the table's 'weights from "
+        "memory' cells show what is left); (2) the grouped 3x3 convolutions of layer1 have 8 "
+        "output channels per group, half a zmm register: they run two groups merged as one "
+        "16-channel group with block-diagonal weights, half of those products zeros (table); "
+        "(3) at batch 8 the images run one per thread, each single-threaded, and two cores "
+        "streaming f32 weights at once slow each other. Next: block the 1x1 weights so both "
+        "threads share each panel from L2/L3 at batch 1, and two pixels per register for the "
+        "8-channel groups instead of the zeros.",
         "",
         *int8_notes(int8),
         f"**Memory: peak {f(rss_t, 0)} MB for a {f(model_mb, 0)} MB file "
@@ -755,7 +758,7 @@ def notes(fp32_o, fp32_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t, bf16
         "16 or a multiple of 32 channels per group run on `vdpbf16ps` instead (src/kernels/bgemm/"
         "avx512.rs: the f32 kernel's register blocks, twice the multiply-adds per instruction), "
         "the 8-channel groups stay f32 (merged four at a time, their zeros would cost as much as "
-        "f32). "
+        "f32; f32 runs them merged in pairs). "
         "Next: the input rounded to bf16 by the previous convolution's epilogue "
         "instead of once per convolution, and the second core's share (the profile above). Accuracy: the table's top-1 agreement and score difference on "
         "photographs, and tests/parity.rs against ONNX Runtime FP32 on ResNeXt50 from both "
