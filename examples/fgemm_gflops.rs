@@ -5,8 +5,8 @@
 //! which are nine segments of the group's channels read shifted from a padded image, as the
 //! kernel layer runs them. The f32 1x1 shapes with 1 MiB or more of weights also get a
 //! "weights from memory" cell: the mean over calls that each read another copy of the
-//! weights (512 MiB of copies), as a model run reads its weights once per image. Every kernel's output is compared with the scalar reference's:
-//! bit for bit for the f32 kernels, within 1e-5 of the largest value for the bf16 AMX kernel
+//! weights (512 MiB of copies), as a model run reads its weights once per image. Every
+//! kernel's output is compared with the scalar reference's: bit for bit for the f32 kernels, within 1e-5 of the largest value for the bf16 AMX kernel
 //! (`resnext::kernels::bgemm`, its inputs rounded to bf16 once before the timing, as the
 //! kernel layer does per convolution input), which runs the shapes whose segments are whole
 //! 32-value K steps.

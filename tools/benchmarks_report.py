@@ -520,8 +520,9 @@ def fgemm_section(results: str) -> list[str]:
              "rounded to bf16 "
              "before the timing) single-threaded, bias and ReLU fused, weights packed once, the "
              "3x3 shapes read as nine shifted segments of a padded image (as the layer runs "
-             "them); 'weights from memory': the mean over calls that each read another copy of the "
-             "weights (512 MiB of copies), as a model run reads them; else the best time, GFLOP/s = 2 x M x N x K / time; % of one core's peak for the "
+             "them); 'weights from memory': the mean over calls that each read another copy of "
+             "the weights (512 MiB of copies), as a model run reads them; else the best time, "
+             "GFLOP/s = 2 x M x N x K / time; % of one core's peak for the "
              "kernel's instruction (" + ", ".join(f"{n}: {p:.0f} {u}" for n, p, u in peaks.values())
              + f", {PEAK_SOURCE[0]}). The f32 kernel must give the scalar reference's bits; the "
              "bf16 kernel is within 1e-5 of the largest value of its reference (the same bf16 "

@@ -101,9 +101,10 @@ pub(crate) unsafe fn store_tiles(two_a: bool, two_b: bool, scratch: *mut u8) {
 
 /// For the AMX kernels' K loops (bf16 and int8): the 16 lines of the B tile four K steps
 /// (4 KiB) after `[{reg}]`, prefetched into L1. B's panels stream from memory in a model run
-/// (its weights fit no cache), where the tile loads alone left the tiles waiting on them (ResNeXt101_32x8d's bf16 mode, batch 1: about 80 ms
-/// without, 68-70 ms with, against 70-77 ms at 2 or 8 steps ahead).
-macro_rules! prefetch_b_tile_lines {
+/// (its weights fit no cache), where the tile loads alone left the tiles waiting on them
+/// (ResNeXt101_32x8d's bf16 mode, batch 1: about 80 ms without, 68-70 ms with, against
+/// 70-77 ms at 2 or 8 steps ahead).
+macro_rules! prefetch_b_tile {
     ($reg:literal) => {
         $crate::kernels::amx::prefetch_b_tile!(@lines $reg,
             4096 4160 4224 4288 4352 4416 4480 4544 4608 4672 4736 4800 4864 4928 4992 5056)
@@ -113,4 +114,4 @@ macro_rules! prefetch_b_tile_lines {
     };
 }
 
-pub(crate) use prefetch_b_tile_lines as prefetch_b_tile;
+pub(crate) use prefetch_b_tile;

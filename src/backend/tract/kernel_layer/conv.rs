@@ -74,7 +74,24 @@ impl Geometry {
 /// that the groups of a chunk read input rows already in L2 instead of each group walking the
 /// whole padded image (a strided 1/groups of every cache line). On f32, ResNeXt101_32x8d's
 /// layer1 conv2 went from 4.5 to 3.4 ms on one thread (profile medians), with whole-image items.
-pub(super) const CHUNK_INPUT_BYTES: usize = 128 << 10;
+const CHUNK_INPUT_BYTES: usize = 128 << 10;
+
+/// Grid rows per work item of an implicit-GEMM convolution whose input rows are `row_bytes`
+/// long, run as `units` GEMMs (groups, or merged groups) by `workers`: `CHUNK_INPUT_BYTES` of
+/// input rows, fewer when that leaves under about four items per worker, in whole blocks of
+/// `block` rows (the kernel's). The items go chunk-major: item `i` is chunk `i / units`,
+/// unit `i % units`.
+pub(super) fn chunk_rows(
+    grid: usize,
+    row_bytes: usize,
+    units: usize,
+    workers: usize,
+    block: usize,
+) -> usize {
+    let by_cache = CHUNK_INPUT_BYTES / row_bytes.max(1);
+    let by_workers = grid.div_ceil((4 * workers).div_ceil(units).max(1));
+    by_cache.min(by_workers).max(1).next_multiple_of(block)
+}
 
 /// Runs a closure for each of `n` bands (`parallel(n, f)` calls `f(0) .. f(n - 1)`), in any
 /// order, on any threads, returning when all are done.
@@ -294,8 +311,7 @@ impl QConv {
         let mut padded = vec![self.x_zero; phases.padded_pixels * g.cin];
         let (units, k_u, n_u) =
             (g.groups / self.merge, self.merge * g.cin_g(), self.merge * g.cout_g());
-        let by_workers = grid.div_ceil((4 * workers).div_ceil(units).max(1));
-        let chunk_rows = (CHUNK_INPUT_BYTES / g.cin.max(1)).min(by_workers).next_multiple_of(32);
+        let chunk_rows = chunk_rows(grid, g.cin, units, workers, 32);
         let chunks = grid.div_ceil(chunk_rows);
         let out_image = ho * wo * g.cout;
         for image in 0..batch {

@@ -17,7 +17,7 @@
 //! in the f32 kernel (half the memory of float32 panels, the same results), or rounded to bf16
 //! from their widened values for the bf16 kernel.
 
-use super::conv::{Geometry, Parallel, Phases, ShapeError, SharedOut, CHUNK_INPUT_BYTES};
+use super::conv::{chunk_rows, Geometry, Parallel, Phases, ShapeError, SharedOut};
 use crate::kernels::bgemm::{BGemm, BIsa, PackedBf16, ShiftedBf16, TiledBf16, K_STEP};
 use crate::kernels::fgemm::{Epilogue, FGemm, PackedF32, RowMap, ShiftedA};
 use half::f16;
@@ -489,11 +489,7 @@ impl FConv {
         let phases = Phases::new(g, h, w, block);
         let Phases { wq, wo, grid, .. } = phases;
         let (ho, shifts) = (grid / wq, &phases.shifts);
-        // Chunks of CHUNK_INPUT_BYTES of input rows, at least about four items per worker,
-        // in chunk-major order (see CHUNK_INPUT_BYTES).
-        let by_cache = (CHUNK_INPUT_BYTES / (g.cin * 4).max(1)).max(block);
-        let by_workers = grid.div_ceil((4 * workers).div_ceil(g.groups).max(1)).max(1);
-        let chunk_rows = by_cache.min(by_workers).next_multiple_of(block);
+        let chunk_rows = chunk_rows(grid, 4 * g.cin, g.groups, workers, block);
         let chunks = grid.div_ceil(chunk_rows);
         let out_image = ho * wo * g.cout;
         let mut buffer = Vec::new();
