@@ -904,10 +904,9 @@ impl NhwcMaxPool {
                         for ix in cols.clone() {
                             let pixel = &src[(iy * w + ix) * c..][..c];
                             for (o, &v) in out.iter_mut().zip(pixel) {
-                                // A NaN input is never the maximum.
-                                if v > *o {
-                                    *o = v;
-                                }
+                                // A NaN input is never the maximum. A select, not a
+                                // conditional store, so the loop vectorizes (maxps/pmaxub).
+                                *o = if v > *o { v } else { *o };
                             }
                         }
                     }
@@ -1013,6 +1012,54 @@ impl TypedOp for NhwcMaxPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The f32 pool against a direct max over each window: a NaN is never the maximum, a
+    /// window of NaN only gives -inf, and -inf / +inf / -0.0 pass through as values.
+    #[test]
+    fn nhwc_max_pool_f32_matches_a_direct_max_and_skips_nan() {
+        let (h, w, c, k, s, p) = (9usize, 7usize, 19usize, 3usize, 2usize, 1usize);
+        let pool = NhwcMaxPool { float: true, kernel: [k, k], strides: [s, s], pads: [p; 4] };
+        let special = [f32::NAN, f32::NEG_INFINITY, f32::INFINITY, -0.0, 0.0];
+        let mut x: Vec<f32> = (0..h * w * c)
+            .map(|i| match i % 13 {
+                0..=4 => special[i % 13],
+                _ => ((i * 7919 % 251) as f32 - 125.0) * 0.37,
+            })
+            .collect();
+        // One channel all NaN: every window of it gives -inf.
+        for px in 0..h * w {
+            x[px * c + 3] = f32::NAN;
+        }
+        let (ho, wo) = pool.output_size(h, w).unwrap();
+        let input = Tensor::from_shape(&[1, h, w, c], &x).unwrap();
+        let out = pool.eval(&EvalContext::out_of_plan(), tvec![input.into_tvalue()]).unwrap();
+        let got = out[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
+        assert_eq!(out[0].shape(), &[1, ho, wo, c]);
+        for oy in 0..ho {
+            for ox in 0..wo {
+                for ch in 0..c {
+                    let mut best = f32::NEG_INFINITY;
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            let iy = (oy * s + ky) as isize - p as isize;
+                            let ix = (ox * s + kx) as isize - p as isize;
+                            if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                                let v = x[(iy as usize * w + ix as usize) * c + ch];
+                                if v > best {
+                                    best = v;
+                                }
+                            }
+                        }
+                    }
+                    let g = got[(oy * wo + ox) * c + ch];
+                    assert_eq!(g.to_bits(), best.to_bits(), "({oy},{ox},{ch}): {g} vs {best}");
+                    if ch == 3 {
+                        assert_eq!(g, f32::NEG_INFINITY);
+                    }
+                }
+            }
+        }
+    }
 
     /// The pool against a direct max over each window (padding ignored), odd sizes and edges.
     #[test]
