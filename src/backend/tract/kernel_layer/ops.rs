@@ -1013,6 +1013,43 @@ impl TypedOp for NhwcMaxPool {
 mod tests {
     use super::*;
 
+    /// Runs `pool` on one `h x w x c` image; returns its output, whose shape it checks.
+    fn run_pool<T: Datum + Copy>(pool: &NhwcMaxPool, x: &[T], [h, w, c]: [usize; 3]) -> Vec<T> {
+        let (ho, wo) = pool.output_size(h, w).unwrap();
+        let input = Tensor::from_shape(&[1, h, w, c], x).unwrap();
+        let out = pool.eval(&EvalContext::out_of_plan(), tvec![input.into_tvalue()]).unwrap();
+        assert_eq!(out[0].shape(), &[1, ho, wo, c]);
+        out[0].try_as_plain_ram().unwrap().as_slice::<T>().unwrap().to_vec()
+    }
+
+    /// The reference: a direct max over each window's in-bounds pixels (padding ignored),
+    /// starting from `lowest`; a value replaces the best only when greater (so NaN never does).
+    fn direct_max<T: Copy + PartialOrd>(
+        x: &[T],
+        [h, w, c]: [usize; 3],
+        (k, s, p): (usize, usize, usize),
+        lowest: T,
+    ) -> Vec<T> {
+        let side = |size: usize| (size + 2 * p - k) / s + 1;
+        let (ho, wo) = (side(h), side(w));
+        let mut out = vec![lowest; ho * wo * c];
+        let windows = (0..ho * wo).flat_map(|o| (0..k * k).map(move |t| (o, t / k, t % k)));
+        for (o, ky, kx) in windows {
+            let (iy, ix) = ((o / wo * s + ky).checked_sub(p), (o % wo * s + kx).checked_sub(p));
+            let (Some(iy), Some(ix)) = (iy, ix) else { continue };
+            if iy >= h || ix >= w {
+                continue;
+            }
+            let pixel = &x[(iy * w + ix) * c..][..c];
+            for (best, &v) in out[o * c..][..c].iter_mut().zip(pixel) {
+                if v > *best {
+                    *best = v;
+                }
+            }
+        }
+        out
+    }
+
     /// The f32 pool against a direct max over each window: a NaN is never the maximum, a
     /// window of NaN only gives -inf, and -inf / +inf / -0.0 pass through as values.
     #[test]
@@ -1030,33 +1067,14 @@ mod tests {
         for px in 0..h * w {
             x[px * c + 3] = f32::NAN;
         }
-        let (ho, wo) = pool.output_size(h, w).unwrap();
-        let input = Tensor::from_shape(&[1, h, w, c], &x).unwrap();
-        let out = pool.eval(&EvalContext::out_of_plan(), tvec![input.into_tvalue()]).unwrap();
-        let got = out[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
-        assert_eq!(out[0].shape(), &[1, ho, wo, c]);
-        for oy in 0..ho {
-            for ox in 0..wo {
-                for ch in 0..c {
-                    let mut best = f32::NEG_INFINITY;
-                    for ky in 0..k {
-                        for kx in 0..k {
-                            let iy = (oy * s + ky) as isize - p as isize;
-                            let ix = (ox * s + kx) as isize - p as isize;
-                            if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                                let v = x[(iy as usize * w + ix as usize) * c + ch];
-                                if v > best {
-                                    best = v;
-                                }
-                            }
-                        }
-                    }
-                    let g = got[(oy * wo + ox) * c + ch];
-                    assert_eq!(g.to_bits(), best.to_bits(), "({oy},{ox},{ch}): {g} vs {best}");
-                    if ch == 3 {
-                        assert_eq!(g, f32::NEG_INFINITY);
-                    }
-                }
+        let got = run_pool(&pool, &x, [h, w, c]);
+        let (_, wo) = pool.output_size(h, w).unwrap();
+        let want = direct_max(&x, [h, w, c], (k, s, p), f32::NEG_INFINITY);
+        for (i, (g, best)) in got.iter().zip(&want).enumerate() {
+            let (oy, ox, ch) = (i / c / wo, i / c % wo, i % c);
+            assert_eq!(g.to_bits(), best.to_bits(), "({oy},{ox},{ch}): {g} vs {best}");
+            if ch == 3 {
+                assert_eq!(*g, f32::NEG_INFINITY);
             }
         }
     }
@@ -1071,34 +1089,12 @@ mod tests {
         ] {
             let pool = NhwcMaxPool { float: false, kernel: [k, k], strides: [s, s], pads: [p; 4] };
             let x: Vec<u8> = (0..h * w * c).map(|i| (i * 7919 % 251) as u8).collect();
-            let (ho, wo) = pool.output_size(h, w).unwrap();
-            let input = Tensor::from_shape(&[1, h, w, c], &x).unwrap();
-            let out = pool.eval(&EvalContext::out_of_plan(), tvec![input.into_tvalue()]).unwrap();
-            let got = out[0].try_as_plain_ram().unwrap().as_slice::<u8>().unwrap().to_vec();
-            assert_eq!(out[0].shape(), &[1, ho, wo, c]);
-            for oy in 0..ho {
-                for ox in 0..wo {
-                    for ch in 0..c {
-                        let mut best = 0u8;
-                        for ky in 0..k {
-                            for kx in 0..k {
-                                let (iy, ix) = (
-                                    (oy * s + ky) as isize - p as isize,
-                                    (ox * s + kx) as isize - p as isize,
-                                );
-                                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                                    best = best.max(x[(iy as usize * w + ix as usize) * c + ch]);
-                                }
-                            }
-                        }
-                        assert_eq!(
-                            got[(oy * wo + ox) * c + ch],
-                            best,
-                            "{h}x{w}x{c} k{k} s{s} p{p}"
-                        );
-                    }
-                }
-            }
+            let got = run_pool(&pool, &x, [h, w, c]);
+            assert_eq!(
+                got,
+                direct_max(&x, [h, w, c], (k, s, p), 0u8),
+                "{h}x{w}x{c} k{k} s{s} p{p}"
+            );
         }
     }
 }
