@@ -1,5 +1,6 @@
 //! One core's peak rate of each vector instruction the kernel families are built on, measured
-//! on this machine: register-resident loops of 24 independent accumulators (no memory
+//! on this machine: register-resident loops of 24 independent accumulators (12 for ymm, which
+//! has 16 registers; no memory
 //! traffic), single-threaded, best of 40 runs of about 30 ms (the machine is shared). The
 //! benchmark report divides each kernel's rate by its instruction's peak from here, so that
 //! "% of peak" is this CPU's, not another machine's.
@@ -7,6 +8,8 @@
 //! - `avx512-fma`: `vfmadd231ps` zmm, 32 FLOP per instruction (GFLOP/s).
 //! - `avx512-bf16`: `vdpbf16ps` zmm, 64 FLOP per instruction (GFLOP/s).
 //! - `avx512-vnni`: `vpdpbusd` zmm, 128 integer operations per instruction (GOP/s).
+//! - `avx2-fma`: `vfmadd231ps` ymm, 16 FLOP per instruction (GFLOP/s), the AVX2 f32 kernel's
+//!   instruction (CPUs without AVX-512).
 //!
 //! AMX is not measured here (its tile loop needs the tile configuration the kernels own); the
 //! report keeps `../shared/perfprobe`'s figures for AMX and says so. An instruction this CPU
@@ -26,11 +29,11 @@ mod loops {
     /// Iterations of the 24-instruction body per call.
     pub const ITERS: usize = 4_000_000;
 
-    /// 24 independent chains of `step` from `init`, `ITERS` steps each (inlined into the
+    /// `N` independent chains of `step` from `init`, `ITERS` steps each (inlined into the
     /// `#[target_feature]` functions below, whose instruction `step` is).
     #[inline(always)]
-    fn chains<T: Copy>(init: T, step: impl Fn(T) -> T) -> [T; 24] {
-        let mut acc = [init; 24];
+    fn chains<T: Copy, const N: usize>(init: T, step: impl Fn(T) -> T) -> [T; N] {
+        let mut acc = [init; N];
         for _ in 0..ITERS {
             for a in acc.iter_mut() {
                 *a = step(*a);
@@ -51,6 +54,17 @@ mod loops {
         sum_ps(chains(_mm512_set1_ps(seed), |a| _mm512_fmadd_ps(a, b, c)))
     }
 
+    /// 12 chains of `vfmadd231ps` ymm (AVX2 has 16 ymm registers).
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn fma_ymm(seed: f32) -> f32 {
+        let (b, c) = (_mm256_set1_ps(1.0 + 1e-7), _mm256_set1_ps(1e-9));
+        let acc: [__m256; 12] = chains(_mm256_set1_ps(seed), |a| _mm256_fmadd_ps(a, b, c));
+        let sum = acc.into_iter().fold(_mm256_setzero_ps(), |s, a| _mm256_add_ps(s, a));
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
+        lanes.iter().sum()
+    }
+
     #[target_feature(enable = "avx512f,avx512bf16")]
     pub unsafe fn dpbf16(seed: f32) -> f32 {
         let b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3), _mm512_set1_ps(1e-3));
@@ -60,7 +74,7 @@ mod loops {
     #[target_feature(enable = "avx512f,avx512vnni")]
     pub unsafe fn vnni(seed: i32) -> i32 {
         let b = _mm512_set1_epi8(1);
-        let acc = chains(_mm512_set1_epi32(seed), |a| _mm512_dpbusd_epi32(a, b, b));
+        let acc: [__m512i; 24] = chains(_mm512_set1_epi32(seed), |a| _mm512_dpbusd_epi32(a, b, b));
         _mm512_reduce_add_epi32(
             acc.into_iter().fold(_mm512_setzero_si512(), |s, a| _mm512_add_epi32(s, a)),
         )
@@ -89,6 +103,14 @@ fn main() {
                 ops * per_instruction / secs / 1e9
             )
         };
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: AVX2 and FMA checked above.
+            let s = best_of(40, || {
+                black_box(unsafe { loops::fma_ymm(black_box(1.0)) });
+            });
+            // 12 chains, not 24: half the instructions per call.
+            rows.push(row("avx2-fma", "vfmadd231ps ymm", "GFLOP/s", 8.0, s));
+        }
         if is_x86_feature_detected!("avx512f") {
             // SAFETY: AVX-512F checked above.
             let s = best_of(40, || {

@@ -25,7 +25,7 @@ fn shared_int8_classifier_on_the_kernel_layer_matches_serial_results() {
     }
 }
 
-/// The FP32 models on the kernel layer's float convolutions (AVX-512 where the CPU has it;
+/// The FP32 models on the kernel layer's float convolutions (AVX-512 or AVX2 where the CPU has it;
 /// the scalar reference, slow, is checked against ONNX Runtime in tests/parity.rs): each output
 /// value is computed by one thread in a fixed order, so shared runs equal serial ones exactly.
 #[test]

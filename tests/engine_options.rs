@@ -19,18 +19,14 @@ fn compute(model: &str, configure: impl FnOnce(ClassifierOptions) -> ClassifierO
 }
 
 /// What the float kernel layer makes of the tiny model by default: its AVX-512 f32 kernels
-/// where the CPU has AVX-512F (required by `RESNEXT_REQUIRE_CPU_KERNELS=1`), else tract's.
-fn default_float_compute() -> &'static str {
-    let avx512 = resnext::kernels::fgemm::FIsa::Avx512.supported();
-    let required = common::cpu_kernel_required("avx512f");
-    assert!(
-        avx512 || !required,
-        "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists avx512f, no AVX-512 kernel"
-    );
-    if avx512 {
-        "f32 on AVX-512: 15 of 17 convolutions, 4 residual additions fused, 1 max pool in NHWC"
-    } else {
-        "f32"
+/// where the CPU has AVX-512F, else its AVX2 ones where it has AVX2 + FMA + F16C (each
+/// required by `RESNEXT_REQUIRE_CPU_KERNELS=1` where Linux lists its flags), else tract's.
+fn default_float_compute() -> String {
+    match common::float_kernels() {
+        Some(on) => format!(
+            "f32 on {on}: 15 of 17 convolutions, 4 residual additions fused, 1 max pool in NHWC"
+        ),
+        None => "f32".into(),
     }
 }
 
@@ -108,7 +104,7 @@ fn bf16_matmul_runs_the_convolutions_on_amx_or_avx512_bf16_or_says_why_not() {
             assert_eq!(fp16, format!("{want} (float16 weights kept as float16 until packed)"));
         }
         None => {
-            assert_eq!(on, unavailable(layer, NO_BF16));
+            assert_eq!(on, unavailable(&layer, NO_BF16));
             assert_eq!(off, unavailable("f32", NO_BF16));
             if layer != "f32" {
                 let fp16 = compute("models/tiny_fp16.onnx", |o| o.bf16_matmul(true));
@@ -122,7 +118,7 @@ fn bf16_matmul_runs_the_convolutions_on_amx_or_avx512_bf16_or_says_why_not() {
 
 /// An FP16 file on the float kernel layer: read from its path (streamed, the float16 weights
 /// read by tract from the file, the rest read back to be widened) or given as bytes (decoded
-/// whole), and on the scalar or (where the CPU has AVX-512F) the AVX-512 kernels, its float16
+/// whole), and on the scalar or (where the CPU has them) the AVX-512 or AVX2 kernels, its float16
 /// panels give the same raw outputs bit for bit (the kernels widen exactly and sum in one
 /// order).
 #[test]
@@ -144,11 +140,13 @@ fn fp16_outputs_do_not_depend_on_how_the_file_is_read_or_the_kernel() {
         .collect();
     let want = reference.run_raw(&input, 2).unwrap();
     assert!(want.iter().any(|v| *v != 0.0) && want.iter().all(|v| v.is_finite()));
-    let mut others =
-        vec![("bytes, scalar", load(scalar(ClassifierOptions::from_bytes(bytes.clone()))))];
-    if resnext::kernels::fgemm::FIsa::Avx512.supported() {
-        others.push(("path, AVX-512", load(ClassifierOptions::from_path(&path))));
-        others.push(("bytes, AVX-512", load(ClassifierOptions::from_bytes(bytes))));
+    let mut others = vec![(
+        "bytes, scalar".to_string(),
+        load(scalar(ClassifierOptions::from_bytes(bytes.clone()))),
+    )];
+    if let Some(on) = common::float_kernels() {
+        others.push((format!("path, {on}"), load(ClassifierOptions::from_path(&path))));
+        others.push((format!("bytes, {on}"), load(ClassifierOptions::from_bytes(bytes))));
     }
     let kept = "(float16 weights kept as float16, widened in the kernel)";
     assert!(info.compute.ends_with(kept), "{}", info.compute);

@@ -132,8 +132,8 @@ pub enum resnext_backend {
 }
 
 /// The SDK's own CPU kernels for the convolutions on the tract backend (INT8 QDQ models: the
-/// named integer kernels; FP32 and widened FP16 models: the AVX-512 f32 kernels for every value
-/// but OFF and SCALAR), passed as `uint32_t` to `resnext_options_set_cpu_kernels`.
+/// named integer kernels; FP32 and widened FP16 models: the AVX-512 f32 kernels, or the AVX2
+/// ones on a CPU without AVX-512, for every value but OFF and SCALAR), passed as `uint32_t` to `resnext_options_set_cpu_kernels`.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum resnext_cpu_kernels {

@@ -1,7 +1,9 @@
 //! Register-blocked zmm tiles shared by the AVX-512 f32 kernel (`fgemm`) and the AVX512-BF16
 //! kernel (`bgemm`): `MR` rows x `NV` 16-column panels of float32 accumulators, started from the
 //! bias and written back by one epilogue (residual, ReLU, row map, last panel masked). Only the
-//! K loop differs between the two kernels (their operands and multiply-add).
+//! K loop differs between the two kernels (their operands and multiply-add). The operands
+//! ([`Operands`], [`Out`]'s fields), the row blocking and the B prefetch are also those of the
+//! AVX2 f32 kernel, whose ymm tiles are in `kernels::ymm`.
 //!
 //! Everything here is `#[inline(always)]`, so it is compiled into each kernel's
 //! `#[target_feature]` functions with that kernel's features.

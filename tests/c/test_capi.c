@@ -305,16 +305,26 @@ static const char *engine_compute(const char *model, uint32_t bf16, uint32_t wid
     return out;
 }
 
+/* Whether `compute` says the float kernel layer runs the model: on AVX-512 (where the CPU has
+   AVX-512F) or AVX2 (AVX2 + FMA + F16C, no AVX-512). */
+static int on_float_layer(const char *compute) {
+    return strncmp(compute, "f32 on AVX-512: ", 16) == 0 || strncmp(compute, "f32 on AVX2: ", 13) == 0;
+}
+
 static void test_engine_options(void) {
     char compute[256];
     CHECK_RC(resnext_options_set_bf16_matmul(NULL, 1), RESNEXT_RESULT_NULL_ARGUMENT);
     CHECK_RC(resnext_options_set_widen_fp16(NULL, 1), RESNEXT_RESULT_NULL_ARGUMENT);
-    /* FP32 on the float kernel layer where the CPU has AVX-512F, else tract's kernels. */
+    /* FP32 on the float kernel layer where the CPU has AVX-512F or AVX2, else tract's kernels. */
     engine_compute("models/tiny_torch.onnx", 0, 1, compute, sizeof compute);
-    CHECK(strcmp(compute, "f32") == 0 || strncmp(compute, "f32 on AVX-512: ", 16) == 0);
+    CHECK(strcmp(compute, "f32") == 0 || on_float_layer(compute));
 #if defined(__x86_64__) && defined(__GNUC__)
     if (__builtin_cpu_supports("avx512f"))
         CHECK(strcmp(compute, "f32 on AVX-512: 15 of 17 convolutions, 4 residual additions fused, "
+                              "1 max pool in NHWC") == 0);
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("f16c"))
+        CHECK(strcmp(compute, "f32 on AVX2: 15 of 17 convolutions, 4 residual additions fused, "
                               "1 max pool in NHWC") == 0);
 #endif
     engine_compute("models/tiny_torch.onnx", 1, 1, compute, sizeof compute);
@@ -329,12 +339,11 @@ static void test_engine_options(void) {
         printf("bf16 products not available here: %s\n", compute);
     }
     /* FP16: the float kernel layer keeps the convolutions' float16 weights, widened in its
-       kernel (AVX-512F); without it every weight is widened at load. */
+       kernel (AVX-512F or AVX2); without it every weight is widened at load. */
     engine_compute("models/tiny_fp16.onnx", 0, 1, compute, sizeof compute);
     CHECK(strncmp(compute, "f32", 3) == 0 &&
-          (strstr(compute, "(float16 weights widened at load)") != NULL) ==
-              (strncmp(compute, "f32 on AVX-512: ", 16) != 0));
-    CHECK(strncmp(compute, "f32 on AVX-512: ", 16) != 0 ||
+          (strstr(compute, "(float16 weights widened at load)") != NULL) == !on_float_layer(compute));
+    CHECK(!on_float_layer(compute) ||
           strstr(compute, "(float16 weights kept as float16, widened in the kernel)") != NULL);
 #if defined(__x86_64__) && defined(__GNUC__)
     if (__builtin_cpu_supports("avx512f"))

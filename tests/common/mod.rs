@@ -30,6 +30,30 @@ pub fn cpu_kernel_required(flag: &str) -> bool {
         && resnext::kernels::cpu::linux_lists_cpu_flag(flag)
 }
 
+/// How `info().compute` names the f32 kernels the float kernel layer runs on here by default:
+/// "AVX-512" where the CPU has AVX-512F, else "AVX2" where it has AVX2, FMA and F16C, else
+/// `None` (tract's own kernels). Fails when `RESNEXT_REQUIRE_CPU_KERNELS=1` and Linux lists the
+/// flags of a family that does not run (see [`cpu_kernel_required`]).
+pub fn float_kernels() -> Option<&'static str> {
+    use resnext::kernels::fgemm::FIsa;
+    let avx2_flags = ["avx2", "fma", "f16c"];
+    assert!(
+        FIsa::Avx512.supported() || !cpu_kernel_required("avx512f"),
+        "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists avx512f, no AVX-512 f32 kernel"
+    );
+    assert!(
+        FIsa::Avx2.supported() || !avx2_flags.iter().all(|f| cpu_kernel_required(f)),
+        "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists avx2, fma and f16c, no AVX2 f32 kernel"
+    );
+    if FIsa::Avx512.supported() {
+        Some("AVX-512")
+    } else if FIsa::Avx2.supported() {
+        Some("AVX2")
+    } else {
+        None
+    }
+}
+
 /// Fails when `RESNEXT_REQUIRE_CPU_KERNELS=1` and Linux lists `amx_bf16` or `avx512_bf16` but
 /// that bf16 kernel cannot run (see [`cpu_kernel_required`]).
 pub fn assert_required_bf16_kernels_run() {

@@ -14,8 +14,9 @@ pub struct EngineFlags {
     #[arg(long, value_name = "tract|ort", default_value = "tract")]
     pub backend: String,
     /// tract: the SDK's own kernels for the convolutions (auto: INT8 models on AMX-INT8 or
-    /// AVX512-VNNI, float models on AVX-512 f32, where the CPU has them; off: tract's own path;
-    /// the INT8 choices also run float models on AVX-512 f32; scalar: the reference kernels).
+    /// AVX512-VNNI, float models on AVX-512 (else AVX2) f32, where the CPU has them; off:
+    /// tract's own path; the INT8 choices also run float models on AVX-512 f32; scalar: the
+    /// reference kernels).
     #[arg(long, value_name = "auto|off|avx512-vnni|amx-int8|scalar", default_value = "auto")]
     pub cpu_kernels: String,
     /// tract, opt-in: run a float model's convolutions (all of a ResNeXt's but the stem) in bf16 on

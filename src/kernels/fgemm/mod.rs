@@ -1,10 +1,10 @@
-//! f32 GEMM family for convolutions: `C = epilogue(A x B)` in float32, on AVX-512 or the
-//! scalar reference.
+//! f32 GEMM family for convolutions: `C = epilogue(A x B)` in float32, on AVX-512, on AVX2 +
+//! FMA, or the scalar reference.
 //!
 //! For every GEMM row `r < m` that the row map sends to C row `d` and column `n`:
 //! `acc = bias[n]`, then `acc = fma(A[r][k], B[k][n], acc)` for `k = 0, 1, ..` in order, then
 //! `acc += residual[d][n]` (a fused residual addition) and `acc = max(acc, 0)` (a fused ReLU).
-//! Both kernels follow exactly this order with fused multiply-adds, so the AVX-512 kernel's
+//! Every kernel follows exactly this order with fused multiply-adds, so the SIMD kernels'
 //! results are bit-identical to the reference's.
 //!
 //! A is always read as an implicit GEMM ([`ShiftedA`]): K is `shifts.len()` segments whose
@@ -15,7 +15,9 @@
 //!
 //! Kernels: [`reference`](mod@reference) (portable scalar, the definition) and `avx512`
 //! (AVX-512F, 12 rows x 32 columns or 24 rows x 16 columns of accumulators in zmm registers,
-//! B broadcast-free, A broadcast per row). Single-threaded and thread safe.
+//! B broadcast-free, A broadcast per row), `avx2` (AVX2 + FMA + F16C, for CPUs without
+//! AVX-512: 6 rows x 16 columns or 12 rows x 8 in ymm registers, the same panels).
+//! Single-threaded and thread safe.
 //!
 //! B's panels hold float32 or float16 values ([`PackedF32::pack`], [`PackedF32::pack_f16`]).
 //! A float16 B value enters the product widened to float32 (exactly: every float16 is a
@@ -25,6 +27,8 @@
 mod pack;
 pub mod reference;
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
@@ -41,26 +45,43 @@ pub enum FIsa {
     Scalar,
     /// AVX-512F `vfmadd231ps` on zmm registers.
     Avx512,
+    /// AVX2 + FMA `vfmadd231ps` on ymm registers (F16C widens float16 panels), for x86_64
+    /// CPUs without AVX-512.
+    Avx2,
 }
 
 impl FIsa {
-    /// A short stable name: "scalar", "avx512".
+    /// A short stable name: "scalar", "avx512", "avx2".
     pub fn name(self) -> &'static str {
         match self {
             FIsa::Scalar => "scalar",
             FIsa::Avx512 => "avx512",
+            FIsa::Avx2 => "avx2",
         }
     }
 
-    /// Whether this CPU can run it (AVX-512F detected at run time; cached by std).
+    /// Whether this CPU can run it (AVX-512F, or AVX2 with FMA and F16C, detected at run time;
+    /// cached by std).
     pub fn supported(self) -> bool {
         match self {
             FIsa::Scalar => true,
             #[cfg(target_arch = "x86_64")]
             FIsa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            #[cfg(target_arch = "x86_64")]
+            FIsa::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                    && std::arch::is_x86_feature_detected!("f16c")
+            }
             #[cfg(not(target_arch = "x86_64"))]
-            FIsa::Avx512 => false,
+            FIsa::Avx512 | FIsa::Avx2 => false,
         }
+    }
+
+    /// The best SIMD kernel this CPU runs (AVX-512, else AVX2), or `None` (no SIMD kernel: a
+    /// CPU with neither, or another architecture).
+    pub fn best_simd() -> Option<FIsa> {
+        [FIsa::Avx512, FIsa::Avx2].into_iter().find(|isa| isa.supported())
     }
 }
 
@@ -239,8 +260,12 @@ impl FGemm {
             FIsa::Scalar => reference::run(m, a, b, epilogue, map, c, ldc),
             #[cfg(target_arch = "x86_64")]
             FIsa::Avx512 => avx512::run(m, a, b, epilogue, map, c, ldc),
+            #[cfg(target_arch = "x86_64")]
+            FIsa::Avx2 => avx2::run(m, a, b, epilogue, map, c, ldc),
             #[cfg(not(target_arch = "x86_64"))]
-            FIsa::Avx512 => unreachable!("FGemm::new only accepts supported kernels"),
+            FIsa::Avx512 | FIsa::Avx2 => {
+                unreachable!("FGemm::new only accepts supported kernels")
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ fn values(len: usize, seed: u64) -> Vec<f32> {
 }
 
 fn kernels() -> Vec<FGemm> {
-    [FIsa::Scalar, FIsa::Avx512].into_iter().filter_map(FGemm::new).collect()
+    [FIsa::Scalar, FIsa::Avx512, FIsa::Avx2].into_iter().filter_map(FGemm::new).collect()
 }
 
 struct Case {
@@ -82,6 +82,10 @@ fn cases() -> Vec<Case> {
         (50, 8, 8, vec![0, 1, 2, 7, 8, 9, 14, 15, 16]),
         (24, 64, 32, vec![0, 3]),
         (100, 17, 3, (0..49).collect()),
+        // K deeper than the AVX2 kernel's slice (256): 300 in three segments, sliced inside
+        // the second; 520 in one.
+        (30, 40, 100, vec![0, 1, 7]),
+        (13, 24, 520, vec![0]),
     ] {
         for (residual, relu) in [(false, false), (true, false), (false, true), (true, true)] {
             let lda = seg_k + 5;

@@ -19,7 +19,7 @@
 
 use super::conv::{chunk_rows, Geometry, Parallel, Phases, ShapeError, SharedOut};
 use crate::kernels::bgemm::{BGemm, BIsa, PackedBf16, ShiftedBf16, TiledBf16, K_STEP};
-use crate::kernels::fgemm::{Epilogue, FGemm, PackedF32, RowMap, ShiftedA};
+use crate::kernels::fgemm::{Epilogue, FGemm, FIsa, PackedF32, RowMap, ShiftedA};
 use half::f16;
 
 /// Columns per slice of a pointwise convolution's weights (each slice packed on its own), so
@@ -79,9 +79,10 @@ fn merged_groups(isa: BIsa, cin_g: usize, groups: usize) -> usize {
 /// one runs at 125 (examples/fgemm_gflops.rs, one core): half the merged products are zeros,
 /// and the layer is still faster. The zeros add nothing to any sum (`acc + 0 * x` is `acc`), so
 /// the results are unchanged for finite inputs; a NaN or infinite input value also reaches the
-/// other group of its pair.
-fn f32_merged_groups(g: &Geometry) -> usize {
-    if g.cin_g() == 8 && g.cout_g() == 8 && g.groups.is_multiple_of(2) {
+/// other group of its pair. The AVX2 kernel runs an 8-column GEMM in one ymm register per row
+/// (12 rows a tile), so it keeps the groups apart.
+fn f32_merged_groups(isa: FIsa, g: &Geometry) -> usize {
+    if isa != FIsa::Avx2 && g.cin_g() == 8 && g.cout_g() == 8 && g.groups.is_multiple_of(2) {
         2
     } else {
         1
@@ -176,7 +177,7 @@ impl FConv {
         let bf16 = kernels.bf16.filter(|_| kernels.runs_bf16(geometry.cin_g(), geometry.groups));
         let merge = match bf16 {
             Some(b) => merged_groups(b.isa(), geometry.cin_g(), geometry.groups),
-            None => f32_merged_groups(&geometry),
+            None => f32_merged_groups(kernels.f32.isa(), &geometry),
         };
         let layout = Geometry { groups: geometry.groups / merge, ..geometry.clone() };
         let merged;
@@ -568,7 +569,6 @@ impl<'a> Rows<'a> {
 mod tests {
     use super::*;
     use crate::kernels::bgemm::{bf16_bits, bf16_value, BIsa};
-    use crate::kernels::fgemm::FIsa;
 
     fn values(len: usize, seed: u64) -> Vec<f32> {
         let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -636,7 +636,7 @@ mod tests {
     /// Every f32 kernel this CPU runs without bf16, and each bf16 kernel (with the scalar f32
     /// one for the convolutions it does not take).
     fn kernel_sets() -> Vec<FloatKernels> {
-        let mut sets: Vec<FloatKernels> = [FIsa::Scalar, FIsa::Avx512]
+        let mut sets: Vec<FloatKernels> = [FIsa::Scalar, FIsa::Avx512, FIsa::Avx2]
             .into_iter()
             .filter_map(FGemm::new)
             .map(|f32| FloatKernels { f32, bf16: None })
@@ -813,15 +813,14 @@ mod tests {
 }
 
 /// `cargo test --release --lib f32_scaling -- --ignored --nocapture`: ResNeXt101_32x8d's 1x1
-/// and grouped convolutions on the AVX-512 kernel (and the bf16 one, AMX or AVX512-BF16,
-/// where it runs them) with 1 and 2 threads of a rayon pool.
+/// and grouped convolutions on the best f32 kernel (AVX-512, else AVX2) and the bf16 one (AMX
+/// or AVX512-BF16, where it runs them) with 1 and 2 threads of a rayon pool.
 #[cfg(test)]
 #[test]
 #[ignore]
 fn f32_scaling() {
-    use crate::kernels::fgemm::FIsa;
     use rayon::prelude::*;
-    let Some(f32) = FGemm::new(FIsa::Avx512) else { return };
+    let Some(f32) = FIsa::best_simd().and_then(FGemm::new) else { return };
     let bf16 = crate::kernels::bgemm::BIsa::best().and_then(crate::kernels::bgemm::BGemm::new);
     let sets =
         [Some(FloatKernels { f32, bf16: None }), bf16.map(|b| FloatKernels { f32, bf16: Some(b) })];

@@ -73,7 +73,8 @@ pub fn select(choice: CpuKernels) -> Result<Option<Isa>> {
 }
 
 /// The float kernels `choice` selects for an FP32 (or widened FP16) model: `None` when the
-/// layer is off (asked for, or `Auto` on a CPU without AVX-512F). The INT8 choices
+/// layer is off (asked for, or `Auto` on a CPU with neither AVX-512F nor AVX2 + FMA + F16C);
+/// `Auto` takes AVX-512 where the CPU has it, else AVX2. The INT8 choices
 /// (`AmxInt8`, `Avx512Vnni`) select the AVX-512 float kernels, which both imply; `Scalar` the
 /// scalar reference. A forced choice this CPU cannot run is an error, as for INT8 models.
 pub fn select_f32(choice: CpuKernels) -> Result<Option<FIsa>> {
@@ -81,17 +82,18 @@ pub fn select_f32(choice: CpuKernels) -> Result<Option<FIsa>> {
     Ok(match choice {
         CpuKernels::Off => None,
         CpuKernels::Scalar => Some(FIsa::Scalar),
-        CpuKernels::Auto => FIsa::Avx512.supported().then_some(FIsa::Avx512),
+        CpuKernels::Auto => FIsa::best_simd(),
         CpuKernels::AmxInt8 | CpuKernels::Avx512Vnni => Some(FIsa::Avx512),
     })
 }
 
 /// How `info().compute` describes the float layer's share of the model: "f32 on AVX-512: 104
-/// of 104 convolutions, ..." or, in the bf16 mode, "bf16 on AMX: 103 of 104 convolutions, 1
+/// of 104 convolutions, ..." ("f32 on AVX2: ..." on a CPU without AVX-512) or, in the bf16 mode, "bf16 on AMX: 103 of 104 convolutions, 1
 /// f32 on AVX-512, ..." (or "bf16 on AVX512-BF16: ..." on a CPU without AMX).
 pub fn describe_f32(isa: FIsa, placement: &Placement) -> String {
     let on = match isa {
         FIsa::Avx512 => "AVX-512",
+        FIsa::Avx2 => "AVX2",
         FIsa::Scalar => "scalar reference kernels",
     };
     let share = if let Some(bf16) = placement.bf16_isa.filter(|_| placement.bf16 > 0) {

@@ -57,6 +57,7 @@ pub fn fisa_code(isa: FIsa) -> i64 {
     match isa {
         FIsa::Scalar => 0,
         FIsa::Avx512 => 1,
+        FIsa::Avx2 => 2,
     }
 }
 
@@ -74,7 +75,7 @@ fn bisa_of(code: i64) -> Option<BIsa> {
 }
 
 fn fisa_of(code: i64) -> Option<FIsa> {
-    [FIsa::Scalar, FIsa::Avx512].into_iter().find(|i| fisa_code(*i) == code)
+    [FIsa::Scalar, FIsa::Avx512, FIsa::Avx2].into_iter().find(|i| fisa_code(*i) == code)
 }
 
 fn isa_of(code: i64) -> Option<Isa> {

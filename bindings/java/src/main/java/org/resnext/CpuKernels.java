@@ -3,7 +3,8 @@ package org.resnext;
 /**
  * The SDK's own CPU kernels for the convolutions on the tract backend; the same values as the C
  * ABI's {@code resnext_cpu_kernels}. INT8 (QDQ) models run on the named integer kernels; FP32
- * and widened FP16 models on the AVX-512 f32 kernels for every value but OFF and SCALAR.
+ * and widened FP16 models on the AVX-512 f32 kernels (the AVX2 ones on a CPU without AVX-512)
+ * for every value but OFF and SCALAR.
  */
 public enum CpuKernels {
     /** AMX-INT8 where the CPU has it, else AVX512-VNNI, else tract's own path (the default). */

@@ -25,15 +25,20 @@ public class EngineOptionsTest {
         }
     }
 
+    /** Whether {@code compute} says the float kernel layer runs the model (AVX-512 or AVX2). */
+    private static boolean onFloatLayer(String compute) {
+        return compute.startsWith("f32 on AVX-512: ") || compute.startsWith("f32 on AVX2: ");
+    }
+
     @Test
     public void bf16MatmulRunsOnAmxOrSaysWhyNot() {
         assertFalse(ClassifierOptions.builder().build().bf16Matmul());
         String off = compute(TestSupport.tiny().modelPath(TestSupport.path(TestSupport.TINY))
                 .cpuKernels(CpuKernels.OFF));
         assertEquals("f32", off);
-        // By default FP32 runs on the float kernel layer where the CPU has AVX-512F.
+        // By default FP32 runs on the float kernel layer where the CPU has AVX-512F or AVX2.
         String layer = compute(TestSupport.tiny().modelPath(TestSupport.path(TestSupport.TINY)));
-        assertTrue(layer, layer.equals("f32") || layer.startsWith("f32 on AVX-512: "));
+        assertTrue(layer, layer.equals("f32") || onFloatLayer(layer));
         String on = compute(TestSupport.tiny().modelPath(TestSupport.path(TestSupport.TINY))
                 .bf16Matmul(true));
         if (TestSupport.cpuKernelRequired("amx_bf16") || on.startsWith("bf16 on AMX: ")) {
@@ -52,8 +57,9 @@ public class EngineOptionsTest {
                 .cpuKernels(CpuKernels.OFF));
         assertEquals("f32 (float16 weights widened at load)", widened);
         String layer = compute(TestSupport.tiny().modelPath(TestSupport.path(FP16)));
-        // On the float kernel layer (AVX-512F) the convolutions' float16 weights stay float16.
-        String suffix = layer.startsWith("f32 on AVX-512: ")
+        // On the float kernel layer (AVX-512F or AVX2) the convolutions' float16 weights stay
+        // float16.
+        String suffix = onFloatLayer(layer)
                 ? "(float16 weights kept as float16, widened in the kernel)"
                 : "(float16 weights widened at load)";
         assertTrue(layer, layer.startsWith("f32") && layer.endsWith(suffix));
