@@ -10,87 +10,19 @@
 //! stays in L1, was tried and measured slower on ResNeXt101_32x8d (445 against 422 ms, best of
 //! 4 runs each, in turn; AMD EPYC Zen 3, 2 threads).
 
-use super::{Epilogue, PackedF32, Panels, RowMap, ShiftedA};
+use super::simd::{BElem, Ctx, Drive};
 use crate::kernels::ymm::{finish, for_each_ymm_tile, lanes, start};
-use crate::kernels::zmm::{for_each_row_block, prefetch_ahead, Operands};
+use crate::kernels::zmm::prefetch_ahead;
 use core::arch::x86_64::*;
-use half::f16;
 
-/// An element of B's panels: how 8 consecutive values become 8 float32 lanes.
-trait BElem: Copy {
-    /// The 8 values at `p`, as float32.
-    ///
-    /// # Safety
-    /// `p .. p + 8` must be readable; the CPU must have AVX and F16C (the callers are
-    /// `avx2,fma,f16c` functions, into which this is inlined).
-    unsafe fn load8(p: *const Self) -> __m256;
-}
+/// The AVX2 + FMA + F16C kernel, for [`super::simd::run`].
+pub(super) struct Avx2;
 
-impl BElem for f32 {
-    #[inline(always)]
-    unsafe fn load8(p: *const f32) -> __m256 {
-        // SAFETY: the caller's contract.
-        unsafe { _mm256_loadu_ps(p) }
+impl Drive for Avx2 {
+    unsafe fn drive<B: BElem, const RES: bool>(x: &Ctx<B>, m0: usize, rows: usize) {
+        // SAFETY: the trait's contract.
+        unsafe { drive::<B, RES>(x, m0, rows) }
     }
-}
-
-impl BElem for f16 {
-    #[inline(always)]
-    unsafe fn load8(p: *const f16) -> __m256 {
-        // SAFETY: the caller's contract (8 f16 values are the 16 bytes read); the conversion
-        // is exact (every float16 value is a float32 value).
-        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast::<__m128i>())) }
-    }
-}
-
-/// The arguments of one call (validated by [`super::FGemm::run`]): f32 rows of A, B's
-/// panels of element `B`.
-type Ctx<'a, B> = Operands<'a, f32, B>;
-
-pub(super) fn run(
-    m: usize,
-    a: ShiftedA<'_>,
-    b: &PackedF32,
-    e: &Epilogue<'_>,
-    map: Option<RowMap>,
-    c: *mut f32,
-    ldc: usize,
-) {
-    match &b.panels {
-        Panels::F32(p) => run_on(m, a, p.as_ptr(), b, e, map, c, ldc),
-        Panels::F16(p) => run_on(m, a, p.as_ptr(), b, e, map, c, ldc),
-    }
-}
-
-/// [`run`] on B's panels `panels` (of `b`'s element type).
-#[allow(clippy::too_many_arguments)]
-fn run_on<B: BElem>(
-    m: usize,
-    a: ShiftedA<'_>,
-    panels: *const B,
-    b: &PackedF32,
-    e: &Epilogue<'_>,
-    map: Option<RowMap>,
-    c: *mut f32,
-    ldc: usize,
-) {
-    let out = crate::kernels::zmm::Out::new(e, b.n(), map, c, ldc);
-    let x = Operands::new(a.data, a.lda, a.shifts, a.seg_k, panels, b.k(), out);
-    // SAFETY: reachable only through an `FGemm` built by `FGemm::new`, which checked AVX2,
-    // FMA and F16C. `FGemm::run` asserted that A covers rows 0..m (+ every shift) of seg_k
-    // values, the bias n values, the residual every C row written; its caller guarantees the C
-    // rows written (n values each, stride ldc) valid and exclusive. The kernel reads A rows
-    // `(r + shift) * lda .. + seg_k` for r < m, B's panels (k x 16 each; a 1-register tile
-    // reads the first 8 values of each panel row), bias[0..n] and residual/C only at mapped
-    // rows, columns < n (masked at the last panel). `panels` are `b`'s own (`b.n()` columns in
-    // 16-column panels of `b.k()` rows, float32 or float16).
-    for_each_row_block(m, 4 * b.k(), |m0, rows| unsafe {
-        if e.residual.is_some() {
-            drive::<B, true>(&x, m0, rows)
-        } else {
-            drive::<B, false>(&x, m0, rows)
-        }
-    });
 }
 
 /// Rows `m0 .. m0 + rows` against every panel of B.

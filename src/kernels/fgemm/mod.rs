@@ -16,7 +16,8 @@
 //! Kernels: [`reference`](mod@reference) (portable scalar, the definition) and `avx512`
 //! (AVX-512F, 12 rows x 32 columns or 24 rows x 16 columns of accumulators in zmm registers,
 //! B broadcast-free, A broadcast per row), `avx2` (AVX2 + FMA + F16C, for CPUs without
-//! AVX-512: 6 rows x 16 columns or 12 rows x 8 in ymm registers, the same panels).
+//! AVX-512: 6 rows x 16 columns or 12 rows x 8 in ymm registers, the same panels); `simd`
+//! holds what the two SIMD kernels share (panel loads, the row-block driver).
 //! Single-threaded and thread safe.
 //!
 //! B's panels hold float32 or float16 values ([`PackedF32::pack`], [`PackedF32::pack_f16`]).
@@ -31,6 +32,8 @@ pub mod reference;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 
 #[cfg(test)]
 mod tests;
@@ -259,9 +262,9 @@ impl FGemm {
         match self.isa {
             FIsa::Scalar => reference::run(m, a, b, epilogue, map, c, ldc),
             #[cfg(target_arch = "x86_64")]
-            FIsa::Avx512 => avx512::run(m, a, b, epilogue, map, c, ldc),
+            FIsa::Avx512 => simd::run::<avx512::Avx512>(m, a, b, epilogue, map, c, ldc),
             #[cfg(target_arch = "x86_64")]
-            FIsa::Avx2 => avx2::run(m, a, b, epilogue, map, c, ldc),
+            FIsa::Avx2 => simd::run::<avx2::Avx2>(m, a, b, epilogue, map, c, ldc),
             #[cfg(not(target_arch = "x86_64"))]
             FIsa::Avx512 | FIsa::Avx2 => {
                 unreachable!("FGemm::new only accepts supported kernels")
