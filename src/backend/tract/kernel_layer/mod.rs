@@ -88,8 +88,9 @@ pub fn select_f32(choice: CpuKernels) -> Result<Option<FIsa>> {
 }
 
 /// How `info().compute` describes the float layer's share of the model: "f32 on AVX-512: 104
-/// of 104 convolutions, ..." ("f32 on AVX2: ..." on a CPU without AVX-512) or, in the bf16 mode, "bf16 on AMX: 103 of 104 convolutions, 1
-/// f32 on AVX-512, ..." (or "bf16 on AVX512-BF16: ..." on a CPU without AMX).
+/// of 104 convolutions, ..." ("f32 on AVX2: ..." on a CPU without AVX-512) or, in the bf16
+/// mode, "bf16 on AMX: 103 of 104 convolutions, 1 f32 on AVX-512, ..." (or "bf16 on
+/// AVX512-BF16: ..." on a CPU without AMX).
 pub fn describe_f32(isa: FIsa, placement: &Placement) -> String {
     let on = match isa {
         FIsa::Avx512 => "AVX-512",
