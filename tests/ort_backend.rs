@@ -125,7 +125,8 @@ fn quantized_paddle_exports_score_like_python_onnxruntime() {
         let side = case["resolution"].as_u64().unwrap() as u32;
         let classifier = Classifier::new(ort(model, side).top_k(5)).unwrap();
         assert_eq!(classifier.info().output_kind.name(), "probabilities", "{model}");
-        let worst = common::check_top5_probabilities(&classifier, case, 1e-5);
+        let reference = case["reference"].as_str().unwrap();
+        let worst = common::check_top5_probabilities(&classifier, case, reference, 1e-5);
         println!("ort {model} b{}: max score difference {worst:.2e}", case["batch"]);
     }
 }

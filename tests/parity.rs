@@ -68,7 +68,7 @@ struct Compared {
 
 fn compare(case: &serde_json::Value, classifier: &Classifier) -> Compared {
     let (shape, input) = read_npy(&fixture(case["input"].as_str().unwrap()));
-    let (_, reference) = read_npy(&fixture(case["reference"].as_str().unwrap()));
+    let (_, reference) = read_npy(&fixture(common::tract_reference(case)));
     let batch = shape[0] as usize;
     let ours = classifier.run_raw(&input, batch).unwrap();
     let diff = max_abs_diff(&ours, &reference);
@@ -250,7 +250,8 @@ fn quantized_paddle_exports_score_like_onnxruntime() {
     for case in &chosen {
         let classifier = classifier_with(case, 1, |o| o.top_k(5));
         assert_eq!(classifier.info().output_kind, OutputKind::Probabilities);
-        let worst = common::check_top5_probabilities(&classifier, case, 5e-2);
+        let reference = common::tract_reference(case);
+        let worst = common::check_top5_probabilities(&classifier, case, reference, 5e-2);
         println!("{} b{}: max score difference {worst:.2e}", case["model"], case["batch"]);
     }
 }

@@ -24,9 +24,16 @@ Layout of ``--out DIR`` (default ``<repo>/testdata``, gitignored)::
 Every record in parity/manifest.json::
 
     {"name", "model": "models/NAME.onnx", "input": "parity/...input.npy",
-     "reference": "parity/...ort.npy", "batch", "precision": "fp32|fp16|int8",
+     "reference": "parity/...ort.npy", "tract_reference": "parity/...ort[_unfused].npy",
+     "batch", "precision": "fp32|fp16|int8",
      "io_dtype": "f32|f16", "output_kind": "logits|probabilities", "classes",
      "input_name", "output_name", "resolution", "photos": [...], "top5": [[...], ...]}
+
+``reference`` is ONNX Runtime's output (its default optimizations); ``tract_reference``, what
+the tract backend's parity tests compare with, is the same file except for INT8 models on a CPU
+where ONNX Runtime's fused integer kernels saturate (x86_64 without VNNI,
+``reference.int8_kernels_are_exact``): there it is the unfused QDQ graph's output
+(``NAME.bB.ort_unfused.npy``), the model's own arithmetic.
 
 Inputs are always stored as float32; for ``io_dtype == "f16"`` the reference was
 computed after casting the input to float16 (as ``reference.py`` does).
@@ -297,6 +304,10 @@ def write_parity(root: str, names: list[str], log: Log) -> list[dict]:
         path = os.path.join(root, "models", f"{name}.onnx")
         info = _model_info(path)
         sess = reference.session(path, threads=1)
+        # tract's reference: ONNX Runtime's own output, except for INT8 models where its fused
+        # kernels saturate (reference.int8_kernels_are_exact): there the unfused QDQ graph.
+        exact = sess if info["precision"] != "int8" or reference.int8_kernels_are_exact() \
+            else reference.session(path, threads=1, optimized=False)
         for batch in ((1,) if name.startswith("r101") else (1, 4)):
             # Seeded by (resolution, batch) only, so every variant of a family (fp32,
             # fp16, int8, paddle) gets the same photos and outputs can be compared.
@@ -313,9 +324,18 @@ def write_parity(root: str, names: list[str], log: Log) -> list[dict]:
             yout = os.path.join(pdir, f"{name}.b{batch}.ort.npy")
             np.save(xin, x.astype(np.float32))
             np.save(yout, y)
+            tract_ref = yout
+            if exact is not sess:
+                tract_ref = os.path.join(pdir, f"{name}.b{batch}.ort_unfused.npy")
+                y_exact = reference.run_session(exact, x)
+                np.save(tract_ref, y_exact)
+                log(f"parity/{name}.b{batch}: ORT's fused INT8 kernels saturate on this CPU "
+                    f"(no VNNI): tract is checked against the unfused graph (max difference "
+                    f"{np.abs(y - y_exact).max():.3e})")
             records.append({
                 "name": name, "model": f"models/{name}.onnx", "input": _rel(xin, root),
-                "reference": _rel(yout, root), "batch": batch,
+                "reference": _rel(yout, root), "tract_reference": _rel(tract_ref, root),
+                "batch": batch,
                 "precision": info["precision"], "io_dtype": info["io_dtype"],
                 "output_kind": info["output_kind"], "classes": info["classes"],
                 "input_name": info["input_name"], "output_name": info["output_name"],

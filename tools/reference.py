@@ -3,7 +3,9 @@
 
 The input tensor is cast to the model's input element type (e.g. float16 for an
 FP16 model with float16 I/O) and the first output is written as float32.
-Graph optimizations are left at ONNX Runtime's default level.
+Graph optimizations are left at ONNX Runtime's default level, or turned off
+(``optimized=False``: the QDQ graph run node by node, dequantized to float, without
+ONNX Runtime's fused integer kernels).
 
 CLI::
 
@@ -32,13 +34,32 @@ _ORT_TYPES = {
 }
 
 
-def session(model_path: str, threads: int = 1) -> ort.InferenceSession:
-    """A CPU session with ``threads`` intra-op threads and default optimizations."""
+def session(model_path: str, threads: int = 1, optimized: bool = True) -> ort.InferenceSession:
+    """A CPU session with ``threads`` intra-op threads and default optimizations (none with
+    ``optimized=False``)."""
     so = ort.SessionOptions()
+    if not optimized:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.log_severity_level = 3
     return ort.InferenceSession(model_path, so, providers=["CPUExecutionProvider"])
+
+
+def int8_kernels_are_exact() -> bool:
+    """Whether ONNX Runtime's fused u8 x s8 kernels (QLinearConv, from the QDQ fusions) sum
+    exactly on this CPU. On x86_64 without VNNI (AVX512-VNNI or AVX-VNNI) MLAS multiplies with
+    ``vpmaddubsw``, whose 16-bit pair sums saturate (ONNX Runtime's quantization docs say so and
+    suggest ``reduce_range``): its INT8 outputs then differ from the model's integer arithmetic.
+    Elsewhere (VNNI; other architectures' dot-product instructions) they are exact."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return True
+    if "avx2" not in flags:
+        return True
+    return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
 def run_session(sess: ort.InferenceSession, x: np.ndarray) -> np.ndarray:

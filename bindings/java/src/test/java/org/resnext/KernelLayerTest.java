@@ -39,7 +39,16 @@ public class KernelLayerTest {
                 continue;
             }
             try (Classifier owned = c) {
-                assertTrue(owned.info().compute(), owned.info().compute().startsWith(k[1]));
+                String compute = owned.info().compute();
+                if (kernels == CpuKernels.AUTO && compute.startsWith("f32 (QDQ graph")
+                        && !TestSupport.cpuKernelRequired("avx512_vnni")) {
+                    // Neither AVX512-VNNI nor AMX-INT8 here: AUTO is tract's float path, as OFF.
+                    System.out.println("AUTO runs tract's float path here: " + compute);
+                    assertEquals(reference.get(0).classId(),
+                            owned.classify(TestSupport.photo("coffee")).predictions().get(0).classId());
+                    continue;
+                }
+                assertTrue(compute, compute.startsWith(k[1]));
                 List<Prediction> got = owned.classify(TestSupport.photo("coffee")).predictions();
                 assertEquals(reference.size(), got.size());
                 for (int i = 0; i < got.size(); i++) {
