@@ -129,8 +129,7 @@ fn main() {
         }
         i += 1;
     }
-    let kernels: Vec<FGemm> =
-        [FIsa::Avx512, FIsa::Avx2].into_iter().filter_map(FGemm::new).collect();
+    let kernels: Vec<FGemm> = FIsa::ALL[1..].iter().copied().filter_map(FGemm::new).collect();
     let reference = FGemm::new(FIsa::Scalar).expect("scalar");
     let bf16: Vec<BGemm> =
         [BIsa::Amx, BIsa::Avx512Bf16].into_iter().filter_map(BGemm::new).collect();

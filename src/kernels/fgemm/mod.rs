@@ -54,6 +54,9 @@ pub enum FIsa {
 }
 
 impl FIsa {
+    /// Every f32 kernel: the scalar reference, then the SIMD kernels from the best down.
+    pub const ALL: [FIsa; 3] = [FIsa::Scalar, FIsa::Avx512, FIsa::Avx2];
+
     /// A short stable name: "scalar", "avx512", "avx2".
     pub fn name(self) -> &'static str {
         match self {
@@ -84,7 +87,7 @@ impl FIsa {
     /// The best SIMD kernel this CPU runs (AVX-512, else AVX2), or `None` (no SIMD kernel: a
     /// CPU with neither, or another architecture).
     pub fn best_simd() -> Option<FIsa> {
-        [FIsa::Avx512, FIsa::Avx2].into_iter().find(|isa| isa.supported())
+        FIsa::ALL[1..].iter().copied().find(|isa| isa.supported())
     }
 }
 

@@ -15,7 +15,7 @@ fn values(len: usize, seed: u64) -> Vec<f32> {
 }
 
 fn kernels() -> Vec<FGemm> {
-    [FIsa::Scalar, FIsa::Avx512, FIsa::Avx2].into_iter().filter_map(FGemm::new).collect()
+    FIsa::ALL.into_iter().filter_map(FGemm::new).collect()
 }
 
 struct Case {

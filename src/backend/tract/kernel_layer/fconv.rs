@@ -636,7 +636,7 @@ mod tests {
     /// Every f32 kernel this CPU runs without bf16, and each bf16 kernel (with the scalar f32
     /// one for the convolutions it does not take).
     fn kernel_sets() -> Vec<FloatKernels> {
-        let mut sets: Vec<FloatKernels> = [FIsa::Scalar, FIsa::Avx512, FIsa::Avx2]
+        let mut sets: Vec<FloatKernels> = FIsa::ALL
             .into_iter()
             .filter_map(FGemm::new)
             .map(|f32| FloatKernels { f32, bf16: None })

@@ -75,7 +75,7 @@ fn bisa_of(code: i64) -> Option<BIsa> {
 }
 
 fn fisa_of(code: i64) -> Option<FIsa> {
-    [FIsa::Scalar, FIsa::Avx512, FIsa::Avx2].into_iter().find(|i| fisa_code(*i) == code)
+    FIsa::ALL.into_iter().find(|i| fisa_code(*i) == code)
 }
 
 fn isa_of(code: i64) -> Option<Isa> {
