@@ -10,6 +10,8 @@
 //! - `avx512-vnni`: `vpdpbusd` zmm, 128 integer operations per instruction (GOP/s).
 //! - `avx2-fma`: `vfmadd231ps` ymm, 16 FLOP per instruction (GFLOP/s), the AVX2 f32 kernel's
 //!   instruction (CPUs without AVX-512).
+//! - `avx2`: `vpmaddwd` ymm + `vpaddd`, 32 integer operations (16 products, 16 sums) per
+//!   `vpmaddwd`, the INT8 AVX2 kernel's instruction pair (CPUs without VNNI; GOP/s).
 //!
 //! AMX is not measured here (its tile loop needs the tile configuration the kernels own); the
 //! report keeps `../shared/perfprobe`'s figures for AMX and says so. An instruction this CPU
@@ -65,6 +67,19 @@ mod loops {
         lanes.iter().sum()
     }
 
+    /// 12 chains of `vpaddd(acc, vpmaddwd(a, b))` ymm, the AVX2 INT8 kernel's step.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn madd_ymm(seed: i32) -> i32 {
+        // the product reads the chain (a loop-invariant one would be hoisted out)
+        let b = _mm256_set1_epi16(5);
+        let acc: [__m256i; 12] =
+            chains(_mm256_set1_epi32(seed), |s| _mm256_add_epi32(s, _mm256_madd_epi16(s, b)));
+        let sum = acc.into_iter().fold(_mm256_setzero_si256(), |s, a| _mm256_add_epi32(s, a));
+        let mut lanes = [0i32; 8];
+        _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, sum);
+        lanes.iter().fold(0i32, |s, &l| s.wrapping_add(l))
+    }
+
     #[target_feature(enable = "avx512f,avx512bf16")]
     pub unsafe fn dpbf16(seed: f32) -> f32 {
         let b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3), _mm512_set1_ps(1e-3));
@@ -110,6 +125,14 @@ fn main() {
             });
             // 12 chains, not 24: half the instructions per call.
             rows.push(row("avx2-fma", "vfmadd231ps ymm", "GFLOP/s", 8.0, s));
+        }
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 checked above.
+            let s = best_of(40, || {
+                black_box(unsafe { loops::madd_ymm(black_box(1)) });
+            });
+            // 12 chains: half the instructions per call, as for avx2-fma.
+            rows.push(row("avx2", "vpmaddwd ymm", "GOP/s", 16.0, s));
         }
         if is_x86_feature_detected!("avx512f") {
             // SAFETY: AVX-512F checked above.

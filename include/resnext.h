@@ -374,7 +374,8 @@ enum resnext_cpu_kernels
 #endif // __cplusplus
  {
   /**
-   * AMX-INT8 where the CPU has it, else AVX512-VNNI, else tract's own path (the default).
+   * AMX-INT8 where the CPU has it, else AVX512-VNNI, else AVX2 + FMA (INT8 with exact 16-bit
+   * products), else tract's own path (the default).
    */
   RESNEXT_CPU_KERNELS_AUTO = 0,
   /**

@@ -14,15 +14,15 @@ use std::sync::Arc;
 pub const DEFAULT_MAX_MODEL_BYTES: u64 = 4 << 30;
 
 /// Which of the SDK's own CPU kernels run the convolutions on the tract backend: INT8 (QDQ)
-/// models on AMX-INT8, AVX512-VNNI or the scalar reference; FP32 models (and FP16 ones, their
-/// convolution weights kept float16) on the AVX-512 f32 kernels wherever the CPU has AVX-512F,
+/// models on AMX-INT8, AVX512-VNNI, AVX2 (CPUs without VNNI) or the scalar reference; FP32
+/// models (and FP16 ones, their convolution weights kept float16) on the AVX-512 f32 kernels wherever the CPU has AVX-512F,
 /// else on the AVX2 f32 kernels where it has AVX2 + FMA, for every choice but `Off` and
 /// `Scalar` (the scalar f32 reference). The numeric values are part of the C ABI.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CpuKernels {
-    /// The best this CPU has: AMX-INT8, else AVX512-VNNI; on a CPU with neither, tract's own
-    /// path (the default).
+    /// The best this CPU has: AMX-INT8, else AVX512-VNNI, else AVX2 + FMA (INT8 with exact
+    /// 16-bit products); on a CPU with none of them, tract's own path (the default).
     #[default]
     Auto = 0,
     /// tract's own path for every model (the kernel layer off).
@@ -119,8 +119,8 @@ pub struct ClassifierOptions {
     pub bf16_matmul: bool,
     /// tract only: which of the SDK's own CPU kernels run the convolutions (default
     /// [`CpuKernels::Auto`]: for INT8 QDQ models AMX-INT8 or AVX512-VNNI where the CPU has
-    /// them, for float models the AVX-512 f32 kernels where it has AVX-512F, else the AVX2 ones
-    /// where it has AVX2 + FMA, tract's own path elsewhere). With `bf16_matmul` float models stay on tract's kernels.
+    /// them, else AVX2 + FMA; for float models the AVX-512 f32 kernels where it has AVX-512F,
+    /// else the AVX2 ones where it has AVX2 + FMA; tract's own path elsewhere). With `bf16_matmul` float models stay on tract's kernels.
     pub cpu_kernels: CpuKernels,
     /// ONNX Runtime only: library, execution provider and fallback policy.
     pub ort: OrtOptions,

@@ -256,7 +256,7 @@ fn quantized_paddle_exports_score_like_onnxruntime() {
     }
 }
 
-/// The INT8 models on each of the crate's own kernel families, forced, and with the kernel
+/// The INT8 models on each of the crate's own kernel families, forced or by default, and with the kernel
 /// layer off (tract's float path), against ONNX Runtime on the same QDQ file. Same INT8
 /// tolerance. A family this CPU lacks is reported and skipped, unless
 /// `RESNEXT_REQUIRE_CPU_KERNELS=1` (CI) makes that a failure where Linux lists the family's flag.
@@ -276,18 +276,25 @@ fn check_int8_kernels(kernels: CpuKernels, filter: impl Fn(&serde_json::Value) -
         println!("SKIPPED: this CPU cannot run {isa:?}");
         return;
     }
+    use resnext::kernels::cpu::{best, Isa};
+    if kernels == CpuKernels::Auto && common::cpu_kernel_required("avx2") {
+        assert_ne!(best(), Isa::Scalar, "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists avx2");
+    }
     for case in cases(|c| c["precision"] == "int8" && filter(c)) {
         let classifier = classifier_with(&case, 2, |o| o.cpu_kernels(kernels));
         let compute = classifier.info().compute.clone();
-        let expected = match kernels {
-            CpuKernels::AmxInt8 => "int8 on AMX: ",
-            CpuKernels::Avx512Vnni => "int8 on AVX512-VNNI: ",
-            CpuKernels::Scalar => "int8 on scalar reference kernels: ",
+        let expected = match (kernels, best()) {
+            (CpuKernels::AmxInt8, _) | (CpuKernels::Auto, Isa::AmxInt8) => "int8 on AMX: ",
+            (CpuKernels::Avx512Vnni, _) | (CpuKernels::Auto, Isa::Avx512Vnni) => {
+                "int8 on AVX512-VNNI: "
+            }
+            (CpuKernels::Auto, Isa::Avx2) => "int8 on AVX2: ",
+            (CpuKernels::Scalar, _) => "int8 on scalar reference kernels: ",
             _ => "f32 (QDQ graph",
         };
         assert!(compute.starts_with(expected), "{}: {compute}", case["model"]);
         // Every convolution of these models is quantized the way the layer takes.
-        if kernels != CpuKernels::Off {
+        if compute.starts_with("int8 on ") {
             let counts: Vec<&str> = compute.split(": ").nth(1).unwrap().split(' ').collect();
             let (placed, total) = (counts[0], counts[2]);
             assert_eq!(placed, total, "{}: {compute}", case["model"]);
@@ -305,6 +312,12 @@ fn int8_on_amx_matches_onnxruntime() {
 #[test]
 fn int8_on_avx512_vnni_matches_onnxruntime() {
     check_int8_kernels(CpuKernels::Avx512Vnni, |_| true);
+}
+
+/// `Auto`: the best family here (the AVX2 kernel on a CPU without AVX512-VNNI).
+#[test]
+fn int8_on_the_default_kernels_matches_onnxruntime() {
+    check_int8_kernels(CpuKernels::Auto, |_| true);
 }
 
 #[test]

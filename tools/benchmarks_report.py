@@ -244,7 +244,10 @@ PEAKS = {"avx512-fma": ("AVX-512 FMA, FP32", 179.0, "GFLOP/s"),
          "amx-bf16": ("AMX-BF16 `tdpbf16ps`", 2947.0, "GFLOP/s"),
          "avx512-bf16": ("AVX512-BF16 `vdpbf16ps`", 89.0, "GFLOP/s"),
          # Half the AVX-512 figure (the same two FMA ports, 8 lanes), until isa_peaks measures it.
-         "avx2-fma": ("AVX2 FMA, FP32", 89.5, "GFLOP/s")}
+         "avx2-fma": ("AVX2 FMA, FP32", 89.5, "GFLOP/s"),
+         # The INT8 AVX2 kernel's vpmaddwd (16 products and 16 sums): its FMA figure until
+         # isa_peaks measures it (CPUs without VNNI).
+         "avx2": ("AVX2 `vpmaddwd`", 89.5, "GOP/s")}
 # Where PEAKS come from, as the report says it.
 PEAK_SOURCE = ["measured by ../shared/perfprobe on an Intel Xeon"]
 
@@ -274,7 +277,7 @@ def use_measured_peaks(results: str) -> None:
                           + (", AMX's by ../shared/perfprobe on an Intel Xeon" if amx else ""))
 COMPUTE = re.compile(r"int8 on (?P<isa>[^:]+): (?P<placed>\d+) of (?P<convs>\d+) convolutions"
                      r"(?:, (?P<adds>\d+) residual additions? fused)?")
-ISA_OF_LABEL = {"AMX": "amx-int8", "AVX512-VNNI": "avx512-vnni"}
+ISA_OF_LABEL = {"AMX": "amx-int8", "AVX512-VNNI": "avx512-vnni", "AVX2": "avx2"}
 KERNEL_OP = "ResnextInt8Conv"
 
 
@@ -328,7 +331,7 @@ def kernel_layer_section(files, fp32_o, colds) -> list[str]:
     if pl:
         lines += [
             f"With the kernel layer (`--cpu-kernels auto`, the default: AMX-INT8 where the CPU "
-            f"and the kernel allow it, else AVX512-VNNI, else off), resnext rewrites the QDQ "
+            f"and the kernel allow it, else AVX512-VNNI, else AVX2, else off), resnext rewrites the QDQ "
             f"graph before tract parses it (src/backend/tract/kernel_layer/rewrite.rs): each "
             f"`DequantizeLinear -> Conv -> QuantizeLinear` group becomes one `{KERNEL_OP}` node "
             f"({pl['placed']} of the file's {pl['convs']} convolutions, on {pl['isa_label']} in "

@@ -137,7 +137,8 @@ pub enum resnext_backend {
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum resnext_cpu_kernels {
-    /// AMX-INT8 where the CPU has it, else AVX512-VNNI, else tract's own path (the default).
+    /// AMX-INT8 where the CPU has it, else AVX512-VNNI, else AVX2 + FMA (INT8 with exact 16-bit
+    /// products), else tract's own path (the default).
     Auto = 0,
     /// tract's own path for every model (the kernel layer off).
     Off = 1,

@@ -10,6 +10,9 @@ use std::sync::OnceLock;
 pub enum Isa {
     /// Portable Rust, any CPU.
     Scalar,
+    /// AVX2 + FMA, no VNNI: exact i16 products (`vpmaddwd`), for x86_64 CPUs without
+    /// AVX512-VNNI (AMD Zen 1-3, Intel Haswell to Comet Lake).
+    Avx2,
     /// AVX-512 F/BW/VL/DQ with VNNI (`vpdpbusd`).
     Avx512Vnni,
     /// AMX-TILE + AMX-INT8 (`tdpbusd`), plus everything [`Isa::Avx512Vnni`] needs (the
@@ -18,10 +21,14 @@ pub enum Isa {
 }
 
 impl Isa {
-    /// A short stable name: "scalar", "avx512-vnni", "amx-int8".
+    /// Every ISA of the family, in increasing order.
+    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AmxInt8];
+
+    /// A short stable name: "scalar", "avx2", "avx512-vnni", "amx-int8".
     pub fn name(self) -> &'static str {
         match self {
             Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
             Isa::Avx512Vnni => "avx512-vnni",
             Isa::AmxInt8 => "amx-int8",
         }
@@ -36,6 +43,7 @@ impl std::fmt::Display for Isa {
 
 #[derive(Clone, Copy, Debug)]
 struct Detected {
+    avx2: bool,
     vnni: bool,
     amx: bool,
     amx_bf16: bool,
@@ -59,12 +67,20 @@ fn detect() -> Detected {
     // The permission is asked for only when a kernel could use the tiles.
     let permitted = (int8 && vnni || bf16) && amx_request_permission();
     let avx512_bf16 = vnni && std::arch::is_x86_feature_detected!("avx512bf16");
-    Detected { vnni, amx: vnni && int8 && permitted, amx_bf16: bf16 && permitted, avx512_bf16 }
+    let avx2 =
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+    Detected {
+        avx2,
+        vnni,
+        amx: vnni && int8 && permitted,
+        amx_bf16: bf16 && permitted,
+        avx512_bf16,
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 fn detect() -> Detected {
-    Detected { vnni: false, amx: false, amx_bf16: false, avx512_bf16: false }
+    Detected { avx2: false, vnni: false, amx: false, amx_bf16: false, avx512_bf16: false }
 }
 
 /// Whether AMX-INT8 and AMX-BF16 exist: CPUID.(EAX=7,ECX=0):EDX bit 24 (AMX-TILE) with bit 25
@@ -146,6 +162,7 @@ fn amx_request_permission() -> bool {
 pub fn supports(isa: Isa) -> bool {
     match isa {
         Isa::Scalar => true,
+        Isa::Avx2 => detected().avx2,
         Isa::Avx512Vnni => detected().vnni,
         Isa::AmxInt8 => detected().amx,
     }
@@ -192,6 +209,8 @@ pub fn best() -> Isa {
         Isa::AmxInt8
     } else if supports(Isa::Avx512Vnni) {
         Isa::Avx512Vnni
+    } else if supports(Isa::Avx2) {
+        Isa::Avx2
     } else {
         Isa::Scalar
     }
@@ -199,7 +218,7 @@ pub fn best() -> Isa {
 
 /// Every ISA supported here, in increasing order (always starts with [`Isa::Scalar`]).
 pub fn supported_isas() -> Vec<Isa> {
-    [Isa::Scalar, Isa::Avx512Vnni, Isa::AmxInt8].into_iter().filter(|&i| supports(i)).collect()
+    Isa::ALL.into_iter().filter(|&i| supports(i)).collect()
 }
 
 #[cfg(test)]
@@ -209,9 +228,10 @@ mod tests {
     #[test]
     fn names_and_order() {
         assert_eq!(Isa::Scalar.name(), "scalar");
+        assert_eq!(Isa::Avx2.name(), "avx2");
         assert_eq!(Isa::Avx512Vnni.name(), "avx512-vnni");
         assert_eq!(Isa::AmxInt8.name(), "amx-int8");
-        assert!(Isa::Scalar < Isa::Avx512Vnni && Isa::Avx512Vnni < Isa::AmxInt8);
+        assert!(Isa::ALL.windows(2).all(|w| w[0] < w[1]));
         let s = supported_isas();
         assert_eq!(s[0], Isa::Scalar);
         assert_eq!(*s.last().unwrap(), best());

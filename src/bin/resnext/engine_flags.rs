@@ -13,8 +13,8 @@ pub struct EngineFlags {
     /// Inference backend: tract (pure Rust, CPU) or ort (ONNX Runtime).
     #[arg(long, value_name = "tract|ort", default_value = "tract")]
     pub backend: String,
-    /// tract: the SDK's own kernels for the convolutions (auto: INT8 models on AMX-INT8 or
-    /// AVX512-VNNI, float models on AVX-512 (else AVX2) f32, where the CPU has them; off:
+    /// tract: the SDK's own kernels for the convolutions (auto: INT8 models on AMX-INT8,
+    /// AVX512-VNNI or AVX2, float models on AVX-512 (else AVX2) f32, where the CPU has them; off:
     /// tract's own path; the INT8 choices also run float models on AVX-512 f32; scalar: the
     /// reference kernels).
     #[arg(long, value_name = "auto|off|avx512-vnni|amx-int8|scalar", default_value = "auto")]

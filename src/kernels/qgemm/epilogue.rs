@@ -1,5 +1,6 @@
 //! The requantizing epilogue (and the fused QLinearAdd residual): the scalar definition and
-//! the AVX-512 form both SIMD kernels share (16 columns per zmm).
+//! the AVX-512 form the VNNI and AMX kernels share (16 columns per zmm), and the AVX2 form of
+//! the AVX2 kernel (8 columns per ymm).
 //!
 //! Requantization follows ONNX Runtime's `MlasRequantizeOutput` (per-column scale):
 //! `v = acc + bias` (wrapping i32 add), `f = (v as f32) * scale` (i32 -> f32 rounds to
@@ -286,5 +287,166 @@ pub(crate) mod avx512 {
         let z = _mm512_setzero_ps();
         let zi = _mm512_setzero_si512();
         ResConst { ra: z, rb: z, fixed: z, lo: zi, hi: zi }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2 {
+    //! 8-column AVX2 form of the epilogue, for the AVX2 kernel: the same instructions as the
+    //! AVX-512 form on 8 lanes (`cvtdq2ps`, `mulps`, `maxps`/`minps`, `cvtps2dq`, the
+    //! residual's FMAs), with lane masks as vectors and the partial stores of a tail block
+    //! done byte by byte. Every function needs AVX2 and FMA (the callers are
+    //! `#[target_feature]` functions that enable them and run only where `cpu::supports` said
+    //! so).
+    use super::ResidualParams;
+    use crate::kernels::qgemm::Requant;
+    use core::arch::x86_64::*;
+
+    /// Per-call broadcast constants of the requantization.
+    #[derive(Clone, Copy)]
+    pub(crate) struct RqConst {
+        pub fmin: __m256,
+        pub fmax: __m256,
+        pub zp: __m256i,
+    }
+
+    /// Per-call broadcast constants of the residual.
+    #[derive(Clone, Copy)]
+    pub(crate) struct ResConst {
+        pub ra: __m256,
+        pub rb: __m256,
+        pub fixed: __m256,
+        pub lo: __m256i,
+        pub hi: __m256i,
+    }
+
+    /// Per-8-column constants: `ncols` (1..=8) of the lanes are valid.
+    #[derive(Clone, Copy)]
+    pub(crate) struct ColConst {
+        pub bias: __m256i,
+        pub scale: __m256,
+        pub ncols: usize,
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) unsafe fn rq_const(rq: &Requant) -> RqConst {
+        let zp = rq.out_zp as i32;
+        RqConst {
+            fmin: _mm256_set1_ps((rq.lo as i32 - zp) as f32),
+            fmax: _mm256_set1_ps((rq.hi as i32 - zp) as f32),
+            zp: _mm256_set1_epi32(zp),
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) unsafe fn res_const(p: &ResidualParams) -> ResConst {
+        ResConst {
+            ra: _mm256_set1_ps(p.ratio_a),
+            rb: _mm256_set1_ps(p.ratio_b),
+            fixed: _mm256_set1_ps(p.fixed),
+            lo: _mm256_set1_epi32(p.lo as i32),
+            hi: _mm256_set1_epi32(p.hi as i32),
+        }
+    }
+
+    /// Placeholder residual constants for calls without a residual (never used then).
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) unsafe fn no_res() -> ResConst {
+        let z = _mm256_setzero_ps();
+        let zi = _mm256_setzero_si256();
+        ResConst { ra: z, rb: z, fixed: z, lo: zi, hi: zi }
+    }
+
+    /// Constants of the 8 columns starting at `col0` (`ncols` of them valid, 1..=8): only the
+    /// valid entries of `bias`/`scale` are read (masked loads).
+    ///
+    /// # Safety
+    /// `col0 + ncols <= rq.bias.len()` and `<= rq.scale.len()`; AVX2 available.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) unsafe fn col_const(rq: &Requant, col0: usize, ncols: usize) -> ColConst {
+        let mask = _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(ncols as i32),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        );
+        ColConst {
+            bias: _mm256_maskload_epi32(rq.bias.as_ptr().add(col0), mask),
+            scale: _mm256_maskload_ps(rq.scale.as_ptr().add(col0), mask),
+            ncols,
+        }
+    }
+
+    /// Requantizes 8 accumulators (without the bias: it is added here, a wrapping i32 add as
+    /// in the definition) to 8 i32 values in `[lo, hi]`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) unsafe fn requant8(acc: __m256i, cc: &ColConst, k: &RqConst) -> __m256i {
+        let f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(acc, cc.bias)), cc.scale);
+        let f = _mm256_min_ps(_mm256_max_ps(f, k.fmin), k.fmax);
+        _mm256_add_epi32(_mm256_cvtps_epi32(f), k.zp)
+    }
+
+    /// The residual on 8 requantized values; reads `ncols` bytes of `r` only.
+    ///
+    /// # Safety
+    /// `r .. r + ncols` is readable.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) unsafe fn residual8(
+        t: __m256i,
+        r: *const u8,
+        ncols: usize,
+        k: &ResConst,
+    ) -> __m256i {
+        let bytes = if ncols == 8 {
+            _mm_loadl_epi64(r as *const __m128i)
+        } else {
+            let mut buf = [0u8; 8];
+            core::ptr::copy_nonoverlapping(r, buf.as_mut_ptr(), ncols);
+            _mm_loadl_epi64(buf.as_ptr() as *const __m128i)
+        };
+        let rv = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+        let x = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), k.ra, _mm256_fmadd_ps(rv, k.rb, k.fixed));
+        _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(x), k.lo), k.hi)
+    }
+
+    /// Writes the low byte of the first `ncols` lanes of `v` (values in 0..=255) to `c`.
+    ///
+    /// # Safety
+    /// `c .. c + ncols` is writable.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) unsafe fn store8(c: *mut u8, ncols: usize, v: __m256i) {
+        // per 128-bit lane: i32 -> u16 -> u8 (exact, values are in 0..=255); dword 0 of each
+        // lane then holds its 4 values
+        let p = _mm256_packus_epi16(_mm256_packus_epi32(v, v), _mm256_setzero_si256());
+        let lo = _mm_cvtsi128_si32(_mm256_castsi256_si128(p)) as u32;
+        let hi = _mm_cvtsi128_si32(_mm256_extracti128_si256::<1>(p)) as u32;
+        let bytes = ((hi as u64) << 32 | lo as u64).to_le_bytes();
+        core::ptr::copy_nonoverlapping(bytes.as_ptr(), c, ncols);
+    }
+
+    /// Full epilogue of one 8-column vector of one row.
+    ///
+    /// # Safety
+    /// As [`residual8`] (when `RES`) for `r` and [`store8`] for `c`, with `cc.ncols` bytes.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) unsafe fn finish8<const RES: bool>(
+        acc: __m256i,
+        cc: &ColConst,
+        k: &RqConst,
+        rk: &ResConst,
+        r: *const u8,
+        c: *mut u8,
+    ) {
+        let mut v = requant8(acc, cc, k);
+        if RES {
+            v = residual8(v, r, cc.ncols, rk);
+        }
+        store8(c, cc.ncols, v);
     }
 }

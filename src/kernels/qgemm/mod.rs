@@ -4,7 +4,8 @@
 //! [`epilogue`]: `t = clamp(requant(acc + bias[n], scale[n], out_zp), lo, hi)` and, with a
 //! [`Residual`], a fused QLinearAdd of `t` and the shortcut `r[m][n]`.
 //!
-//! Kernels: [`reference`](mod@reference) (portable scalar; the definition), `avx512vnni` (AVX512-VNNI
+//! Kernels: [`reference`](mod@reference) (portable scalar; the definition), `avx2` (AVX2
+//! without VNNI: both operands widened to i16, `vpmaddwd`, exact), `avx512vnni` (AVX512-VNNI
 //! `vpdpbusd`, register-blocked, 8-column GEMMs with two K groups per zmm) and `amx`
 //! (AMX-INT8 `tdpbusd`, 32x32 C blocks held in 4 tiles over the whole K, epilogue from a
 //! 4 KiB L1 scratch). All are single-threaded and thread safe; the SIMD kernels give results
@@ -21,6 +22,8 @@ pub mod reference;
 
 #[cfg(target_arch = "x86_64")]
 mod amx;
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512vnni;
 
@@ -341,6 +344,8 @@ impl QGemm {
         }
         match self.isa {
             Isa::Scalar => reference::run(m, a, lda, b, requant, residual, c, ldc),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => avx2::run(m, a, lda, b, requant, residual, c, ldc),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512Vnni => avx512vnni::run(m, a, lda, b, requant, residual, c, ldc),
             #[cfg(target_arch = "x86_64")]

@@ -157,6 +157,8 @@ fn check_shape(rng: &mut Rng, m: usize, n: usize, k: usize, with_res: bool, isas
 fn simd_isas() -> Vec<Isa> {
     let v: Vec<Isa> = cpu::supported_isas().into_iter().filter(|&i| i != Isa::Scalar).collect();
     println!("SIMD ISAs under test: {:?}", v);
+    let avx2 = cpu::required_by_tests("avx2") && cpu::required_by_tests("fma");
+    assert!(!avx2 || v.contains(&Isa::Avx2), "Linux lists avx2 and fma, no AVX2 kernel");
     v
 }
 

@@ -123,6 +123,7 @@ pub fn describe(isa: Isa, placement: &Placement) -> String {
     let on = match isa {
         Isa::AmxInt8 => "AMX",
         Isa::Avx512Vnni => "AVX512-VNNI",
+        Isa::Avx2 => "AVX2",
         Isa::Scalar => "scalar reference kernels",
     };
     format!(

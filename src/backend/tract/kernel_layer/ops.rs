@@ -49,6 +49,7 @@ pub fn isa_code(isa: Isa) -> i64 {
         Isa::Scalar => 0,
         Isa::Avx512Vnni => 1,
         Isa::AmxInt8 => 2,
+        Isa::Avx2 => 3,
     }
 }
 
@@ -79,7 +80,7 @@ fn fisa_of(code: i64) -> Option<FIsa> {
 }
 
 fn isa_of(code: i64) -> Option<Isa> {
-    [Isa::Scalar, Isa::Avx512Vnni, Isa::AmxInt8].into_iter().find(|i| isa_code(*i) == code)
+    Isa::ALL.into_iter().find(|i| isa_code(*i) == code)
 }
 
 fn int_attr(node: &NodeProto, name: &str) -> TractResult<i64> {

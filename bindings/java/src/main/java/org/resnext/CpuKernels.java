@@ -7,7 +7,10 @@ package org.resnext;
  * for every value but OFF and SCALAR.
  */
 public enum CpuKernels {
-    /** AMX-INT8 where the CPU has it, else AVX512-VNNI, else tract's own path (the default). */
+    /**
+     * AMX-INT8 where the CPU has it, else AVX512-VNNI, else AVX2 + FMA (exact 16-bit products),
+     * else tract's own path (the default).
+     */
     AUTO(0),
     /** tract's own path for every model (the kernel layer off). */
     OFF(1),
