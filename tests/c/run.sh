@@ -32,7 +32,7 @@ fi
 echo "== C tests under valgrind (tiny models only: valgrind runs ~50x slower)"
 # valgrind emulates no AVX-512 or AMX: the kernel layer's VNNI and AMX families are
 # unavailable there (reported, not required); float models run on its AVX2 f32 kernel, which
-# valgrind emulates, and INT8 models on tract's float path.
+# valgrind emulates, and INT8 models on the AVX2 INT8 kernel, which it also emulates.
 env -u RESNEXT_REQUIRE_CPU_KERNELS valgrind --error-exitcode=3 --leak-check=full \
   --errors-for-leak-kinds=definite,possible --show-leak-kinds=definite,possible \
   "$OUT/test_capi" "$DATA" quick 2> "$OUT/valgrind.log" || { tail -60 "$OUT/valgrind.log"; exit 1; }
