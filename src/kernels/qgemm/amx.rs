@@ -30,6 +30,7 @@ use super::epilogue::avx512::{
 };
 use super::epilogue::ResidualParams;
 use super::pack::Line;
+use super::raw::Ctx;
 use super::{PackedWeights, Requant, Residual, RowMap, ShiftedA};
 
 /// The four 16x16 i32 C tiles of one block: tile (i, j) at `(2i + j) * 256`, row r at `+16r`.
@@ -39,18 +40,6 @@ struct CScratch([i32; 1024]);
 /// The K remainder of a full 32-row block: row r at `64r`, zero padded.
 #[repr(C, align(64))]
 struct ATail([u8; 32 * 64]);
-
-struct Ctx {
-    a: *const u8,
-    lda: usize,
-    c: *mut u8,
-    ldc: usize,
-    r: *const u8,
-    rld: usize,
-    m: usize,
-    n: usize,
-    k: usize,
-}
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run(
@@ -70,8 +59,7 @@ pub(super) fn run(
         return;
     }
     let rp = res.map(|r| ResidualParams::new(r, rq.out_zp));
-    let (r, rld) = res.map_or((core::ptr::null(), 0), |r| (r.data.as_ptr(), r.ld));
-    let x = Ctx { a: a.as_ptr(), lda, c, ldc, r, rld, m, n: b.n(), k: b.k() };
+    let x = Ctx::new(m, a, lda, b, res, c, ldc);
     // The last partial row block (m % 32 rows), copied whole and zero padded to 32 rows x
     // kpad, so its tile loads stay inside this buffer.
     let mfull = m / 32 * 32;

@@ -26,23 +26,11 @@ use super::epilogue::avx2::{
     col_const, finish8, no_res, res_const, rq_const, ColConst, ResConst, RqConst,
 };
 use super::epilogue::ResidualParams;
+use super::raw::Ctx;
 use super::{PackedWeights, Requant, Residual};
 
 /// Rows per micro-kernel call.
 const MR: usize = 6;
-
-/// Raw views of the validated operands.
-struct Ctx {
-    a: *const u8,
-    lda: usize,
-    c: *mut u8,
-    ldc: usize,
-    r: *const u8,
-    rld: usize,
-    m: usize,
-    n: usize,
-    k: usize,
-}
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run(
@@ -56,8 +44,7 @@ pub(super) fn run(
     ldc: usize,
 ) {
     let rp = res.map(|r| ResidualParams::new(r, rq.out_zp));
-    let (r, rld) = res.map_or((core::ptr::null(), 0), |r| (r.data.as_ptr(), r.ld));
-    let x = Ctx { a: a.as_ptr(), lda, c, ldc, r, rld, m, n: b.n(), k: b.k() };
+    let x = Ctx::new(m, a, lda, b, res, c, ldc);
     // SAFETY: this kernel is only reachable through a `QGemm` built by `QGemm::new`, which
     // checked `cpu::supports(Avx2)` (AVX2 and FMA). `QGemm::run_raw_out` asserted m >= 1,
     // n >= 1, lda >= k, ldc >= n, residual ld >= n and that `a` and the residual cover rows

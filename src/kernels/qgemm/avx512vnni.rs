@@ -16,20 +16,8 @@ use super::epilogue::avx512::{
 };
 use super::epilogue::ResidualParams;
 use super::pack::Line;
+use super::raw::Ctx;
 use super::{PackedWeights, Requant, Residual};
-
-/// Raw views of the validated operands.
-struct Ctx {
-    a: *const u8,
-    lda: usize,
-    c: *mut u8,
-    ldc: usize,
-    r: *const u8,
-    rld: usize,
-    m: usize,
-    n: usize,
-    k: usize,
-}
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run(
@@ -43,8 +31,7 @@ pub(super) fn run(
     ldc: usize,
 ) {
     let rp = res.map(|r| ResidualParams::new(r, rq.out_zp));
-    let (r, rld) = res.map_or((core::ptr::null(), 0), |r| (r.data.as_ptr(), r.ld));
-    let x = Ctx { a: a.as_ptr(), lda, c, ldc, r, rld, m, n: b.n(), k: b.k() };
+    let x = Ctx::new(m, a, lda, b, res, c, ldc);
     // SAFETY: this kernel is only reachable through a `QGemm` built by `QGemm::new`, which
     // checked `cpu::supports(Avx512Vnni | AmxInt8)` (both imply AVX-512 F/BW/VL/DQ/VNNI).
     // `QGemm::run_raw_out` asserted m >= 1, n >= 1, lda >= k, ldc >= n, rd >= n and that `a`

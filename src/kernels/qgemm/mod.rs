@@ -18,6 +18,8 @@
 
 pub mod epilogue;
 mod pack;
+#[cfg(target_arch = "x86_64")]
+mod raw;
 pub mod reference;
 
 #[cfg(target_arch = "x86_64")]
