@@ -366,7 +366,8 @@ typedef uint32_t resnext_fallback;
 /**
  * The SDK's own CPU kernels for the convolutions on the tract backend (INT8 QDQ models: the
  * named integer kernels; FP32 and widened FP16 models: the AVX-512 f32 kernels, or the AVX2
- * ones on a CPU without AVX-512, for every value but OFF and SCALAR), passed as `uint32_t` to `resnext_options_set_cpu_kernels`.
+ * ones on a CPU without AVX-512, for every value but OFF, SCALAR and AVX2), passed as
+ * `uint32_t` to `resnext_options_set_cpu_kernels`.
  */
 enum resnext_cpu_kernels
 #ifdef __cplusplus
@@ -396,6 +397,11 @@ enum resnext_cpu_kernels
    * The portable scalar reference kernels (slow: for checking the others).
    */
   RESNEXT_CPU_KERNELS_SCALAR = 4,
+  /**
+   * The AVX2 kernels (INT8 with exact 16-bit products, f32 on AVX2 + FMA), even on an
+   * AVX-512 CPU; `RESNEXT_RESULT_BACKEND_UNAVAILABLE` where the CPU lacks AVX2, FMA or F16C.
+   */
+  RESNEXT_CPU_KERNELS_AVX2 = 5,
 };
 #ifndef __cplusplus
 typedef uint32_t resnext_cpu_kernels;
@@ -882,9 +888,9 @@ resnext_result resnext_options_set_backend(struct resnext_options *options, uint
  * `resnext_cpu_kernels`; default `RESNEXT_CPU_KERNELS_AUTO`). A kernel family this CPU cannot
  * run is refused by `resnext_classifier_new` with `RESNEXT_RESULT_BACKEND_UNAVAILABLE`; an
  * unknown value here with `RESNEXT_RESULT_INVALID_ARGUMENT`. FP32 and widened FP16 models run
- * on the AVX-512 f32 kernels (where the CPU has AVX-512F; else the AVX2 ones, where it has AVX2
- * and FMA) for every value but OFF (tract's own
- * kernels) and SCALAR (the scalar f32 reference), unless bf16 products are asked for.
+ * on the AVX-512 f32 kernels (where the CPU has AVX-512F; else the AVX2 ones, where it has
+ * AVX2, FMA and F16C) for every value but OFF (tract's own kernels), SCALAR (the scalar f32
+ * reference) and AVX2 (the AVX2 f32 kernels), unless bf16 products are asked for.
  *
  * # Safety
  * `options` must be valid.

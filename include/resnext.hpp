@@ -120,13 +120,14 @@ enum class Backend : uint32_t {
   Ort = RESNEXT_BACKEND_ORT,      ///< ONNX Runtime (when compiled in).
 };
 
-/// The CPU kernels for INT8 convolutions on the tract backend (`resnext_cpu_kernels`).
+/// The SDK's own CPU kernels for the convolutions on the tract backend (`resnext_cpu_kernels`).
 enum class CpuKernels : uint32_t {
-  Auto = RESNEXT_CPU_KERNELS_AUTO,               ///< AMX, else VNNI, else tract's path (default).
+  Auto = RESNEXT_CPU_KERNELS_AUTO,               ///< AMX, else VNNI, else AVX2 (default).
   Off = RESNEXT_CPU_KERNELS_OFF,                 ///< tract's own path.
   Avx512Vnni = RESNEXT_CPU_KERNELS_AVX512_VNNI,  ///< AVX512-VNNI, even on an AMX CPU.
   AmxInt8 = RESNEXT_CPU_KERNELS_AMX_INT8,        ///< AMX-INT8.
   Scalar = RESNEXT_CPU_KERNELS_SCALAR,           ///< The scalar reference kernels (slow).
+  Avx2 = RESNEXT_CPU_KERNELS_AVX2,               ///< AVX2 + FMA, even on an AVX-512 CPU.
 };
 
 /// ONNX Runtime execution providers (`resnext_provider`).

@@ -15,9 +15,10 @@ pub const DEFAULT_MAX_MODEL_BYTES: u64 = 4 << 30;
 
 /// Which of the SDK's own CPU kernels run the convolutions on the tract backend: INT8 (QDQ)
 /// models on AMX-INT8, AVX512-VNNI, AVX2 (CPUs without VNNI) or the scalar reference; FP32
-/// models (and FP16 ones, their convolution weights kept float16) on the AVX-512 f32 kernels wherever the CPU has AVX-512F,
-/// else on the AVX2 f32 kernels where it has AVX2 + FMA, for every choice but `Off` and
-/// `Scalar` (the scalar f32 reference). The numeric values are part of the C ABI.
+/// models (and FP16 ones, their convolution weights kept float16) on the AVX-512 f32 kernels
+/// wherever the CPU has AVX-512F, else on the AVX2 f32 kernels where it has AVX2 + FMA + F16C,
+/// for every choice but `Off`, `Scalar` (the scalar f32 reference) and `Avx2` (the AVX2 f32
+/// kernels even on an AVX-512 CPU). The numeric values are part of the C ABI.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CpuKernels {
@@ -33,16 +34,28 @@ pub enum CpuKernels {
     AmxInt8 = 3,
     /// The portable scalar reference kernels (slow: for checking the others).
     Scalar = 4,
+    /// The AVX2 kernels (INT8 with exact 16-bit products on `vpmaddwd`, f32 on AVX2 + FMA),
+    /// even where AVX-512 is available; an error where the CPU lacks AVX2, FMA or F16C.
+    Avx2 = 5,
 }
 
 impl CpuKernels {
+    /// Every choice, in C ABI order.
+    pub const ALL: [CpuKernels; 6] = [
+        CpuKernels::Auto,
+        CpuKernels::Off,
+        CpuKernels::Avx512Vnni,
+        CpuKernels::AmxInt8,
+        CpuKernels::Scalar,
+        CpuKernels::Avx2,
+    ];
+
     /// The choice with this C ABI value, if any.
     pub fn from_u32(value: u32) -> Option<Self> {
-        use CpuKernels::*;
-        [Auto, Off, Avx512Vnni, AmxInt8, Scalar].into_iter().find(|k| *k as u32 == value)
+        Self::ALL.into_iter().find(|k| *k as u32 == value)
     }
 
-    /// `auto`, `off`, `avx512-vnni`, `amx-int8` or `scalar` (the CLI's spelling).
+    /// `auto`, `off`, `avx512-vnni`, `amx-int8`, `scalar` or `avx2` (the CLI's spelling).
     pub fn name(self) -> &'static str {
         match self {
             CpuKernels::Auto => "auto",
@@ -50,13 +63,13 @@ impl CpuKernels {
             CpuKernels::Avx512Vnni => "avx512-vnni",
             CpuKernels::AmxInt8 => "amx-int8",
             CpuKernels::Scalar => "scalar",
+            CpuKernels::Avx2 => "avx2",
         }
     }
 
     /// The choice named `name` (see [`CpuKernels::name`]).
     pub fn from_name(name: &str) -> Option<Self> {
-        use CpuKernels::*;
-        [Auto, Off, Avx512Vnni, AmxInt8, Scalar].into_iter().find(|k| k.name() == name)
+        Self::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 

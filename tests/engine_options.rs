@@ -116,6 +116,40 @@ fn bf16_matmul_runs_the_convolutions_on_amx_or_avx512_bf16_or_says_why_not() {
     }
 }
 
+/// `CpuKernels::Avx2` runs the AVX2 kernels even on an AVX-512 CPU: INT8 models on the AVX2
+/// INT8 kernel, float models on the AVX2 f32 kernels; the bf16 mode (it needs the AVX-512 float
+/// kernels beside it) says why it does not apply. A CPU without AVX2 refuses the choice with
+/// `BackendUnavailable` when the classifier is created.
+#[test]
+fn cpu_kernels_avx2_runs_the_avx2_kernels_or_is_refused() {
+    let avx2 = |o: ClassifierOptions| o.cpu_kernels(CpuKernels::Avx2);
+    if !common::avx2_kernels() {
+        let options = ClassifierOptions::from_path(fixture("models/tiny_int8.onnx"))
+            .cpu_kernels(CpuKernels::Avx2);
+        let err = Classifier::new(options).err().expect("the AVX2 kernels on a CPU without AVX2");
+        assert_eq!(err.code(), resnext::ErrorCode::BackendUnavailable, "{err}");
+        return;
+    }
+    let float =
+        "f32 on AVX2: 15 of 17 convolutions, 4 residual additions fused, 1 max pool in NHWC";
+    assert_eq!(compute("models/tiny_torch.onnx", avx2), float);
+    let int8 = compute("models/tiny_int8.onnx", avx2);
+    assert!(int8.starts_with("int8 on AVX2: 17 of 17 convolutions, "), "{int8}");
+    let bf16 = compute("models/tiny_torch.onnx", |o| avx2(o).bf16_matmul(true));
+    match BIsa::best() {
+        Some(_) => assert_eq!(
+            bf16,
+            format!(
+                "{float} (bf16 products asked for, not available: cpu_kernels selects float \
+                 kernels without the AVX-512 the bf16 kernels need)"
+            )
+        ),
+        None => {
+            assert_eq!(bf16, format!("{float} (bf16 products asked for, not available: {NO_BF16})"))
+        }
+    }
+}
+
 /// An FP16 file on the float kernel layer: read from its path (streamed, the float16 weights
 /// read by tract from the file, the rest read back to be widened) or given as bytes (decoded
 /// whole), and on the scalar or (where the CPU has them) the AVX-512 or AVX2 kernels, its float16
@@ -147,6 +181,10 @@ fn fp16_outputs_do_not_depend_on_how_the_file_is_read_or_the_kernel() {
     if let Some(on) = common::float_kernels() {
         others.push((format!("path, {on}"), load(ClassifierOptions::from_path(&path))));
         others.push((format!("bytes, {on}"), load(ClassifierOptions::from_bytes(bytes))));
+    }
+    if common::float_kernels() != Some("AVX2") && common::avx2_kernels() {
+        let forced = ClassifierOptions::from_path(&path).cpu_kernels(CpuKernels::Avx2);
+        others.push(("path, AVX2 forced".to_string(), load(forced)));
     }
     let kept = "(float16 weights kept as float16, widened in the kernel)";
     assert!(info.compute.ends_with(kept), "{}", info.compute);

@@ -164,18 +164,22 @@ fn fp32_with_two_threads_matches_onnxruntime() {
 /// kernel layer's float paths, and with the layer off (tract's own kernels), against ONNX
 /// Runtime on the same file, with the FP32 tolerance. `auto` must place every convolution on
 /// the AVX-512 kernels where the CPU has AVX-512F, else on the AVX2 ones where it has AVX2 +
-/// FMA + F16C.
+/// FMA + F16C; `avx2` forces the AVX2 ones on an AVX-512 CPU.
 #[test]
 fn fp32_on_each_float_kernel_path_matches_onnxruntime() {
     let auto = match common::float_kernels() {
         Some(on) => format!("f32 on {on}: "),
         None => "f32".to_string(),
     };
-    let paths = [
+    let mut paths = vec![
         (CpuKernels::Auto, auto.as_str()),
         (CpuKernels::Off, "f32"),
         (CpuKernels::Scalar, "f32 on scalar reference kernels: "),
     ];
+    // The AVX2 f32 kernels forced, where `Auto` takes AVX-512.
+    if auto != "f32 on AVX2: " && common::avx2_kernels() {
+        paths.push((CpuKernels::Avx2, "f32 on AVX2: "));
+    }
     for (kernels, expected) in paths {
         // The scalar reference only on the tiny models (it is slow by design).
         let tiny_only = kernels == CpuKernels::Scalar;
@@ -276,6 +280,10 @@ fn check_int8_kernels(kernels: CpuKernels, filter: impl Fn(&serde_json::Value) -
         println!("SKIPPED: this CPU cannot run {isa:?}");
         return;
     }
+    if kernels == CpuKernels::Avx2 && !common::avx2_kernels() {
+        println!("SKIPPED: this CPU cannot run the AVX2 kernels");
+        return;
+    }
     use resnext::kernels::cpu::{best, Isa};
     if kernels == CpuKernels::Auto && common::cpu_kernel_required("avx2") {
         assert_ne!(best(), Isa::Scalar, "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists avx2");
@@ -288,7 +296,7 @@ fn check_int8_kernels(kernels: CpuKernels, filter: impl Fn(&serde_json::Value) -
             (CpuKernels::Avx512Vnni, _) | (CpuKernels::Auto, Isa::Avx512Vnni) => {
                 "int8 on AVX512-VNNI: "
             }
-            (CpuKernels::Auto, Isa::Avx2) => "int8 on AVX2: ",
+            (CpuKernels::Avx2, _) | (CpuKernels::Auto, Isa::Avx2) => "int8 on AVX2: ",
             (CpuKernels::Scalar, _) => "int8 on scalar reference kernels: ",
             _ => "f32 (QDQ graph",
         };
@@ -318,6 +326,14 @@ fn int8_on_avx512_vnni_matches_onnxruntime() {
 #[test]
 fn int8_on_the_default_kernels_matches_onnxruntime() {
     check_int8_kernels(CpuKernels::Auto, |_| true);
+}
+
+/// `Avx2` forced: the exact AVX2 kernel on every x86_64 CI machine, AVX-512 ones included
+/// (only the tiny models where `Auto` already runs it).
+#[test]
+fn int8_on_avx2_matches_onnxruntime() {
+    let auto_is_avx2 = resnext::kernels::cpu::best() == resnext::kernels::cpu::Isa::Avx2;
+    check_int8_kernels(CpuKernels::Avx2, |c| !auto_is_avx2 || model_is(c, "tiny_"));
 }
 
 #[test]

@@ -349,9 +349,9 @@ pub unsafe extern "C" fn resnext_options_set_backend(
 /// `resnext_cpu_kernels`; default `RESNEXT_CPU_KERNELS_AUTO`). A kernel family this CPU cannot
 /// run is refused by `resnext_classifier_new` with `RESNEXT_RESULT_BACKEND_UNAVAILABLE`; an
 /// unknown value here with `RESNEXT_RESULT_INVALID_ARGUMENT`. FP32 and widened FP16 models run
-/// on the AVX-512 f32 kernels (where the CPU has AVX-512F; else the AVX2 ones, where it has AVX2
-/// and FMA) for every value but OFF (tract's own
-/// kernels) and SCALAR (the scalar f32 reference), unless bf16 products are asked for.
+/// on the AVX-512 f32 kernels (where the CPU has AVX-512F; else the AVX2 ones, where it has
+/// AVX2, FMA and F16C) for every value but OFF (tract's own kernels), SCALAR (the scalar f32
+/// reference) and AVX2 (the AVX2 f32 kernels), unless bf16 products are asked for.
 ///
 /// # Safety
 /// `options` must be valid.

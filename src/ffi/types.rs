@@ -133,7 +133,8 @@ pub enum resnext_backend {
 
 /// The SDK's own CPU kernels for the convolutions on the tract backend (INT8 QDQ models: the
 /// named integer kernels; FP32 and widened FP16 models: the AVX-512 f32 kernels, or the AVX2
-/// ones on a CPU without AVX-512, for every value but OFF and SCALAR), passed as `uint32_t` to `resnext_options_set_cpu_kernels`.
+/// ones on a CPU without AVX-512, for every value but OFF, SCALAR and AVX2), passed as
+/// `uint32_t` to `resnext_options_set_cpu_kernels`.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum resnext_cpu_kernels {
@@ -150,6 +151,9 @@ pub enum resnext_cpu_kernels {
     AmxInt8 = 3,
     /// The portable scalar reference kernels (slow: for checking the others).
     Scalar = 4,
+    /// The AVX2 kernels (INT8 with exact 16-bit products, f32 on AVX2 + FMA), even on an
+    /// AVX-512 CPU; `RESNEXT_RESULT_BACKEND_UNAVAILABLE` where the CPU lacks AVX2, FMA or F16C.
+    Avx2 = 5,
 }
 
 /// ONNX Runtime execution providers, passed as `uint32_t`.
@@ -393,6 +397,7 @@ mod tests {
             (resnext_cpu_kernels::Avx512Vnni, CpuKernels::Avx512Vnni),
             (resnext_cpu_kernels::AmxInt8, CpuKernels::AmxInt8),
             (resnext_cpu_kernels::Scalar, CpuKernels::Scalar),
+            (resnext_cpu_kernels::Avx2, CpuKernels::Avx2),
         ] {
             assert_eq!(c as u32, rust as u32);
         }

@@ -230,6 +230,7 @@ static void test_cpu_kernels(void) {
         {RESNEXT_CPU_KERNELS_SCALAR, "int8 on scalar reference kernels: 17 of 17", NULL},
         {RESNEXT_CPU_KERNELS_AVX512_VNNI, "int8 on AVX512-VNNI: 17 of 17", "avx512_vnni"},
         {RESNEXT_CPU_KERNELS_AMX_INT8, "int8 on AMX: 17 of 17", "amx_int8"},
+        {RESNEXT_CPU_KERNELS_AVX2, "int8 on AVX2: 17 of 17", "avx2"},
         /* AUTO: the best family here (AVX2 at least, on every x86_64 CPU CI runs on) */
         {RESNEXT_CPU_KERNELS_AUTO, "int8 on ", "avx2"},
         {RESNEXT_CPU_KERNELS_OFF, "f32 (QDQ graph", NULL},

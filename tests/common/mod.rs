@@ -54,6 +54,18 @@ pub fn float_kernels() -> Option<&'static str> {
     }
 }
 
+/// Whether `CpuKernels::Avx2` (the AVX2 INT8 and f32 kernels) can run here: AVX2, FMA and
+/// F16C. Fails when `RESNEXT_REQUIRE_CPU_KERNELS=1`, Linux lists those flags and they cannot.
+pub fn avx2_kernels() -> bool {
+    use resnext::kernels::{cpu, fgemm::FIsa};
+    let runs = cpu::supports(cpu::Isa::Avx2) && FIsa::Avx2.supported();
+    assert!(
+        runs || !["avx2", "fma", "f16c"].iter().all(|f| cpu_kernel_required(f)),
+        "RESNEXT_REQUIRE_CPU_KERNELS=1, Linux lists avx2, fma and f16c, no AVX2 kernels"
+    );
+    runs
+}
+
 /// Fails when `RESNEXT_REQUIRE_CPU_KERNELS=1` and Linux lists `amx_bf16` or `avx512_bf16` but
 /// that bf16 kernel cannot run (see [`cpu_kernel_required`]).
 pub fn assert_required_bf16_kernels_run() {

@@ -476,6 +476,34 @@ int main(int argc, char** argv) {
     CHECK(fp32 == "f32" || on_layer(fp32));
   });
 
+  run_test("cpu_kernels: OFF, SCALAR and AVX2 reach the classifier and info() names them", [&] {
+    auto tiny = [&](const char* model, resnext::CpuKernels kernels) {
+      return std::move(resnext::ClassifierOptions()
+                           .model_path(g_models + "/" + model)
+                           .preprocess(73, 64, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f})
+                           .no_labels()
+                           .threads(1)
+                           .cpu_kernels(kernels));
+    };
+    using K = resnext::CpuKernels;
+    CHECK(resnext::Classifier(tiny("tiny_torch.onnx", K::Off)).info().compute == "f32");
+    CHECK(resnext::Classifier(tiny("tiny_torch.onnx", K::Scalar)).info().compute ==
+          "f32 on scalar reference kernels: 15 of 17 convolutions, 4 residual additions fused, 1 "
+          "max pool in NHWC");
+    // AVX2 even on an AVX-512 CPU; refused where the CPU has no AVX2 (required by CI where
+    // Linux lists it).
+    try {
+      const std::string fp32 = resnext::Classifier(tiny("tiny_torch.onnx", K::Avx2)).info().compute;
+      CHECK(fp32 ==
+            "f32 on AVX2: 15 of 17 convolutions, 4 residual additions fused, 1 max pool in NHWC");
+      const std::string int8 = resnext::Classifier(tiny("tiny_int8.onnx", K::Avx2)).info().compute;
+      CHECK(int8.rfind("int8 on AVX2: 17 of 17 convolutions, ", 0) == 0);
+    } catch (const resnext::Error& e) {
+      CHECK(e.code() == RESNEXT_RESULT_BACKEND_UNAVAILABLE && !cpu_kernel_required("avx2"));
+      std::printf("    AVX2 kernels not available here: %s\n", e.what());
+    }
+  });
+
   run_test("Options setters with valid input take effect", [&] {
     auto tiny = [&] {
       return std::move(resnext::ClassifierOptions()

@@ -109,6 +109,25 @@ def test_info_tiny_model_at_its_own_resolution(run_cli, testdata):
     assert (obj["height"], obj["width"], obj["classes"]) == (64, 64, 10)
 
 
+def test_cpu_kernels_flag_picks_the_kernels(run_cli, testdata):
+    """`--cpu-kernels` reaches the classifier (`info --json` names what runs); `avx2` runs the
+    AVX2 kernels even on an AVX-512 CPU and is refused where the CPU has no AVX2; an unknown
+    name is a usage error that lists the choices."""
+    def info(model, kernels):
+        return run_cli("info", "--model", testdata / "models" / model, "--cpu-kernels", kernels, "--json",
+                       check=False)
+    assert json.loads(info("tiny_int8.onnx", "scalar").stdout)["compute"].startswith(
+        "int8 on scalar reference kernels: 17 of 17 ")
+    avx2 = info("tiny_int8.onnx", "avx2")
+    if avx2.returncode == 0:
+        assert json.loads(avx2.stdout)["compute"].startswith("int8 on AVX2: 17 of 17 ")
+    else:
+        assert "[BACKEND_UNAVAILABLE]" in avx2.stderr and "avx2" in avx2.stderr, avx2.stderr
+    bad = info("tiny_int8.onnx", "fast")
+    assert bad.returncode == 1 and "[INVALID_ARGUMENT]" in bad.stderr, bad
+    assert all(name in bad.stderr for name in ["auto", "off", "avx512-vnni", "amx-int8", "scalar", "avx2"])
+
+
 @pytest.mark.parametrize("args,needle", [
     (["info", "--model", "no/such/model.onnx"], "IO"),
     (["info", "--model", "{testdata}/models/random.onnx"], "MODEL_DECODE"),

@@ -230,13 +230,8 @@ pub fn build(py: Python<'_>, s: &Settings<'_>) -> PyResult<ClassifierOptions> {
         }
     };
     let cpu_kernels = CpuKernels::from_name(&s.cpu_kernels).ok_or_else(|| {
-        invalid(
-            py,
-            format!(
-                "unknown cpu_kernels '{}' (auto, off, avx512-vnni, amx-int8 or scalar)",
-                s.cpu_kernels
-            ),
-        )
+        let names: Vec<&str> = CpuKernels::ALL.iter().map(|k| k.name()).collect();
+        invalid(py, format!("unknown cpu_kernels '{}' ({})", s.cpu_kernels, names.join(", ")))
     })?;
     let fallback = match s.fallback.as_str() {
         "fail" => FallbackPolicy::Fail,

@@ -1,6 +1,7 @@
 """The API's shape: options, results, descriptions, stubs."""
 import dataclasses
 import importlib.resources
+import os
 import pathlib
 
 import numpy as np
@@ -63,6 +64,36 @@ def test_options_reach_the_sdk(models, photos, tmp_path):
     assert listed.classify(photos / "coffee.png")[0].label in "abcdefghij"
     preprocess = c.preprocess(photos / "coffee.png")
     assert preprocess.flags.writeable and preprocess.flags.c_contiguous
+
+
+def _linux_lists(*flags):
+    try:
+        text = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    listed = next((line.split(":", 1)[1].split() for line in text.splitlines()
+                   if line.startswith("flags")), [])
+    return all(f in listed for f in flags)
+
+
+def test_cpu_kernels_choices_reach_the_sdk(models):
+    """``cpu_kernels`` picks the kernels ``info.compute`` names: the scalar reference, tract's
+    own (``"off"``), or the AVX2 ones even on an AVX-512 CPU (refused with BackendUnavailable
+    where the CPU lacks AVX2; CI requires them where Linux lists avx2, fma and f16c)."""
+    def compute(model, kernels):
+        return resnext.Classifier(models / model, **TINY, threads=1, cpu_kernels=kernels).info.compute
+
+    assert compute("tiny_torch.onnx", "off") == "f32"
+    assert compute("tiny_torch.onnx", "scalar").startswith("f32 on scalar reference kernels: 15 of 17 ")
+    assert compute("tiny_int8.onnx", "scalar").startswith("int8 on scalar reference kernels: 17 of 17 ")
+    try:
+        fp32, int8 = compute("tiny_torch.onnx", "avx2"), compute("tiny_int8.onnx", "avx2")
+    except resnext.BackendUnavailable:
+        required = os.environ.get("RESNEXT_REQUIRE_CPU_KERNELS") == "1"
+        assert not (required and _linux_lists("avx2", "fma", "f16c"))
+        return
+    assert fp32 == "f32 on AVX2: 15 of 17 convolutions, 4 residual additions fused, 1 max pool in NHWC"
+    assert int8.startswith("int8 on AVX2: 17 of 17 convolutions, ")
 
 
 def test_package_ships_stubs_and_docs():

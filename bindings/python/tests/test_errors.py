@@ -76,6 +76,9 @@ def test_option_errors(models, tmp_path):
         err = _raises(resnext.InvalidArgument, ErrorCode.INVALID_ARGUMENT, resnext.Classifier, tiny,
                       **{**TINY, **kwargs})
         assert isinstance(err, ValueError)
+    err = _raises(resnext.InvalidArgument, ErrorCode.INVALID_ARGUMENT, resnext.Classifier, tiny,
+                  **TINY, cpu_kernels="fast")
+    assert all(f"{name}" in err.detail for name in ("auto", "off", "avx512-vnni", "amx-int8", "scalar", "avx2"))
     with pytest.raises(resnext.InvalidArgument):
         resnext.Classifier(tiny, **TINY, tensorrt={"fp16": True})  # tensorrt options on the CPU
     with pytest.raises(TypeError):

@@ -203,8 +203,9 @@ fn bf16_kernel(float: bool, f32_isa: Option<FIsa>) -> Result<BIsa, &'static str>
     match BIsa::best() {
         _ if !float => Err("bf16 applies to float32 and float16 models"),
         None => Err("this CPU has neither AMX-BF16 (with Linux's tile permission) nor AVX512-BF16"),
+        Some(_) if f32_isa.is_none() => Err("cpu_kernels turns the float kernel layer off"),
         Some(_) if f32_isa != Some(FIsa::Avx512) => {
-            Err("cpu_kernels turns the float kernel layer off")
+            Err("cpu_kernels selects float kernels without the AVX-512 the bf16 kernels need")
         }
         Some(isa) => Ok(isa),
     }

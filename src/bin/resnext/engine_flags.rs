@@ -15,9 +15,9 @@ pub struct EngineFlags {
     pub backend: String,
     /// tract: the SDK's own kernels for the convolutions (auto: INT8 models on AMX-INT8,
     /// AVX512-VNNI or AVX2, float models on AVX-512 (else AVX2) f32, where the CPU has them; off:
-    /// tract's own path; the INT8 choices also run float models on AVX-512 f32; scalar: the
-    /// reference kernels).
-    #[arg(long, value_name = "auto|off|avx512-vnni|amx-int8|scalar", default_value = "auto")]
+    /// tract's own path; the INT8 choices also run float models on AVX-512 f32; avx2: the AVX2
+    /// kernels for both, even on an AVX-512 CPU; scalar: the reference kernels).
+    #[arg(long, value_name = "auto|off|avx512-vnni|amx-int8|scalar|avx2", default_value = "auto")]
     pub cpu_kernels: String,
     /// tract, opt-in: run a float model's convolutions (all of a ResNeXt's but the stem) in bf16 on
     /// Intel AMX, or on AVX512-BF16 without AMX (faster, with bf16's rounding in the scores;
@@ -71,10 +71,8 @@ impl EngineFlags {
     /// `--cpu-kernels`.
     pub fn cpu_kernels(&self) -> Result<CpuKernels> {
         CpuKernels::from_name(&self.cpu_kernels).ok_or_else(|| {
-            Error::invalid(format!(
-                "--cpu-kernels {}: use auto, off, avx512-vnni, amx-int8 or scalar",
-                self.cpu_kernels
-            ))
+            let names: Vec<&str> = CpuKernels::ALL.iter().map(|k| k.name()).collect();
+            Error::invalid(format!("--cpu-kernels {}: use {}", self.cpu_kernels, names.join(", ")))
         })
     }
 

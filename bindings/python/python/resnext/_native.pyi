@@ -112,7 +112,7 @@ class Classifier:
       ``max_model_bytes``: largest model accepted.
     - ``backend``: ``"tract"`` (default) or ``"ort"`` (ONNX Runtime, loaded from ``ort_library``
       or ``$ORT_DYLIB_PATH``); tract only: ``widen_fp16``, ``bf16_matmul`` (Intel AMX or AVX512-BF16),
-      ``cpu_kernels`` (``"auto"``, ``"off"``, ``"avx512-vnni"``, ``"amx-int8"``, ``"scalar"``).
+      ``cpu_kernels`` (``"auto"``, ``"off"``, ``"avx512-vnni"``, ``"amx-int8"``, ``"scalar"``, ``"avx2"``).
     - ONNX Runtime only: ``execution_provider`` (``"cpu"``, ``"cuda"``, ``"tensorrt"``),
       ``device_id``, ``fallback`` (``"fail"``: raise ``ProviderUnavailable``; ``"next"``: try the
       next provider down to the CPU), ``tensorrt`` (a dict: ``fp16``, ``int8``,
@@ -142,7 +142,7 @@ class Classifier:
         backend: Literal["tract", "ort"] = "tract",
         widen_fp16: bool = True,
         bf16_matmul: bool = False,
-        cpu_kernels: Literal["auto", "off", "avx512-vnni", "amx-int8", "scalar"] = "auto",
+        cpu_kernels: Literal["auto", "off", "avx512-vnni", "amx-int8", "scalar", "avx2"] = "auto",
         ort_library: Optional[StrPath] = None,
         execution_provider: Literal["cpu", "cuda", "tensorrt"] = "cpu",
         device_id: int = 0,

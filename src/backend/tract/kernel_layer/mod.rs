@@ -69,22 +69,32 @@ pub fn select(choice: CpuKernels) -> Result<Option<Isa>> {
         CpuKernels::AmxInt8 => forced(Isa::AmxInt8),
         CpuKernels::Avx512Vnni => forced(Isa::Avx512Vnni),
         CpuKernels::Scalar => forced(Isa::Scalar),
+        CpuKernels::Avx2 => forced(Isa::Avx2),
     }
 }
 
 /// The float kernels `choice` selects for an FP32 (or widened FP16) model: `None` when the
 /// layer is off (asked for, or `Auto` on a CPU with neither AVX-512F nor AVX2 + FMA + F16C);
 /// `Auto` takes AVX-512 where the CPU has it, else AVX2. The INT8 choices
-/// (`AmxInt8`, `Avx512Vnni`) select the AVX-512 float kernels, which both imply; `Scalar` the
-/// scalar reference. A forced choice this CPU cannot run is an error, as for INT8 models.
+/// (`AmxInt8`, `Avx512Vnni`) select the AVX-512 float kernels, which both imply; `Avx2` the
+/// AVX2 ones; `Scalar` the scalar reference. A forced choice this CPU cannot run is an error,
+/// as for INT8 models.
 pub fn select_f32(choice: CpuKernels) -> Result<Option<FIsa>> {
     select(choice)?;
-    Ok(match choice {
+    let isa = match choice {
         CpuKernels::Off => None,
         CpuKernels::Scalar => Some(FIsa::Scalar),
         CpuKernels::Auto => FIsa::best_simd(),
         CpuKernels::AmxInt8 | CpuKernels::Avx512Vnni => Some(FIsa::Avx512),
-    })
+        CpuKernels::Avx2 => Some(FIsa::Avx2),
+    };
+    match isa {
+        Some(isa) if !isa.supported() => Err(Error::new(
+            ErrorCode::BackendUnavailable,
+            format!("the {} f32 kernels were asked for, but this CPU cannot run them", isa.name()),
+        )),
+        isa => Ok(isa),
+    }
 }
 
 /// How `info().compute` describes the float layer's share of the model: "f32 on AVX-512: 104

@@ -435,8 +435,8 @@ public final class ClassifierOptions {
         /**
          * The SDK's own CPU kernels for the convolutions on the tract backend (default
          * {@link CpuKernels#AUTO}; float models run on the AVX-512 f32 kernels, or the AVX2 ones
-         * on a CPU without AVX-512, for every value but OFF and SCALAR). A family this CPU cannot run makes the
-         * {@code Classifier} constructor throw BACKEND_UNAVAILABLE.
+         * on a CPU without AVX-512, for every value but OFF, SCALAR and AVX2). A family this CPU
+         * cannot run makes the {@code Classifier} constructor throw BACKEND_UNAVAILABLE.
          */
         public Builder cpuKernels(CpuKernels kernels) {
             if (kernels == null) {

@@ -4,7 +4,7 @@ package org.resnext;
  * The SDK's own CPU kernels for the convolutions on the tract backend; the same values as the C
  * ABI's {@code resnext_cpu_kernels}. INT8 (QDQ) models run on the named integer kernels; FP32
  * and widened FP16 models on the AVX-512 f32 kernels (the AVX2 ones on a CPU without AVX-512)
- * for every value but OFF and SCALAR.
+ * for every value but OFF, SCALAR and AVX2.
  */
 public enum CpuKernels {
     /**
@@ -19,7 +19,12 @@ public enum CpuKernels {
     /** The AMX-INT8 kernels; BACKEND_UNAVAILABLE where the CPU or the OS cannot run them. */
     AMX_INT8(3),
     /** The portable scalar reference kernels (slow: for checking the others). */
-    SCALAR(4);
+    SCALAR(4),
+    /**
+     * The AVX2 kernels (INT8 with exact 16-bit products, f32 on AVX2 + FMA), even on an AVX-512
+     * CPU; BACKEND_UNAVAILABLE where the CPU lacks AVX2, FMA or F16C.
+     */
+    AVX2(5);
 
     private final int value;
 

@@ -112,6 +112,16 @@ public class ErrorPathsTest {
         }
     }
 
+    /** CpuKernels mirrors src/options.rs (the C ABI's values), name for name and value for value. */
+    @Test
+    public void cpuKernelsMirrorTheRustEnum() throws Exception {
+        Map<String, Integer> rust = rustEnum("src/options.rs", "pub enum CpuKernels");
+        assertEquals(rust.size(), CpuKernels.values().length);
+        for (Map.Entry<String, Integer> e : rust.entrySet()) {
+            assertEquals(e.getKey(), (int) e.getValue(), CpuKernels.valueOf(snake(e.getKey())).value());
+        }
+    }
+
     private static Map<String, Integer> rustEnum(String file, String header) throws Exception {
         String text = new String(Files.readAllBytes(new File(TestSupport.ROOT, file).toPath()),
                 StandardCharsets.UTF_8);

@@ -24,7 +24,8 @@ public class KernelLayerTest {
             reference = c.classify(TestSupport.photo("coffee")).predictions();
         }
         String[][] cases = {{"AVX512_VNNI", "int8 on AVX512-VNNI: ", "avx512_vnni"},
-            {"AMX_INT8", "int8 on AMX: ", "amx_int8"}, {"AUTO", "int8 on ", null}};
+            {"AMX_INT8", "int8 on AMX: ", "amx_int8"}, {"AVX2", "int8 on AVX2: ", "avx2"},
+            {"AUTO", "int8 on ", null}};
         for (String[] k : cases) {
             boolean required = k[2] != null && TestSupport.cpuKernelRequired(k[2]);
             CpuKernels kernels = CpuKernels.valueOf(k[0]);
