@@ -198,6 +198,9 @@ fn all_isas_match_reference_conv_shapes() {
         (3, 2048, 2048),
         (70, 40, 576),
         (33, 300, 100),
+        // several row blocks of the AVX2 kernel's widened activations, with K tails
+        (250, 24, 147),
+        (400, 16, 1001),
     ];
     for &(m, n, k) in shapes {
         for with_res in [false, true] {
