@@ -126,7 +126,7 @@ fn cpu_kernels_avx2_runs_the_avx2_kernels_or_is_refused() {
     if !common::avx2_kernels() {
         let options = ClassifierOptions::from_path(fixture("models/tiny_int8.onnx"))
             .cpu_kernels(CpuKernels::Avx2);
-        let err = Classifier::new(options).err().expect("the AVX2 kernels on a CPU without AVX2");
+        let err = Classifier::new(options).expect_err("the AVX2 kernels on a CPU without AVX2");
         assert_eq!(err.code(), resnext::ErrorCode::BackendUnavailable, "{err}");
         return;
     }
