@@ -67,6 +67,11 @@ impl CpuKernels {
         }
     }
 
+    /// Every choice's name, comma-separated (for error messages).
+    pub fn names() -> String {
+        Self::ALL.map(|k| k.name()).join(", ")
+    }
+
     /// The choice named `name` (see [`CpuKernels::name`]).
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == name)

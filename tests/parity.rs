@@ -177,7 +177,7 @@ fn fp32_on_each_float_kernel_path_matches_onnxruntime() {
         (CpuKernels::Scalar, "f32 on scalar reference kernels: "),
     ];
     // The AVX2 f32 kernels forced, where `Auto` takes AVX-512.
-    if auto != "f32 on AVX2: " && common::avx2_kernels() {
+    if common::float_kernels() != Some("AVX2") && common::avx2_kernels() {
         paths.push((CpuKernels::Avx2, "f32 on AVX2: "));
     }
     for (kernels, expected) in paths {

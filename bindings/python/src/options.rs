@@ -230,8 +230,7 @@ pub fn build(py: Python<'_>, s: &Settings<'_>) -> PyResult<ClassifierOptions> {
         }
     };
     let cpu_kernels = CpuKernels::from_name(&s.cpu_kernels).ok_or_else(|| {
-        let names: Vec<&str> = CpuKernels::ALL.iter().map(|k| k.name()).collect();
-        invalid(py, format!("unknown cpu_kernels '{}' ({})", s.cpu_kernels, names.join(", ")))
+        invalid(py, format!("unknown cpu_kernels '{}' ({})", s.cpu_kernels, CpuKernels::names()))
     })?;
     let fallback = match s.fallback.as_str() {
         "fail" => FallbackPolicy::Fail,

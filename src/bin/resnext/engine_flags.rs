@@ -71,8 +71,11 @@ impl EngineFlags {
     /// `--cpu-kernels`.
     pub fn cpu_kernels(&self) -> Result<CpuKernels> {
         CpuKernels::from_name(&self.cpu_kernels).ok_or_else(|| {
-            let names: Vec<&str> = CpuKernels::ALL.iter().map(|k| k.name()).collect();
-            Error::invalid(format!("--cpu-kernels {}: use {}", self.cpu_kernels, names.join(", ")))
+            Error::invalid(format!(
+                "--cpu-kernels {}: use {}",
+                self.cpu_kernels,
+                CpuKernels::names()
+            ))
         })
     }
 
