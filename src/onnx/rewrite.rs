@@ -173,14 +173,12 @@ fn dequantize(
         }
         (scale.len(), q.dims[axis as usize + 1..].iter().product::<i64>().max(1) as usize)
     };
-    let raw_data = values
-        .iter()
-        .enumerate()
-        .flat_map(|(i, &v)| {
-            let c = (i / inner) % channels;
-            ((v - zero[c]) as f32 * scale[c]).to_le_bytes()
-        })
-        .collect();
+    let mut raw_data = Vec::with_capacity(values.len() * 4);
+    for (i, run) in values.chunks(inner).enumerate() {
+        let c = i % channels;
+        let (zero, scale) = (zero[c], scale[c]);
+        raw_data.extend(run.iter().flat_map(|&v| ((v - zero) as f32 * scale).to_le_bytes()));
+    }
     Some(pb::TensorProto {
         name: node.output.first()?.clone(),
         dims: q.dims.clone(),

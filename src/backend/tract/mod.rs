@@ -265,8 +265,10 @@ impl TractBackend {
         // reads them from the file one at a time, and only the rest is read back to widen).
         let f32_layer = kernel_layer::select_f32(options.cpu_kernels).ok().flatten().is_some();
         let stream_fp16 = options.fp16 == Fp16Compute::WidenToF32 && f32_layer;
+        let started = std::time::Instant::now();
         let DecodedModel { proto, model_dir, file_bytes, streamed } =
             crate::onnx::read_decoded(source, max_model_bytes, true, stream_fp16)?;
+        log::debug!("tract: model read and decoded in {:?}", started.elapsed());
         catch_panic(|| Self::load_inner(proto, model_dir.as_deref(), file_bytes, streamed, options))
     }
 
@@ -291,6 +293,7 @@ impl TractBackend {
         streamed: bool,
         options: &TractOptions,
     ) -> Result<Self> {
+        let started = std::time::Instant::now();
         let inspection = inspect(&proto)?;
         let fp16 = inspection.precision == Precision::Fp16;
         let mut widened = false;
@@ -367,7 +370,9 @@ impl TractBackend {
         // read with plain reads, not tract's default memory map: a file truncated meanwhile is
         // then an error instead of a SIGBUS in the caller's process.
         onnx.provider = Arc::new(tract_onnx::data_resolver::FopenDataResolver);
+        log::debug!("tract: graph rewritten in {:?}", started.elapsed());
         let parsed = onnx.parse(&proto, model_dir).map_err(|e| engine_error("parsing", e))?;
+        log::debug!("tract: parsed at {:?}", started.elapsed());
         if !parsed.unresolved_inputs.is_empty() {
             return Err(Error::new(
                 ErrorCode::ModelUnsupported,
@@ -392,6 +397,7 @@ impl TractBackend {
             .set_input_fact(0, InferenceFact::dt_shape(dt, shape))
             .map_err(|e| engine_error("typing", e))?;
         let typed = model.into_typed().map_err(|e| engine_error("typing", e))?;
+        log::debug!("tract: typed at {:?}", started.elapsed());
         let compute = match (inspection.precision, &layer) {
             (Precision::Int8, Some((isa, placement))) => kernel_layer::describe(*isa, placement),
             (_, _) if float_layer.is_some() => {
@@ -418,6 +424,7 @@ impl TractBackend {
         let mut typed = typed;
         declutter(&mut typed).map_err(|e| engine_error("decluttering", e))?;
         release_freed_memory();
+        log::debug!("tract: decluttered at {:?}", started.elapsed());
 
         let output_fact = typed.output_fact(0).map_err(|e| engine_error("typing", e))?.clone();
         let out_shape = output_fact.shape.to_tvec();

@@ -39,21 +39,29 @@ pub(crate) fn pack(w: &[i8], n: usize, k: usize) -> Packed {
     let np = n.div_ceil(16);
     let lps = kpad / 4; // lines per panel
     let mut panels = vec![ZERO_LINE; np * lps];
-    for col in 0..n {
+    for (col, row) in w[..n * k].chunks_exact(k.max(1)).enumerate().take(n) {
         let (p, c) = (col / 16, col % 16);
-        let row = &w[col * k..col * k + k];
-        for (kk, &v) in row.iter().enumerate() {
-            panels[p * lps + kk / 4].0[c * 4 + kk % 4] = v;
+        let panel = &mut panels[p * lps..][..lps];
+        let quads = row.chunks_exact(4);
+        let tail = quads.remainder();
+        for (line, quad) in panel.iter_mut().zip(quads) {
+            line.0[c * 4..c * 4 + 4].copy_from_slice(quad);
+        }
+        if !tail.is_empty() {
+            panel[k / 4].0[c * 4..][..tail.len()].copy_from_slice(tail);
         }
     }
     let mut narrow = Vec::new();
     if n <= 8 {
         narrow = vec![ZERO_LINE; kpad / 8];
-        for col in 0..n {
-            let row = &w[col * k..col * k + k];
-            for (kk, &v) in row.iter().enumerate() {
-                let (h, r) = (kk / 8, kk % 8);
-                narrow[h].0[col * 8 + r] = v;
+        for (col, row) in w[..n * k].chunks_exact(k.max(1)).enumerate().take(n) {
+            let octets = row.chunks_exact(8);
+            let tail = octets.remainder();
+            for (line, octet) in narrow.iter_mut().zip(octets) {
+                line.0[col * 8..col * 8 + 8].copy_from_slice(octet);
+            }
+            if !tail.is_empty() {
+                narrow[k / 8].0[col * 8..][..tail.len()].copy_from_slice(tail);
             }
         }
     }

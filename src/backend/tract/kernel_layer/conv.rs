@@ -189,20 +189,29 @@ impl QConv {
             // over (ky, kx, the unit's input channels): member j's channels are the j-th
             // cin_g of each (ky, kx); the other members' weights are zero.
             let cin_u = merge * cin_g;
-            let mut rows = vec![0i8; n_u * k_u];
-            for r in 0..n_u {
-                let (j, channel) = (r / cout_g, unit * n_u + r);
-                let filter = &weights[channel * k_g..][..k_g];
-                let row = &mut rows[r * k_u..][..k_u];
-                for ky in 0..kh {
-                    for kx in 0..kw {
-                        for c in 0..cin_g {
-                            row[(ky * kw + kx) * cin_u + j * cin_g + c] =
-                                filter[(c * kh + ky) * kw + kx];
+            let taps = kh * kw;
+            let unit_weights = &weights[unit * n_u * k_g..][..n_u * k_g];
+            // A 1x1 convolution's filters, one group per GEMM, already are the rows of B^T.
+            let transposed;
+            let rows: &[i8] = if taps == 1 && merge == 1 {
+                unit_weights
+            } else {
+                let mut t = vec![0i8; n_u * k_u];
+                for (r, (row, filter)) in
+                    t.chunks_exact_mut(k_u).zip(unit_weights.chunks_exact(k_g)).enumerate()
+                {
+                    let j = r / cout_g;
+                    // The ONNX filter is (c, ky, kx); the row is (ky, kx, c).
+                    for (tap, segment) in row.chunks_exact_mut(cin_u).enumerate() {
+                        let member = &mut segment[j * cin_g..][..cin_g];
+                        for (c, w) in member.iter_mut().enumerate() {
+                            *w = filter[c * taps + tap];
                         }
                     }
                 }
-            }
+                transposed = t;
+                &transposed
+            };
             let width = if slices > 1 { SLICE_COLUMNS } else { n_u };
             for slice in 0..slices {
                 let cols = slice * width..((slice + 1) * width).min(n_u);
