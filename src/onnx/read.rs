@@ -97,15 +97,22 @@ pub fn read_bytes(
 }
 
 /// Decodes ONNX bytes (a protobuf `ModelProto`): [`ErrorCode::ModelDecode`] for empty,
-/// truncated or corrupt bytes.
-pub fn decode(bytes: &[u8]) -> Result<pb::ModelProto> {
+/// truncated or corrupt bytes. The bytes are consumed: prost decodes from a `bytes::Bytes`
+/// over them, so each tensor's data is copied once, into its `raw_data` (from a plain slice,
+/// prost copies it twice: into a `Bytes`, then into the `Vec`), and the file's copy is freed
+/// on return.
+pub fn decode(bytes: ModelBytes) -> Result<pb::ModelProto> {
     if bytes.is_empty() {
         return Err(Error::new(ErrorCode::ModelDecode, "the model is empty (0 bytes)"));
     }
-    // prost straight from the slice: tract's `proto_model_for_read` would first copy the whole
+    let buffer = match bytes {
+        ModelBytes::Owned(vec) => prost::bytes::Bytes::from(vec),
+        ModelBytes::Shared(shared) => prost::bytes::Bytes::from_owner(shared),
+    };
+    // prost straight from the buffer: tract's `proto_model_for_read` would first copy the whole
     // file into a buffer of its own (one more copy of the weights at the peak).
     catch_panic(|| {
-        pb::ModelProto::decode(bytes).map_err(|e| {
+        pb::ModelProto::decode(buffer).map_err(|e| {
             Error::new(ErrorCode::ModelDecode, format!("decoding the ONNX protobuf: {e}"))
         })
     })
@@ -128,9 +135,9 @@ pub fn read_decoded(
         }
     }
     let (bytes, file_bytes, model_dir) = read_bytes(source, max_bytes)?;
-    let proto = decode(&bytes)?;
-    // The weights now live in `proto`: free the file's copy before the engine makes its own.
-    drop(bytes);
+    // The weights now live in `proto`; the file's copy is freed by `decode`, before the engine
+    // makes its own.
+    let proto = decode(bytes)?;
     Ok(DecodedModel { proto, model_dir, file_bytes, streamed: false })
 }
 
@@ -185,8 +192,10 @@ mod tests {
 
     #[test]
     fn empty_and_random_bytes_are_decode_errors() {
-        assert_eq!(decode(&[]).err().unwrap().code(), ErrorCode::ModelDecode);
+        assert_eq!(decode(ModelBytes::Owned(vec![])).err().unwrap().code(), ErrorCode::ModelDecode);
         let junk: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(37) ^ 0xa5).collect();
-        assert_eq!(decode(&junk).err().unwrap().code(), ErrorCode::ModelDecode);
+        let shared = ModelBytes::Shared(Arc::from(junk.clone()));
+        assert_eq!(decode(shared).err().unwrap().code(), ErrorCode::ModelDecode);
+        assert_eq!(decode(ModelBytes::Owned(junk)).err().unwrap().code(), ErrorCode::ModelDecode);
     }
 }

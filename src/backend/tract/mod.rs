@@ -396,7 +396,11 @@ impl TractBackend {
         model
             .set_input_fact(0, InferenceFact::dt_shape(dt, shape))
             .map_err(|e| engine_error("typing", e))?;
-        let typed = model.into_typed().map_err(|e| engine_error("typing", e))?;
+        // The pool is started before typing: the kernel layer packs its weights on it then.
+        let threads = options.threads.max(1);
+        let pool = WorkerPool::new(threads)?;
+        let typed = in_pool(pool.executor.clone(), || model.into_typed())
+            .map_err(|e| engine_error("typing", e))?;
         log::debug!("tract: typed at {:?}", started.elapsed());
         let compute = match (inspection.precision, &layer) {
             (Precision::Int8, Some((isa, placement))) => kernel_layer::describe(*isa, placement),
@@ -447,8 +451,6 @@ impl TractBackend {
         if output.shape.is_empty() {
             output.shape = vec![Dim::Symbolic("N".into()), Dim::Fixed(classes as u64)];
         }
-        let threads = options.threads.max(1);
-        let pool = WorkerPool::new(threads)?;
         let mut info = ModelInfo {
             input: inspection.input.clone(),
             output,

@@ -139,7 +139,8 @@ pub type ShapeError = String;
 impl QConv {
     /// `weights`: ONNX's `[Cout, Cin/groups, kh, kw]` int8; `bias`: int32 per output channel
     /// (on the scale `x_scale * w_scale`); `scales`: `x_scale * w_scale[c] / y_scale` per
-    /// output channel; zero points in the u8 domain.
+    /// output channel; zero points in the u8 domain. The weights are packed by `parallel`'s
+    /// threads, one GEMM unit's column slice per item.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         geometry: Geometry,
@@ -151,6 +152,7 @@ impl QConv {
         add: Option<AddParams>,
         gemm: QGemm,
         merge: Option<usize>,
+        parallel: Parallel<'_>,
     ) -> Result<Self, ShapeError> {
         let g = &geometry;
         if g.groups == 0 || !g.cin.is_multiple_of(g.groups) || !g.cout.is_multiple_of(g.groups) {
@@ -182,16 +184,17 @@ impl QConv {
         let (units, k_u, n_u) = (g.groups / merge, merge * k_g, merge * cout_g);
         let slices =
             if g.is_pointwise() && g.groups == 1 { n_u.div_ceil(SLICE_COLUMNS) } else { 1 };
-        let mut packed = Vec::with_capacity(units * slices);
-        let mut requant = Vec::with_capacity(units * slices);
-        for unit in 0..units {
+        let (cin_u, taps) = (merge * cin_g, kh * kw);
+        let width = if slices > 1 { SLICE_COLUMNS } else { n_u };
+        // Item `unit * slices + slice`: one GEMM unit's packed column slice and its
+        // requantization. The items are independent: `parallel` packs them on the threads.
+        let item = |index: usize| -> (PackedWeights, Requant) {
+            let (unit, slice) = (index / slices, index % slices);
+            let unit_weights = &weights[unit * n_u * k_g..][..n_u * k_g];
             // Row r of B^T: output channel unit*n_u + r, of member group j = r / cout_g. K runs
             // over (ky, kx, the unit's input channels): member j's channels are the j-th
-            // cin_g of each (ky, kx); the other members' weights are zero.
-            let cin_u = merge * cin_g;
-            let taps = kh * kw;
-            let unit_weights = &weights[unit * n_u * k_g..][..n_u * k_g];
-            // A 1x1 convolution's filters, one group per GEMM, already are the rows of B^T.
+            // cin_g of each (ky, kx); the other members' weights are zero. A 1x1
+            // convolution's filters, one group per GEMM, already are those rows.
             let transposed;
             let rows: &[i8] = if taps == 1 && merge == 1 {
                 unit_weights
@@ -212,27 +215,25 @@ impl QConv {
                 transposed = t;
                 &transposed
             };
-            let width = if slices > 1 { SLICE_COLUMNS } else { n_u };
-            for slice in 0..slices {
-                let cols = slice * width..((slice + 1) * width).min(n_u);
-                let w =
-                    PackedWeights::pack(&rows[cols.start * k_u..cols.end * k_u], cols.len(), k_u);
-                let channels = unit * n_u + cols.start..unit * n_u + cols.end;
-                let bias = channels
-                    .clone()
-                    .zip(w.column_sums())
-                    .map(|(c, &sum)| bias[c].wrapping_sub(x_zero as i32 * sum))
-                    .collect();
-                requant.push(Requant {
-                    bias,
-                    scale: scales[channels].to_vec(),
-                    out_zp: y_zero,
-                    lo: 0,
-                    hi: 255,
-                });
-                packed.push(w);
-            }
-        }
+            let cols = slice * width..((slice + 1) * width).min(n_u);
+            let w = PackedWeights::pack(&rows[cols.start * k_u..cols.end * k_u], cols.len(), k_u);
+            let channels = unit * n_u + cols.start..unit * n_u + cols.end;
+            let bias = channels
+                .clone()
+                .zip(w.column_sums())
+                .map(|(c, &sum)| bias[c].wrapping_sub(x_zero as i32 * sum))
+                .collect();
+            let scale = scales[channels].to_vec();
+            (w, Requant { bias, scale, out_zp: y_zero, lo: 0, hi: 255 })
+        };
+        let items = units * slices;
+        let done: Vec<std::sync::OnceLock<(PackedWeights, Requant)>> =
+            (0..items).map(|_| std::sync::OnceLock::new()).collect();
+        parallel(items, &|index| {
+            let _ = done[index].set(item(index));
+        });
+        let (packed, requant): (Vec<_>, Vec<_>) =
+            done.into_iter().map(|d| d.into_inner().expect("`parallel` runs every item")).unzip();
         let direct = direct_merge.is_some();
         Ok(QConv { geometry, x_zero, merge, direct, slices, weights: packed, requant, add, gemm })
     }
@@ -816,6 +817,7 @@ mod tests {
             add,
             QGemm::new(isa).unwrap(),
             merge,
+            &serial,
         )
         .unwrap();
         let expected = reference(
@@ -920,6 +922,7 @@ mod tests {
                 add,
                 amx,
                 None,
+                &serial,
             );
             conv.unwrap().direct
         };
@@ -969,6 +972,7 @@ mod tests {
             None,
             QGemm::new(isa).unwrap(),
             None,
+            &serial,
         )
         .unwrap();
         let mut a = vec![0u8; h * w * 64];
@@ -1010,6 +1014,7 @@ fn grouped_timings() {
             // None: the default choice (on AMX the direct implicit GEMM), then forced im2col
             for merge in [None, Some(1usize), Some(2), Some(4), Some(8)] {
                 let gemm = QGemm::new(isa).unwrap();
+                let serial = |bands: usize, f: &(dyn Fn(usize) + Sync)| (0..bands).for_each(f);
                 let conv = QConv::new(
                     g.clone(),
                     &weights,
@@ -1020,10 +1025,10 @@ fn grouped_timings() {
                     None,
                     gemm,
                     merge,
+                    &serial,
                 )
                 .unwrap();
                 let mut out = vec![0u8; side * side * c];
-                let serial = |bands: usize, f: &(dyn Fn(usize) + Sync)| (0..bands).for_each(f);
                 let mut best = f64::MAX;
                 for _ in 0..20 {
                     let t = std::time::Instant::now();
@@ -1064,9 +1069,20 @@ fn pointwise_scaling() {
         let x = vec![7u8; side * side * cin];
         let weights: Vec<i8> = (0..cout * cin).map(|i| (i % 13) as i8 - 6).collect();
         let gemm = QGemm::best();
-        let conv =
-            QConv::new(g, &weights, &vec![0; cout], &vec![1e-3; cout], 3, 9, None, gemm, None)
-                .unwrap();
+        let serial = |bands: usize, f: &(dyn Fn(usize) + Sync)| (0..bands).for_each(f);
+        let conv = QConv::new(
+            g,
+            &weights,
+            &vec![0; cout],
+            &vec![1e-3; cout],
+            3,
+            9,
+            None,
+            gemm,
+            None,
+            &serial,
+        )
+        .unwrap();
         let mut out = vec![0u8; side * side * cout];
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
         for workers in [1usize, 2] {

@@ -216,6 +216,7 @@ impl Expansion for Int8ConvSpec {
         // SAFETY: the datum type is i8 or a quantized i8 (checked above): one byte per element.
         let weights = unsafe { w.as_slice_unchecked::<i8>() };
         let bias = b.try_as_plain_ram()?.as_slice::<i32>()?;
+        let pool = executor_pool();
         let conv = QConv::new(
             geometry,
             weights,
@@ -226,6 +227,8 @@ impl Expansion for Int8ConvSpec {
             self.add,
             self.gemm,
             None,
+            // Typing runs on the classifier's pool: its threads pack the weights.
+            &|items, f| run_bands(pool.as_deref(), items, f),
         )
         .map_err(|e| format_err!("{prefix}: {e}"))?;
         let mut activations = tvec![inputs[0]];
