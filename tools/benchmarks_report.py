@@ -683,10 +683,45 @@ def int8_notes(i) -> list[str]:
             f"{flav} file: first result {f(c_t, 0)} ms against ONNX Runtime's {f(c_o, 0)} ms "
             f"({f(ratio(c_t, c_o), 2)}x), peak {f(r_t, 0)} against {f(r_o, 0)} MB "
             f"({f(ratio(r_t, r_o), 2)}x)." for flav, c_t, c_o, r_t, r_o in rows)
-            + " Loading parses the rewritten graph with tract, types it (each convolution packs "
-            "its weights then, once) and optimizes the batch-1 plan; the first result adds one "
-            "batch-1 run.", ""]
+            + " Loading reads and decodes the file (prost over the file's buffer: one copy of "
+            "each tensor), parses the rewritten graph with tract, types it (each convolution "
+            "packs its weights then, once, on the classifier's threads) and optimizes the "
+            "batch-1 plan; the first result adds one batch-1 run. `RESNEXT_LOG=debug resnext "
+            "bench ...` prints the time of each load stage.", ""]
     return out
+
+
+def fp32_kernel_note(fp32_t) -> str:
+    """Which f32 kernels this run's FP32 model ran on (its `compute`), and what holds them."""
+    compute = (fp32_t or {}).get("compute", "")
+    common = (
+        "BatchNormalization folded at load; the grouped 3x3 convolutions read a padded copy of "
+        "their input tap by tap, no im2col). The kernels reach most of the FMA peak on one core "
+        "on most shapes (the f32 GEMM table); what stands in the way (the profile's layer "
+        "kinds, both thread counts): (1) the 1x1 convolutions stream their weights from memory "
+        "once per image in f32, four times the INT8 bytes, which holds the layer4 shapes and "
+        "the model below the kernel's in-cache rate (the kernel prefetches its B panels ahead; "
+        "the table's 'weights from memory' cells show what is left); ")
+    batch8 = ("at batch 8 the images run one per thread, each single-threaded, and two cores "
+              "streaming f32 weights at once slow each other.")
+    if "AVX2" in compute:
+        return (
+            "On this CPU (no AVX-512) every convolution runs on the kernel layer's AVX2 + FMA "
+            "f32 GEMMs (src/kernels/fgemm/avx2.rs: an implicit GEMM over NHWC activations, 6 "
+            "rows x 16 columns or 12 rows x 8 columns of accumulators, bias, residual addition "
+            "and ReLU fused, " + common + "(2) " + batch8 + " ONNX Runtime's MLAS runs the same "
+            "FMA instruction on this CPU, so the two engines are within a few percent of each "
+            "other: going well below it takes fewer multiplications (a Winograd or FFT "
+            "convolution), not a faster GEMM.")
+    return (
+        "On this CPU every convolution runs on the kernel layer's AVX-512 f32 GEMMs "
+        "(src/kernels/fgemm: an implicit GEMM over NHWC activations, 12x32 or 24x16 accumulator "
+        "tiles, bias, residual addition and ReLU fused, " + common + "(2) the grouped 3x3 "
+        "convolutions of layer1 have 8 output channels per group, half a zmm register: they run "
+        "two groups merged as one 16-channel group with block-diagonal weights, half of those "
+        "products zeros (table); (3) " + batch8 + " Next: block the 1x1 weights so both threads "
+        "share each panel from L2/L3 at batch 1, and two pixels per register for the 8-channel "
+        "groups instead of the zeros.")
 
 
 def notes(fp32_o, fp32_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t, bf16_t,
@@ -698,23 +733,8 @@ def notes(fp32_o, fp32_t, rss_t, rss_o, model_mb, colds_t, colds_o, mmap_t, bf16
                                if d.get("peak_rss_after_first_result_mb")] or [0]) or None
     return [
         "## What stands in the way, and what would remove it", "",
-        f"**FP32 (bs1 {f(b1, 2)}x, bs8 {f(b8, 2)}x ONNX Runtime).** On this CPU every "
-        "convolution runs on the kernel layer's AVX-512 f32 GEMMs (src/kernels/fgemm: an "
-        "implicit GEMM over NHWC activations, 12x32 or 24x16 accumulator tiles, bias, residual "
-        "addition and ReLU fused, BatchNormalization folded at load; the grouped 3x3 "
-        "convolutions read a padded copy of their input tap by tap, no im2col). The kernels "
-        "reach most of the FMA peak on one core on most shapes (the f32 GEMM table); what "
-        "stands in the way (the profile's layer kinds, both thread counts): (1) the 1x1 "
-        "convolutions stream their weights from memory once per image in f32, four times the "
-        "INT8 bytes, which holds the layer4 shapes and the model below the kernel's in-cache "
-        "rate (the kernel prefetches its B panels 3 KiB ahead; the table's 'weights from "
-        "memory' cells show what is left); (2) the grouped 3x3 convolutions of layer1 have 8 "
-        "output channels per group, half a zmm register: they run two groups merged as one "
-        "16-channel group with block-diagonal weights, half of those products zeros (table); "
-        "(3) at batch 8 the images run one per thread, each single-threaded, and two cores "
-        "streaming f32 weights at once slow each other. Next: block the 1x1 weights so both "
-        "threads share each panel from L2/L3 at batch 1, and two pixels per register for the "
-        "8-channel groups instead of the zeros.",
+        f"**FP32 (bs1 {f(b1, 2)}x, bs8 {f(b8, 2)}x ONNX Runtime).** "
+        + fp32_kernel_note(fp32_t),
         "",
         *int8_notes(int8),
         f"**Memory: peak {f(rss_t, 0)} MB for a {f(model_mb, 0)} MB file "
