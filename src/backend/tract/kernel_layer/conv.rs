@@ -325,7 +325,7 @@ impl QConv {
         let chunks = grid.div_ceil(chunk_rows);
         let out_image = ho * wo * g.cout;
         for image in 0..batch {
-            phases.fill(g, &input[image * h * w * g.cin..][..h * w * g.cin], &mut padded);
+            phases.fill(g, &input[image * h * w * g.cin..][..h * w * g.cin], &mut padded, parallel);
             let out = SharedOut::new(&mut output[image * out_image..][..out_image]);
             assert!(out.len == ho * wo * g.cout && units * n_u == g.cout);
             let (padded, out) = (&padded, &out);
@@ -685,28 +685,54 @@ impl Phases {
     }
 
     /// Copies one NHWC image `x` (`h x w x cin`, the `h` and `w` of [`Phases::new`]) into its
-    /// place in `padded` (whose padding
-    /// keeps the value it was filled with).
-    pub(super) fn fill<T: Copy>(&self, g: &Geometry, x: &[T], padded: &mut [T]) {
+    /// place in `padded` (whose padding keeps the value it was filled with), in items of
+    /// whole input rows (about [`FILL_ITEM_BYTES`] each) run by `parallel`.
+    pub(super) fn fill<T: Copy + Sync>(
+        &self,
+        g: &Geometry,
+        x: &[T],
+        padded: &mut [T],
+        parallel: Parallel<'_>,
+    ) {
         let (top, left) = (g.pads[0], g.pads[1]);
         let [sy, sx] = g.strides;
         let (cin, wq, phase_pixels) = (g.cin, self.wq, self.phase_pixels);
-        for (y, row) in x.chunks_exact(self.w * cin).enumerate() {
-            let py = y + top;
-            if sx == 1 {
-                let at = (((py % sy) * sx) * phase_pixels + (py / sy) * wq + left) * cin;
-                padded[at..][..row.len()].copy_from_slice(row);
-                continue;
-            }
-            for (x, pixel) in row.chunks_exact(cin).enumerate() {
-                let px = left + x;
-                let phase = (py % sy) * sx + px % sx;
-                let at = (phase * phase_pixels + (py / sy) * wq + px / sx) * cin;
-                padded[at..][..cin].copy_from_slice(pixel);
-            }
+        let row_len = self.w * cin;
+        if row_len == 0 {
+            return;
         }
+        let h = x.len() / row_len;
+        let rows_per_item = (FILL_ITEM_BYTES / (row_len * size_of::<T>()).max(1)).max(1);
+        let out = SharedOut::new(padded);
+        parallel(h.div_ceil(rows_per_item), &|item| {
+            let ys = item * rows_per_item..((item + 1) * rows_per_item).min(h);
+            for (y, row) in
+                ys.clone().zip(x[ys.start * row_len..ys.end * row_len].chunks_exact(row_len))
+            {
+                let py = y + top;
+                if sx == 1 {
+                    let at = (((py % sy) * sx) * phase_pixels + (py / sy) * wq + left) * cin;
+                    // SAFETY: distinct input pixels have distinct places in the padded image
+                    // (the phase, row and column follow from the pixel), so items, which copy
+                    // distinct input rows, write disjoint values.
+                    unsafe { out.rows(at, row.len()) }.copy_from_slice(row);
+                    continue;
+                }
+                for (x, pixel) in row.chunks_exact(cin).enumerate() {
+                    let px = left + x;
+                    let phase = (py % sy) * sx + px % sx;
+                    let at = (phase * phase_pixels + (py / sy) * wq + px / sx) * cin;
+                    // SAFETY: as above.
+                    unsafe { out.rows(at, cin) }.copy_from_slice(pixel);
+                }
+            }
+        });
     }
 }
+
+/// Input bytes per work item of [`Phases::fill`]: enough for the copy to outweigh handing the
+/// item to a thread, small enough to split a layer's image over the workers.
+const FILL_ITEM_BYTES: usize = 64 << 10;
 
 #[cfg(test)]
 mod tests {
