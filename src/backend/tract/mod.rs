@@ -370,7 +370,7 @@ impl TractBackend {
         // read with plain reads, not tract's default memory map: a file truncated meanwhile is
         // then an error instead of a SIGBUS in the caller's process.
         onnx.provider = Arc::new(tract_onnx::data_resolver::FopenDataResolver);
-        log::debug!("tract: graph rewritten in {:?}", started.elapsed());
+        log::debug!("tract: graph rewritten at {:?}", started.elapsed());
         let parsed = onnx.parse(&proto, model_dir).map_err(|e| engine_error("parsing", e))?;
         log::debug!("tract: parsed at {:?}", started.elapsed());
         if !parsed.unresolved_inputs.is_empty() {

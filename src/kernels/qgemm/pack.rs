@@ -39,33 +39,32 @@ pub(crate) fn pack(w: &[i8], n: usize, k: usize) -> Packed {
     let np = n.div_ceil(16);
     let lps = kpad / 4; // lines per panel
     let mut panels = vec![ZERO_LINE; np * lps];
-    for (col, row) in w[..n * k].chunks_exact(k.max(1)).enumerate().take(n) {
+    for (col, row) in w[..n * k].chunks_exact(k.max(1)).enumerate() {
         let (p, c) = (col / 16, col % 16);
-        let panel = &mut panels[p * lps..][..lps];
-        let quads = row.chunks_exact(4);
-        let tail = quads.remainder();
-        for (line, quad) in panel.iter_mut().zip(quads) {
-            line.0[c * 4..c * 4 + 4].copy_from_slice(quad);
-        }
-        if !tail.is_empty() {
-            panel[k / 4].0[c * 4..][..tail.len()].copy_from_slice(tail);
-        }
+        scatter::<4>(row, &mut panels[p * lps..][..lps], c);
     }
     let mut narrow = Vec::new();
     if n <= 8 {
         narrow = vec![ZERO_LINE; kpad / 8];
-        for (col, row) in w[..n * k].chunks_exact(k.max(1)).enumerate().take(n) {
-            let octets = row.chunks_exact(8);
-            let tail = octets.remainder();
-            for (line, octet) in narrow.iter_mut().zip(octets) {
-                line.0[col * 8..col * 8 + 8].copy_from_slice(octet);
-            }
-            if !tail.is_empty() {
-                narrow[k / 8].0[col * 8..][..tail.len()].copy_from_slice(tail);
-            }
+        for (col, row) in w[..n * k].chunks_exact(k.max(1)).enumerate() {
+            scatter::<8>(row, &mut narrow, col);
         }
     }
     let col_sums =
         (0..n).map(|col| w[col * k..col * k + k].iter().map(|&v| v as i32).sum()).collect();
     Packed { kpad, panels, narrow, col_sums }
+}
+
+/// Copies `row` into `lines` `B` bytes per line, at bytes `slot * B .. slot * B + B` of each:
+/// line `i` gets `row[B * i ..]`, the last line the tail (`row.len() % B` bytes, the rest of
+/// its slot left as it is).
+fn scatter<const B: usize>(row: &[i8], lines: &mut [Line], slot: usize) {
+    let chunks = row.chunks_exact(B);
+    let tail = chunks.remainder();
+    for (line, chunk) in lines.iter_mut().zip(chunks) {
+        line.0[slot * B..slot * B + B].copy_from_slice(chunk);
+    }
+    if !tail.is_empty() {
+        lines[row.len() / B].0[slot * B..][..tail.len()].copy_from_slice(tail);
+    }
 }

@@ -203,14 +203,7 @@ impl QConv {
                 for (r, (row, filter)) in
                     t.chunks_exact_mut(k_u).zip(unit_weights.chunks_exact(k_g)).enumerate()
                 {
-                    let j = r / cout_g;
-                    // The ONNX filter is (c, ky, kx); the row is (ky, kx, c).
-                    for (tap, segment) in row.chunks_exact_mut(cin_u).enumerate() {
-                        let member = &mut segment[j * cin_g..][..cin_g];
-                        for (c, w) in member.iter_mut().enumerate() {
-                            *w = filter[c * taps + tap];
-                        }
-                    }
+                    filter_to_row(filter, taps, row, cin_u, (r / cout_g) * cin_g);
                 }
                 transposed = t;
                 &transposed
@@ -614,6 +607,25 @@ fn direct_merge_for(g: &Geometry, gemm: QGemm, has_residual: bool) -> Option<usi
             && m * cin_g <= 256.max(cin_g)
             && (m == 1 || cin_g == g.cout_g())
     })
+}
+
+/// Writes one ONNX filter (`(c, ky, kx)` order, `taps = kh * kw` values per input channel)
+/// into a row of B^T, whose K runs over `(ky, kx, c)` in segments of `cin_u` channels per tap:
+/// the filter's channels go to positions `at .. at + filter.len() / taps` of each segment (a
+/// merged group's member `j` at `j * cin_g`), the rest of the row is left as it is.
+pub(super) fn filter_to_row<T: Copy>(
+    filter: &[T],
+    taps: usize,
+    row: &mut [T],
+    cin_u: usize,
+    at: usize,
+) {
+    let cin_g = filter.len() / taps.max(1);
+    for (tap, segment) in row.chunks_exact_mut(cin_u).enumerate() {
+        for (c, w) in segment[at..][..cin_g].iter_mut().enumerate() {
+            *w = filter[c * taps + tap];
+        }
+    }
 }
 
 /// An output buffer handed to several bands or work items that each write their own values.

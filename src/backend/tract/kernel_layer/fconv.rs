@@ -17,7 +17,7 @@
 //! in the f32 kernel (half the memory of float32 panels, the same results), or rounded to bf16
 //! from their widened values for the bf16 kernel.
 
-use super::conv::{chunk_rows, Geometry, Parallel, Phases, ShapeError, SharedOut};
+use super::conv::{chunk_rows, filter_to_row, Geometry, Parallel, Phases, ShapeError, SharedOut};
 use crate::kernels::bgemm::{BGemm, BIsa, PackedBf16, ShiftedBf16, TiledBf16, K_STEP};
 use crate::kernels::fgemm::{Epilogue, FGemm, FIsa, PackedF32, RowMap, ShiftedA};
 use half::f16;
@@ -197,16 +197,9 @@ impl FConv {
         for group in 0..g.groups {
             // Row r of B^T: output channel group*cout_g + r, K in (ky, kx, c) order.
             let mut rows = vec![T::default(); cout_g * k_g];
-            for r in 0..cout_g {
-                let filter = &weights[(group * cout_g + r) * k_g..][..k_g];
-                let row = &mut rows[r * k_g..][..k_g];
-                for ky in 0..kh {
-                    for kx in 0..kw {
-                        for c in 0..cin_g {
-                            row[(ky * kw + kx) * cin_g + c] = filter[(c * kh + ky) * kw + kx];
-                        }
-                    }
-                }
+            let filters = &weights[group * cout_g * k_g..][..cout_g * k_g];
+            for (row, filter) in rows.chunks_exact_mut(k_g).zip(filters.chunks_exact(k_g)) {
+                filter_to_row(filter, kh * kw, row, cin_g, 0);
             }
             for slice in 0..slices {
                 let cols = slice * width..((slice + 1) * width).min(cout_g);
@@ -499,27 +492,13 @@ impl FConv {
         let mut padded_f32 = Vec::new();
         let mut padded_bf16 = Vec::new();
         for image in 0..batch {
+            let image_rows = image * image_len..(image + 1) * image_len;
             let padded = match rows {
-                // Zeroed by the allocator (`vec!` of zeros: fresh zero pages, no memset on this
-                // thread), once per call: the padding stays zero from image to image.
                 Rows::F32(x) => {
-                    if padded_f32.is_empty() {
-                        padded_f32 = vec![0f32; phases.padded_pixels * g.cin];
-                    }
-                    phases.fill(g, &x[image * image_len..][..image_len], &mut padded_f32, parallel);
-                    Rows::F32(&padded_f32)
+                    Rows::F32(padded_image(&phases, g, &x[image_rows], &mut padded_f32, parallel))
                 }
                 Rows::Bf16(x) => {
-                    if padded_bf16.is_empty() {
-                        padded_bf16 = vec![0u16; phases.padded_pixels * g.cin];
-                    }
-                    phases.fill(
-                        g,
-                        &x[image * image_len..][..image_len],
-                        &mut padded_bf16,
-                        parallel,
-                    );
-                    Rows::Bf16(&padded_bf16)
+                    Rows::Bf16(padded_image(&phases, g, &x[image_rows], &mut padded_bf16, parallel))
                 }
                 Rows::Tiled(_) => unreachable!("rows_for converts row-major"),
             };
@@ -548,6 +527,23 @@ impl FConv {
             });
         }
     }
+}
+
+/// One image of `x` in `phases`' padded layout in `buffer`: zeroed by the allocator on first
+/// use (`vec!` of zeros: fresh zero pages, no memset on this thread); the padding stays zero
+/// from image to image, and `fill` overwrites every input pixel.
+fn padded_image<'b, T: Copy + Default + Sync>(
+    phases: &Phases,
+    g: &Geometry,
+    x: &[T],
+    buffer: &'b mut Vec<T>,
+    parallel: Parallel<'_>,
+) -> &'b [T] {
+    if buffer.is_empty() {
+        *buffer = vec![T::default(); phases.padded_pixels * g.cin];
+    }
+    phases.fill(g, x, buffer, parallel);
+    buffer
 }
 
 /// ONNX-layout weights (`[Cout, Cin_g, kh, kw]`) of `g` as those of `g.groups / merge` groups
