@@ -14,7 +14,8 @@
 //! [`QGemm::run_shifted`] is the implicit-GEMM variant for convolutions without im2col: K is
 //! split into segments (the kernel's taps) whose A rows are read in place, each shifted by a
 //! fixed number of pixels in a padded image ([`ShiftedA`]), and the epilogue drops the grid
-//! rows that are padding ([`RowMap`]). AMX-INT8 and the scalar reference implement it.
+//! rows that are padding ([`RowMap`]). AMX-INT8, AVX512-VNNI and the scalar reference
+//! implement it.
 
 pub mod epilogue;
 mod pack;
@@ -160,7 +161,7 @@ pub struct ShiftedA<'a> {
     pub lda: usize,
     /// Per segment (tap), the pixel offset of its rows from the grid row.
     pub shifts: &'a [usize],
-    /// Bytes of K per segment (a multiple of 64).
+    /// Bytes of K per segment (a multiple of the kernel's `QGemm::shifted_seg_step`).
     pub seg_k: usize,
 }
 
@@ -238,14 +239,27 @@ impl QGemm {
         unsafe { self.run_raw_out(m, a, lda, b, requant, residual, c.as_mut_ptr(), ldc) }
     }
 
-    /// Whether [`run_shifted`](Self::run_shifted) has a kernel of this ISA (AMX-INT8 and the
-    /// scalar reference); the others use im2col and [`run`](Self::run).
+    /// Whether [`run_shifted`](Self::run_shifted) has a kernel of this ISA (AMX-INT8,
+    /// AVX512-VNNI and the scalar reference); the others use im2col and [`run`](Self::run).
     pub fn has_shifted_kernel(&self) -> bool {
-        matches!(self.isa, Isa::AmxInt8 | Isa::Scalar)
+        self.shifted_seg_step().is_some()
+    }
+
+    /// The bytes of K a segment of [`run_shifted`](Self::run_shifted) must be a multiple of on
+    /// this ISA: 64 on AMX-INT8 (its K step), 4 on AVX512-VNNI (one `vpdpbusd` group), 1 on
+    /// the scalar reference; None without a shifted kernel.
+    pub fn shifted_seg_step(&self) -> Option<usize> {
+        match self.isa {
+            Isa::AmxInt8 => Some(64),
+            Isa::Avx512Vnni => Some(4),
+            Isa::Scalar => Some(1),
+            _ => None,
+        }
     }
 
     /// C = epilogue(A x B) for the `m` grid rows of an implicit GEMM (see [`ShiftedA`],
-    /// [`RowMap`]); no residual. `a.seg_k` must be a multiple of 64, `b.k()` equal to
+    /// [`RowMap`]); no residual. `a.seg_k` must be a multiple of
+    /// [`shifted_seg_step`](Self::shifted_seg_step), `b.k()` equal to
     /// `shifts.len() * seg_k`, and `a.data` must hold the rows read by whole 32-row blocks:
     /// `(m.next_multiple_of(32) - 1 + max(shifts)) * lda + seg_k` bytes (the kernel reads padded
     /// rows; only mapped rows `< m` are written). Panics when a check fails or the ISA has no
@@ -267,12 +281,13 @@ impl QGemm {
         ldc: usize,
     ) {
         let n = b.n();
-        assert!(self.has_shifted_kernel(), "qgemm: no shifted kernel for {:?}", self.isa);
+        let step = self.shifted_seg_step();
+        let Some(step) = step else { panic!("qgemm: no shifted kernel for {:?}", self.isa) };
         assert_eq!(requant.bias.len(), n, "qgemm: requant.bias has the wrong length");
         assert_eq!(requant.scale.len(), n, "qgemm: requant.scale has the wrong length");
         assert!(
-            a.seg_k > 0 && a.seg_k.is_multiple_of(64),
-            "qgemm: seg_k {} not a multiple of 64",
+            a.seg_k > 0 && a.seg_k.is_multiple_of(step),
+            "qgemm: seg_k {} not a multiple of {step}",
             a.seg_k
         );
         assert_eq!(a.shifts.len() * a.seg_k, b.k(), "qgemm: segments do not cover K");
@@ -293,7 +308,9 @@ impl QGemm {
             Isa::Scalar => reference::run_shifted(m, a, b, requant, map, c, ldc),
             #[cfg(target_arch = "x86_64")]
             Isa::AmxInt8 => amx::run_shifted(m, a, b, requant, map, c, ldc),
-            _ => unreachable!("checked by has_shifted_kernel"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Vnni => avx512vnni::run_shifted(m, a, b, requant, map, c, ldc),
+            _ => unreachable!("checked by shifted_seg_step"),
         }
     }
 

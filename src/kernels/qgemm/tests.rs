@@ -486,19 +486,31 @@ fn shifted_kernels_match_a_direct_computation() {
         .collect();
     let required = crate::kernels::cpu::required_by_tests("amx_int8");
     assert!(!required || isas.contains(&Isa::AmxInt8), "AMX-INT8 required but not available");
-    // (m, n, seg_k, shifts, wp, wo): 3x3 taps over a padded width, odd sizes, several K steps
-    let cases: [(usize, usize, usize, Vec<usize>, usize, usize); 6] = [
+    let required = crate::kernels::cpu::required_by_tests("avx512_vnni");
+    assert!(!required || isas.contains(&Isa::Avx512Vnni), "AVX512-VNNI required but not available");
+    // (m, n, seg_k, shifts, wp, wo): 3x3 taps over a padded width, odd sizes, several K steps;
+    // the segments narrower than 64 bytes run on the ISAs whose step allows them (VNNI: 4)
+    let cases: [(usize, usize, usize, Vec<usize>, usize, usize); 11] = [
         (7 * 9, 64, 64, vec![0, 1, 2, 9, 10, 11, 18, 19, 20], 9, 7),
         (14 * 16, 64, 64, vec![0, 1, 2, 16, 17, 18, 32, 33, 34], 16, 14),
         (5 * 8, 48, 128, vec![0, 1, 2, 8, 9, 10, 16, 17, 18], 8, 6),
         (33, 16, 64, vec![0, 3], 11, 11),
         (17, 100, 192, vec![0, 1, 5], 5, 4),
         (3, 32, 64, vec![2], 4, 1),
+        (58 * 58, 16, 16, vec![0, 1, 2, 58, 59, 60, 116, 117, 118], 58, 56),
+        (9 * 9, 32, 32, vec![0, 1, 2, 9, 10, 11, 18, 19, 20], 9, 7),
+        (23, 8, 8, vec![0, 1, 2, 6, 7, 8], 6, 5),
+        (40, 72, 36, vec![0, 4, 9], 10, 9),
+        (19, 40, 4, vec![1, 2, 3, 4], 19, 19),
     ];
     for isa in isas {
         let gemm = QGemm::new(isa).unwrap();
+        let step = gemm.shifted_seg_step().unwrap();
         for (case, (m, n, seg_k, shifts, wp, wo)) in cases.iter().enumerate() {
             let (m, n, seg_k) = (*m, *n, *seg_k);
+            if !seg_k.is_multiple_of(step) {
+                continue;
+            }
             let k = shifts.len() * seg_k;
             let lda = seg_k + [0, 64, 7][case % 3];
             let rows = m.next_multiple_of(32) + shifts.iter().max().unwrap();

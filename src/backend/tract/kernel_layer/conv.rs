@@ -3,10 +3,14 @@
 //! Every convolution is one GEMM per group: the rows are output pixels, the columns the
 //! group's output channels, K the group's `kh * kw * Cin_g` inputs in `(ky, kx, c)` order (the
 //! weights are re-ordered so at load). A 1x1 convolution with stride 1 and no padding reads
-//! its rows straight from the NHWC input; every other one gathers the rows of a block of
-//! output pixels into a scratch buffer first (im2col; padding reads as the input zero point,
-//! which contributes nothing once the zero point is folded into the bias). The GEMM's epilogue
-//! requantizes each output (and adds the residual when one is fused) and writes it in place.
+//! its rows straight from the NHWC input. The KxK convolutions without a fused residual run as
+//! implicit GEMMs ([`QGemm::run_shifted`]) on AMX-INT8 (strides up to 4) and AVX512-VNNI
+//! (stride 1): each image is copied once into a zero-point-padded buffer (phase images for a
+//! stride) and every tap reads its rows there in place. Every other one gathers the rows of a
+//! block of output pixels into a scratch buffer first (im2col; padding reads as the input zero
+//! point, which contributes nothing once the zero point is folded into the bias). The GEMM's
+//! epilogue requantizes each output (and adds the residual when one is fused) and writes it in
+//! place.
 //!
 //! One image's output pixels are split into bands over the calling tract executor's threads.
 
@@ -588,24 +592,37 @@ fn merge_for(g: &Geometry, gemm: QGemm) -> usize {
     }
 }
 
-/// Groups per GEMM unit of a direct (implicit GEMM) convolution, when it can run as one:
-/// strides up to 4 (the phase images), not 1x1, no fused residual, an ISA with a shifted kernel (AMX-INT8), and units of
-/// a multiple of 64 input channels (the AMX K step; narrower groups merge block-diagonally, at
-/// most 256 channels per unit). None otherwise (im2col).
+/// Groups per GEMM unit of a direct (implicit GEMM) convolution, when it can run as one: not
+/// 1x1, no fused residual, an ISA with a shifted kernel, and units whose input channels are a
+/// multiple of its segment step, at most 256 channels.
+/// - AMX-INT8: strides up to 4 (the phase images); units of a multiple of 64 input channels
+///   (its K step), narrower groups merged block-diagonally.
+/// - AVX512-VNNI: stride 1 (ResNeXt101_32x8d's strided grouped convolutions took 1.1x their
+///   im2col time as implicit GEMMs: the phase images' copy outweighs the gather); units of a
+///   multiple of 4 input channels and at least 16 output channels (one zmm of columns):
+///   8-channel groups merged in pairs, which took about 0.8x the time of each group alone on
+///   8 columns (a narrow-packing variant) in the model.
+///
+/// None otherwise (im2col). The scalar reference keeps im2col (the path it checks).
 fn direct_merge_for(g: &Geometry, gemm: QGemm, has_residual: bool) -> Option<usize> {
-    if gemm.isa() != crate::kernels::cpu::Isa::AmxInt8
-        || g.strides.iter().any(|&s| s > 4)
-        || g.kernel == [1, 1]
-        || has_residual
-    {
+    let vnni = match gemm.isa() {
+        crate::kernels::cpu::Isa::AmxInt8 => false,
+        crate::kernels::cpu::Isa::Avx512Vnni => true,
+        _ => return None,
+    };
+    let step = gemm.shifted_seg_step()?;
+    let max_stride = if vnni { 1 } else { 4 };
+    if g.strides.iter().any(|&s| s > max_stride) || g.kernel == [1, 1] || has_residual {
         return None;
     }
-    let cin_g = g.cin_g();
+    let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
+    let columns_fit = |m: usize| !vnni || m * cout_g >= 16 || m == g.groups;
     (1..=g.groups).find(|&m| {
         g.groups.is_multiple_of(m)
-            && (m * cin_g).is_multiple_of(64)
+            && (m * cin_g).is_multiple_of(step)
             && m * cin_g <= 256.max(cin_g)
-            && (m == 1 || cin_g == g.cout_g())
+            && columns_fit(m)
+            && (m == 1 || cin_g == cout_g)
     })
 }
 
@@ -939,6 +956,25 @@ mod tests {
         }
     }
 
+    /// Whether `g` runs as an implicit GEMM on `gemm` (default merge), and with which merge.
+    fn direct_on(gemm: QGemm, g: Geometry, add: Option<AddParams>) -> Option<usize> {
+        let n = g.cout * g.kernel[0] * g.kernel[1] * g.cin / g.groups;
+        let conv = QConv::new(
+            g.clone(),
+            &vec![1; n],
+            &vec![0; g.cout],
+            &vec![1e-3; g.cout],
+            0,
+            0,
+            add,
+            gemm,
+            None,
+            &serial,
+        )
+        .unwrap();
+        conv.direct.then_some(conv.merge)
+    }
+
     #[test]
     fn grouped_convolutions_run_direct_on_amx() {
         let Some(amx) = QGemm::new(Isa::AmxInt8) else {
@@ -948,22 +984,7 @@ mod tests {
             );
             return;
         };
-        let direct = |g: Geometry, add: Option<AddParams>| {
-            let n = g.cout * g.kernel[0] * g.kernel[1] * g.cin / g.groups;
-            let conv = QConv::new(
-                g.clone(),
-                &vec![1; n],
-                &vec![0; g.cout],
-                &vec![1e-3; g.cout],
-                0,
-                0,
-                add,
-                amx,
-                None,
-                &serial,
-            );
-            conv.unwrap().direct
-        };
+        let direct = |g: Geometry, add: Option<AddParams>| direct_on(amx, g, add).is_some();
         for (cin_g, groups) in [(8, 32), (16, 32), (32, 32), (64, 32), (128, 2)] {
             assert!(direct(geometry(cin_g * groups, cin_g * groups, groups, 3, 1, 1), None));
         }
@@ -975,6 +996,32 @@ mod tests {
             !direct(geometry(24, 24, 8, 3, 1, 1), None),
             "3-channel groups: no 64-channel unit"
         );
+    }
+
+    #[test]
+    fn grouped_convolutions_run_direct_on_vnni() {
+        let Some(vnni) = QGemm::new(Isa::Avx512Vnni) else {
+            assert!(
+                !crate::kernels::cpu::required_by_tests("avx512_vnni"),
+                "AVX512-VNNI required but not available"
+            );
+            return;
+        };
+        let direct = |g: Geometry, add: Option<AddParams>| direct_on(vnni, g, add);
+        // ResNeXt's grouped 3x3: 8-channel groups in pairs (16 columns), the others alone;
+        // strided ones on im2col
+        for (cin_g, merge) in [(8, 2), (16, 1), (32, 1), (64, 1)] {
+            let c = cin_g * 32;
+            assert_eq!(direct(geometry(c, c, 32, 3, 1, 1), None), Some(merge), "{cin_g} a group");
+            assert_eq!(direct(geometry(c, c, 32, 3, 2, 1), None), None, "stride 2");
+        }
+        assert_eq!(direct(geometry(48, 48, 4, 3, 1, 1), None), Some(2), "12 columns: in pairs");
+        assert_eq!(direct(geometry(64, 64, 16, 3, 1, 1), None), Some(4), "4 columns: by 4");
+        assert_eq!(direct(geometry(64, 64, 1, 1, 1, 0), None), None, "1x1 is a plain GEMM");
+        let add = AddParams { r_zero: 0, ratio_a: 1.0, ratio_b: 1.0, add_zero: 0 };
+        assert_eq!(direct(geometry(64, 64, 8, 3, 1, 1), Some(add)), None, "fused residual");
+        assert_eq!(direct(geometry(3, 64, 1, 7, 2, 3), None), None, "3 channels: not 4-byte K");
+        assert_eq!(direct(geometry(64, 64, 1, 3, 5, 1), None), None, "stride 5: no phase images");
     }
 
     #[test]
@@ -1049,7 +1096,8 @@ fn grouped_timings() {
         let x = vec![7u8; side * side * c];
         let weights: Vec<i8> = (0..c * 9 * cg).map(|i| (i % 13) as i8 - 6).collect();
         for isa in supported_isas().into_iter().filter(|i| *i != crate::kernels::cpu::Isa::Scalar) {
-            // None: the default choice (on AMX the direct implicit GEMM), then forced im2col
+            // None: the default choice (the direct implicit GEMM on AMX and AVX512-VNNI), then
+            // forced im2col
             for merge in [None, Some(1usize), Some(2), Some(4), Some(8)] {
                 let gemm = QGemm::new(isa).unwrap();
                 let serial = |bands: usize, f: &(dyn Fn(usize) + Sync)| (0..bands).for_each(f);
@@ -1085,31 +1133,40 @@ fn grouped_timings() {
     }
 }
 
-/// `cargo test --release --lib pointwise_scaling -- --ignored --nocapture`: ResNeXt101_32x8d's
-/// 1x1 convolutions on the best kernel with 1 and 2 threads of a rayon pool.
+/// `cargo test --release --lib conv_scaling -- --ignored --nocapture`: ResNeXt101_32x8d's 1x1
+/// and grouped 3x3 convolutions on the best kernel with 1 and 2 threads of a rayon pool (the
+/// grouped ones also forced onto im2col, 8-channel groups merged in pairs).
 #[cfg(test)]
 #[test]
 #[ignore]
-fn pointwise_scaling() {
+fn conv_scaling() {
     use rayon::prelude::*;
-    for (side, cin, cout) in
-        [(56usize, 256usize, 256usize), (28, 512, 512), (14, 1024, 1024), (7, 2048, 2048)]
-    {
-        let g = Geometry {
-            cin,
-            cout,
-            groups: 1,
-            kernel: [1, 1],
-            strides: [1, 1],
-            pads: [0; 4],
-            dilations: [1, 1],
-        };
+    let shape = |cin: usize, groups: usize, k: usize| Geometry {
+        cin,
+        cout: cin,
+        groups,
+        kernel: [k, k],
+        strides: [1, 1],
+        pads: [k / 2; 4],
+        dilations: [1, 1],
+    };
+    let pointwise = [(56usize, 256usize), (28, 512), (14, 1024), (7, 2048)]
+        .map(|(side, c)| (side, shape(c, 1, 1), None));
+    let grouped = [(56usize, 8usize), (28, 16), (14, 32), (7, 64)].map(|(side, cg)| {
+        [
+            (side, shape(cg * 32, 32, 3), None),
+            (side, shape(cg * 32, 32, 3), Some(1 + (cg == 8) as usize)),
+        ]
+    });
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    for (side, g, merge) in pointwise.into_iter().chain(grouped.into_iter().flatten()) {
+        let (cin, cout, k_g) = (g.cin, g.cout, g.k_g());
         let x = vec![7u8; side * side * cin];
-        let weights: Vec<i8> = (0..cout * cin).map(|i| (i % 13) as i8 - 6).collect();
+        let weights: Vec<i8> = (0..cout * k_g).map(|i| (i % 13) as i8 - 6).collect();
         let gemm = QGemm::best();
         let serial = |bands: usize, f: &(dyn Fn(usize) + Sync)| (0..bands).for_each(f);
         let conv = QConv::new(
-            g,
+            g.clone(),
             &weights,
             &vec![0; cout],
             &vec![1e-3; cout],
@@ -1117,12 +1174,11 @@ fn pointwise_scaling() {
             9,
             None,
             gemm,
-            None,
+            merge,
             &serial,
         )
         .unwrap();
         let mut out = vec![0u8; side * side * cout];
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
         for workers in [1usize, 2] {
             let par = |bands: usize, f: &(dyn Fn(usize) + Sync)| {
                 if workers == 1 {
@@ -1137,10 +1193,15 @@ fn pointwise_scaling() {
                 conv.run(&x, (1, side, side), None, &mut out, workers, &par).unwrap();
                 best = best.min(t.elapsed().as_secs_f64());
             }
-            let ops = 2.0 * (side * side * cin * cout) as f64;
+            let ops = 2.0 * (side * side * cout * k_g) as f64;
             println!(
-                "{side}x{side} {cin}->{cout} {:?} {workers} threads: {:.3} ms, {:.0} GOP/s",
+                "{side}x{side} {cin}->{cout} {}x{} groups {} {:?} direct {} {workers} threads: \
+                 {:.3} ms, {:.0} GOP/s",
+                g.kernel[0],
+                g.kernel[1],
+                g.groups,
                 gemm.isa(),
+                conv.direct,
                 best * 1e3,
                 ops / best / 1e9
             );
