@@ -597,11 +597,12 @@ fn merge_for(g: &Geometry, gemm: QGemm) -> usize {
 /// multiple of its segment step, at most 256 channels.
 /// - AMX-INT8: strides up to 4 (the phase images); units of a multiple of 64 input channels
 ///   (its K step), narrower groups merged block-diagonally.
-/// - AVX512-VNNI: stride 1 (ResNeXt101_32x8d's strided grouped convolutions took 1.1x their
-///   im2col time as implicit GEMMs: the phase images' copy outweighs the gather); units of a
-///   multiple of 4 input channels and at least 16 output channels (one zmm of columns):
-///   8-channel groups merged in pairs, which took about 0.8x the time of each group alone on
-///   8 columns (a narrow-packing variant) in the model.
+/// - AVX512-VNNI: stride 1 (as implicit GEMMs, two of ResNeXt101_32x8d's three strided grouped
+///   convolutions took 1.1x their im2col time, the copy into phase images outweighing the
+///   gather; the third, at 14x14, 0.9x); units of a multiple of 4 input channels and at least
+///   16 output channels (one zmm of columns): 8-channel groups merged in pairs, which took
+///   about 0.8x the time of each group alone on 8 columns (a narrow-packing variant) in the
+///   model.
 ///
 /// None otherwise (im2col). The scalar reference keeps im2col (the path it checks).
 fn direct_merge_for(g: &Geometry, gemm: QGemm, has_residual: bool) -> Option<usize> {
