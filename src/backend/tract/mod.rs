@@ -14,7 +14,7 @@
 //!
 //! A single image (or one image per worker left) runs with its operators' work (the kernel
 //! layer's convolutions, tract's matrix products) split over a private rayon pool of `threads`
-//! workers owned by the classifier, the plan itself on one of them ([`WorkerPool::run`]).
+//! workers owned by the classifier, the plan itself on one of them (`WorkerPool::run`).
 
 pub mod heap_trim;
 pub mod kernel_layer;
