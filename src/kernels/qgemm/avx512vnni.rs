@@ -61,17 +61,7 @@ pub(super) fn run_shifted(
     c: *mut u8,
     ldc: usize,
 ) {
-    let x = Ctx {
-        a: a.data.as_ptr(),
-        lda: a.lda,
-        c,
-        ldc,
-        r: core::ptr::null(),
-        rld: 0,
-        m,
-        n: b.n(),
-        k: b.k(),
-    };
+    let x = Ctx::new(m, a.data, a.lda, b, None, c, ldc);
     let segs = Segments { shifts: a.shifts, seg_k: a.seg_k, tail: 0, map: Some(map) };
     // SAFETY: reachable only through a `QGemm` built by `QGemm::new` (AVX512-VNNI checked).
     // `QGemm::run_shifted` asserted m, n >= 1, seg_k % 4 == 0, K = segments x seg_k and that
@@ -82,10 +72,10 @@ pub(super) fn run_shifted(
     unsafe { drive_segments(&x, &segs, b, rq) }
 }
 
-/// The A rows one kernel call reads: K in segments of `seg_k` bytes (a multiple of the K
-/// bytes per step: 4 in the panel kernel, 8 in the narrow one), segment `s` read from row
-/// `r + shifts[s]` for output row `r`; then `tail` (less than a step) more bytes after the last
-/// segment's (a plain GEMM's K remainder). `map`: where the rows go (None: row r to C row r).
+/// The A rows one panel-kernel call reads: K in segments of `seg_k` bytes (a multiple of 4),
+/// segment `s` read from row `r + shifts[s]` for output row `r`; then `tail` (< 4) more bytes
+/// after the last segment's (a plain GEMM's K % 4). `map`: where the rows go (None: row r to
+/// C row r).
 struct Segments<'s> {
     shifts: &'s [usize],
     seg_k: usize,
@@ -182,8 +172,7 @@ unsafe fn drive<const RES: bool>(
         None => no_res(),
     };
     if x.n <= 8 {
-        let segs = Segments { shifts: &[0], seg_k: x.k / 8 * 8, tail: x.k % 8, map: None };
-        narrow::<RES>(x, &segs, b, rq, &kc, &rk);
+        narrow::<RES>(x, b, rq, &kc, &rk);
         return;
     }
     let segs = Segments { shifts: &[0], seg_k: x.k / 4 * 4, tail: x.k % 4, map: None };
@@ -251,7 +240,6 @@ unsafe fn micro<const MR: usize, const NV: usize, const RES: bool>(
 ) {
     let acc = kloop::<MR, NV>(x, segs, bp, lps, cc, m0);
     let dests = segs.dests::<MR>(x, m0, col0);
-    let dest = |i: usize| dests[i];
     if RES {
         for (i, row) in acc.iter().enumerate() {
             let r = m0 + i;
@@ -267,7 +255,7 @@ unsafe fn micro<const MR: usize, const NV: usize, const RES: bool>(
         let mut i = 0;
         while i < MR {
             let two = i + 1 < MR;
-            let (c0, c1) = (dest(i), if two { dest(i + 1) } else { core::ptr::null_mut() });
+            let (c0, c1) = (dests[i], if two { dests[i + 1] } else { core::ptr::null_mut() });
             // Accumulator rows (r0, r1) to C rows (c0, c1): a dropped row 0 gives its place to
             // row 1; c1 null writes one row.
             let (r0, r1, c0, c1) = match (c0.is_null(), c1.is_null()) {
@@ -368,7 +356,6 @@ unsafe fn kloop<const MR: usize, const NV: usize>(
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")]
 unsafe fn narrow<const RES: bool>(
     x: &Ctx,
-    segs: &Segments,
     b: &PackedWeights,
     rq: &Requant,
     kc: &RqConst,
@@ -381,7 +368,7 @@ unsafe fn narrow<const RES: bool>(
         let mr = (x.m - m0).min(16);
         macro_rules! call {
             ($v:literal) => {
-                micro_narrow::<$v, RES>(x, segs, bp, &cc, kc, rk, m0)
+                micro_narrow::<$v, RES>(x, bp, &cc, kc, rk, m0)
             };
         }
         dispatch_mr!(mr, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], call);
@@ -391,10 +378,8 @@ unsafe fn narrow<const RES: bool>(
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")]
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn micro_narrow<const MR: usize, const RES: bool>(
     x: &Ctx,
-    segs: &Segments,
     bp: *const Line,
     cc: &ColConst,
     kc: &RqConst,
@@ -402,41 +387,32 @@ unsafe fn micro_narrow<const MR: usize, const RES: bool>(
     m0: usize,
 ) {
     let lda = x.lda;
+    let a = x.a.add(m0 * lda);
+    let (kq, kt) = (x.k / 8, x.k % 8);
     let mut acc = [_mm512_setzero_si512(); MR];
-    let mut bq = bp;
-    let mut a = x.a.add(m0 * lda);
-    for &shift in segs.shifts {
-        a = x.a.add((m0 + shift) * lda);
-        for h in 0..segs.seg_k / 8 {
-            let bv = _mm512_load_si512(bq as *const _);
-            let ah = a.add(8 * h);
-            for (i, v) in acc.iter_mut().enumerate() {
-                let av = _mm512_set1_epi64((ah.add(i * lda) as *const i64).read_unaligned());
-                *v = _mm512_dpbusd_epi32(*v, av, bv);
-            }
-            bq = bq.add(1);
+    for h in 0..kq {
+        let bv = _mm512_load_si512(bp.add(h) as *const _);
+        let ah = a.add(8 * h);
+        for (i, v) in acc.iter_mut().enumerate() {
+            let av = _mm512_set1_epi64((ah.add(i * lda) as *const i64).read_unaligned());
+            *v = _mm512_dpbusd_epi32(*v, av, bv);
         }
     }
-    let kt = segs.tail;
     if kt > 0 {
         let mask: __mmask16 = (1u16 << kt) - 1;
-        let bv = _mm512_load_si512(bq as *const _);
-        let ah = a.add(segs.seg_k);
+        let bv = _mm512_load_si512(bp.add(kq) as *const _);
+        let ah = a.add(8 * kq);
         for (i, v) in acc.iter_mut().enumerate() {
             let av =
                 _mm512_broadcastq_epi64(_mm_maskz_loadu_epi8(mask, ah.add(i * lda) as *const i8));
             *v = _mm512_dpbusd_epi32(*v, av, bv);
         }
     }
-    let dests = segs.dests::<MR>(x, m0, 0);
-    for (i, (v, &cp)) in acc.iter().zip(&dests).enumerate() {
+    for (i, v) in acc.iter().enumerate() {
         let r = m0 + i;
-        if cp.is_null() {
-            continue;
-        }
         // lanes 2c / 2c+1 hold column c over the even / odd K groups
         let s = _mm512_add_epi32(*v, _mm512_srli_epi64::<32>(*v));
         let s = _mm512_add_epi32(_mm512_zextsi256_si512(_mm512_cvtepi64_epi32(s)), cc.bias);
-        finish16::<RES>(s, cc, kc, rk, x.r.wrapping_add(r * x.rld), cp);
+        finish16::<RES>(s, cc, kc, rk, x.r.wrapping_add(r * x.rld), x.c.add(r * x.ldc));
     }
 }

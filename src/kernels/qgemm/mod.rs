@@ -281,8 +281,9 @@ impl QGemm {
         ldc: usize,
     ) {
         let n = b.n();
-        let step = self.shifted_seg_step();
-        let Some(step) = step else { panic!("qgemm: no shifted kernel for {:?}", self.isa) };
+        let Some(step) = self.shifted_seg_step() else {
+            panic!("qgemm: no shifted kernel for {:?}", self.isa)
+        };
         assert_eq!(requant.bias.len(), n, "qgemm: requant.bias has the wrong length");
         assert_eq!(requant.scale.len(), n, "qgemm: requant.scale has the wrong length");
         assert!(
