@@ -249,6 +249,11 @@ pub struct TractBackend {
     /// arena while the freed originals stay resident (ResNeXt101_32x8d FP32, `resnext bench
     /// --batch 1 --iters 1`: peak RSS 707 instead of 407 MB).
     warm: AtomicBool,
+    /// Whether warm batch-1 runs go to a pool worker ([`WorkerPool::run`]): INT8 models only.
+    /// A float model's f32 activations, allocated there from another malloc arena than the
+    /// first run's, raised the FP16 file's peak from 241 to 291 MB (275 with the first run's
+    /// freed memory handed back), while its speed gain was within the machine's noise.
+    runs_on_worker: bool,
 }
 
 /// The bf16 kernel the bf16 mode runs on for this model, CPU and options, or why it cannot
@@ -541,7 +546,16 @@ impl TractBackend {
                 format!("{} (bf16 products asked for, not available: {why})", info.compute);
         }
         release_freed_memory();
-        Ok(TractBackend { plan, pool, threads, input_is_f16, info, warm: AtomicBool::new(false) })
+        let runs_on_worker = info.precision == Precision::Int8;
+        Ok(TractBackend {
+            plan,
+            pool,
+            threads,
+            input_is_f16,
+            info,
+            warm: AtomicBool::new(false),
+            runs_on_worker,
+        })
     }
 
     /// Runs `plan` (optimized for `batch` images) on `input`: on the classifier's pool when
@@ -565,7 +579,7 @@ impl TractBackend {
         let run = || plan.run(tvec![tensor.into_tvalue()]);
         let outputs = if !multithreaded {
             in_pool(Executor::SingleThread, run)
-        } else if self.warm.load(Ordering::Acquire) {
+        } else if self.runs_on_worker && self.warm.load(Ordering::Acquire) {
             self.pool.run(run)
         } else {
             in_pool(self.pool.executor.clone(), run)
