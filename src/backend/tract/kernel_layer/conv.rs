@@ -74,27 +74,66 @@ impl Geometry {
 }
 
 /// Input bytes (rows of all channels) per chunk of grid rows of a convolution run as an
-/// implicit GEMM: its work items go chunk by chunk, each chunk's groups one after another, so
-/// that the groups of a chunk read input rows already in L2 instead of each group walking the
-/// whole padded image (a strided 1/groups of every cache line). On f32, ResNeXt101_32x8d's
-/// layer1 conv2 went from 4.5 to 3.4 ms on one thread (profile medians), with whole-image items.
+/// implicit GEMM chunk-major: each chunk's groups one after another, so that the groups of a
+/// chunk read input rows already in L2 instead of each group walking the whole padded image
+/// (a strided 1/groups of every cache line). On f32, ResNeXt101_32x8d's layer1 conv2 went
+/// from 4.5 to 3.4 ms on one thread (profile medians), with whole-image items.
 const CHUNK_INPUT_BYTES: usize = 128 << 10;
 
-/// Grid rows per work item of an implicit-GEMM convolution whose input rows are `row_bytes`
-/// long, run as `units` GEMMs (groups, or merged groups) by `workers`: `CHUNK_INPUT_BYTES` of
-/// input rows, fewer when that leaves under about four items per worker, in whole blocks of
-/// `block` rows (the kernel's). The items go chunk-major: item `i` is chunk `i / units`,
-/// unit `i % units`.
-pub(super) fn chunk_rows(
+/// Weight bytes above which an implicit-GEMM convolution's items go unit-major (each unit's
+/// weights read once, from start to end of the grid) instead of chunk-major (all the weights
+/// read once per chunk): half of a 1 MiB L2, so that chunk-major weights stay in L2 between
+/// chunks. ResNeXt's grouped 3x3 convolutions in layer3 (1.2 MB of f32 weights) and layer4
+/// (4.7 MB) re-read theirs from L3 or DRAM once per chunk otherwise.
+const CHUNK_WEIGHT_BYTES: usize = 512 << 10;
+
+/// The work items of an implicit-GEMM convolution over `grid` GEMM rows per image, run as
+/// `units` GEMMs (groups, or merged groups): (unit, block of grid rows) pairs, about four per
+/// worker, in whole blocks of `block` rows (the kernel's). When the units' weights fit in
+/// [`CHUNK_WEIGHT_BYTES`] the items go chunk-major (item `i` is chunk `i / units`, unit
+/// `i % units`), with [`CHUNK_INPUT_BYTES`] of input rows per chunk; otherwise unit-major.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct WorkItems {
     grid: usize,
-    row_bytes: usize,
     units: usize,
-    workers: usize,
-    block: usize,
-) -> usize {
-    let by_cache = CHUNK_INPUT_BYTES / row_bytes.max(1);
-    let by_workers = grid.div_ceil((4 * workers).div_ceil(units).max(1));
-    by_cache.min(by_workers).max(1).next_multiple_of(block)
+    /// Grid rows per item.
+    chunk_rows: usize,
+    chunks: usize,
+    unit_major: bool,
+}
+
+impl WorkItems {
+    /// Items for input rows of `row_bytes` (all channels) and `weight_bytes` of weights in all.
+    pub(super) fn new(
+        grid: usize,
+        row_bytes: usize,
+        units: usize,
+        weight_bytes: usize,
+        workers: usize,
+        block: usize,
+    ) -> WorkItems {
+        let unit_major = weight_bytes > CHUNK_WEIGHT_BYTES;
+        let by_workers = grid.div_ceil((4 * workers).div_ceil(units.max(1)).max(1));
+        let by_cache = if unit_major { grid } else { CHUNK_INPUT_BYTES / row_bytes.max(1) };
+        let chunk_rows = by_cache.min(by_workers).max(1).next_multiple_of(block.max(1));
+        WorkItems { grid, units, chunk_rows, chunks: grid.div_ceil(chunk_rows), unit_major }
+    }
+
+    /// How many items there are.
+    pub(super) fn len(&self) -> usize {
+        self.units * self.chunks
+    }
+
+    /// Item `i`'s unit, first grid row and grid rows (`i < self.len()`).
+    pub(super) fn item(&self, i: usize) -> (usize, usize, usize) {
+        let (chunk, unit) = if self.unit_major {
+            (i % self.chunks, i / self.chunks)
+        } else {
+            (i / self.units, i % self.units)
+        };
+        let first = chunk * self.chunk_rows;
+        (unit, first, self.chunk_rows.min(self.grid - first))
+    }
 }
 
 /// Runs a closure for each of `n` bands (`parallel(n, f)` calls `f(0) .. f(n - 1)`), in any
@@ -318,18 +357,16 @@ impl QConv {
         let mut padded = vec![self.x_zero; phases.padded_pixels * g.cin];
         let (units, k_u, n_u) =
             (g.groups / self.merge, self.merge * g.cin_g(), self.merge * g.cout_g());
-        let chunk_rows = chunk_rows(grid, g.cin, units, workers, 32);
-        let chunks = grid.div_ceil(chunk_rows);
+        let weight_bytes = g.cout * g.cin_g() * g.kernel[0] * g.kernel[1] * self.merge;
+        let items = WorkItems::new(grid, g.cin, units, weight_bytes, workers, 32);
         let out_image = ho * wo * g.cout;
         for image in 0..batch {
             phases.fill(g, &input[image * h * w * g.cin..][..h * w * g.cin], &mut padded, parallel);
             let out = SharedOut::new(&mut output[image * out_image..][..out_image]);
             assert!(out.len == ho * wo * g.cout && units * n_u == g.cout);
             let (padded, out) = (&padded, &out);
-            parallel(units * chunks, &|item| {
-                let (chunk, unit) = (item / units, item % units);
-                let first = chunk * chunk_rows;
-                let rows = chunk_rows.min(grid - first);
+            parallel(items.len(), &|item| {
+                let (unit, first, rows) = items.item(item);
                 let a = ShiftedA {
                     data: &padded[first * g.cin + unit * k_u..],
                     lda: g.cin,
@@ -767,6 +804,36 @@ const FILL_ITEM_BYTES: usize = 64 << 10;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn work_items_cover_every_unit_and_grid_row_once_in_either_order() {
+        for (grid, units, weight_bytes) in
+            [(224, 32, 1 << 20), (224, 32, 100 << 10), (63, 32, 5 << 20), (3248, 16, 0), (5, 1, 0)]
+        {
+            for (workers, block) in [(1, 1), (2, 1), (2, 16), (3, 32)] {
+                let items = WorkItems::new(grid, 4096, units, weight_bytes, workers, block);
+                let mut covered = vec![0u8; grid * units];
+                for i in 0..items.len() {
+                    let (unit, first, rows) = items.item(i);
+                    assert!(unit < units && rows > 0 && first.is_multiple_of(block));
+                    for row in first..first + rows {
+                        covered[unit * grid + row] += 1;
+                    }
+                }
+                assert!(covered.iter().all(|&c| c == 1), "{grid} rows, {units} units");
+                // Heavy weights: consecutive items share their unit (each unit's weights are
+                // read once); light ones: consecutive items share their rows.
+                if units > 1 && items.len() > units {
+                    let (a, b) = (items.item(0), items.item(1));
+                    if weight_bytes > CHUNK_WEIGHT_BYTES {
+                        assert_eq!(a.0, b.0);
+                    } else {
+                        assert_eq!(a.1, b.1);
+                    }
+                }
+            }
+        }
+    }
     use crate::kernels::cpu::{supported_isas, Isa};
     use crate::kernels::qgemm::epilogue::requant_scalar;
 

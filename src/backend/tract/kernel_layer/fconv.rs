@@ -17,7 +17,7 @@
 //! in the f32 kernel (half the memory of float32 panels, the same results), or rounded to bf16
 //! from their widened values for the bf16 kernel.
 
-use super::conv::{chunk_rows, filter_to_row, Geometry, Parallel, Phases, ShapeError, SharedOut};
+use super::conv::{filter_to_row, Geometry, Parallel, Phases, ShapeError, SharedOut, WorkItems};
 use crate::kernels::bgemm::{BGemm, BIsa, PackedBf16, ShiftedBf16, TiledBf16, K_STEP};
 use crate::kernels::fgemm::{Epilogue, FGemm, FIsa, PackedF32, RowMap, ShiftedA};
 use half::f16;
@@ -483,8 +483,10 @@ impl FConv {
         let phases = Phases::new(g, h, w, block);
         let Phases { wq, wo, grid, .. } = phases;
         let (ho, shifts) = (grid / wq, &phases.shifts);
-        let chunk_rows = chunk_rows(grid, 4 * g.cin, g.groups, workers, block);
-        let chunks = grid.div_ceil(chunk_rows);
+        let value_bytes = if self.runs_bf16() { 2 } else { 4 };
+        let weight_bytes = g.cout * g.cin_g() * g.kernel[0] * g.kernel[1] * value_bytes;
+        let items =
+            WorkItems::new(grid, value_bytes * g.cin, g.groups, weight_bytes, workers, block);
         let out_image = ho * wo * g.cout;
         let mut buffer = Vec::new();
         let rows = self.rows_for(input, false, 0, &mut buffer, workers, parallel);
@@ -502,10 +504,8 @@ impl FConv {
                 }
                 Rows::Tiled(_) => unreachable!("rows_for converts row-major"),
             };
-            parallel(g.groups * chunks, &|item| {
-                let (chunk, group) = (item / g.groups, item % g.groups);
-                let first = chunk * chunk_rows;
-                let len = chunk_rows.min(grid - first);
+            parallel(items.len(), &|item| {
+                let (group, first, len) = items.item(item);
                 let map = RowMap { first, wp: wq, wo };
                 // SAFETY: the mapped rows of grid rows first..first + len are output pixels
                 // of this image, and this item writes only group `group`'s columns of them:
