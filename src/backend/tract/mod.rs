@@ -12,13 +12,15 @@
 //! image than its batch-1 plan. One plan also means one copy of the packed weights instead of
 //! one per batch size, and the decluttered model is dropped after load.
 //!
-//! A single image (or one image per worker left) runs with its operators' work (the kernel
-//! layer's convolutions, tract's matrix products) split over a private rayon pool of `threads`
-//! workers owned by the classifier, the plan itself on one of them (`WorkerPool::run`).
+//! A single image (or one image per worker left) runs its plan on the calling thread with its
+//! operators' work split: the kernel layer's parallel sections over the classifier's team
+//! (`team`: `threads - 1` helpers that spin briefly between sections), tract's own matrix
+//! products over a private rayon pool of `threads` workers; both are owned by the classifier.
 
 pub mod heap_trim;
 pub mod kernel_layer;
 pub mod softmax_input;
+mod team;
 
 use crate::backend::Backend;
 use crate::error::{catch_panic, Error, ErrorCode, Result};
@@ -35,8 +37,8 @@ use heap_trim::{declutter, release_freed_memory, trimming};
 use kernel_layer::{place_f32_layer, place_kernel_layer};
 use softmax_input::dequantize_softmax_inputs;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use team::Team;
 use tract_core::optim::Optimizer;
 use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::pb;
@@ -93,21 +95,6 @@ struct WorkerPool {
     executor: Executor,
     /// The pool's threads, joined on drop.
     threads: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
-    /// Whether a plan is running on one of the pool's workers ([`WorkerPool::run`]).
-    plan_on_pool: AtomicBool,
-}
-
-/// Stack of each pool worker: a plan runs on one ([`WorkerPool::run`]); the size the main
-/// thread of a Linux process gets (only the pages a run touches become resident).
-const WORKER_STACK_BYTES: usize = 8 << 20;
-
-/// Clears [`WorkerPool::plan_on_pool`] when the plan that set it ends, or unwinds.
-struct PlanOnPool<'a>(&'a AtomicBool);
-
-impl Drop for PlanOnPool<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
-    }
 }
 
 impl WorkerPool {
@@ -115,17 +102,12 @@ impl WorkerPool {
     fn new(threads: usize) -> Result<WorkerPool> {
         let handles = Arc::new(Mutex::new(Vec::with_capacity(threads)));
         if threads <= 1 {
-            return Ok(WorkerPool {
-                executor: Executor::SingleThread,
-                threads: handles,
-                plan_on_pool: AtomicBool::new(false),
-            });
+            return Ok(WorkerPool { executor: Executor::SingleThread, threads: handles });
         }
         let spawned = handles.clone();
         let built = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("resnext-tract-{i}"))
-            .stack_size(WORKER_STACK_BYTES)
             .spawn_handler(move |worker| {
                 let mut builder = std::thread::Builder::new();
                 if let Some(name) = worker.name() {
@@ -140,11 +122,9 @@ impl WorkerPool {
             })
             .build();
         match built {
-            Ok(pool) => Ok(WorkerPool {
-                executor: Executor::MultiThread(Arc::new(pool)),
-                threads: handles,
-                plan_on_pool: AtomicBool::new(false),
-            }),
+            Ok(pool) => {
+                Ok(WorkerPool { executor: Executor::MultiThread(Arc::new(pool)), threads: handles })
+            }
             Err(e) => {
                 // rayon has told the threads it did start to exit.
                 join_all(&handles);
@@ -154,33 +134,6 @@ impl WorkerPool {
                 ))
             }
         }
-    }
-}
-
-impl WorkerPool {
-    /// Runs `f` (a plan run, which splits its operators' work over the pool) with this pool as
-    /// tract's executor. On a worker of the pool when no other plan is on one: the operators'
-    /// parallel sections then start on the worker itself, and the calling thread, which would
-    /// otherwise hand every section to the pool and wait for it, sleeps once for the whole run
-    /// (ResNeXt101_32x8d batch 1 on 2 threads, `resnext bench` runs alternating the two ways on
-    /// an AMD EPYC Zen 5: INT8 0.86-0.90x the time; FP32 0.94x in one set of runs, within the
-    /// machine's noise in another). One plan at most runs so: a worker
-    /// waiting inside a section may pick up queued pool jobs, and a second whole plan nested
-    /// on its stack would hold the first one up; concurrent calls run on their own threads as
-    /// before. Panics in `f` reach the caller (after the executor is restored, [`in_pool`]).
-    fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        let executor = self.executor.clone();
-        let Executor::MultiThread(pool) = &self.executor else { return in_pool(executor, f) };
-        let claimed = pool.current_thread_index().is_none()
-            && self
-                .plan_on_pool
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok();
-        if !claimed {
-            return in_pool(executor, f);
-        }
-        let _release = PlanOnPool(&self.plan_on_pool);
-        pool.install(|| in_pool(executor, f))
     }
 }
 
@@ -240,20 +193,12 @@ pub struct TractBackend {
     plan: Plan,
     /// Declared after `plans` so the plans go first; its drop joins the worker threads.
     pool: WorkerPool,
+    /// The helpers that share a single image's kernel-layer sections with the thread running
+    /// its plan; joined on drop.
+    team: Team,
     threads: usize,
     input_is_f16: bool,
     info: ModelInfo,
-    /// Whether a run has ended. The float kernel layer packs its weights during the first
-    /// run, which stays on the calling thread: there the packed copies reuse the heap the
-    /// original weights are freed to, where on a pool worker glibc takes them from another
-    /// arena while the freed originals stay resident (ResNeXt101_32x8d FP32, `resnext bench
-    /// --batch 1 --iters 1`: peak RSS 707 instead of 407 MB).
-    warm: AtomicBool,
-    /// Whether warm batch-1 runs go to a pool worker ([`WorkerPool::run`]): INT8 models only.
-    /// A float model's f32 activations, allocated there from another malloc arena than the
-    /// first run's, raised the FP16 file's peak from 241 to 291 MB (275 with the first run's
-    /// freed memory handed back), while its speed gain was within the machine's noise.
-    runs_on_worker: bool,
 }
 
 /// The bf16 kernel the bf16 mode runs on for this model, CPU and options, or why it cannot
@@ -461,6 +406,9 @@ impl TractBackend {
         // The pool is started before typing: the kernel layer packs its weights on it then.
         let threads = options.threads.max(1);
         let pool = WorkerPool::new(threads)?;
+        let team = Team::new(threads - 1).map_err(|e| {
+            Error::new(ErrorCode::Inference, format!("starting {threads} tract threads: {e}"))
+        })?;
         let typed = in_pool(pool.executor.clone(), || model.into_typed())
             .map_err(|e| engine_error("typing", e))?;
         log::debug!("tract: typed at {:?}", started.elapsed());
@@ -546,21 +494,11 @@ impl TractBackend {
                 format!("{} (bf16 products asked for, not available: {why})", info.compute);
         }
         release_freed_memory();
-        let runs_on_worker = info.precision == Precision::Int8;
-        Ok(TractBackend {
-            plan,
-            pool,
-            threads,
-            input_is_f16,
-            info,
-            warm: AtomicBool::new(false),
-            runs_on_worker,
-        })
+        Ok(TractBackend { plan, pool, team, threads, input_is_f16, info })
     }
 
     /// Runs `plan` (optimized for `batch` images) on `input`: on the classifier's pool when
-    /// `multithreaded` (on one of its workers, [`WorkerPool::run`], once a first run has ended:
-    /// [`TractBackend::warm`]), else on this thread alone.
+    /// `multithreaded` (its pool and its team, [`Team::run`]), else on this thread alone.
     fn run_plan(
         &self,
         plan: &Plan,
@@ -579,13 +517,10 @@ impl TractBackend {
         let run = || plan.run(tvec![tensor.into_tvalue()]);
         let outputs = if !multithreaded {
             in_pool(Executor::SingleThread, run)
-        } else if self.runs_on_worker && self.warm.load(Ordering::Acquire) {
-            self.pool.run(run)
         } else {
-            in_pool(self.pool.executor.clone(), run)
+            in_pool(self.pool.executor.clone(), || self.team.run(run))
         }
         .map_err(|e| engine_error("running", e))?;
-        self.warm.store(true, Ordering::Release);
         let output = outputs[0].cast_to::<f32>().map_err(|e| engine_error("running", e))?;
         let view = output.to_plain_array_view::<f32>().map_err(|e| engine_error("running", e))?;
         Ok(view.iter().copied().collect())
@@ -709,9 +644,9 @@ impl TractBackend {
             let mut state = plan.spawn().map_err(|e| engine_error("running", e))?;
             for _ in 0..runs.max(1) {
                 let mut times = vec![0f64; nodes];
-                // As a classification runs it (on a worker of the pool: `WorkerPool::run`).
-                self.pool
-                    .run(|| {
+                // As a classification runs it (with the pool and the team).
+                in_pool(self.pool.executor.clone(), || {
+                    self.team.run(|| {
                         state.run_plan_with_eval(
                             tvec![input.clone().into_tvalue()],
                             |ctx, op_state, node, inputs| {
@@ -722,7 +657,8 @@ impl TractBackend {
                             },
                         )
                     })
-                    .map_err(|e| engine_error("running", e))?;
+                })
+                .map_err(|e| engine_error("running", e))?;
                 for (all, t) in per_run.iter_mut().zip(times) {
                     all.push(t);
                 }
@@ -772,45 +708,5 @@ impl Backend for TractBackend {
 
     fn info(&self) -> &ModelInfo {
         &self.info
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::WorkerPool;
-    use std::sync::{Barrier, Mutex};
-
-    /// The pool's worker index `f` runs on (None: not a worker of any rayon pool).
-    fn worker_of(pool: &WorkerPool) -> Option<usize> {
-        pool.run(rayon::current_thread_index)
-    }
-
-    #[test]
-    fn a_run_goes_to_a_worker_one_at_a_time_and_a_panic_frees_its_place() {
-        let pool = WorkerPool::new(2).unwrap();
-        assert!(worker_of(&pool).is_some(), "a lone run goes to a worker");
-        // While one run holds a worker, a concurrent one runs on its own thread.
-        let (inside, leave) = (Barrier::new(2), Barrier::new(2));
-        let second = Mutex::new(None);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                pool.run(|| {
-                    inside.wait();
-                    leave.wait();
-                })
-            });
-            inside.wait();
-            *second.lock().unwrap() = Some(worker_of(&pool));
-            leave.wait();
-        });
-        assert_eq!(second.into_inner().unwrap(), Some(None), "the second run stays on its thread");
-        // A panic reaches the caller and leaves the place free for the next run.
-        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            pool.run(|| panic!("inside a run"));
-        }));
-        assert!(panicked.is_err());
-        assert!(worker_of(&pool).is_some(), "the place is free again");
-        // One thread: no pool, the caller's thread.
-        assert_eq!(worker_of(&WorkerPool::new(1).unwrap()), None);
     }
 }

@@ -299,6 +299,9 @@ fn executor_pool() -> Option<Arc<rayon::ThreadPool>> {
 
 /// Runs `f(band)` for every band on `pool` (or this thread).
 fn run_bands(pool: Option<&rayon::ThreadPool>, bands: usize, f: &(dyn Fn(usize) + Sync)) {
+    if bands > 1 && super::super::team::run_section(bands, f) {
+        return;
+    }
     match pool {
         Some(pool) if bands > 1 => {
             use rayon::prelude::*;
