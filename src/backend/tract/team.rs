@@ -20,7 +20,7 @@ use std::any::Any;
 use std::cell::Cell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -45,8 +45,6 @@ const EPOCH_SHIFT: u32 = 18;
 /// One parallel section, on the stack of the thread that opened it.
 struct Section<'a> {
     f: &'a (dyn Fn(usize) + Sync),
-    /// The thread that opened the section, unparked by the last helper to leave.
-    opener: std::thread::Thread,
     bands: usize,
     /// The next band to hand out.
     next: AtomicUsize,
@@ -85,6 +83,11 @@ struct Shared {
     shutdown: AtomicBool,
     /// The helpers, to unpark.
     threads: Mutex<Vec<std::thread::Thread>>,
+    /// Where the opener of a section sleeps until its last helper leaves (a condition
+    /// variable, not a thread handle: the opener may be a thread that Rust did not start,
+    /// whose `thread::current()` handle would be left allocated at its exit).
+    opener_sleep: Mutex<()>,
+    opener_wake: Condvar,
 }
 
 /// `threads - 1` helper threads, given to one plan run at a time ([`Team::run`]).
@@ -111,6 +114,8 @@ impl Team {
             parked: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             threads: Mutex::new(Vec::with_capacity(helpers)),
+            opener_sleep: Mutex::new(()),
+            opener_wake: Condvar::new(),
         });
         let mut team = Team { shared, helpers: Vec::with_capacity(helpers), claimed: false.into() };
         for i in 0..helpers {
@@ -179,13 +184,7 @@ pub(crate) fn run_section(bands: usize, f: &(dyn Fn(usize) + Sync)) -> bool {
     // SAFETY: CURRENT is set only while `Team::run` holds the team (its guard clears it), and
     // the team, which owns an Arc of `Shared`, outlives that call.
     let shared = unsafe { &*shared };
-    let section = Section {
-        f,
-        opener: std::thread::current(),
-        bands,
-        next: AtomicUsize::new(0),
-        panic: Mutex::new(None),
-    };
+    let section = Section { f, bands, next: AtomicUsize::new(0), panic: Mutex::new(None) };
     // The previous section is closed with no helper inside (this function's end): publish.
     let epoch = (shared.slot.load(Ordering::Relaxed) >> EPOCH_SHIFT) + 1;
     shared.section.store(
@@ -200,7 +199,7 @@ pub(crate) fn run_section(bands: usize, f: &(dyn Fn(usize) + Sync)) -> bool {
     section.work();
     CURRENT.set(shared);
     // Close the section, then wait for the helpers inside to finish their bands and leave:
-    // spinning, then yielding, then parked (the last one to leave unparks this thread).
+    // spinning, then yielding, then asleep (the last one to leave wakes this thread).
     let mut slot = shared.slot.fetch_or(CLOSED, Ordering::AcqRel) | CLOSED;
     let waiting = Instant::now();
     while slot & USERS != 0 {
@@ -210,7 +209,12 @@ pub(crate) fn run_section(bands: usize, f: &(dyn Fn(usize) + Sync)) -> bool {
         } else if waited < SPIN {
             std::thread::yield_now();
         } else if slot & OPENER_PARKED != 0 {
-            std::thread::park();
+            // The last helper to leave takes the lock before it notifies: it cannot notify
+            // between this look and the wait.
+            let asleep = shared.opener_sleep.lock().unwrap_or_else(|p| p.into_inner());
+            if shared.slot.load(Ordering::Acquire) & USERS != 0 {
+                drop(shared.opener_wake.wait(asleep).unwrap_or_else(|p| p.into_inner()));
+            }
         } else {
             // Announce the sleep only while a helper is inside (else it has nobody to wake).
             let _ = shared.slot.compare_exchange(
@@ -248,11 +252,11 @@ fn helper(shared: &Shared) {
             // thread waits until the count is back to zero before the section goes away.
             let section = unsafe { &*shared.section.load(Ordering::Acquire) };
             section.work();
-            // Leaving may free the section: take what waking its opener needs first.
-            let opener = section.opener.clone();
+            // Leaving may free the section (not `shared`).
             let left = shared.slot.fetch_sub(1, Ordering::AcqRel);
             if left & USERS == 1 && left & OPENER_PARKED != 0 {
-                opener.unpark();
+                let _asleep = shared.opener_sleep.lock().unwrap_or_else(|p| p.into_inner());
+                shared.opener_wake.notify_one();
             }
         }
     }
