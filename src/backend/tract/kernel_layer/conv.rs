@@ -761,6 +761,19 @@ impl Phases {
         padded: &mut [T],
         parallel: Parallel<'_>,
     ) {
+        self.fill_with(g, x, padded, parallel, |src, dst| dst.copy_from_slice(src))
+    }
+
+    /// [`Phases::fill`] with `put(src, dst)` writing the values of `src` into `dst` (its
+    /// length): a copy, or a conversion to the padded image's element type.
+    pub(super) fn fill_with<S: Copy + Sync, T: Copy + Sync>(
+        &self,
+        g: &Geometry,
+        x: &[S],
+        padded: &mut [T],
+        parallel: Parallel<'_>,
+        put: impl Fn(&[S], &mut [T]) + Sync,
+    ) {
         let (top, left) = (g.pads[0], g.pads[1]);
         let [sy, sx] = g.strides;
         let (cin, wq, phase_pixels) = (g.cin, self.wq, self.phase_pixels);
@@ -769,7 +782,7 @@ impl Phases {
             return;
         }
         let h = x.len() / row_len;
-        let rows_per_item = (FILL_ITEM_BYTES / (row_len * size_of::<T>()).max(1)).max(1);
+        let rows_per_item = (FILL_ITEM_BYTES / (row_len * size_of::<S>()).max(1)).max(1);
         let out = SharedOut::new(padded);
         parallel(h.div_ceil(rows_per_item), &|item| {
             let ys = item * rows_per_item..((item + 1) * rows_per_item).min(h);
@@ -782,7 +795,7 @@ impl Phases {
                     // SAFETY: distinct input pixels have distinct places in the padded image
                     // (the phase, row and column follow from the pixel), so items, which copy
                     // distinct input rows, write disjoint values.
-                    unsafe { out.rows(at, row.len()) }.copy_from_slice(row);
+                    put(row, unsafe { out.rows(at, row.len()) });
                     continue;
                 }
                 for (x, pixel) in row.chunks_exact(cin).enumerate() {
@@ -790,7 +803,7 @@ impl Phases {
                     let phase = (py % sy) * sx + px % sx;
                     let at = (phase * phase_pixels + (py / sy) * wq + px / sx) * cin;
                     // SAFETY: as above.
-                    unsafe { out.rows(at, cin) }.copy_from_slice(pixel);
+                    put(pixel, unsafe { out.rows(at, cin) });
                 }
             }
         });

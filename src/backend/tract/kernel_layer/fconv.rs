@@ -10,8 +10,8 @@
 //! reads its rows straight from the NHWC input (one GEMM over the pixels of the whole batch);
 //! every other one reads a zero-padded copy of each image, split into `s x s` phase images for
 //! stride `s`, one segment per tap (`conv::Phases`, shared with the u8 convolution): no im2col.
-//! On bf16 the input is rounded to bf16 once per run (split over the workers), then read the
-//! same way.
+//! On bf16 the input is rounded to bf16 once per run, split over the workers: by the copy into
+//! the padded image, or for a pointwise convolution into a buffer of its own.
 //!
 //! An FP16 model's weights stay float16 ([`FConv::new_f16`]): packed in float16 panels, widened
 //! in the f32 kernel (half the memory of float32 panels, the same results), or rounded to bf16
@@ -488,21 +488,23 @@ impl FConv {
         let items =
             WorkItems::new(grid, value_bytes * g.cin, g.groups, weight_bytes, workers, block);
         let out_image = ho * wo * g.cout;
-        let mut buffer = Vec::new();
-        let rows = self.rows_for(input, false, 0, &mut buffer, workers, parallel);
         let image_len = h * w * g.cin;
         let mut padded_f32 = Vec::new();
         let mut padded_bf16 = Vec::new();
         for image in 0..batch {
-            let image_rows = image * image_len..(image + 1) * image_len;
-            let padded = match rows {
-                Rows::F32(x) => {
-                    Rows::F32(padded_image(&phases, g, &x[image_rows], &mut padded_f32, parallel))
+            let x = &input[image * image_len..(image + 1) * image_len];
+            // On bf16 the copy into the padded image rounds the input to bf16 on the way.
+            let padded = match &self.weights {
+                Packed::F32(..) => {
+                    Rows::F32(padded_image(&phases, g, x, &mut padded_f32, parallel, |s, d| {
+                        d.copy_from_slice(s)
+                    }))
                 }
-                Rows::Bf16(x) => {
-                    Rows::Bf16(padded_image(&phases, g, &x[image_rows], &mut padded_bf16, parallel))
+                Packed::Bf16(_, gemm) => {
+                    Rows::Bf16(padded_image(&phases, g, x, &mut padded_bf16, parallel, |s, d| {
+                        gemm.to_bf16(s, d)
+                    }))
                 }
-                Rows::Tiled(_) => unreachable!("rows_for converts row-major"),
             };
             parallel(items.len(), &|item| {
                 let (group, first, len) = items.item(item);
@@ -529,20 +531,22 @@ impl FConv {
     }
 }
 
-/// One image of `x` in `phases`' padded layout in `buffer`: zeroed by the allocator on first
-/// use (`vec!` of zeros: fresh zero pages, no memset on this thread); the padding stays zero
-/// from image to image, and `fill` overwrites every input pixel.
+/// One image of `x` in `phases`' padded layout in `buffer`, each input row written by `put` (a
+/// copy, or the rounding to bf16): zeroed by the allocator on first use (`vec!` of zeros:
+/// fresh zero pages, no memset on this thread); the padding stays zero from image to image,
+/// and the fill overwrites every input pixel.
 fn padded_image<'b, T: Copy + Default + Sync>(
     phases: &Phases,
     g: &Geometry,
-    x: &[T],
+    x: &[f32],
     buffer: &'b mut Vec<T>,
     parallel: Parallel<'_>,
+    put: impl Fn(&[f32], &mut [T]) + Sync,
 ) -> &'b [T] {
     if buffer.is_empty() {
         *buffer = vec![T::default(); phases.padded_pixels * g.cin];
     }
-    phases.fill(g, x, buffer, parallel);
+    phases.fill_with(g, x, buffer, parallel, put);
     buffer
 }
 
