@@ -518,12 +518,18 @@ impl TractBackend {
         let outputs = if !multithreaded {
             in_pool(Executor::SingleThread, run)
         } else {
-            in_pool(self.pool.executor.clone(), || self.team.run(run))
+            self.multithreaded(run)
         }
         .map_err(|e| engine_error("running", e))?;
         let output = outputs[0].cast_to::<f32>().map_err(|e| engine_error("running", e))?;
         let view = output.to_plain_array_view::<f32>().map_err(|e| engine_error("running", e))?;
         Ok(view.iter().copied().collect())
+    }
+
+    /// Runs `f` (a plan run) on this thread with the classifier's pool as tract's executor and
+    /// its team taking part in the kernel layer's sections.
+    fn multithreaded<R>(&self, f: impl FnOnce() -> R) -> R {
+        in_pool(self.pool.executor.clone(), || self.team.run(f))
     }
 
     /// Runs a batch image by image on the batch-1 plan: `min(threads, batch)` workers take
@@ -645,18 +651,16 @@ impl TractBackend {
             for _ in 0..runs.max(1) {
                 let mut times = vec![0f64; nodes];
                 // As a classification runs it (with the pool and the team).
-                in_pool(self.pool.executor.clone(), || {
-                    self.team.run(|| {
-                        state.run_plan_with_eval(
-                            tvec![input.clone().into_tvalue()],
-                            |ctx, op_state, node, inputs| {
-                                let t = std::time::Instant::now();
-                                let r = tract_core::plan::eval(ctx, op_state, node, inputs);
-                                times[node.id] += t.elapsed().as_secs_f64() * 1000.0;
-                                r
-                            },
-                        )
-                    })
+                self.multithreaded(|| {
+                    state.run_plan_with_eval(
+                        tvec![input.clone().into_tvalue()],
+                        |ctx, op_state, node, inputs| {
+                            let t = std::time::Instant::now();
+                            let r = tract_core::plan::eval(ctx, op_state, node, inputs);
+                            times[node.id] += t.elapsed().as_secs_f64() * 1000.0;
+                            r
+                        },
+                    )
                 })
                 .map_err(|e| engine_error("running", e))?;
                 for (all, t) in per_run.iter_mut().zip(times) {

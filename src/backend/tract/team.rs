@@ -42,6 +42,36 @@ const CLOSED: u64 = 1 << 16;
 const OPENER_PARKED: u64 = 1 << 17;
 const EPOCH_SHIFT: u32 = 18;
 
+/// A waiting thread's pauses between looks: spinning on the CPU for [`SPIN_HOT`], then
+/// yielding it until [`SPIN`] has passed; the clock is read every 64th pause.
+struct Backoff {
+    started: Instant,
+    pauses: u32,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff { started: Instant::now(), pauses: 0 }
+    }
+
+    /// Pauses once; false (without pausing) once [`SPIN`] has passed: time to sleep.
+    fn pause(&mut self) -> bool {
+        self.pauses = self.pauses.wrapping_add(1);
+        if !self.pauses.is_multiple_of(64) {
+            std::hint::spin_loop();
+            return true;
+        }
+        let waited = self.started.elapsed();
+        if waited >= SPIN {
+            return false;
+        }
+        if waited >= SPIN_HOT {
+            std::thread::yield_now();
+        }
+        true
+    }
+}
+
 /// One parallel section, on the stack of the thread that opened it.
 struct Section<'a> {
     f: &'a (dyn Fn(usize) + Sync),
@@ -201,21 +231,11 @@ pub(crate) fn run_section(bands: usize, f: &(dyn Fn(usize) + Sync)) -> bool {
     // Close the section, then wait for the helpers inside to finish their bands and leave:
     // spinning, then yielding, then asleep (the last one to leave wakes this thread).
     let mut slot = shared.slot.fetch_or(CLOSED, Ordering::AcqRel) | CLOSED;
-    let waiting = Instant::now();
+    let mut backoff = Backoff::new();
     while slot & USERS != 0 {
-        let waited = waiting.elapsed();
-        if waited < SPIN_HOT {
-            std::hint::spin_loop();
-        } else if waited < SPIN {
-            std::thread::yield_now();
-        } else if slot & OPENER_PARKED != 0 {
-            // The last helper to leave takes the lock before it notifies: it cannot notify
-            // between this look and the wait.
-            let asleep = shared.opener_sleep.lock().unwrap_or_else(|p| p.into_inner());
-            if shared.slot.load(Ordering::Acquire) & USERS != 0 {
-                drop(shared.opener_wake.wait(asleep).unwrap_or_else(|p| p.into_inner()));
-            }
-        } else {
+        if backoff.pause() {
+            // Looked again below.
+        } else if slot & OPENER_PARKED == 0 {
             // Announce the sleep only while a helper is inside (else it has nobody to wake).
             let _ = shared.slot.compare_exchange(
                 slot,
@@ -223,6 +243,13 @@ pub(crate) fn run_section(bands: usize, f: &(dyn Fn(usize) + Sync)) -> bool {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             );
+        } else {
+            // The last helper to leave takes the lock before it notifies: it cannot notify
+            // between this look and the wait.
+            let asleep = shared.opener_sleep.lock().unwrap_or_else(|p| p.into_inner());
+            if shared.slot.load(Ordering::Acquire) & USERS != 0 {
+                drop(shared.opener_wake.wait(asleep).unwrap_or_else(|p| p.into_inner()));
+            }
         }
         slot = shared.slot.load(Ordering::Acquire);
     }
@@ -279,8 +306,7 @@ fn enter(shared: &Shared, mut slot: u64) -> bool {
 
 /// The slot of the first section after epoch `seen`, or None on shutdown.
 fn wait_for_section(shared: &Shared, seen: u64) -> Option<u64> {
-    let mut started = Instant::now();
-    let mut spins = 0u32;
+    let mut backoff = Backoff::new();
     loop {
         if shared.shutdown.load(Ordering::Acquire) {
             return None;
@@ -289,17 +315,7 @@ fn wait_for_section(shared: &Shared, seen: u64) -> Option<u64> {
         if slot >> EPOCH_SHIFT != seen {
             return Some(slot);
         }
-        spins = spins.wrapping_add(1);
-        if !spins.is_multiple_of(64) {
-            std::hint::spin_loop();
-            continue;
-        }
-        let waited = started.elapsed();
-        if waited < SPIN_HOT {
-            continue;
-        }
-        if waited < SPIN {
-            std::thread::yield_now();
+        if backoff.pause() {
             continue;
         }
         // Park: announce it, then look again before each sleep (a section published before
@@ -311,7 +327,7 @@ fn wait_for_section(shared: &Shared, seen: u64) -> Option<u64> {
             std::thread::park();
         }
         shared.parked.fetch_sub(1, Ordering::SeqCst);
-        started = Instant::now();
+        backoff = Backoff::new();
     }
 }
 

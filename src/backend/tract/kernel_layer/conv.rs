@@ -357,7 +357,7 @@ impl QConv {
         let mut padded = vec![self.x_zero; phases.padded_pixels * g.cin];
         let (units, k_u, n_u) =
             (g.groups / self.merge, self.merge * g.cin_g(), self.merge * g.cout_g());
-        let weight_bytes = g.cout * g.cin_g() * g.kernel[0] * g.kernel[1] * self.merge;
+        let weight_bytes = g.cout * g.k_g() * self.merge;
         let items = WorkItems::new(grid, g.cin, units, weight_bytes, workers, 32);
         let out_image = ho * wo * g.cout;
         for image in 0..batch {
@@ -818,6 +818,9 @@ const FILL_ITEM_BYTES: usize = 64 << 10;
 mod tests {
     use super::*;
 
+    use crate::kernels::cpu::{supported_isas, Isa};
+    use crate::kernels::qgemm::epilogue::requant_scalar;
+
     #[test]
     fn work_items_cover_every_unit_and_grid_row_once_in_either_order() {
         for (grid, units, weight_bytes) in
@@ -847,8 +850,6 @@ mod tests {
             }
         }
     }
-    use crate::kernels::cpu::{supported_isas, Isa};
-    use crate::kernels::qgemm::epilogue::requant_scalar;
 
     /// A direct convolution in NCHW with ONNX's QLinearConv arithmetic, then the optional add.
     #[allow(clippy::too_many_arguments)]

@@ -484,7 +484,7 @@ impl FConv {
         let Phases { wq, wo, grid, .. } = phases;
         let (ho, shifts) = (grid / wq, &phases.shifts);
         let value_bytes = if self.runs_bf16() { 2 } else { 4 };
-        let weight_bytes = g.cout * g.cin_g() * g.kernel[0] * g.kernel[1] * value_bytes;
+        let weight_bytes = g.cout * g.k_g() * value_bytes;
         let items =
             WorkItems::new(grid, value_bytes * g.cin, g.groups, weight_bytes, workers, block);
         let out_image = ho * wo * g.cout;
